@@ -1,0 +1,25 @@
+/* The site grid: a north-up raster in the site's UTM zone, origin snapped to whole pixels. */
+#ifndef MINEWATCH_GRID_H
+#define MINEWATCH_GRID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "minewatch/site.h"
+
+typedef struct mw_grid {
+    int epsg;
+    double x0, y0; /* top-left corner, metres */
+    double res;    /* pixel size, metres */
+    int width, height;
+} mw_grid;
+
+/* Grid covering the site plus buffer_m on every side. */
+int mw_grid_for_site(const mw_site *site, double res, double buffer_m, mw_grid *out);
+void mw_grid_geotransform(const mw_grid *g, double gt[6]);
+char *mw_grid_wkt(const mw_grid *g); /* caller frees with CPLFree */
+/* 1 where the pixel centre lies inside the site polygon, else 0 (width*height bytes). */
+int mw_grid_site_mask(const mw_grid *g, const mw_site *site, uint8_t *mask);
+static inline size_t mw_grid_npix(const mw_grid *g) { return (size_t)g->width * (size_t)g->height; }
+
+#endif

@@ -1,0 +1,46 @@
+/* Per-site, per-period indicators: one table defines the columns for every writer. */
+#ifndef MINEWATCH_INDICATOR_H
+#define MINEWATCH_INDICATOR_H
+
+#include <stddef.h>
+
+#include "minewatch/date.h"
+
+typedef struct mw_indicator_row {
+    const char *site_id;
+    const char *site_name;
+    const char *period;
+    mw_day period_start, period_end;
+    long n_scenes;        /* scenes composited */
+    long n_scenes_failed; /* scenes of this period that could not be read */
+    double clear_fraction;  /* clear observations / (scenes x site pixels) */
+    double valid_fraction;  /* site pixels with a composite value */
+    double area_ha;         /* site polygon area */
+    double forest_ha;       /* forest in this period's composite */
+    double forest_baseline_ha;
+    double forest_loss_ha;  /* forest at baseline lost by this period */
+    double ndvi_mean;
+    const char *wkt_wgs84;  /* site geometry, for GIS outputs */
+} mw_indicator_row;
+
+typedef enum mw_column_type { MW_COL_TEXT, MW_COL_DATE, MW_COL_INT, MW_COL_REAL } mw_column_type;
+
+typedef struct mw_indicator_column {
+    const char *name;
+    mw_column_type type;
+    int decimals; /* REAL: digits written after the point (fixed, so outputs are repeatable) */
+    const char *unit;
+    const char *description;
+    size_t offset; /* into mw_indicator_row */
+} mw_indicator_column;
+
+extern const mw_indicator_column mw_indicator_columns[];
+extern const int mw_indicator_ncolumns;
+
+/* Writers: whole file or nothing (temporary name, then rename). */
+int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size_t n);
+int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, size_t n);
+/* Formats one cell as the CSV writer does; "" for missing values. buf >= 64 bytes. */
+void mw_indicator_format(const mw_indicator_column *c, const mw_indicator_row *r, char *buf, size_t cap);
+
+#endif

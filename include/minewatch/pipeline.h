@@ -1,0 +1,52 @@
+/* A pipeline file (YAML): which sites, which scenes, which periods, which grid and thresholds. */
+#ifndef MINEWATCH_PIPELINE_H
+#define MINEWATCH_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "minewatch/date.h"
+
+typedef struct mw_period {
+    char *name;
+    mw_day start, end; /* inclusive */
+} mw_period;
+
+typedef enum mw_source_type { MW_SOURCE_SIMULATOR, MW_SOURCE_LOCAL } mw_source_type;
+
+typedef struct mw_pipeline {
+    char *path; /* the file, as given */
+    char *dir;  /* its folder: relative paths inside resolve against it */
+    char *name;
+    char *catalogue; /* site catalogue, resolved */
+    char **site_ids; /* empty: every site in the catalogue */
+    size_t n_site_ids;
+
+    mw_source_type source_type;
+    char *source_path; /* local: folder of STAC items (resolved); simulator: NULL */
+    uint64_t sim_seed;
+    int sim_scenes_per_period;
+    double sim_cloud_cover; /* mean fraction of each scene under cloud, 0..1 */
+
+    mw_period *periods; /* [0] is the baseline, then monitoring periods in file order */
+    size_t n_periods;
+
+    double pixel_size_m;
+    double buffer_m;
+    uint8_t qa_exclude; /* mw_qa_flag bits left out of composites */
+
+    double forest_ndvi_min;    /* composite NDVI at or above this is forest */
+    double loss_ndvi_drop_min; /* baseline minus later NDVI must reach this for loss */
+    int min_clear_obs;         /* fewer clear observations than this: no data */
+    int loss_min_width_px;     /* loss narrower than this (pixels) is dropped; 1 keeps all */
+
+    bool write_gpkg, write_csv, write_maps;
+    char *datacube; /* resolved; NULL means <out>/tiles */
+} mw_pipeline;
+
+/* Parse and validate; errors are "file:line:column: what is wrong" (kind MW_ERR_INPUT). */
+int mw_pipeline_load(const char *path, mw_pipeline *out);
+void mw_pipeline_free(mw_pipeline *p);
+
+#endif

@@ -1,0 +1,39 @@
+/* Running a pipeline end to end. */
+#ifndef MINEWATCH_RUN_H
+#define MINEWATCH_RUN_H
+
+#include <stddef.h>
+
+#include "minewatch/indicator.h"
+#include "minewatch/pipeline.h"
+#include "minewatch/run_report.h"
+#include "minewatch/site.h"
+
+typedef struct mw_run_options {
+    const char *out_dir;
+    size_t mem_budget_mb; /* all working memory: chunk scratch and GDAL's block cache */
+    int chunk_rows;       /* 0: derived from the budget; set only to test chunk invariance */
+    const char *command_line;
+} mw_run_options;
+
+typedef struct mw_run_result {
+    mw_indicator_row *rows; /* one per site and period, in pipeline order */
+    size_t nrows;
+    char **owned; /* strings the rows point at */
+    size_t nowned;
+    int chunk_rows_used;
+} mw_run_result;
+
+/* Returns -1 (error message set) when the run cannot start: bad pipeline references, missing
+ * catalogue, unknown site ids, unwritable output folder. Otherwise 0, with per-site and
+ * per-scene failures in the report; sites that fail still get rows with empty values. */
+int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report *report,
+                    mw_run_result *result);
+void mw_run_result_free(mw_run_result *r);
+
+/* Resolve the pipeline's site ids against the catalogue (all sites if the pipeline names none).
+ * Unknown ids fail with a message naming them. Caller frees *out. */
+int mw_pipeline_select_sites(const mw_pipeline *p, const mw_site_catalog *cat,
+                             const mw_site ***out, size_t *n);
+
+#endif

@@ -1,0 +1,27 @@
+/* What went wrong in a run, per site and scene. A failure never stops the other sites. */
+#ifndef MINEWATCH_RUN_REPORT_H
+#define MINEWATCH_RUN_REPORT_H
+
+#include <stddef.h>
+
+#include "minewatch/error.h"
+
+typedef struct mw_failure {
+    char *site_id;  /* "" when not tied to a site */
+    char *scene_id; /* "" when not tied to a scene */
+    char *stage;    /* catalogue, ingest, composite, indicators, outputs */
+    char *message;
+} mw_failure;
+
+typedef struct mw_run_report {
+    mw_failure *items;
+    size_t n, cap;
+} mw_run_report;
+
+/* Thread-safe. */
+void mw_report_add(mw_run_report *r, const char *site_id, const char *scene_id, const char *stage,
+                   const char *fmt, ...) MW_PRINTF(5, 6);
+size_t mw_report_count_for(const mw_run_report *r, const char *site_id);
+void mw_report_free(mw_run_report *r);
+
+#endif

@@ -1,0 +1,56 @@
+/* A scene: one acquisition, its band assets and how to turn its numbers into reflectance. */
+#ifndef MINEWATCH_SCENE_H
+#define MINEWATCH_SCENE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "minewatch/band.h"
+#include "minewatch/date.h"
+
+typedef struct mw_scene_asset {
+    char *href;    /* absolute path or GDAL-readable URL; NULL when the scene lacks the band */
+    double scale;  /* reflectance = DN * scale + offset */
+    double offset;
+    double nodata; /* DN value meaning no data */
+} mw_scene_asset;
+
+typedef enum mw_offset_source {
+    MW_OFFSET_FROM_RASTER_BANDS, /* STAC raster:bands scale/offset */
+    MW_OFFSET_FROM_BASELINE,     /* derived from s2:processing_baseline */
+} mw_offset_source;
+
+typedef struct mw_scene {
+    char *id;
+    char *item_path;
+    char *platform;
+    char *sensor; /* short code used in chip names, e.g. "S2" */
+    mw_day day;
+    double seconds; /* of day, UTC */
+    char *datetime; /* as written in the item */
+    double cloud_cover; /* percent, NaN if unknown */
+    char *baseline;     /* processing baseline, "" if unknown */
+    double bbox[4];     /* lon/lat: west, south, east, north */
+    mw_offset_source offset_source;
+    mw_scene_asset bands[MW_BAND_COUNT];
+    mw_scene_asset scl;
+} mw_scene;
+
+typedef struct mw_scene_catalog {
+    mw_scene *scenes;
+    size_t n;
+} mw_scene_catalog;
+
+/* Parse one STAC item file. Errors name the file and say what is missing. */
+int mw_stac_item_read(const char *path, mw_scene *out);
+void mw_scene_free(mw_scene *s);
+
+/* Called for each item that could not be read; the scan goes on. */
+typedef void (*mw_scan_failure_fn)(const char *path, const char *message, void *user);
+/* Find and parse every STAC item (*.json whose "type" is "Feature") under dir, sorted by
+ * datetime then id so that runs are repeatable. Fails only when dir itself cannot be read. */
+int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failure_fn on_fail,
+                          void *user);
+void mw_scene_catalog_free(mw_scene_catalog *cat);
+
+#endif

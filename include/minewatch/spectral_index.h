@@ -1,0 +1,31 @@
+/* The spectral index registry: one table drives the kernels, the CLI help and provenance. */
+#ifndef MINEWATCH_SPECTRAL_INDEX_H
+#define MINEWATCH_SPECTRAL_INDEX_H
+
+#include <stddef.h>
+
+#include "minewatch/band.h"
+
+/* A pixel's harmonised reflectances indexed by mw_band; NaN means no data. */
+typedef double (*mw_index_fn)(const double *rho);
+
+typedef struct mw_spectral_index {
+    const char *name;
+    const char *formula;
+    mw_band bands[4];
+    int nbands;
+    double valid_min, valid_max; /* values outside are no data */
+    mw_index_fn fn;
+    const char *citation;
+} mw_spectral_index;
+
+extern const mw_spectral_index mw_spectral_indices[];
+extern const int mw_spectral_nindices;
+const mw_spectral_index *mw_spectral_index_find(const char *name);
+
+/* out[i] = index of pixel i; rows[b] points at band b's values (only the index's bands are read).
+ * NaN in, zero denominators and values outside the valid range give NaN (no data). */
+void mw_spectral_index_row(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
+                           float *out, size_t n);
+
+#endif

@@ -1,0 +1,356 @@
+/* minewatch: satellite evidence for critical-mineral supply chains. Only this file decides the
+ * exit status: 0 ok, 1 some sites or scenes failed, 2 bad usage or bad input files. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <gdal.h>
+#include <omp.h>
+
+#include "minewatch/log.h"
+#include "minewatch/pipeline.h"
+#include "minewatch/qa.h"
+#include "minewatch/run.h"
+#include "minewatch/sim.h"
+#include "minewatch/site.h"
+#include "minewatch/spectral_index.h"
+#include "minewatch/version.h"
+
+enum { EXIT_OK = 0, EXIT_PARTIAL = 1, EXIT_BAD_INPUT = 2 };
+
+typedef struct cli {
+    int quiet, threads, chunk_rows, help;
+    long mem_mb;
+    const char *out;
+    const char *kind, *commodity;
+    long long seed;
+    int have_seed;
+    int tty;
+    char *command_line;
+} cli;
+
+static const char *const usage_main =
+    "usage: minewatch <command> [options]\n"
+    "\n"
+    "Satellite evidence for critical-mineral supply chains: per-site land-cover change,\n"
+    "forest loss and indicators from Sentinel-2 L2A scenes.\n"
+    "\n"
+    "commands:\n"
+    "  run PIPELINE        run a pipeline file end to end; writes indicators.gpkg,\n"
+    "                      indicators.csv, provenance.json and maps/ to the output folder\n"
+    "  simulate PIPELINE   write simulated Sentinel-2 L2A scenes and truth.json for the\n"
+    "                      pipeline's sites and periods\n"
+    "  sites [CATALOGUE]   list the sites of a catalogue (default aoi/critical_mineral_sites.geojson)\n"
+    "  indices             list the registered spectral indices with formulae and citations\n"
+    "\n"
+    "options for every command:\n"
+    "  -h, --help          show help (also 'minewatch <command> --help')\n"
+    "      --version       print the version and the library versions\n"
+    "  -q, --quiet         no progress and no informational messages\n"
+    "      --threads N     worker threads (default: all cores); results do not depend on it\n"
+    "      --mem MB        memory budget for raster work (default 1024)\n"
+    "\n"
+    "exit status: 0 ok; 1 some sites or scenes failed (see the report and provenance.json);\n"
+    "2 bad usage or bad input files.\n";
+
+static const char *const usage_run =
+    "usage: minewatch run PIPELINE [-o DIR] [--threads N] [--mem MB] [--quiet]\n"
+    "\n"
+    "Runs PIPELINE (a YAML file, see pipelines/demo.yaml): catalogues the scenes over each\n"
+    "site, reads only the site window onto the site grid, masks clouds and shadows from SCL,\n"
+    "composites clear pixels per period (median), computes NDVI, maps forest and forest loss\n"
+    "since the baseline, and writes per-site, per-period indicators.\n"
+    "\n"
+    "  -o, --out DIR       output folder (default out/<pipeline name>)\n"
+    "      --chunk-rows N  rows per processing chunk (default: from --mem); results do not\n"
+    "                      depend on it\n"
+    "\n"
+    "A scene or site that fails is reported and skipped; the others still run (exit 1).\n";
+
+static const char *const usage_simulate =
+    "usage: minewatch simulate PIPELINE [-o DIR] [--seed N]\n"
+    "\n"
+    "Writes Sentinel-2 L2A-like products (per-band GeoTIFFs B02 B03 B04 B08 at 10 m, B8A B11\n"
+    "B12 SCL at 20 m, a STAC item each) for the pipeline's sites and periods, and truth.json\n"
+    "with the planted forest loss, disturbance, water and revegetation per site and period\n"
+    "and each scene's sub-pixel shift. The same seed gives the same files.\n"
+    "\n"
+    "  -o, --out DIR       output folder (default out/<pipeline name>/scenes)\n"
+    "      --seed N        override source.seed of the pipeline\n";
+
+static const char *const usage_sites =
+    "usage: minewatch sites [CATALOGUE] [--kind K] [--commodity C]\n"
+    "\n"
+    "Lists the sites of a catalogue (any OGR vector format) with kind, commodities, country\n"
+    "and location.\n"
+    "\n"
+    "      --kind K        only sites of this kind (mine, refinery, smelter, ...)\n"
+    "      --commodity C   only sites whose commodities include C\n";
+
+static const char *const usage_indices =
+    "usage: minewatch indices\n\nLists the spectral index registry: name, formula, bands and citation.\n";
+
+static void log_sink(mw_log_level lv, const char *msg, void *user)
+{
+    const cli *c = user;
+    if (lv == MW_LOG_DEBUG) return;
+    if (lv == MW_LOG_INFO && (c->quiet || !c->tty)) return;
+    if (c->tty && !c->quiet) fputs("\r\033[K", stderr);
+    fprintf(stderr, "minewatch: %s%s\n", lv >= MW_LOG_WARN ? "warning: " : "", msg);
+}
+
+static void progress_sink(const char *stage, long done, long total, void *user)
+{
+    (void)user;
+    fprintf(stderr, "\r\033[K%s %ld/%ld", stage, done, total);
+    if (done >= total) fputs("\r\033[K", stderr);
+    fflush(stderr);
+}
+
+static int fail_input(const char *msg)
+{
+    fprintf(stderr, "minewatch: error: %s\n", msg);
+    return EXIT_BAD_INPUT;
+}
+
+static int exit_for_error(void)
+{
+    fprintf(stderr, "minewatch: error: %s\n", mw_error_message());
+    return mw_error_get_kind() == MW_ERR_INPUT ? EXIT_BAD_INPUT : EXIT_PARTIAL;
+}
+
+static char *default_out(const mw_pipeline *p, const char *sub)
+{
+    size_t n = strlen(p->name) + (sub ? strlen(sub) : 0) + 8;
+    char *s = malloc(n);
+    snprintf(s, n, "out/%s%s%s", p->name, sub ? "/" : "", sub ? sub : "");
+    return s;
+}
+
+static void print_report(const mw_run_report *rep)
+{
+    if (rep->n == 0) return;
+    fprintf(stderr, "minewatch: %zu problem(s) in this run:\n", rep->n);
+    for (size_t i = 0; i < rep->n; i++) {
+        const mw_failure *f = &rep->items[i];
+        fprintf(stderr, "  [%s]%s%s%s%s %s\n", f->stage, *f->site_id ? " site " : "", f->site_id,
+                *f->scene_id ? " scene " : "", f->scene_id, f->message);
+    }
+}
+
+static int cmd_run(cli *c, int argc, char **argv)
+{
+    if (c->help) return fputs(usage_run, stdout), EXIT_OK;
+    if (argc != 1) return fprintf(stderr, "%s", usage_run), EXIT_BAD_INPUT;
+    mw_pipeline p;
+    if (mw_pipeline_load(argv[0], &p)) return exit_for_error();
+    char *out = c->out ? strdup(c->out) : default_out(&p, NULL);
+    mw_run_options o = {out, (size_t)c->mem_mb, c->chunk_rows, c->command_line};
+    mw_run_report rep = {0};
+    mw_run_result res;
+    int rc;
+    if (mw_pipeline_run(&p, &o, &rep, &res)) {
+        rc = exit_for_error();
+    } else {
+        if (!c->quiet) {
+            printf("%-22s %-10s %6s %6s %10s %10s %8s %7s\n", "site_id", "period", "scenes",
+                   "clear", "forest_ha", "loss_ha", "ndvi", "failed");
+            for (size_t i = 0; i < res.nrows; i++) {
+                const mw_indicator_row *r = &res.rows[i];
+                printf("%-22s %-10s %6ld %6.2f %10.2f %10.2f %8.4f %7ld\n", r->site_id, r->period,
+                       r->n_scenes, r->clear_fraction, r->forest_ha, r->forest_loss_ha,
+                       r->ndvi_mean, r->n_scenes_failed);
+            }
+            printf("\noutputs in %s: indicators.gpkg (layer site_indicators), indicators.csv, "
+                   "provenance.json%s\n",
+                   out, p.write_maps ? ", maps/" : "");
+        }
+        print_report(&rep);
+        rc = rep.n ? EXIT_PARTIAL : EXIT_OK;
+        mw_run_result_free(&res);
+    }
+    mw_report_free(&rep);
+    free(out);
+    mw_pipeline_free(&p);
+    return rc;
+}
+
+static int cmd_simulate(cli *c, int argc, char **argv)
+{
+    if (c->help) return fputs(usage_simulate, stdout), EXIT_OK;
+    if (argc != 1) return fprintf(stderr, "%s", usage_simulate), EXIT_BAD_INPUT;
+    mw_pipeline p;
+    if (mw_pipeline_load(argv[0], &p)) return exit_for_error();
+    mw_site_catalog cat;
+    if (mw_site_catalog_load(p.catalogue, &cat)) {
+        mw_pipeline_free(&p);
+        return exit_for_error();
+    }
+    const mw_site **sites = NULL;
+    size_t ns = 0;
+    int rc = EXIT_OK;
+    if (mw_pipeline_select_sites(&p, &cat, &sites, &ns)) {
+        rc = exit_for_error();
+    } else {
+        char *out = c->out ? strdup(c->out) : default_out(&p, "scenes");
+        mw_sim_options so = {c->have_seed ? (uint64_t)c->seed : p.sim_seed,
+                             p.sim_scenes_per_period, p.sim_cloud_cover, 1000.0};
+        if (mw_simulate(sites, ns, p.periods, p.n_periods, &so, out))
+            rc = exit_for_error();
+        else if (!c->quiet)
+            printf("simulated %zu scene(s) for %zu site(s) into %s (truth in %s/truth.json)\n",
+                   ns * p.n_periods * (size_t)so.scenes_per_period, ns, out, out);
+        free(out);
+    }
+    free(sites);
+    mw_site_catalog_free(&cat);
+    mw_pipeline_free(&p);
+    return rc;
+}
+
+static int cmd_sites(cli *c, int argc, char **argv)
+{
+    if (c->help) return fputs(usage_sites, stdout), EXIT_OK;
+    if (argc > 1) return fprintf(stderr, "%s", usage_sites), EXIT_BAD_INPUT;
+    const char *path = argc ? argv[0] : "aoi/critical_mineral_sites.geojson";
+    mw_site_catalog cat;
+    if (mw_site_catalog_load(path, &cat)) return exit_for_error();
+    size_t shown = 0;
+    printf("%-24s %-12s %-28s %-3s %9s %10s %-10s %s\n", "id", "kind", "commodities", "cc", "lat",
+           "lon", "geometry", "name");
+    for (size_t i = 0; i < cat.n; i++) {
+        const mw_site *s = &cat.sites[i];
+        if (c->kind && strcmp(s->kind, c->kind) != 0) continue;
+        if (c->commodity && !strstr(s->commodities, c->commodity)) continue;
+        char geom[32];
+        if (s->radius_m > 0)
+            snprintf(geom, sizeof geom, "r=%.0fm", s->radius_m);
+        else
+            snprintf(geom, sizeof geom, "polygon");
+        printf("%-24s %-12s %-28s %-3s %9.4f %10.4f %-10s %s\n", s->id, s->kind, s->commodities,
+               s->country, s->lat, s->lon, geom, s->name);
+        shown++;
+    }
+    if (!c->quiet) fprintf(stderr, "%zu of %zu site(s) in %s\n", shown, cat.n, path);
+    mw_site_catalog_free(&cat);
+    return EXIT_OK;
+}
+
+static int cmd_indices(cli *c, int argc, char **argv)
+{
+    (void)argv;
+    if (c->help) return fputs(usage_indices, stdout), EXIT_OK;
+    if (argc) return fprintf(stderr, "%s", usage_indices), EXIT_BAD_INPUT;
+    for (int i = 0; i < mw_spectral_nindices; i++) {
+        const mw_spectral_index *x = &mw_spectral_indices[i];
+        printf("%-10s %-52s %s\n", x->name, x->formula, x->citation);
+    }
+    return EXIT_OK;
+}
+
+static char *join_args(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+    char *s = calloc(n, 1);
+    for (int i = 0; i < argc && s; i++) {
+        if (i) strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cli c = {.mem_mb = 1024, .tty = isatty(STDERR_FILENO)};
+    c.command_line = join_args(argc, argv);
+    enum { O_VERSION = 256, O_THREADS, O_MEM, O_CHUNK, O_SEED, O_KIND, O_COMMODITY };
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, O_VERSION},
+        {"quiet", no_argument, 0, 'q'},         {"threads", required_argument, 0, O_THREADS},
+        {"mem", required_argument, 0, O_MEM},   {"chunk-rows", required_argument, 0, O_CHUNK},
+        {"out", required_argument, 0, 'o'},     {"seed", required_argument, 0, O_SEED},
+        {"kind", required_argument, 0, O_KIND}, {"commodity", required_argument, 0, O_COMMODITY},
+        {0, 0, 0, 0}};
+    int ch;
+    long v;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":hqo:", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'h': c.help = 1; break;
+        case 'q': c.quiet = 1; break;
+        case 'o': c.out = optarg; break;
+        case O_VERSION:
+            printf("minewatch %s (GDAL %s)\n", MW_VERSION_STRING, GDALVersionInfo("RELEASE_NAME"));
+            return EXIT_OK;
+        case O_THREADS:
+            if (parse_long(optarg, 1, 1024, &v)) return fail_input("--threads needs a whole number from 1 to 1024");
+            c.threads = (int)v;
+            break;
+        case O_MEM:
+            if (parse_long(optarg, 64, 1L << 20, &v)) return fail_input("--mem needs a size in MB, at least 64");
+            c.mem_mb = v;
+            break;
+        case O_CHUNK:
+            if (parse_long(optarg, 1, INT_MAX, &v)) return fail_input("--chunk-rows needs a whole number >= 1");
+            c.chunk_rows = (int)v;
+            break;
+        case O_SEED:
+            if (parse_long(optarg, 0, LONG_MAX, &v)) return fail_input("--seed needs a whole number >= 0");
+            c.seed = v;
+            c.have_seed = 1;
+            break;
+        case O_KIND: c.kind = optarg; break;
+        case O_COMMODITY: c.commodity = optarg; break;
+        case ':':
+            fprintf(stderr, "minewatch: error: option '%s' needs a value\n", argv[optind - 1]);
+            return EXIT_BAD_INPUT;
+        default:
+            fprintf(stderr, "minewatch: error: unknown option '%s' (see minewatch --help)\n", argv[optind - 1]);
+            return EXIT_BAD_INPUT;
+        }
+    }
+    int nargs = argc - optind;
+    char **args = argv + optind;
+    if (nargs == 0) {
+        fputs(usage_main, c.help ? stdout : stderr);
+        free(c.command_line);
+        return c.help ? EXIT_OK : EXIT_BAD_INPUT;
+    }
+    if (c.threads) omp_set_num_threads(c.threads);
+    GDALAllRegister();
+    CPLSetErrorHandler(CPLQuietErrorHandler); /* GDAL's messages reach the user through ours */
+    GDALSetCacheMax64((GIntBig)c.mem_mb * 1024 * 1024 / 4);
+    mw_log_set_sink(log_sink, &c);
+    if (c.tty && !c.quiet) mw_progress_set_sink(progress_sink, NULL);
+    const char *cmd = args[0];
+    int rc;
+    if (strcmp(cmd, "run") == 0)
+        rc = cmd_run(&c, nargs - 1, args + 1);
+    else if (strcmp(cmd, "simulate") == 0)
+        rc = cmd_simulate(&c, nargs - 1, args + 1);
+    else if (strcmp(cmd, "sites") == 0)
+        rc = cmd_sites(&c, nargs - 1, args + 1);
+    else if (strcmp(cmd, "indices") == 0)
+        rc = cmd_indices(&c, nargs - 1, args + 1);
+    else {
+        fprintf(stderr, "minewatch: error: unknown command '%s'\n\n%s", cmd, usage_main);
+        rc = EXIT_BAD_INPUT;
+    }
+    free(c.command_line);
+    return rc;
+}

@@ -1,0 +1,52 @@
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "minewatch/indicator.h"
+
+#define COL(n, t, d, u, desc) {#n, t, d, u, desc, offsetof(mw_indicator_row, n)}
+/* Adding an indicator is one line here plus filling it in the run. */
+const mw_indicator_column mw_indicator_columns[] = {
+    COL(site_id, MW_COL_TEXT, 0, "", "site identifier in the site catalogue"),
+    COL(site_name, MW_COL_TEXT, 0, "", "site name in the site catalogue"),
+    COL(period, MW_COL_TEXT, 0, "", "period name ('baseline' or a monitoring period)"),
+    COL(period_start, MW_COL_DATE, 0, "date", "first day of the period"),
+    COL(period_end, MW_COL_DATE, 0, "date", "last day of the period (inclusive)"),
+    COL(n_scenes, MW_COL_INT, 0, "count", "scenes composited for the period"),
+    COL(n_scenes_failed, MW_COL_INT, 0, "count", "scenes of the period that could not be read (see provenance)"),
+    COL(clear_fraction, MW_COL_REAL, 4, "fraction", "clear observations / (scenes x site pixels)"),
+    COL(valid_fraction, MW_COL_REAL, 4, "fraction", "site pixels with at least the minimum clear observations"),
+    COL(area_ha, MW_COL_REAL, 2, "ha", "site area (UTM grid plane)"),
+    COL(forest_ha, MW_COL_REAL, 2, "ha", "forest in this period's composite"),
+    COL(forest_baseline_ha, MW_COL_REAL, 2, "ha", "forest in the baseline composite"),
+    COL(forest_loss_ha, MW_COL_REAL, 2, "ha", "baseline forest lost by this period (0 for the baseline)"),
+    COL(ndvi_mean, MW_COL_REAL, 4, "NDVI", "mean NDVI of the period composite over valid site pixels"),
+};
+#undef COL
+const int mw_indicator_ncolumns = (int)(sizeof mw_indicator_columns / sizeof mw_indicator_columns[0]);
+
+void mw_indicator_format(const mw_indicator_column *c, const mw_indicator_row *r, char *buf, size_t cap)
+{
+    const char *base = (const char *)r + c->offset;
+    switch (c->type) {
+    case MW_COL_TEXT: {
+        const char *s = *(const char *const *)base;
+        snprintf(buf, cap, "%s", s ? s : "");
+        break;
+    }
+    case MW_COL_DATE:
+        if (cap >= 11) mw_day_format(*(const mw_day *)base, buf);
+        break;
+    case MW_COL_INT:
+        snprintf(buf, cap, "%ld", *(const long *)base);
+        break;
+    case MW_COL_REAL: {
+        double v = *(const double *)base;
+        if (isfinite(v))
+            snprintf(buf, cap, "%.*f", c->decimals, v);
+        else
+            snprintf(buf, cap, "%s", "");
+        break;
+    }
+    }
+}

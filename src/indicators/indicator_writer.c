@@ -1,0 +1,128 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_string.h>
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+#include "core/atomic_file.h"
+#include "minewatch/error.h"
+#include "minewatch/indicator.h"
+
+/* RFC 4180 quoting when a text holds a comma, quote or line break. */
+static void csv_cell(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size_t n)
+{
+    char *tmp = mw_part_path(path);
+    FILE *f = tmp ? fopen(tmp, "w") : NULL;
+    if (!f) {
+        free(tmp);
+        return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
+    }
+    for (int c = 0; c < mw_indicator_ncolumns; c++)
+        fprintf(f, "%s%s", c ? "," : "", mw_indicator_columns[c].name);
+    fputc('\n', f);
+    char buf[512];
+    for (size_t r = 0; r < n; r++) {
+        for (int c = 0; c < mw_indicator_ncolumns; c++) {
+            if (c) fputc(',', f);
+            mw_indicator_format(&mw_indicator_columns[c], &rows[r], buf, sizeof buf);
+            csv_cell(f, buf);
+        }
+        fputc('\n', f);
+    }
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    int rc = bad ? mw_error_set(MW_ERR_IO, "writing '%s' failed", tmp) : mw_commit_path(tmp, path);
+    if (rc) remove(tmp);
+    free(tmp);
+    return rc;
+}
+
+int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, size_t n)
+{
+    char *tmp = mw_part_path(path);
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GPKG"), tmp, 0, 0, 0, GDT_Unknown, NULL);
+    if (!ds) {
+        free(tmp);
+        return mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
+    }
+    OGRSpatialReferenceH wgs = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(wgs, 4326);
+    OSRSetAxisMappingStrategy(wgs, OAMS_TRADITIONAL_GIS_ORDER);
+    char **lco = CSLSetNameValue(NULL, "DESCRIPTION", "minewatch per-site, per-period indicators");
+    OGRLayerH lyr = GDALDatasetCreateLayer(ds, "site_indicators", wgs, wkbMultiPolygon, lco);
+    CSLDestroy(lco);
+    OSRDestroySpatialReference(wgs);
+    int rc = lyr ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot create layer in '%s'", path);
+    for (int c = 0; c < mw_indicator_ncolumns && rc == 0; c++) {
+        const mw_indicator_column *col = &mw_indicator_columns[c];
+        OGRFieldType t = col->type == MW_COL_TEXT   ? OFTString
+                         : col->type == MW_COL_DATE ? OFTDate
+                         : col->type == MW_COL_INT  ? OFTInteger64
+                                                    : OFTReal;
+        OGRFieldDefnH fd = OGR_Fld_Create(col->name, t);
+        if (OGR_L_CreateField(lyr, fd, TRUE) != OGRERR_NONE)
+            rc = mw_error_from_gdal(MW_ERR_IO, "cannot add field '%s' to '%s'", col->name, path);
+        OGR_Fld_Destroy(fd);
+    }
+    if (rc == 0 && OGR_L_StartTransaction(lyr) != OGRERR_NONE)
+        rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
+    for (size_t r = 0; r < n && rc == 0; r++) {
+        OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(lyr));
+        for (int c = 0; c < mw_indicator_ncolumns; c++) {
+            const mw_indicator_column *col = &mw_indicator_columns[c];
+            const char *base = (const char *)&rows[r] + col->offset;
+            if (col->type == MW_COL_TEXT) {
+                const char *s = *(const char *const *)base;
+                OGR_F_SetFieldString(f, c, s ? s : "");
+            } else if (col->type == MW_COL_DATE) {
+                int y, m, d;
+                mw_day_to_ymd(*(const mw_day *)base, &y, &m, &d);
+                OGR_F_SetFieldDateTime(f, c, y, m, d, 0, 0, 0, 0);
+            } else if (col->type == MW_COL_INT) {
+                OGR_F_SetFieldInteger64(f, c, *(const long *)base);
+            } else {
+                double v = *(const double *)base;
+                if (isfinite(v)) {
+                    /* Same rounding as the CSV, so both outputs carry the same numbers. */
+                    char buf[64];
+                    mw_indicator_format(col, &rows[r], buf, sizeof buf);
+                    OGR_F_SetFieldDouble(f, c, atof(buf));
+                } else {
+                    OGR_F_SetFieldNull(f, c);
+                }
+            }
+        }
+        OGRGeometryH g = NULL;
+        if (rows[r].wkt_wgs84 &&
+            OGR_G_CreateFromWkt((char **)&(const char *){rows[r].wkt_wgs84}, NULL, &g) == OGRERR_NONE)
+            OGR_F_SetGeometryDirectly(f, OGR_G_ForceToMultiPolygon(g));
+        if (OGR_L_CreateFeature(lyr, f) != OGRERR_NONE)
+            rc = mw_error_from_gdal(MW_ERR_IO, "cannot write a feature to '%s'", path);
+        OGR_F_Destroy(f);
+    }
+    if (rc == 0 && OGR_L_CommitTransaction(lyr) != OGRERR_NONE)
+        rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
+    GDALClose(ds);
+    if (rc == 0) rc = mw_commit_path(tmp, path);
+    if (rc) mw_remove_tree(tmp);
+    free(tmp);
+    return rc;
+}

@@ -1,0 +1,80 @@
+#include "minewatch/warp.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+#include <gdal.h>
+#include <gdalwarper.h>
+
+#include "minewatch/error.h"
+
+int mw_warp_to_grid(const char *src_path, double src_nodata, const mw_grid *g, mw_resample rs,
+                    float *fout, unsigned char *bout)
+{
+    GDALDatasetH src = GDALOpenEx(src_path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!src) return mw_error_from_gdal(MW_ERR_IO, "cannot open raster '%s'", src_path);
+    const char *swkt = GDALGetProjectionRef(src);
+    double sgt[6];
+    if (!swkt || !*swkt || GDALGetGeoTransform(src, sgt) != CE_None) {
+        GDALClose(src);
+        return mw_error_set(MW_ERR_INPUT,
+                            "raster '%s' has no coordinate reference system or geotransform; "
+                            "it cannot be placed on the site grid",
+                            src_path);
+    }
+    GDALDataType dt = fout ? GDT_Float32 : GDT_Byte;
+    GDALDatasetH dst = GDALCreate(GDALGetDriverByName("MEM"), "", g->width, g->height, 1, dt, NULL);
+    if (!dst) {
+        GDALClose(src);
+        return mw_error_from_gdal(MW_ERR_NOMEM, "cannot allocate the site window for '%s'", src_path);
+    }
+    double gt[6];
+    mw_grid_geotransform(g, gt);
+    GDALSetGeoTransform(dst, gt);
+    char *dwkt = mw_grid_wkt(g);
+    GDALSetProjection(dst, dwkt);
+
+    GDALWarpOptions *wo = GDALCreateWarpOptions();
+    wo->hSrcDS = src;
+    wo->hDstDS = dst;
+    wo->nBandCount = 1;
+    wo->panSrcBands = CPLMalloc(sizeof(int));
+    wo->panDstBands = CPLMalloc(sizeof(int));
+    wo->panSrcBands[0] = wo->panDstBands[0] = 1;
+    wo->eResampleAlg = rs == MW_RESAMPLE_BILINEAR ? GRA_Bilinear : GRA_NearestNeighbour;
+    wo->eWorkingDataType = fout ? GDT_Float32 : GDT_Byte;
+    wo->dfWarpMemoryLimit = 64.0 * 1024 * 1024;
+    wo->padfDstNoDataReal = CPLMalloc(sizeof(double));
+    wo->padfDstNoDataReal[0] = fout ? NAN : 0.0;
+    if (fout) {
+        wo->padfSrcNoDataReal = CPLMalloc(sizeof(double));
+        wo->padfSrcNoDataReal[0] = src_nodata;
+    }
+    wo->papszWarpOptions = CSLSetNameValue(wo->papszWarpOptions, "INIT_DEST", "NO_DATA");
+    /* An exact transformer (no approximation): every output pixel maps the same way whatever the
+     * chunking GDAL picks, which keeps results byte-identical. */
+    wo->pTransformerArg = GDALCreateGenImgProjTransformer2(src, dst, NULL);
+    wo->pfnTransformer = GDALGenImgProjTransform;
+    int rc = 0;
+    if (!wo->pTransformerArg) {
+        rc = mw_error_from_gdal(MW_ERR_INPUT, "cannot relate '%s' to the site grid (EPSG:%d)",
+                                src_path, g->epsg);
+    } else {
+        GDALWarpOperationH op = GDALCreateWarpOperation(wo);
+        if (!op || GDALChunkAndWarpImage(op, 0, 0, g->width, g->height) != CE_None)
+            rc = mw_error_from_gdal(MW_ERR_IO, "reading the site window of '%s' failed", src_path);
+        if (op) GDALDestroyWarpOperation(op);
+        GDALDestroyGenImgProjTransformer(wo->pTransformerArg);
+    }
+    if (rc == 0 &&
+        GDALRasterIO(GDALGetRasterBand(dst, 1), GF_Read, 0, 0, g->width, g->height,
+                     fout ? (void *)fout : (void *)bout, g->width, g->height, dt, 0, 0) != CE_None)
+        rc = mw_error_from_gdal(MW_ERR_INTERNAL, "reading the warped window of '%s'", src_path);
+    GDALDestroyWarpOptions(wo);
+    CPLFree(dwkt);
+    GDALClose(dst);
+    GDALClose(src);
+    return rc;
+}

@@ -1,0 +1,432 @@
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_conv.h>
+#include <yaml.h>
+
+#include "minewatch/error.h"
+#include "minewatch/pipeline.h"
+#include "minewatch/qa.h"
+
+typedef struct ctx {
+    const char *path;
+    yaml_document_t *doc;
+} ctx;
+
+static char *sdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static int err_at(const ctx *c, const yaml_node_t *n, const char *fmt, ...) MW_PRINTF(3, 4);
+static int err_at(const ctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return mw_error_set(MW_ERR_INPUT, "%s:%zu:%zu: %s", c->path,
+                        n ? n->start_mark.line + 1 : 1, n ? n->start_mark.column + 1 : 1, msg);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static yaml_node_t *map_get(const ctx *c, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE) return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const char *k = scalar(yaml_document_get_node(c->doc, p->key));
+        if (k && strcmp(k, key) == 0) return yaml_document_get_node(c->doc, p->value);
+    }
+    return NULL;
+}
+
+/* Unknown keys are errors: a typo must not silently fall back to a default. */
+static int check_keys(const ctx *c, yaml_node_t *map, const char *section,
+                      const char *const *allowed)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return err_at(c, map, "'%s' must be a mapping of keys to values", section);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+        const char *k = scalar(kn);
+        int ok = 0;
+        for (const char *const *a = allowed; k && *a; a++) ok |= strcmp(*a, k) == 0;
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; k && ok && q < p; q++) {
+            const char *k2 = scalar(yaml_document_get_node(c->doc, q->key));
+            if (k2 && strcmp(k, k2) == 0)
+                return err_at(c, kn, "'%s' is given twice in '%s'", k, section);
+        }
+        if (!ok) {
+            char list[256] = "";
+            for (const char *const *a = allowed; *a; a++) {
+                if (*list) strncat(list, ", ", sizeof list - strlen(list) - 1);
+                strncat(list, *a, sizeof list - strlen(list) - 1);
+            }
+            return err_at(c, kn, "unknown key '%s' in '%s' (expected one of: %s)", k ? k : "?",
+                          section, list);
+        }
+    }
+    return 0;
+}
+
+static int need(const ctx *c, yaml_node_t *map, const char *key, const char *section,
+                yaml_node_t **out)
+{
+    *out = map_get(c, map, key);
+    if (!*out) return err_at(c, map, "'%s' needs '%s'", section, key);
+    return 0;
+}
+
+static int get_str(const ctx *c, yaml_node_t *n, const char *what, char **out)
+{
+    const char *s = scalar(n);
+    if (!s || !*s) return err_at(c, n, "'%s' must be a non-empty text value", what);
+    free(*out);
+    *out = sdup(s);
+    return *out ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory");
+}
+
+static int get_num(const ctx *c, yaml_node_t *n, const char *what, double lo, double hi,
+                   double *out)
+{
+    const char *s = scalar(n);
+    char *end = NULL;
+    errno = 0;
+    double v = s ? strtod(s, &end) : NAN;
+    if (!s || end == s || *end || errno || !isfinite(v))
+        return err_at(c, n, "'%s' must be a number, got '%s'", what, s ? s : "(not a value)");
+    if (v < lo || v > hi) return err_at(c, n, "'%s' must be between %g and %g, got %g", what, lo, hi, v);
+    *out = v;
+    return 0;
+}
+
+static int get_int(const ctx *c, yaml_node_t *n, const char *what, long lo, long hi, long *out)
+{
+    double v;
+    if (get_num(c, n, what, (double)lo, (double)hi, &v)) return -1;
+    if (v != floor(v)) return err_at(c, n, "'%s' must be a whole number, got %g", what, v);
+    *out = (long)v;
+    return 0;
+}
+
+static int get_date(const ctx *c, yaml_node_t *n, const char *what, mw_day *out)
+{
+    const char *s = scalar(n);
+    if (!s || strlen(s) != 10 || mw_day_parse(s, out, NULL) != 0)
+        return err_at(c, n, "'%s' must be a date YYYY-MM-DD, got '%s'", what, s ? s : "(not a value)");
+    return 0;
+}
+
+static int get_bool_list(const ctx *c, yaml_node_t *seq, const char *what)
+{
+    if (!seq || seq->type != YAML_SEQUENCE_NODE)
+        return err_at(c, seq, "'%s' must be a list, e.g. [a, b]", what);
+    return 0;
+}
+
+static char *resolve(const mw_pipeline *p, const char *rel)
+{
+    if (rel[0] == '/') return sdup(rel);
+    return sdup(CPLFormFilename(p->dir, rel, NULL));
+}
+
+static int parse_sites(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"catalogue", "ids", NULL};
+    if (check_keys(c, n, "sites", keys)) return -1;
+    yaml_node_t *v;
+    char *cat = NULL;
+    if (need(c, n, "catalogue", "sites", &v) || get_str(c, v, "sites.catalogue", &cat)) return -1;
+    p->catalogue = resolve(p, cat);
+    free(cat);
+    yaml_node_t *ids = map_get(c, n, "ids");
+    if (!ids) return 0;
+    if (get_bool_list(c, ids, "sites.ids")) return -1;
+    size_t cnt = (size_t)(ids->data.sequence.items.top - ids->data.sequence.items.start);
+    if (cnt == 0) return err_at(c, ids, "'sites.ids' is empty; leave it out to take every site");
+    p->site_ids = calloc(cnt, sizeof *p->site_ids);
+    if (!p->site_ids) return mw_error_set(MW_ERR_NOMEM, "out of memory");
+    for (yaml_node_item_t *it = ids->data.sequence.items.start; it < ids->data.sequence.items.top; it++) {
+        yaml_node_t *in = yaml_document_get_node(c->doc, *it);
+        if (get_str(c, in, "sites.ids[]", &p->site_ids[p->n_site_ids])) return -1;
+        for (size_t k = 0; k < p->n_site_ids; k++)
+            if (strcmp(p->site_ids[k], p->site_ids[p->n_site_ids]) == 0)
+                return err_at(c, in, "site id '%s' is listed twice", p->site_ids[k]);
+        p->n_site_ids++;
+    }
+    return 0;
+}
+
+static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"type", "path", "seed", "scenes_per_period", "cloud_cover", NULL};
+    if (check_keys(c, n, "source", keys)) return -1;
+    yaml_node_t *t;
+    if (need(c, n, "type", "source", &t)) return -1;
+    const char *ts = scalar(t);
+    yaml_node_t *v;
+    if (ts && strcmp(ts, "simulator") == 0) {
+        p->source_type = MW_SOURCE_SIMULATOR;
+        long l;
+        if ((v = map_get(c, n, "seed"))) {
+            if (get_int(c, v, "source.seed", 0, 9007199254740991L, &l)) return -1;
+            p->sim_seed = (uint64_t)l;
+        }
+        if ((v = map_get(c, n, "scenes_per_period"))) {
+            if (get_int(c, v, "source.scenes_per_period", 1, 60, &l)) return -1;
+            p->sim_scenes_per_period = (int)l;
+        }
+        if ((v = map_get(c, n, "cloud_cover")) &&
+            get_num(c, v, "source.cloud_cover", 0, 0.9, &p->sim_cloud_cover))
+            return -1;
+        if ((v = map_get(c, n, "path")))
+            return err_at(c, v, "'source.path' is for type 'local'; the simulator writes its "
+                                "scenes under the output folder");
+    } else if (ts && strcmp(ts, "local") == 0) {
+        p->source_type = MW_SOURCE_LOCAL;
+        char *path = NULL;
+        if (need(c, n, "path", "source", &v) || get_str(c, v, "source.path", &path)) return -1;
+        p->source_path = resolve(p, path);
+        free(path);
+        static const char *const simkeys[] = {"seed", "scenes_per_period", "cloud_cover", NULL};
+        for (const char *const *k = simkeys; *k; k++)
+            if ((v = map_get(c, n, *k)))
+                return err_at(c, v, "'source.%s' is for type 'simulator'", *k);
+    } else {
+        return err_at(c, t, "'source.type' must be 'simulator' or 'local', got '%s'", ts ? ts : "?");
+    }
+    return 0;
+}
+
+static int parse_period(const ctx *c, yaml_node_t *n, const char *what, mw_period *out, int named)
+{
+    static const char *const keys_named[] = {"name", "start", "end", NULL};
+    static const char *const keys_base[] = {"start", "end", NULL};
+    if (check_keys(c, n, what, named ? keys_named : keys_base)) return -1;
+    yaml_node_t *v;
+    if (named) {
+        if (need(c, n, "name", what, &v) || get_str(c, v, "name", &out->name)) return -1;
+        if (strcmp(out->name, "baseline") == 0)
+            return err_at(c, v, "'baseline' is the name of the baseline period; pick another");
+        for (const char *q = out->name; *q; q++)
+            if (*q == ',' || *q == '"' || *q == '\n' || *q == '/')
+                return err_at(c, v, "period name '%s' may not contain , \" / or line breaks", out->name);
+    } else {
+        out->name = sdup("baseline");
+    }
+    if (need(c, n, "start", what, &v) || get_date(c, v, "start", &out->start)) return -1;
+    if (need(c, n, "end", what, &v) || get_date(c, v, "end", &out->end)) return -1;
+    if (out->end < out->start) return err_at(c, v, "period '%s' ends before it starts", out->name);
+    return 0;
+}
+
+static int parse_periods(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"baseline", "monitoring", NULL};
+    if (check_keys(c, n, "periods", keys)) return -1;
+    yaml_node_t *b, *m;
+    if (need(c, n, "baseline", "periods", &b) || need(c, n, "monitoring", "periods", &m)) return -1;
+    if (m->type != YAML_SEQUENCE_NODE || m->data.sequence.items.top == m->data.sequence.items.start)
+        return err_at(c, m, "'periods.monitoring' must be a non-empty list of {name, start, end}");
+    size_t nm = (size_t)(m->data.sequence.items.top - m->data.sequence.items.start);
+    p->periods = calloc(nm + 1, sizeof *p->periods);
+    if (!p->periods) return mw_error_set(MW_ERR_NOMEM, "out of memory");
+    if (parse_period(c, b, "periods.baseline", &p->periods[0], 0)) return -1;
+    p->n_periods = 1;
+    for (yaml_node_item_t *it = m->data.sequence.items.start; it < m->data.sequence.items.top; it++) {
+        yaml_node_t *pn = yaml_document_get_node(c->doc, *it);
+        mw_period *q = &p->periods[p->n_periods];
+        if (parse_period(c, pn, "periods.monitoring[]", q, 1)) return -1;
+        p->n_periods++;
+        if (q->start <= p->periods[0].end)
+            return err_at(c, pn, "monitoring period '%s' must start after the baseline ends", q->name);
+        for (size_t k = 1; k + 1 < p->n_periods; k++) {
+            if (strcmp(p->periods[k].name, q->name) == 0)
+                return err_at(c, pn, "period name '%s' is used twice", q->name);
+            if (q->start <= p->periods[k].end && q->end >= p->periods[k].start)
+                return err_at(c, pn, "monitoring period '%s' overlaps '%s'", q->name, p->periods[k].name);
+        }
+    }
+    return 0;
+}
+
+static int parse_grid(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"pixel_size_m", "buffer_m", NULL};
+    if (check_keys(c, n, "grid", keys)) return -1;
+    yaml_node_t *v;
+    if ((v = map_get(c, n, "pixel_size_m")) &&
+        get_num(c, v, "grid.pixel_size_m", 1, 1000, &p->pixel_size_m))
+        return -1;
+    if ((v = map_get(c, n, "buffer_m")) && get_num(c, v, "grid.buffer_m", 0, 50000, &p->buffer_m))
+        return -1;
+    return 0;
+}
+
+static int parse_mask(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"exclude", NULL};
+    if (check_keys(c, n, "mask", keys)) return -1;
+    yaml_node_t *v = map_get(c, n, "exclude");
+    if (!v) return 0;
+    if (get_bool_list(c, v, "mask.exclude")) return -1;
+    p->qa_exclude = MW_QA_NODATA; /* no-data is never composited */
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *in = yaml_document_get_node(c->doc, *it);
+        const char *s = scalar(in);
+        int bit = s ? mw_qa_flag_by_name(s) : 0;
+        if (!bit) {
+            char list[256] = "";
+            for (int i = 0; i < mw_qa_nflags; i++) {
+                if (*list) strncat(list, ", ", sizeof list - strlen(list) - 1);
+                strncat(list, mw_qa_flags[i].name, sizeof list - strlen(list) - 1);
+            }
+            return err_at(c, in, "unknown QA class '%s' in mask.exclude (known: %s)", s ? s : "?", list);
+        }
+        p->qa_exclude |= (uint8_t)bit;
+    }
+    return 0;
+}
+
+static int parse_thresholds(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"forest_ndvi_min", "loss_ndvi_drop_min", "min_clear_observations", "loss_min_width_px", NULL};
+    if (check_keys(c, n, "thresholds", keys)) return -1;
+    yaml_node_t *v;
+    if ((v = map_get(c, n, "forest_ndvi_min")) &&
+        get_num(c, v, "thresholds.forest_ndvi_min", -1, 1, &p->forest_ndvi_min))
+        return -1;
+    if ((v = map_get(c, n, "loss_ndvi_drop_min")) &&
+        get_num(c, v, "thresholds.loss_ndvi_drop_min", 0, 2, &p->loss_ndvi_drop_min))
+        return -1;
+    long l;
+    if ((v = map_get(c, n, "min_clear_observations"))) {
+        if (get_int(c, v, "thresholds.min_clear_observations", 1, 1000, &l)) return -1;
+        p->min_clear_obs = (int)l;
+    }
+    if ((v = map_get(c, n, "loss_min_width_px"))) {
+        if (get_int(c, v, "thresholds.loss_min_width_px", 1, 5, &l)) return -1;
+        p->loss_min_width_px = (int)l;
+    }
+    return 0;
+}
+
+static int parse_outputs(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"formats", "datacube", NULL};
+    if (check_keys(c, n, "outputs", keys)) return -1;
+    yaml_node_t *v;
+    if ((v = map_get(c, n, "formats"))) {
+        if (get_bool_list(c, v, "outputs.formats")) return -1;
+        p->write_gpkg = p->write_csv = p->write_maps = false;
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+            yaml_node_t *in = yaml_document_get_node(c->doc, *it);
+            const char *s = scalar(in);
+            if (s && strcmp(s, "gpkg") == 0) p->write_gpkg = true;
+            else if (s && strcmp(s, "csv") == 0) p->write_csv = true;
+            else if (s && strcmp(s, "maps") == 0) p->write_maps = true;
+            else return err_at(c, in, "unknown output format '%s' (known: gpkg, csv, maps)", s ? s : "?");
+        }
+    }
+    if ((v = map_get(c, n, "datacube"))) {
+        char *d = NULL;
+        if (get_str(c, v, "outputs.datacube", &d)) return -1;
+        p->datacube = resolve(p, d);
+        free(d);
+    }
+    return 0;
+}
+
+static void defaults(mw_pipeline *p)
+{
+    p->sim_seed = 1;
+    p->sim_scenes_per_period = 6;
+    p->sim_cloud_cover = 0.2;
+    p->pixel_size_m = 10;
+    p->buffer_m = 500;
+    p->qa_exclude = MW_QA_DEFAULT_EXCLUDE;
+    p->forest_ndvi_min = 0.7;
+    p->loss_ndvi_drop_min = 0.2;
+    p->min_clear_obs = 1;
+    p->loss_min_width_px = 2;
+    p->write_gpkg = p->write_csv = p->write_maps = true;
+}
+
+static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
+{
+    if (!root)
+        return mw_error_set(MW_ERR_INPUT, "%s:1:1: the pipeline file is empty", c->path);
+    static const char *const keys[] = {"name", "sites", "source", "periods", "grid", "mask", "thresholds", "outputs", NULL};
+    if (check_keys(c, root, "top level", keys)) return -1;
+    yaml_node_t *v;
+    if (need(c, root, "name", "the pipeline", &v) || get_str(c, v, "name", &p->name)) return -1;
+    if (need(c, root, "sites", "the pipeline", &v) || parse_sites(c, v, p)) return -1;
+    if (need(c, root, "source", "the pipeline", &v) || parse_source(c, v, p)) return -1;
+    if (need(c, root, "periods", "the pipeline", &v) || parse_periods(c, v, p)) return -1;
+    if ((v = map_get(c, root, "grid")) && parse_grid(c, v, p)) return -1;
+    if ((v = map_get(c, root, "mask")) && parse_mask(c, v, p)) return -1;
+    if ((v = map_get(c, root, "thresholds")) && parse_thresholds(c, v, p)) return -1;
+    if ((v = map_get(c, root, "outputs")) && parse_outputs(c, v, p)) return -1;
+    return 0;
+}
+
+int mw_pipeline_load(const char *path, mw_pipeline *p)
+{
+    memset(p, 0, sizeof *p);
+    defaults(p);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mw_error_set(MW_ERR_INPUT, "cannot open pipeline file '%s': %s", path, strerror(errno));
+    p->path = sdup(path);
+    p->dir = sdup(CPLGetPath(path));
+    if (!*p->dir) {
+        free(p->dir);
+        p->dir = sdup(".");
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    int rc = 0;
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = mw_error_set(MW_ERR_INPUT, "%s:%zu:%zu: YAML syntax error: %s%s%s", path,
+                          parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                          parser.problem ? parser.problem : "unknown problem",
+                          parser.context ? " " : "", parser.context ? parser.context : "");
+    } else {
+        ctx c = {path, &doc};
+        rc = parse_root(&c, yaml_document_get_root_node(&doc), p);
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+    fclose(f);
+    if (rc) mw_pipeline_free(p);
+    return rc;
+}
+
+void mw_pipeline_free(mw_pipeline *p)
+{
+    if (!p) return;
+    free(p->path);
+    free(p->dir);
+    free(p->name);
+    free(p->catalogue);
+    for (size_t i = 0; i < p->n_site_ids; i++) free(p->site_ids[i]);
+    free(p->site_ids);
+    free(p->source_path);
+    for (size_t i = 0; i < p->n_periods; i++) free(p->periods[i].name);
+    free(p->periods);
+    free(p->datacube);
+    memset(p, 0, sizeof *p);
+}

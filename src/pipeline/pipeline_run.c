@@ -1,0 +1,499 @@
+#include "minewatch/run.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+#include <gdal.h>
+#include <jansson.h>
+#include <ogr_api.h>
+#include <omp.h>
+
+#include "core/atomic_file.h"
+#include "minewatch/chip.h"
+#include "minewatch/composite.h"
+#include "minewatch/forest_change.h"
+#include "minewatch/grid.h"
+#include "minewatch/log.h"
+#include "minewatch/qa.h"
+#include "minewatch/scene.h"
+#include "minewatch/sim.h"
+#include "minewatch/spectral_index.h"
+#include "pipeline/provenance.h"
+
+static char *sdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s/%s", a, b);
+    return s;
+}
+
+static const char *keep(mw_run_result *r, char *s)
+{
+    char **no = realloc(r->owned, (r->nowned + 1) * sizeof *no);
+    if (!no) return s;
+    r->owned = no;
+    r->owned[r->nowned++] = s;
+    return s;
+}
+
+void mw_run_result_free(mw_run_result *r)
+{
+    for (size_t i = 0; i < r->nowned; i++) free(r->owned[i]);
+    free(r->owned);
+    free(r->rows);
+    memset(r, 0, sizeof *r);
+}
+
+int mw_pipeline_select_sites(const mw_pipeline *p, const mw_site_catalog *cat,
+                             const mw_site ***out, size_t *n)
+{
+    size_t want = p->n_site_ids ? p->n_site_ids : cat->n;
+    const mw_site **v = calloc(want ? want : 1, sizeof *v);
+    if (!v) return mw_error_set(MW_ERR_NOMEM, "out of memory");
+    char *missing = NULL;
+    for (size_t i = 0; i < want; i++) {
+        v[i] = p->n_site_ids ? mw_site_catalog_find(cat, p->site_ids[i]) : &cat->sites[i];
+        if (!v[i]) {
+            size_t len = (missing ? strlen(missing) : 0) + strlen(p->site_ids[i]) + 4;
+            char *m = malloc(len);
+            snprintf(m, len, "%s%s'%s'", missing ? missing : "", missing ? ", " : "", p->site_ids[i]);
+            free(missing);
+            missing = m;
+        }
+    }
+    if (missing) {
+        mw_error_set(MW_ERR_INPUT,
+                     "%s: unknown site id %s in sites.ids: not in the catalogue '%s'. "
+                     "'minewatch sites %s' lists the ids",
+                     p->path, missing, cat->path, cat->path);
+        free(missing);
+        free(v);
+        return -1;
+    }
+    *out = v;
+    *n = want;
+    return 0;
+}
+
+static void on_scan_fail(const char *path, const char *msg, void *user)
+{
+    mw_report_add(user, "", path, "catalogue", "%s", msg);
+}
+
+/* Scenes from the simulator live under <out>/scenes and are remade only when the pipeline's
+ * simulation settings change. */
+static int ensure_simulated(const mw_pipeline *p, const mw_site *const *sites, size_t ns,
+                            const char *scene_dir)
+{
+    mw_sim_options so = {p->sim_seed, p->sim_scenes_per_period, p->sim_cloud_cover, 1000.0};
+    char *key = mw_sim_key(sites, ns, p->periods, p->n_periods, &so);
+    char *tp = join(scene_dir, "truth.json");
+    json_t *truth = json_load_file(tp, 0, NULL);
+    const char *old = truth ? json_string_value(json_object_get(truth, "sim_key")) : NULL;
+    int same = old && key && strcmp(old, key) == 0;
+    json_decref(truth);
+    free(tp);
+    free(key);
+    if (same) {
+        mw_log(MW_LOG_INFO, "simulated scenes in %s are current; reusing them", scene_dir);
+        return 0;
+    }
+    mw_log(MW_LOG_INFO, "simulating scenes into %s", scene_dir);
+    mw_remove_tree(scene_dir);
+    return mw_simulate(sites, ns, p->periods, p->n_periods, &so, scene_dir);
+}
+
+static int bbox_overlap(const double a[4], const double b[4])
+{
+    return a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3];
+}
+
+static int write_float_map(const char *path, const mw_grid *g, const float *v)
+{
+    char *tmp = mw_part_path(path);
+    char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
+    co = CSLSetNameValue(co, "TILED", "YES");
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), tmp, g->width, g->height, 1,
+                                 GDT_Float32, co);
+    CSLDestroy(co);
+    int rc = ds ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
+    if (ds) {
+        double gt[6];
+        mw_grid_geotransform(g, gt);
+        GDALSetGeoTransform(ds, gt);
+        char *wkt = mw_grid_wkt(g);
+        GDALSetProjection(ds, wkt);
+        CPLFree(wkt);
+        GDALRasterBandH b = GDALGetRasterBand(ds, 1);
+        GDALSetRasterNoDataValue(b, NAN);
+        if (GDALRasterIO(b, GF_Write, 0, 0, g->width, g->height, (void *)v, g->width, g->height,
+                         GDT_Float32, 0, 0) != CE_None)
+            rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
+        GDALClose(ds);
+    }
+    if (rc == 0) rc = mw_commit_path(tmp, path);
+    if (rc) mw_remove_tree(tmp);
+    free(tmp);
+    return rc;
+}
+
+static int write_byte_map(const char *path, const mw_grid *g, const uint8_t *v, const char *desc)
+{
+    char *tmp = mw_part_path(path);
+    char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
+    co = CSLSetNameValue(co, "TILED", "YES");
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), tmp, g->width, g->height, 1, GDT_Byte, co);
+    CSLDestroy(co);
+    int rc = ds ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
+    if (ds) {
+        double gt[6];
+        mw_grid_geotransform(g, gt);
+        GDALSetGeoTransform(ds, gt);
+        char *wkt = mw_grid_wkt(g);
+        GDALSetProjection(ds, wkt);
+        CPLFree(wkt);
+        GDALRasterBandH b = GDALGetRasterBand(ds, 1);
+        GDALSetRasterNoDataValue(b, 255);
+        GDALSetDescription(b, desc);
+        if (GDALRasterIO(b, GF_Write, 0, 0, g->width, g->height, (void *)v, g->width, g->height,
+                         GDT_Byte, 0, 0) != CE_None)
+            rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
+        GDALClose(ds);
+    }
+    if (rc == 0) rc = mw_commit_path(tmp, path);
+    if (rc) mw_remove_tree(tmp);
+    free(tmp);
+    return rc;
+}
+
+typedef struct site_ctx {
+    const mw_pipeline *p;
+    const mw_run_options *o;
+    const mw_scene_catalog *scenes;
+    const char *cube_dir;
+    const char *maps_dir;
+    int chunk_rows; /* 0: from budget */
+    int *chunk_rows_used;
+    mw_run_report *rep;
+    mw_run_result *res;
+    json_t *prov_sites;
+} site_ctx;
+
+static const mw_band ndvi_bands[2] = {MW_BAND_RED, MW_BAND_NIR};
+
+/* One site: ingest each period's scenes into chips, composite, NDVI, forest, loss, indicators. */
+static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
+{
+    const mw_pipeline *p = sc->p;
+    mw_indicator_row *rows = sc->res->rows + row0;
+    const char *wkt_out = NULL;
+    for (size_t k = 0; k < p->n_periods; k++) {
+        mw_indicator_row *r = &rows[k];
+        memset(r, 0, sizeof *r);
+        r->site_id = site->id;
+        r->site_name = site->name;
+        r->period = p->periods[k].name;
+        r->period_start = p->periods[k].start;
+        r->period_end = p->periods[k].end;
+        r->clear_fraction = r->valid_fraction = r->area_ha = r->forest_ha = NAN;
+        r->forest_baseline_ha = r->forest_loss_ha = r->ndvi_mean = NAN;
+    }
+    json_t *jsite = json_pack("{s:s,s:s}", "id", site->id, "name", site->name);
+    json_array_append_new(sc->prov_sites, jsite);
+    mw_grid g;
+    if (mw_grid_for_site(site, p->pixel_size_m, p->buffer_m, &g)) {
+        mw_report_add(sc->rep, site->id, "", "grid", "%s", mw_error_message());
+        return;
+    }
+    OGRGeometryH wpoly = mw_site_polygon_wgs84(site, g.epsg);
+    OGRGeometryH upoly = mw_site_polygon(site, g.epsg);
+    double site_bbox[4] = {0, 0, 0, 0}, area_ha = NAN;
+    if (wpoly && upoly) {
+        OGREnvelope env;
+        OGR_G_GetEnvelope(wpoly, &env);
+        site_bbox[0] = env.MinX;
+        site_bbox[1] = env.MinY;
+        site_bbox[2] = env.MaxX;
+        site_bbox[3] = env.MaxY;
+        char *wkt = NULL;
+        OGR_G_ExportToWkt(wpoly, &wkt);
+        wkt_out = keep(sc->res, sdup(wkt));
+        CPLFree(wkt);
+        area_ha = OGR_G_Area(upoly) / 1e4;
+    }
+    if (wpoly) OGR_G_DestroyGeometry(wpoly);
+    if (upoly) OGR_G_DestroyGeometry(upoly);
+    const size_t npix = mw_grid_npix(&g);
+    uint8_t *mask = malloc(npix);
+    float **ndvi = calloc(p->n_periods, sizeof *ndvi);
+    float *band[2] = {malloc(npix * sizeof(float)), malloc(npix * sizeof(float))};
+    uint16_t *nclear = malloc(npix * sizeof *nclear);
+    char *site_dir = join(sc->cube_dir, site->id);
+    json_t *jperiods = json_array();
+    char *wkt_grid = mw_grid_wkt(&g);
+    json_object_set_new(jsite, "grid", json_pack("{s:i,s:f,s:f,s:f,s:i,s:i}", "epsg", g.epsg, "x0",
+                                                 g.x0, "y0", g.y0, "pixel_size_m", g.res, "width",
+                                                 g.width, "height", g.height));
+    CPLFree(wkt_grid);
+    json_object_set_new(jsite, "periods", jperiods);
+    if (!mask || !ndvi || !band[0] || !band[1] || !nclear || !site_dir) {
+        mw_report_add(sc->rep, site->id, "", "memory", "out of memory for a %dx%d grid", g.width, g.height);
+        goto out;
+    }
+    if (mw_grid_site_mask(&g, site, mask) || mw_make_dirs(site_dir) ||
+        mw_chip_write_grid(site_dir, &g, site->id)) {
+        mw_report_add(sc->rep, site->id, "", "grid", "%s", mw_error_message());
+        goto out;
+    }
+    long inside = 0;
+    for (size_t i = 0; i < npix; i++) inside += mask[i];
+    const double px_ha = g.res * g.res / 1e4;
+    const mw_spectral_index *ix = mw_spectral_index_find("ndvi");
+    for (size_t k = 0; k < p->n_periods; k++) {
+        const mw_period *per = &p->periods[k];
+        mw_indicator_row *r = &rows[k];
+        r->area_ha = area_ha;
+        r->wkt_wgs84 = wkt_out;
+        /* Scenes of the period over the site, in catalogue (datetime, id) order. */
+        size_t nsel = 0;
+        const mw_scene **sel = calloc(sc->scenes->n + 1, sizeof *sel);
+        for (size_t i = 0; i < sc->scenes->n; i++) {
+            const mw_scene *s = &sc->scenes->scenes[i];
+            if (s->day >= per->start && s->day <= per->end && bbox_overlap(s->bbox, site_bbox))
+                sel[nsel++] = s;
+        }
+        mw_chip *chips = calloc(nsel + 1, sizeof *chips);
+        int *state = calloc(nsel + 1, sizeof *state); /* 0 ok, 1 misses the site, -1 failed */
+        long done = 0;
+        char stage[256];
+        snprintf(stage, sizeof stage, "%s %s: ingest", site->id, per->name);
+#pragma omp parallel for schedule(dynamic, 1)
+        for (long i = 0; i < (long)nsel; i++) {
+            state[i] = mw_chip_ingest(sel[i], &g, site_dir, ndvi_bands, 2, mask, p->qa_exclude, &chips[i]);
+            if (state[i] < 0)
+                mw_report_add(sc->rep, site->id, sel[i]->id, "ingest", "%s; the scene is skipped",
+                              mw_error_message());
+            mw_error_clear();
+            long d;
+#pragma omp atomic capture
+            d = ++done;
+            mw_progress(stage, d, (long)nsel);
+        }
+        /* Compact in catalogue order so the composite's input order never depends on threads. */
+        size_t nok = 0;
+        json_t *jscenes = json_array(), *jskipped = json_array();
+        for (size_t i = 0; i < nsel; i++) {
+            if (state[i] == 0) {
+                const mw_scene_asset *a = &sel[i]->bands[MW_BAND_RED];
+                json_array_append_new(
+                    jscenes,
+                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:b}", "id", sel[i]->id,
+                              "datetime", sel[i]->datetime, "item", sel[i]->item_path,
+                              "processing_baseline", sel[i]->baseline, "offset_source",
+                              sel[i]->offset_source == MW_OFFSET_FROM_RASTER_BANDS
+                                  ? "raster:bands"
+                                  : "s2:processing_baseline",
+                              "scale", a->scale, "offset", a->offset, "coverage_fraction",
+                              chips[i].coverage_fraction, "clear_fraction", chips[i].clear_fraction,
+                              "chip", chips[i].path, "chip_reused", chips[i].reused));
+                chips[nok++] = chips[i];
+            } else {
+                if (state[i] < 0) r->n_scenes_failed++;
+                json_array_append_new(jskipped, json_pack("{s:s,s:s}", "id", sel[i]->id, "reason",
+                                                          state[i] < 0 ? "failed to ingest (see failures)"
+                                                                       : "does not cover the site"));
+                mw_chip_free(&chips[i]);
+            }
+        }
+        char sd[11], ed[11];
+        mw_day_format(per->start, sd);
+        mw_day_format(per->end, ed);
+        json_array_append_new(jperiods, json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", per->name, "start",
+                                                  sd, "end", ed, "scenes", jscenes, "skipped", jskipped));
+        r->n_scenes = (long)nok;
+        ndvi[k] = malloc(npix * sizeof(float));
+        if (nok == 0) {
+            mw_report_add(sc->rep, site->id, "", "composite",
+                          "no usable scene of period '%s' (%s to %s) covers the site; its "
+                          "indicators are left empty. Check the scene source's dates and footprints",
+                          per->name, sd, ed);
+            if (ndvi[k])
+                for (size_t i = 0; i < npix; i++) ndvi[k][i] = NAN;
+        } else if (ndvi[k]) {
+            int rows_per = sc->chunk_rows
+                               ? sc->chunk_rows
+                               : mw_composite_chunk_rows(&g, nok, 2, omp_get_max_threads(),
+                                                         sc->o->mem_budget_mb * 1024 * 1024 / 2);
+            *sc->chunk_rows_used = rows_per;
+            if (mw_composite_median(chips, nok, 2, &g, mask, p->qa_exclude, p->min_clear_obs,
+                                    rows_per, band, nclear)) {
+                mw_report_add(sc->rep, site->id, "", "composite", "period '%s': %s", per->name,
+                              mw_error_message());
+                for (size_t i = 0; i < npix; i++) ndvi[k][i] = NAN;
+            } else {
+                const float *rowsv[MW_BAND_COUNT] = {0};
+                rowsv[MW_BAND_RED] = band[0];
+                rowsv[MW_BAND_NIR] = band[1];
+                mw_spectral_index_row(ix, rowsv, ndvi[k], npix);
+                long clear_obs = 0;
+                for (size_t i = 0; i < npix; i++)
+                    if (mask[i]) clear_obs += nclear[i];
+                r->clear_fraction = inside ? (double)clear_obs / ((double)nok * (double)inside) : NAN;
+            }
+        }
+        for (size_t i = 0; i < nok; i++) mw_chip_free(&chips[i]);
+        free(chips);
+        free(state);
+        free(sel);
+    }
+    /* Areas and means: one pass per period in pixel order, so sums never depend on threads. */
+    mw_forest_rule rule = {p->forest_ndvi_min, p->loss_ndvi_drop_min};
+    uint8_t *first_loss = p->write_maps ? malloc(npix) : NULL;
+    uint8_t *loss = malloc(npix), *scratch = malloc(npix);
+    if (first_loss)
+        for (size_t i = 0; i < npix; i++) first_loss[i] = mask[i] && ndvi[0] && ndvi[0][i] == ndvi[0][i] ? 0 : 255;
+    long base_forest = 0;
+    int base_ok = ndvi[0] != NULL && rows[0].n_scenes > 0 && loss && scratch;
+    if (base_ok)
+        for (size_t i = 0; i < npix; i++) base_forest += mask[i] && mw_is_forest(ndvi[0][i], &rule);
+    for (size_t k = 0; k < p->n_periods; k++) {
+        mw_indicator_row *r = &rows[k];
+        if (!ndvi[k] || r->n_scenes == 0) continue;
+        long valid = 0, forest = 0, nloss = 0;
+        double sum = 0;
+        for (size_t i = 0; i < npix; i++) {
+            float v = ndvi[k][i];
+            if (loss) loss[i] = base_ok && k > 0 && mask[i] && mw_is_forest_loss(ndvi[0][i], v, &rule);
+            if (!mask[i] || v != v) continue;
+            valid++;
+            sum += v;
+            forest += mw_is_forest(v, &rule);
+        }
+        if (base_ok && k > 0) {
+            mw_loss_open(loss, g.width, g.height, p->loss_min_width_px, scratch);
+            for (size_t i = 0; i < npix; i++) {
+                if (!loss[i]) continue;
+                nloss++;
+                if (first_loss && first_loss[i] == 0) first_loss[i] = (uint8_t)k;
+            }
+        }
+        r->valid_fraction = inside ? (double)valid / (double)inside : NAN;
+        r->forest_ha = forest * px_ha;
+        r->ndvi_mean = valid ? sum / (double)valid : NAN;
+        r->forest_baseline_ha = base_ok ? base_forest * px_ha : NAN;
+        r->forest_loss_ha = base_ok ? (k == 0 ? 0.0 : nloss * px_ha) : NAN;
+        if (p->write_maps && sc->maps_dir) {
+            char name[512];
+            snprintf(name, sizeof name, "%s/%s_ndvi_%s.tif", sc->maps_dir, site->id, p->periods[k].name);
+            if (write_float_map(name, &g, ndvi[k]))
+                mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
+        }
+    }
+    free(loss);
+    free(scratch);
+    if (first_loss && sc->maps_dir) {
+        char name[512];
+        snprintf(name, sizeof name, "%s/%s_forest_loss.tif", sc->maps_dir, site->id);
+        if (write_byte_map(name, &g, first_loss,
+                           "first monitoring period with forest loss (0 none, 255 no data)"))
+            mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
+    }
+    free(first_loss);
+out:
+    for (size_t k = 0; ndvi && k < p->n_periods; k++) free(ndvi[k]);
+    free(ndvi);
+    free(mask);
+    free(band[0]);
+    free(band[1]);
+    free(nclear);
+    free(site_dir);
+    for (size_t k = 0; k < p->n_periods; k++) rows[k].wkt_wgs84 = wkt_out;
+}
+
+int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report *rep,
+                    mw_run_result *res)
+{
+    memset(res, 0, sizeof *res);
+    mw_site_catalog cat;
+    if (mw_site_catalog_load(p->catalogue, &cat)) return mw_error_prefix("%s: sites.catalogue", p->path);
+    const mw_site **sites = NULL;
+    size_t ns = 0;
+    if (mw_pipeline_select_sites(p, &cat, &sites, &ns)) {
+        mw_site_catalog_free(&cat);
+        return -1;
+    }
+    int rc = mw_make_dirs(o->out_dir);
+    char *scene_dir = NULL, *cube_dir = NULL, *maps_dir = NULL;
+    if (rc == 0) {
+        scene_dir = p->source_type == MW_SOURCE_SIMULATOR ? join(o->out_dir, "scenes") : sdup(p->source_path);
+        cube_dir = p->datacube ? sdup(p->datacube) : join(o->out_dir, "tiles");
+        maps_dir = join(o->out_dir, "maps");
+        rc = mw_make_dirs(cube_dir);
+        if (rc == 0 && p->write_maps) rc = mw_make_dirs(maps_dir);
+    }
+    if (rc == 0 && p->source_type == MW_SOURCE_SIMULATOR)
+        rc = ensure_simulated(p, sites, ns, scene_dir);
+    mw_scene_catalog scenes = {0};
+    if (rc == 0) rc = mw_scene_catalog_scan(scene_dir, &scenes, on_scan_fail, rep);
+    if (rc == 0) {
+        mw_log(MW_LOG_INFO, "%zu scene(s) catalogued in %s", scenes.n, scene_dir);
+        res->rows = calloc(ns * p->n_periods + 1, sizeof *res->rows);
+        res->nrows = ns * p->n_periods;
+        if (!res->rows) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
+    }
+    if (rc == 0) {
+        json_t *prov = mw_provenance_begin(p, o, o->chunk_rows);
+        site_ctx sc = {p, o, &scenes, cube_dir, p->write_maps ? maps_dir : NULL, o->chunk_rows,
+                       &res->chunk_rows_used, rep, res, json_object_get(prov, "sites")};
+        for (size_t s = 0; s < ns; s++) {
+            mw_log(MW_LOG_INFO, "site %zu/%zu: %s (%s)", s + 1, ns, sites[s]->id, sites[s]->name);
+            run_site(&sc, sites[s], s * p->n_periods);
+        }
+        /* The rows point into the catalogue, which is freed below: copy the strings. */
+        for (size_t i = 0; i < res->nrows; i++) {
+            res->rows[i].site_id = keep(res, sdup(res->rows[i].site_id));
+            res->rows[i].site_name = keep(res, sdup(res->rows[i].site_name));
+            res->rows[i].period = keep(res, sdup(res->rows[i].period));
+        }
+        char *csv = join(o->out_dir, "indicators.csv"), *gpkg = join(o->out_dir, "indicators.gpkg");
+        if (p->write_csv && mw_indicators_write_csv(csv, res->rows, res->nrows))
+            mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
+        if (p->write_gpkg && mw_indicators_write_gpkg(gpkg, res->rows, res->nrows))
+            mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
+        json_object_set_new(prov, "outputs",
+                            json_pack("{s:s?,s:s?,s:s?,s:s}", "csv", p->write_csv ? csv : NULL, "gpkg",
+                                      p->write_gpkg ? gpkg : NULL, "maps",
+                                      p->write_maps ? maps_dir : NULL, "datacube", cube_dir));
+        mw_provenance_finish(prov, rep);
+        char *pp = join(o->out_dir, "provenance.json");
+        char *tmp = mw_part_path(pp);
+        if (json_dump_file(prov, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0 ||
+            mw_commit_path(tmp, pp) != 0)
+            mw_report_add(rep, "", "", "outputs", "cannot write '%s'", pp);
+        free(tmp);
+        free(pp);
+        free(csv);
+        free(gpkg);
+        json_decref(prov);
+    }
+    mw_scene_catalog_free(&scenes);
+    free(scene_dir);
+    free(cube_dir);
+    free(maps_dir);
+    free(sites);
+    mw_site_catalog_free(&cat);
+    return rc;
+}

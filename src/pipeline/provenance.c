@@ -1,0 +1,128 @@
+#include "pipeline/provenance.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gdal.h>
+#include <openssl/evp.h>
+#include <proj.h>
+#include <yaml.h>
+
+#include "minewatch/band.h"
+#include "minewatch/forest_change.h"
+#include "minewatch/indicator.h"
+#include "minewatch/qa.h"
+#include "minewatch/spectral_index.h"
+#include "minewatch/version.h"
+
+char *mw_sha256_file(const char *path)
+{
+    char *hex = calloc(65, 1);
+    FILE *f = fopen(path, "rb");
+    if (!f || !hex) {
+        if (f) fclose(f);
+        return hex;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    unsigned char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(ctx, buf, n);
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx, md, &len);
+    EVP_MD_CTX_free(ctx);
+    fclose(f);
+    for (unsigned i = 0; i < len && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return hex;
+}
+
+void mw_utc_now(char buf[static 32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *qa_names(uint8_t bits)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < mw_qa_nflags; i++)
+        if (bits & mw_qa_flags[i].bit) json_array_append_new(a, json_string(mw_qa_flags[i].name));
+    return a;
+}
+
+json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o, int chunk_rows)
+{
+    char now[32];
+    mw_utc_now(now);
+    char *sha = mw_sha256_file(p->path);
+    PJ_INFO pj = proj_info();
+    json_t *prov = json_pack(
+        "{s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:{s:s,s:s,s:s}}", "software", "minewatch",
+        MW_VERSION_STRING, "gdal", GDALVersionInfo("RELEASE_NAME"), "proj", pj.release, "jansson",
+        JANSSON_VERSION, "libyaml", yaml_get_version_string(), "command",
+        o->command_line ? o->command_line : "", "started_utc", now, "pipeline", "path", p->path,
+        "sha256", sha ? sha : "", "name", p->name);
+    free(sha);
+    char sd[11], ed[11];
+    json_t *periods = json_array();
+    for (size_t i = 0; i < p->n_periods; i++) {
+        mw_day_format(p->periods[i].start, sd);
+        mw_day_format(p->periods[i].end, ed);
+        json_array_append_new(periods, json_pack("{s:s,s:s,s:s}", "name", p->periods[i].name,
+                                                 "start", sd, "end", ed));
+    }
+    json_object_set_new(
+        prov, "parameters",
+        json_pack("{s:s,s:s,s:o,s:f,s:f,s:o,s:f,s:f,s:i,s:i,s:I,s:i}", "site_catalogue",
+                  p->catalogue, "source",
+                  p->source_type == MW_SOURCE_SIMULATOR ? "simulator" : p->source_path,
+                  "periods", periods, "pixel_size_m", p->pixel_size_m, "buffer_m", p->buffer_m,
+                  "qa_exclude", qa_names(p->qa_exclude), "forest_ndvi_min", p->forest_ndvi_min,
+                  "loss_ndvi_drop_min", p->loss_ndvi_drop_min, "min_clear_observations",
+                  p->min_clear_obs, "loss_min_width_px", p->loss_min_width_px, "memory_budget_mb", (json_int_t)o->mem_budget_mb,
+                  "chunk_rows", chunk_rows));
+    json_t *scl = json_array();
+    for (int i = 0; i < 12; i++)
+        json_array_append_new(scl, json_pack("{s:i,s:s,s:o}", "value", mw_scl_classes[i].value,
+                                             "name", mw_scl_classes[i].name, "qa",
+                                             qa_names(mw_scl_classes[i].qa)));
+    const mw_spectral_index *ndvi = mw_spectral_index_find("ndvi");
+    json_t *cols = json_array();
+    for (int c = 0; c < mw_indicator_ncolumns; c++)
+        json_array_append_new(cols, json_pack("{s:s,s:s,s:s}", "name", mw_indicator_columns[c].name,
+                                              "unit", mw_indicator_columns[c].unit, "description",
+                                              mw_indicator_columns[c].description));
+    json_object_set_new(
+        prov, "methods",
+        json_pack("{s:s,s:{s:s,s:o},s:s,s:s,s:{s:s,s:s,s:s},s:s,s:s,s:s}", "harmonisation",
+                  MW_S2_HARMONISATION_CITATION, "qa", "citation", MW_SCL_CITATION, "scl_classes",
+                  scl, "resampling",
+                  "GDAL warp onto the site grid: bilinear for reflectance, nearest for SCL; exact "
+                  "transformer",
+                  "composite", "per-band median of clear observations (QA flags not in qa_exclude)",
+                  "index", "name", ndvi->name, "formula", ndvi->formula, "citation", ndvi->citation,
+                  "forest", MW_FOREST_RULE_CITATION, "loss_filter", MW_LOSS_OPENING_CITATION, "areas",
+                  "pixel counts x pixel area on the UTM grid plane (UTM scale error < 0.1 % within "
+                  "the zone's central 3 degrees)"));
+    json_object_set_new(prov, "indicator_columns", cols);
+    json_object_set_new(prov, "sites", json_array());
+    return prov;
+}
+
+void mw_provenance_finish(json_t *prov, const mw_run_report *rep)
+{
+    char now[32];
+    mw_utc_now(now);
+    json_object_set_new(prov, "finished_utc", json_string(now));
+    json_t *f = json_array();
+    for (size_t i = 0; i < rep->n; i++)
+        json_array_append_new(f, json_pack("{s:s,s:s,s:s,s:s}", "site_id", rep->items[i].site_id,
+                                           "scene_id", rep->items[i].scene_id, "stage",
+                                           rep->items[i].stage, "message", rep->items[i].message));
+    json_object_set_new(prov, "failures", f);
+}

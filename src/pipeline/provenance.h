@@ -1,0 +1,17 @@
+/* provenance.json: what produced the indicators, from which scenes, with which tables. */
+#ifndef MW_PROVENANCE_H
+#define MW_PROVENANCE_H
+
+#include <jansson.h>
+
+#include "minewatch/pipeline.h"
+#include "minewatch/run.h"
+
+json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o, int chunk_rows);
+void mw_provenance_finish(json_t *prov, const mw_run_report *rep);
+/* SHA-256 of a file as 64 hex digits; "" if unreadable. Caller frees. */
+char *mw_sha256_file(const char *path);
+/* ISO 8601 UTC timestamp of now. */
+void mw_utc_now(char buf[static 32]);
+
+#endif
