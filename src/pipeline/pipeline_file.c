@@ -27,13 +27,12 @@ static char *sdup(const char *s)
 static int err_at(const ctx *c, const yaml_node_t *n, const char *fmt, ...) MW_PRINTF(3, 4);
 static int err_at(const ctx *c, const yaml_node_t *n, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    mw_error_setv(MW_ERR_INPUT, fmt, ap);
     va_end(ap);
-    return mw_error_set(MW_ERR_INPUT, "%s:%zu:%zu: %s", c->path,
-                        n ? n->start_mark.line + 1 : 1, n ? n->start_mark.column + 1 : 1, msg);
+    return mw_error_prefix("%s:%zu:%zu", c->path, n ? n->start_mark.line + 1 : 1,
+                           n ? n->start_mark.column + 1 : 1);
 }
 
 static const char *scalar(const yaml_node_t *n)
@@ -128,7 +127,7 @@ static int get_date(const ctx *c, yaml_node_t *n, const char *what, mw_day *out)
     return 0;
 }
 
-static int get_bool_list(const ctx *c, yaml_node_t *seq, const char *what)
+static int need_list(const ctx *c, yaml_node_t *seq, const char *what)
 {
     if (!seq || seq->type != YAML_SEQUENCE_NODE)
         return err_at(c, seq, "'%s' must be a list, e.g. [a, b]", what);
@@ -152,7 +151,7 @@ static int parse_sites(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     free(cat);
     yaml_node_t *ids = map_get(c, n, "ids");
     if (!ids) return 0;
-    if (get_bool_list(c, ids, "sites.ids")) return -1;
+    if (need_list(c, ids, "sites.ids")) return -1;
     size_t cnt = (size_t)(ids->data.sequence.items.top - ids->data.sequence.items.start);
     if (cnt == 0) return err_at(c, ids, "'sites.ids' is empty; leave it out to take every site");
     p->site_ids = calloc(cnt, sizeof *p->site_ids);
@@ -280,7 +279,7 @@ static int parse_mask(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     if (check_keys(c, n, "mask", keys)) return -1;
     yaml_node_t *v = map_get(c, n, "exclude");
     if (!v) return 0;
-    if (get_bool_list(c, v, "mask.exclude")) return -1;
+    if (need_list(c, v, "mask.exclude")) return -1;
     p->qa_exclude = MW_QA_NODATA; /* no-data is never composited */
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
         yaml_node_t *in = yaml_document_get_node(c->doc, *it);
@@ -328,7 +327,7 @@ static int parse_outputs(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     if (check_keys(c, n, "outputs", keys)) return -1;
     yaml_node_t *v;
     if ((v = map_get(c, n, "formats"))) {
-        if (get_bool_list(c, v, "outputs.formats")) return -1;
+        if (need_list(c, v, "outputs.formats")) return -1;
         p->write_gpkg = p->write_csv = p->write_maps = false;
         for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
             yaml_node_t *in = yaml_document_get_node(c->doc, *it);

@@ -1,0 +1,145 @@
+/* Pipeline files: the demo parses; every mistake is reported as file:line:column. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "minewatch/error.h"
+#include "minewatch/pipeline.h"
+#include "minewatch/qa.h"
+#include "test_util.h"
+
+static char *g_dir;
+
+static const char *const good =
+    "name: t\n"
+    "sites:\n"
+    "  catalogue: sites.geojson\n"
+    "  ids: [a, b]\n"
+    "source: {type: local, path: scenes}\n"
+    "periods:\n"
+    "  baseline: {start: 2021-06-01, end: 2021-09-30}\n"
+    "  monitoring:\n"
+    "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n"
+    "grid: {pixel_size_m: 20, buffer_m: 100}\n"
+    "mask: {exclude: [cloud, shadow]}\n"
+    "thresholds: {forest_ndvi_min: 0.65}\n"
+    "outputs: {formats: [csv]}\n";
+
+static void demo_pipeline_parses(void **state)
+{
+    (void)state;
+    mw_pipeline p;
+    assert_int_equal(mw_pipeline_load(MW_SOURCE_DIR "/pipelines/demo.yaml", &p), 0);
+    assert_string_equal(p.name, "demo");
+    assert_int_equal(p.source_type, MW_SOURCE_SIMULATOR);
+    assert_int_equal(p.n_periods, 3);
+    assert_string_equal(p.periods[0].name, "baseline");
+    assert_string_equal(p.periods[1].name, "2023");
+    assert_int_equal(p.n_site_ids, 4);
+    assert_true(strstr(p.catalogue, "aoi/critical_mineral_sites.geojson") != NULL);
+    mw_pipeline_free(&p);
+}
+
+static void good_file_values(void **state)
+{
+    (void)state;
+    char *f = tu_path(g_dir, "good.yaml");
+    tu_write(f, good);
+    mw_pipeline p;
+    assert_int_equal(mw_pipeline_load(f, &p), 0);
+    assert_int_equal(p.source_type, MW_SOURCE_LOCAL);
+    assert_string_equal(p.source_path, tu_path(g_dir, "scenes"));
+    assert_true(p.pixel_size_m == 20 && p.buffer_m == 100 && p.forest_ndvi_min == 0.65);
+    assert_int_equal(p.qa_exclude, MW_QA_NODATA | MW_QA_CLOUD | MW_QA_SHADOW);
+    assert_true(p.write_csv && !p.write_gpkg && !p.write_maps);
+    assert_int_equal(p.periods[1].end - p.periods[1].start, 121);
+    mw_pipeline_free(&p);
+    free(f);
+}
+
+/* Replace the first occurrence of `from` in the good file with `to`, load, expect failure whose
+ * message starts with "<file>:<line>:<col>: " and contains `needle`. */
+static void expect_error(const char *from, const char *to, int line, int col, const char *needle)
+{
+    const char *at = strstr(good, from);
+    assert_non_null(at);
+    size_t n = strlen(good) + strlen(to) + 1;
+    char *text = malloc(n);
+    snprintf(text, n, "%.*s%s%s", (int)(at - good), good, to, at + strlen(from));
+    char *f = tu_path(g_dir, "bad.yaml");
+    tu_write(f, text);
+    mw_pipeline p;
+    assert_int_equal(mw_pipeline_load(f, &p), -1);
+    assert_int_equal(mw_error_get_kind(), MW_ERR_INPUT);
+    char want[1024];
+    snprintf(want, sizeof want, "%s:%d:%d: ", f, line, col);
+    const char *msg = mw_error_message();
+    if (strncmp(msg, want, strlen(want)) != 0 || !strstr(msg, needle))
+        fail_msg("for %s -> %s\n got:  %s\n want: %s...%s", from, to, msg, want, needle);
+    mw_error_clear();
+    free(text);
+    free(f);
+}
+
+static void mistakes_have_positions(void **state)
+{
+    (void)state;
+    expect_error("grid:", "gird:", 10, 1, "unknown key 'gird' in 'top level'");
+    expect_error("pixel_size_m: 20", "pixel_size_m: twenty", 10, 22, "must be a number");
+    expect_error("pixel_size_m: 20", "pixel_size_m: 0", 10, 22, "between 1 and 1000");
+    expect_error("start: 2021-06-01", "start: 2021-06-31", 7, 21, "must be a date YYYY-MM-DD");
+    expect_error("end: 2023-09-30", "end: 2023-05-30", 9, 46, "ends before it starts");
+    expect_error("start: 2023-06-01", "start: 2021-07-01", 9, 7, "must start after the baseline");
+    expect_error("type: local", "type: s3", 5, 16, "must be 'simulator' or 'local'");
+    expect_error("[cloud, shadow]", "[cloud, smoke]", 11, 25, "unknown QA class 'smoke'");
+    expect_error("[csv]", "[csv, pdf]", 13, 26, "unknown output format 'pdf'");
+    expect_error("ids: [a, b]", "ids: [a, a]", 4, 12, "listed twice");
+    expect_error("  catalogue: sites.geojson\n", "", 3, 3, "needs 'catalogue'");
+    expect_error("name: \"2023\"", "name: baseline", 9, 14, "name of the baseline");
+    expect_error("forest_ndvi_min: 0.65", "forest_ndvi_min: 0.65, forest_ndvi_mn: 1", 12, 37,
+                 "unknown key 'forest_ndvi_mn' in 'thresholds'");
+    expect_error("outputs: {formats: [csv]}", "outputs: {formats: [csv]", 14, 1, "YAML syntax error");
+    expect_error("name: t\n", "name: t\nname: u\n", 2, 1, "given twice");
+}
+
+static void missing_file_and_empty_file(void **state)
+{
+    (void)state;
+    mw_pipeline p;
+    assert_int_equal(mw_pipeline_load("/nonexistent/x.yaml", &p), -1);
+    assert_non_null(strstr(mw_error_message(), "cannot open pipeline file '/nonexistent/x.yaml'"));
+    char *f = tu_path(g_dir, "empty.yaml");
+    tu_write(f, "");
+    assert_int_equal(mw_pipeline_load(f, &p), -1);
+    assert_non_null(strstr(mw_error_message(), ":1:1: the pipeline file is empty"));
+    free(f);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g_dir = tu_mkdtemp("pipeline");
+    return g_dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(g_dir);
+    free(g_dir);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(demo_pipeline_parses),
+        cmocka_unit_test(good_file_values),
+        cmocka_unit_test(mistakes_have_positions),
+        cmocka_unit_test(missing_file_and_empty_file),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

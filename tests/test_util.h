@@ -1,0 +1,96 @@
+/* Helpers shared by the tests: temporary folders, files, running the CLI. */
+#ifndef MW_TEST_UTIL_H
+#define MW_TEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gdal.h>
+
+static inline char *tu_mkdtemp(const char *tag)
+{
+    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char *p = malloc(strlen(base) + strlen(tag) + 32);
+    sprintf(p, "%s/mw-%s-XXXXXX", base, tag);
+    if (!mkdtemp(p)) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static inline void tu_rmtree(const char *p)
+{
+    if (getenv("MW_KEEP_TEST_FILES")) return;
+    VSIRmdirRecursive(p);
+}
+
+static inline char *tu_path(const char *a, const char *b)
+{
+    char *p = malloc(strlen(a) + strlen(b) + 2);
+    sprintf(p, "%s/%s", a, b);
+    return p;
+}
+
+static inline void tu_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) abort();
+    fputs(text, f);
+    fclose(f);
+}
+
+static inline char *tu_read(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = 0;
+    fclose(f);
+    if (len) *len = got;
+    return s;
+}
+
+/* 1 if both files exist and hold the same bytes. */
+static inline int tu_same_file(const char *a, const char *b)
+{
+    size_t la, lb;
+    char *x = tu_read(a, &la), *y = tu_read(b, &lb);
+    int same = x && y && la == lb && memcmp(x, y, la) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* Runs a shell command, returns its exit status; *out gets stdout+stderr (caller frees). */
+static inline int tu_run(const char *cmd, char **out)
+{
+    char *full = malloc(strlen(cmd) + 16);
+    sprintf(full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    free(full);
+    if (!p) return -1;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += got;
+        if (cap - n < 1024) buf = realloc(buf, cap *= 2);
+    }
+    buf[n] = 0;
+    int st = pclose(p);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#endif

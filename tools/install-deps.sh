@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages minewatch needs to build and test. As root it runs apt-get;
+# otherwise it prints the exact command to run and fails, so nothing half-installs silently.
+set -eu
+PKGS="build-essential cmake pkg-config libgdal-dev gdal-bin libproj-dev proj-data libfftw3-dev
+libtiff-dev libyaml-dev libjansson-dev libcmocka-dev libssl-dev libomp-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "minewatch needs these Debian packages:$missing" >&2
+    echo "run:  sudo apt-get update && sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
