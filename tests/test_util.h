@@ -61,7 +61,7 @@ static inline char *tu_read(const char *path, size_t *len)
 /* 1 if both files exist and hold the same bytes. */
 static inline int tu_same_file(const char *a, const char *b)
 {
-    size_t la, lb;
+    size_t la = 0, lb = 0;
     char *x = tu_read(a, &la), *y = tu_read(b, &lb);
     int same = x && y && la == lb && memcmp(x, y, la) == 0;
     free(x);
