@@ -45,6 +45,7 @@ static inline void tu_write(const char *path, const char *text)
 
 static inline char *tu_read(const char *path, size_t *len)
 {
+    if (len) *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
@@ -72,6 +73,7 @@ static inline int tu_same_file(const char *a, const char *b)
 /* Runs a shell command, returns its exit status; *out gets stdout+stderr (caller frees). */
 static inline int tu_run(const char *cmd, char **out)
 {
+    if (out) *out = NULL;
     char *full = malloc(strlen(cmd) + 16);
     sprintf(full, "%s 2>&1", cmd);
     FILE *p = popen(full, "r");

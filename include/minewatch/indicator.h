@@ -19,6 +19,7 @@ typedef struct mw_indicator_row {
     double forest_ha;       /* forest in this period's composite */
     double forest_baseline_ha;
     double forest_loss_ha;  /* forest at baseline lost by this period */
+    double forest_observed_fraction; /* baseline forest observed in this period: loss covers it */
     double ndvi_mean;
     const char *wkt_wgs84;  /* site geometry, for GIS outputs */
 } mw_indicator_row;

@@ -20,6 +20,7 @@ const mw_indicator_column mw_indicator_columns[] = {
     COL(forest_ha, MW_COL_REAL, 2, "ha", "forest in this period's composite"),
     COL(forest_baseline_ha, MW_COL_REAL, 2, "ha", "forest in the baseline composite"),
     COL(forest_loss_ha, MW_COL_REAL, 2, "ha", "baseline forest lost by this period (0 for the baseline)"),
+    COL(forest_observed_fraction, MW_COL_REAL, 4, "fraction", "share of baseline forest with a clear composite in this period: forest_loss_ha covers only that share"),
     COL(ndvi_mean, MW_COL_REAL, 4, "NDVI", "mean NDVI of the period composite over valid site pixels"),
 };
 #undef COL

@@ -209,7 +209,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         r->period_start = p->periods[k].start;
         r->period_end = p->periods[k].end;
         r->clear_fraction = r->valid_fraction = r->area_ha = r->forest_ha = NAN;
-        r->forest_baseline_ha = r->forest_loss_ha = r->ndvi_mean = NAN;
+        r->forest_baseline_ha = r->forest_loss_ha = r->ndvi_mean = r->forest_observed_fraction = NAN;
     }
     json_t *jsite = json_pack("{s:s,s:s}", "id", site->id, "name", site->name);
     json_array_append_new(sc->prov_sites, jsite);
@@ -372,13 +372,14 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     for (size_t k = 0; k < p->n_periods; k++) {
         mw_indicator_row *r = &rows[k];
         if (!ndvi[k] || r->n_scenes == 0) continue;
-        long valid = 0, forest = 0, nloss = 0;
+        long valid = 0, forest = 0, nloss = 0, base_seen = 0;
         double sum = 0;
         for (size_t i = 0; i < npix; i++) {
             float v = ndvi[k][i];
             if (loss) loss[i] = base_ok && k > 0 && mask[i] && mw_is_forest_loss(ndvi[0][i], v, &rule);
             if (!mask[i] || v != v) continue;
             valid++;
+            base_seen += base_ok && mw_is_forest(ndvi[0][i], &rule);
             sum += v;
             forest += mw_is_forest(v, &rule);
         }
@@ -395,6 +396,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         r->ndvi_mean = valid ? sum / (double)valid : NAN;
         r->forest_baseline_ha = base_ok ? base_forest * px_ha : NAN;
         r->forest_loss_ha = base_ok ? (k == 0 ? 0.0 : nloss * px_ha) : NAN;
+        r->forest_observed_fraction = base_ok && base_forest ? (double)base_seen / (double)base_forest : NAN;
         if (p->write_maps && sc->maps_dir) {
             char name[512];
             snprintf(name, sizeof name, "%s/%s_ndvi_%s.tif", sc->maps_dir, site->id, p->periods[k].name);

@@ -1,0 +1,386 @@
+/* The CLI end to end: truth recovered, identical results for any threads and chunk size, and bad
+ * input reported without stopping the rest. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <gdal.h>
+#include <jansson.h>
+#include <ogr_api.h>
+
+#include "test_util.h"
+
+static char *g_dir;
+
+#define SITES "[cd-kamoto, id-imip-morowali]"
+static const char *const pipeline_fmt =
+    "name: e2e\n"
+    "sites:\n"
+    "  catalogue: %s\n"
+    "  ids: " SITES "\n"
+    "source: %s\n"
+    "periods:\n"
+    "  baseline: {start: 2021-06-01, end: 2021-09-30}\n"
+    "  monitoring:\n"
+    "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n"
+    "grid: {pixel_size_m: 10, buffer_m: 300}\n"
+    "outputs: {formats: [gpkg, csv, maps]}\n";
+
+static char *write_pipeline(const char *name, const char *source, const char *catalogue)
+{
+    char *f = tu_path(g_dir, name);
+    char text[2048];
+    snprintf(text, sizeof text, pipeline_fmt,
+             catalogue ? catalogue : MW_SOURCE_DIR "/aoi/critical_mineral_sites.geojson", source);
+    tu_write(f, text);
+    return f;
+}
+
+static int run_cli(const char *args, char **out)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s", MW_CLI, args);
+    return tu_run(cmd, out);
+}
+
+typedef struct row {
+    char site[64], period[32];
+    long n_scenes, n_failed;
+    double clear, valid, area, forest, forest_base, loss, observed, ndvi;
+} row;
+
+/* Reads indicators.csv by column name, so the test does not depend on column order. */
+static int read_rows(const char *dir, row *rows, int max)
+{
+    char *p = tu_path(dir, "indicators.csv");
+    FILE *f = fopen(p, "r");
+    free(p);
+    if (!f) return -1;
+    char line[4096], *cols[64];
+    int nc = 0, n = 0;
+    if (!fgets(line, sizeof line, f)) return -1;
+    line[strcspn(line, "\n")] = 0;
+    for (char *t = strtok(line, ","); t && nc < 64; t = strtok(NULL, ",")) cols[nc++] = strdup(t);
+    while (n < max && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        row *r = &rows[n++];
+        memset(r, 0, sizeof *r);
+        /* site names may be quoted and hold commas: split by hand honouring quotes */
+        char *cells[64];
+        int k = 0, q = 0;
+        cells[k++] = line;
+        for (char *c = line; *c; c++) {
+            if (*c == '"') q = !q;
+            else if (*c == ',' && !q) {
+                *c = 0;
+                cells[k++] = c + 1;
+            }
+        }
+        for (int i = 0; i < nc && i < k; i++) {
+            const char *v = cells[i];
+            double d = *v ? atof(v) : NAN;
+            if (!strcmp(cols[i], "site_id")) snprintf(r->site, sizeof r->site, "%s", v);
+            if (!strcmp(cols[i], "period")) snprintf(r->period, sizeof r->period, "%s", v);
+            if (!strcmp(cols[i], "n_scenes")) r->n_scenes = atol(v);
+            if (!strcmp(cols[i], "n_scenes_failed")) r->n_failed = atol(v);
+            if (!strcmp(cols[i], "clear_fraction")) r->clear = d;
+            if (!strcmp(cols[i], "valid_fraction")) r->valid = d;
+            if (!strcmp(cols[i], "area_ha")) r->area = d;
+            if (!strcmp(cols[i], "forest_ha")) r->forest = d;
+            if (!strcmp(cols[i], "forest_baseline_ha")) r->forest_base = d;
+            if (!strcmp(cols[i], "forest_loss_ha")) r->loss = d;
+            if (!strcmp(cols[i], "ndvi_mean")) r->ndvi = d;
+            if (!strcmp(cols[i], "forest_observed_fraction")) r->observed = d;
+        }
+    }
+    fclose(f);
+    for (int i = 0; i < nc; i++) free(cols[i]);
+    return n;
+}
+
+static double truth_value(const char *scenes_dir, const char *site, const char *period, const char *key)
+{
+    char *p = tu_path(scenes_dir, "truth.json");
+    json_t *t = json_load_file(p, 0, NULL);
+    free(p);
+    assert_non_null(t);
+    double v = NAN;
+    size_t i, j;
+    json_t *s, *q;
+    json_array_foreach(json_object_get(t, "sites"), i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "id")), site)) continue;
+        json_array_foreach(json_object_get(s, "periods"), j, q) if (!strcmp(json_string_value(json_object_get(q, "name")), period)) v =
+            json_real_value(json_object_get(q, key));
+    }
+    json_decref(t);
+    return v;
+}
+
+static char *g_out1, *g_scenes, *g_local;
+
+static void run_recovers_truth(void **state)
+{
+    (void)state;
+    char *pl = write_pipeline("sim.yaml", "{type: simulator, seed: 5, scenes_per_period: 5, cloud_cover: 0.25}", NULL);
+    char args[2048], *out;
+    snprintf(args, sizeof args, "run %s -o %s --threads 2", pl, g_out1);
+    int rc = run_cli(args, &out);
+    if (rc != 0) fail_msg("run exited %d:\n%s", rc, out);
+    assert_non_null(strstr(out, "site_id"));
+    assert_non_null(strstr(out, g_out1));
+    free(out);
+    row rows[8];
+    assert_int_equal(read_rows(g_out1, rows, 8), 4);
+    for (int i = 0; i < 4; i++) {
+        row *r = &rows[i];
+        assert_int_equal(r->n_scenes, 5);
+        assert_int_equal(r->n_failed, 0);
+        assert_true(r->clear > 0.3 && r->clear < 1.0);
+        assert_true(r->valid > 0.999);
+        assert_true(r->observed > 0.999);
+        double area = truth_value(g_scenes, r->site, r->period, "area_ha");
+        assert_true(fabs(r->area - area) / area < 0.001);
+        double fb = truth_value(g_scenes, r->site, "baseline", "forest_ha");
+        assert_true(fabs(r->forest_base - fb) / fb < 0.02);
+        double loss = truth_value(g_scenes, r->site, r->period, "forest_loss_ha");
+        if (!strcmp(r->period, "baseline")) {
+            assert_true(r->loss == 0.0);
+        } else {
+            assert_true(loss > 5);
+            if (fabs(r->loss - loss) / loss > 0.10)
+                fail_msg("%s %s: forest loss %.2f ha, truth %.2f ha", r->site, r->period, r->loss, loss);
+        }
+        assert_true(r->ndvi > 0.6 && r->ndvi < 0.9);
+    }
+    /* GeoPackage: layer site_indicators, one feature per site and period, with geometry. */
+    char *gp = tu_path(g_out1, "indicators.gpkg");
+    GDALDatasetH ds = GDALOpenEx(gp, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    assert_non_null(ds);
+    OGRLayerH l = GDALDatasetGetLayerByName(ds, "site_indicators");
+    assert_non_null(l);
+    assert_int_equal(OGR_L_GetFeatureCount(l, 1), 4);
+    OGRFeatureH f = OGR_L_GetNextFeature(l);
+    assert_non_null(OGR_F_GetGeometryRef(f));
+    assert_true(fabs(OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "area_ha")) - rows[0].area) < 0.01);
+    OGR_F_Destroy(f);
+    GDALClose(ds);
+    free(gp);
+    /* Provenance names the pipeline by hash and every scene used. */
+    char *pp = tu_path(g_out1, "provenance.json");
+    json_t *prov = json_load_file(pp, 0, NULL);
+    assert_non_null(prov);
+    assert_int_equal(strlen(json_string_value(json_object_get(json_object_get(prov, "pipeline"), "sha256"))), 64);
+    json_t *s0 = json_array_get(json_object_get(prov, "sites"), 0);
+    json_t *p0 = json_array_get(json_object_get(s0, "periods"), 0);
+    assert_int_equal(json_array_size(json_object_get(p0, "scenes")), 5);
+    assert_non_null(json_object_get(json_object_get(prov, "methods"), "harmonisation"));
+    json_decref(prov);
+    free(pp);
+    free(pl);
+}
+
+static void compare_outputs(const char *a, const char *b)
+{
+    const char *files[] = {"indicators.csv", "maps/cd-kamoto_forest_loss.tif", "maps/id-imip-morowali_forest_loss.tif",
+                           "maps/cd-kamoto_ndvi_2023.tif", "maps/id-imip-morowali_ndvi_baseline.tif"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char *x = tu_path(a, files[i]), *y = tu_path(b, files[i]);
+        if (!tu_same_file(x, y)) fail_msg("%s differs between %s and %s", files[i], a, b);
+        free(x), free(y);
+    }
+}
+
+static void identical_for_any_threads_and_chunks(void **state)
+{
+    (void)state;
+    struct {
+        const char *opts;
+    } runs[] = {{"--threads 1"}, {"--threads 2 --chunk-rows 7"}, {"--threads 2 --chunk-rows 64 --mem 64"}, {"--threads 1 --chunk-rows 1000"}};
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        char name[32], args[2048], *out;
+        snprintf(name, sizeof name, "out-chunks-%zu", i);
+        char *o = tu_path(g_dir, name);
+        snprintf(args, sizeof args, "run %s -o %s -q %s", g_local, o, runs[i].opts);
+        int rc = run_cli(args, &out);
+        if (rc != 0) fail_msg("%s exited %d:\n%s", args, rc, out);
+        free(out);
+        compare_outputs(g_out1, o);
+        free(o);
+    }
+}
+
+static void bad_scenes_are_skipped_and_reported(void **state)
+{
+    (void)state;
+    char *bad = tu_path(g_dir, "scenes-bad"), cmd[4096], *out;
+    snprintf(cmd, sizeof cmd, "cp -r %s %s", g_scenes, bad);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    /* 1: a truncated band file; 2: an item that is not JSON; 3: an item without SCL. Pick three
+     * kamoto scenes of 2023 by listing the folder. */
+    snprintf(cmd, sizeof cmd, "ls %s | grep cd-kamoto_2023 | head -3", bad);
+    char *list;
+    assert_int_equal(tu_run(cmd, &list), 0);
+    char id[3][128];
+    assert_int_equal(sscanf(list, "%127s %127s %127s", id[0], id[1], id[2]), 3);
+    free(list);
+    snprintf(cmd, sizeof cmd, "truncate -s 3000 %s/%s/B04.tif", bad, id[0]);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, "printf '{\"type\": \"Feature\", oops' > %s/%s/%s.json", bad, id[1], id[1]);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, "sed -i 's/\"scl\"/\"not_scl\"/' %s/%s/%s.json", bad, id[2], id[2]);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    char src[1024];
+    snprintf(src, sizeof src, "{type: local, path: %s}", bad);
+    char *pl = write_pipeline("bad.yaml", src, NULL);
+    char *o = tu_path(g_dir, "out-bad");
+    snprintf(cmd, sizeof cmd, "run %s -o %s --threads 2", pl, o);
+    int rc = run_cli(cmd, &out);
+    assert_int_equal(rc, 1);
+    /* Each problem names its scene or file and says what happened. */
+    assert_non_null(strstr(out, id[0]));
+    assert_non_null(strstr(out, "B04.tif"));
+    assert_non_null(strstr(out, "the scene is skipped"));
+    char want[512];
+    snprintf(want, sizeof want, "%s/%s/%s.json", bad, id[1], id[1]);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "not valid JSON"));
+    assert_non_null(strstr(out, id[2]));
+    assert_non_null(strstr(out, "has no SCL asset"));
+    free(out);
+    row rows[8];
+    assert_int_equal(read_rows(o, rows, 8), 4);
+    for (int i = 0; i < 4; i++) {
+        int hit = !strcmp(rows[i].site, "cd-kamoto") && !strcmp(rows[i].period, "2023");
+        /* The unparseable item never became a scene; the other two failed at ingest. */
+        assert_int_equal(rows[i].n_scenes, hit ? 2 : 5);
+        assert_int_equal(rows[i].n_failed, hit ? 2 : 0);
+        if (hit) {
+            /* Two scenes left, one mostly cloudy: only part of the site is seen, and the row says
+             * so; the loss found there is real loss, never more than the truth. */
+            double t = truth_value(g_scenes, "cd-kamoto", "2023", "forest_loss_ha");
+            assert_true(rows[i].valid < 0.9 && rows[i].observed < 0.9);
+            assert_true(fabs(rows[i].observed - rows[i].valid) < 0.1);
+            assert_true(rows[i].loss > 0 && rows[i].loss <= t * 1.05);
+        } else {
+            assert_true(rows[i].valid > 0.999 && rows[i].observed > 0.999);
+        }
+    }
+    char *pp = tu_path(o, "provenance.json");
+    json_t *prov = json_load_file(pp, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(prov, "failures")), 3);
+    json_decref(prov);
+    free(pp), free(pl), free(o), free(bad);
+}
+
+static void bad_input_exits_2_and_keeps_outputs(void **state)
+{
+    (void)state;
+    char *csv = tu_path(g_out1, "indicators.csv");
+    size_t n0;
+    char *before = tu_read(csv, &n0);
+    char args[2048], *out;
+    /* A broken pipeline file. */
+    char *f = tu_path(g_dir, "broken.yaml");
+    tu_write(f, "name: x\nsites: {catalogue: a.geojson}\nsorce: {type: local}\n");
+    snprintf(args, sizeof args, "run %s -o %s", f, g_out1);
+    assert_int_equal(run_cli(args, &out), 2);
+    char want[1024];
+    snprintf(want, sizeof want, "%s:3:1: unknown key 'sorce'", f);
+    assert_non_null(strstr(out, want));
+    free(out);
+    /* A missing catalogue. */
+    char *p2 = write_pipeline("nocat.yaml", "{type: local, path: .}", "/nonexistent/sites.geojson");
+    snprintf(args, sizeof args, "run %s -o %s", p2, g_out1);
+    assert_int_equal(run_cli(args, &out), 2);
+    assert_non_null(strstr(out, "cannot open site catalogue '/nonexistent/sites.geojson'"));
+    free(out);
+    /* An unknown site id. */
+    char *p3 = tu_path(g_dir, "unknown.yaml");
+    char *text = tu_read(g_local, NULL);
+    char *at = strstr(text, SITES);
+    char fixed[4096];
+    snprintf(fixed, sizeof fixed, "%.*s[cd-kamoto, xx-nowhere]%s", (int)(at - text), text, at + strlen(SITES));
+    tu_write(p3, fixed);
+    snprintf(args, sizeof args, "run %s -o %s", p3, g_out1);
+    assert_int_equal(run_cli(args, &out), 2);
+    assert_non_null(strstr(out, "unknown site id 'xx-nowhere'"));
+    free(out);
+    /* Nothing already written was touched. */
+    size_t n1;
+    char *after = tu_read(csv, &n1);
+    assert_true(n0 == n1 && memcmp(before, after, n0) == 0);
+    free(before), free(after), free(csv), free(f), free(p2), free(p3), free(text);
+}
+
+static void cli_basics(void **state)
+{
+    (void)state;
+    char *out;
+    assert_int_equal(run_cli("--help", &out), 0);
+    assert_non_null(strstr(out, "usage: minewatch <command>"));
+    free(out);
+    const char *cmds[] = {"run", "simulate", "sites", "indices"};
+    for (int i = 0; i < 4; i++) {
+        char a[64];
+        snprintf(a, sizeof a, "%s --help", cmds[i]);
+        assert_int_equal(run_cli(a, &out), 0);
+        assert_non_null(strstr(out, "usage: minewatch"));
+        free(out);
+    }
+    assert_int_equal(run_cli("frobnicate", &out), 2);
+    assert_non_null(strstr(out, "unknown command 'frobnicate'"));
+    free(out);
+    assert_int_equal(run_cli("run", &out), 2);
+    free(out);
+    assert_int_equal(run_cli("run x.yaml --threads zero", &out), 2);
+    free(out);
+    assert_int_equal(run_cli("--version", &out), 0);
+    assert_non_null(strstr(out, "minewatch 0."));
+    free(out);
+    assert_int_equal(run_cli("sites " MW_SOURCE_DIR "/aoi/critical_mineral_sites.geojson --commodity lithium", &out), 0);
+    assert_non_null(strstr(out, "au-greenbushes"));
+    assert_null(strstr(out, "cd-kamoto"));
+    free(out);
+    assert_int_equal(run_cli("indices", &out), 0);
+    assert_non_null(strstr(out, "ndvi"));
+    assert_non_null(strstr(out, "Marchese"));
+    free(out);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    GDALAllRegister();
+    g_dir = tu_mkdtemp("e2e");
+    g_out1 = tu_path(g_dir, "out1");
+    g_scenes = tu_path(g_out1, "scenes");
+    char src[1024];
+    snprintf(src, sizeof src, "{type: local, path: %s}", g_scenes);
+    g_local = write_pipeline("local.yaml", src, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(g_dir);
+    free(g_dir), free(g_out1), free(g_scenes), free(g_local);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(run_recovers_truth),
+        cmocka_unit_test(identical_for_any_threads_and_chunks),
+        cmocka_unit_test(bad_scenes_are_skipped_and_reported),
+        cmocka_unit_test(bad_input_exits_2_and_keeps_outputs),
+        cmocka_unit_test(cli_basics),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
