@@ -17,24 +17,24 @@
 static char *g_dir;
 
 #define SITES "[cd-kamoto, id-imip-morowali]"
-static const char *const pipeline_fmt =
-    "name: e2e\n"
-    "sites:\n"
-    "  catalogue: %s\n"
-    "  ids: " SITES "\n"
-    "source: %s\n"
-    "periods:\n"
-    "  baseline: {start: 2021-06-01, end: 2021-09-30}\n"
-    "  monitoring:\n"
-    "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n"
-    "grid: {pixel_size_m: 10, buffer_m: 300}\n"
-    "outputs: {formats: [gpkg, csv, maps]}\n";
+#define PIPELINE_FMT \
+    "name: e2e\n" \
+    "sites:\n" \
+    "  catalogue: %s\n" \
+    "  ids: " SITES "\n" \
+    "source: %s\n" \
+    "periods:\n" \
+    "  baseline: {start: 2021-06-01, end: 2021-09-30}\n" \
+    "  monitoring:\n" \
+    "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n" \
+    "grid: {pixel_size_m: 10, buffer_m: 300}\n" \
+    "outputs: {formats: [gpkg, csv, maps]}\n"
 
 static char *write_pipeline(const char *name, const char *source, const char *catalogue)
 {
     char *f = tu_path(g_dir, name);
     char text[2048];
-    snprintf(text, sizeof text, pipeline_fmt,
+    snprintf(text, sizeof text, PIPELINE_FMT,
              catalogue ? catalogue : MW_SOURCE_DIR "/aoi/critical_mineral_sites.geojson", source);
     tu_write(f, text);
     return f;

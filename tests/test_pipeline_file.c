@@ -51,7 +51,9 @@ static void good_file_values(void **state)
     mw_pipeline p;
     assert_int_equal(mw_pipeline_load(f, &p), 0);
     assert_int_equal(p.source_type, MW_SOURCE_LOCAL);
-    assert_string_equal(p.source_path, tu_path(g_dir, "scenes"));
+    char *want = tu_path(g_dir, "scenes");
+    assert_string_equal(p.source_path, want);
+    free(want);
     assert_true(p.pixel_size_m == 20 && p.buffer_m == 100 && p.forest_ndvi_min == 0.65);
     assert_int_equal(p.qa_exclude, MW_QA_NODATA | MW_QA_CLOUD | MW_QA_SHADOW);
     assert_true(p.write_csv && !p.write_gpkg && !p.write_maps);

@@ -158,11 +158,11 @@ static int parse_sites(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     if (!p->site_ids) return mw_error_set(MW_ERR_NOMEM, "out of memory");
     for (yaml_node_item_t *it = ids->data.sequence.items.start; it < ids->data.sequence.items.top; it++) {
         yaml_node_t *in = yaml_document_get_node(c->doc, *it);
-        if (get_str(c, in, "sites.ids[]", &p->site_ids[p->n_site_ids])) return -1;
-        for (size_t k = 0; k < p->n_site_ids; k++)
-            if (strcmp(p->site_ids[k], p->site_ids[p->n_site_ids]) == 0)
+        size_t at = p->n_site_ids++; /* counted first so that an error path still frees it */
+        if (get_str(c, in, "sites.ids[]", &p->site_ids[at])) return -1;
+        for (size_t k = 0; k < at; k++)
+            if (strcmp(p->site_ids[k], p->site_ids[at]) == 0)
                 return err_at(c, in, "site id '%s' is listed twice", p->site_ids[k]);
-        p->n_site_ids++;
     }
     return 0;
 }
@@ -241,13 +241,12 @@ static int parse_periods(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     size_t nm = (size_t)(m->data.sequence.items.top - m->data.sequence.items.start);
     p->periods = calloc(nm + 1, sizeof *p->periods);
     if (!p->periods) return mw_error_set(MW_ERR_NOMEM, "out of memory");
+    p->n_periods = 1; /* counted first so that an error path still frees it */
     if (parse_period(c, b, "periods.baseline", &p->periods[0], 0)) return -1;
-    p->n_periods = 1;
     for (yaml_node_item_t *it = m->data.sequence.items.start; it < m->data.sequence.items.top; it++) {
         yaml_node_t *pn = yaml_document_get_node(c->doc, *it);
-        mw_period *q = &p->periods[p->n_periods];
+        mw_period *q = &p->periods[p->n_periods++];
         if (parse_period(c, pn, "periods.monitoring[]", q, 1)) return -1;
-        p->n_periods++;
         if (q->start <= p->periods[0].end)
             return err_at(c, pn, "monitoring period '%s' must start after the baseline ends", q->name);
         for (size_t k = 1; k + 1 < p->n_periods; k++) {
