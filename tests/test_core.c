@@ -74,7 +74,8 @@ static void errors_are_per_thread(void **state)
 static void scl_table_matches_esa_legend(void **state)
 {
     (void)state;
-    for (int v = 0; v < 12; v++) assert_int_equal(mw_scl_classes[v].value, v);
+    for (int v = 0; v < 12; v++)
+        assert_int_equal(mw_scl_classes[v].value, v);
     assert_int_equal(mw_qa_from_scl(0), MW_QA_NODATA);
     assert_int_equal(mw_qa_from_scl(1), MW_QA_SATURATED);
     assert_int_equal(mw_qa_from_scl(3), MW_QA_SHADOW);

@@ -17,17 +17,17 @@
 static char *g_dir;
 
 #define SITES "[cd-kamoto, id-imip-morowali]"
-#define PIPELINE_FMT \
-    "name: e2e\n" \
-    "sites:\n" \
-    "  catalogue: %s\n" \
-    "  ids: " SITES "\n" \
-    "source: %s\n" \
-    "periods:\n" \
-    "  baseline: {start: 2021-06-01, end: 2021-09-30}\n" \
-    "  monitoring:\n" \
-    "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n" \
-    "grid: {pixel_size_m: 10, buffer_m: 300}\n" \
+#define PIPELINE_FMT                                                                               \
+    "name: e2e\n"                                                                                  \
+    "sites:\n"                                                                                     \
+    "  catalogue: %s\n"                                                                            \
+    "  ids: " SITES "\n"                                                                           \
+    "source: %s\n"                                                                                 \
+    "periods:\n"                                                                                   \
+    "  baseline: {start: 2021-06-01, end: 2021-09-30}\n"                                           \
+    "  monitoring:\n"                                                                              \
+    "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n"                                 \
+    "grid: {pixel_size_m: 10, buffer_m: 300}\n"                                                    \
     "outputs: {formats: [gpkg, csv, maps]}\n"
 
 static char *write_pipeline(const char *name, const char *source, const char *catalogue)
@@ -64,7 +64,8 @@ static int read_rows(const char *dir, row *rows, int max)
     int nc = 0, n = 0;
     if (!fgets(line, sizeof line, f)) return -1;
     line[strcspn(line, "\n")] = 0;
-    for (char *t = strtok(line, ","); t && nc < 64; t = strtok(NULL, ",")) cols[nc++] = strdup(t);
+    for (char *t = strtok(line, ","); t && nc < 64; t = strtok(NULL, ","))
+        cols[nc++] = strdup(t);
     while (n < max && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = 0;
         row *r = &rows[n++];
@@ -74,7 +75,8 @@ static int read_rows(const char *dir, row *rows, int max)
         int k = 0, q = 0;
         cells[k++] = line;
         for (char *c = line; *c; c++) {
-            if (*c == '"') q = !q;
+            if (*c == '"')
+                q = !q;
             else if (*c == ',' && !q) {
                 *c = 0;
                 cells[k++] = c + 1;
@@ -98,11 +100,13 @@ static int read_rows(const char *dir, row *rows, int max)
         }
     }
     fclose(f);
-    for (int i = 0; i < nc; i++) free(cols[i]);
+    for (int i = 0; i < nc; i++)
+        free(cols[i]);
     return n;
 }
 
-static double truth_value(const char *scenes_dir, const char *site, const char *period, const char *key)
+static double truth_value(const char *scenes_dir, const char *site, const char *period,
+                          const char *key)
 {
     char *p = tu_path(scenes_dir, "truth.json");
     json_t *t = json_load_file(p, 0, NULL);
@@ -114,8 +118,9 @@ static double truth_value(const char *scenes_dir, const char *site, const char *
     json_array_foreach(json_object_get(t, "sites"), i, s)
     {
         if (strcmp(json_string_value(json_object_get(s, "id")), site)) continue;
-        json_array_foreach(json_object_get(s, "periods"), j, q) if (!strcmp(json_string_value(json_object_get(q, "name")), period)) v =
-            json_real_value(json_object_get(q, key));
+        json_array_foreach(json_object_get(s, "periods"), j,
+                           q) if (!strcmp(json_string_value(json_object_get(q, "name")), period))
+            v = json_real_value(json_object_get(q, key));
     }
     json_decref(t);
     return v;
@@ -126,7 +131,8 @@ static char *g_out1, *g_scenes, *g_local;
 static void run_recovers_truth(void **state)
 {
     (void)state;
-    char *pl = write_pipeline("sim.yaml", "{type: simulator, seed: 5, scenes_per_period: 5, cloud_cover: 0.25}", NULL);
+    char *pl = write_pipeline(
+        "sim.yaml", "{type: simulator, seed: 5, scenes_per_period: 5, cloud_cover: 0.25}", NULL);
     char args[2048], *out;
     snprintf(args, sizeof args, "run %s -o %s --threads 2", pl, g_out1);
     int rc = run_cli(args, &out);
@@ -153,7 +159,8 @@ static void run_recovers_truth(void **state)
         } else {
             assert_true(loss > 5);
             if (fabs(r->loss - loss) / loss > 0.10)
-                fail_msg("%s %s: forest loss %.2f ha, truth %.2f ha", r->site, r->period, r->loss, loss);
+                fail_msg("%s %s: forest loss %.2f ha, truth %.2f ha", r->site, r->period, r->loss,
+                         loss);
         }
         assert_true(r->ndvi > 0.6 && r->ndvi < 0.9);
     }
@@ -166,7 +173,8 @@ static void run_recovers_truth(void **state)
     assert_int_equal(OGR_L_GetFeatureCount(l, 1), 4);
     OGRFeatureH f = OGR_L_GetNextFeature(l);
     assert_non_null(OGR_F_GetGeometryRef(f));
-    assert_true(fabs(OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "area_ha")) - rows[0].area) < 0.01);
+    assert_true(fabs(OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "area_ha")) - rows[0].area) <
+                0.01);
     OGR_F_Destroy(f);
     GDALClose(ds);
     free(gp);
@@ -174,7 +182,9 @@ static void run_recovers_truth(void **state)
     char *pp = tu_path(g_out1, "provenance.json");
     json_t *prov = json_load_file(pp, 0, NULL);
     assert_non_null(prov);
-    assert_int_equal(strlen(json_string_value(json_object_get(json_object_get(prov, "pipeline"), "sha256"))), 64);
+    assert_int_equal(
+        strlen(json_string_value(json_object_get(json_object_get(prov, "pipeline"), "sha256"))),
+        64);
     json_t *s0 = json_array_get(json_object_get(prov, "sites"), 0);
     json_t *p0 = json_array_get(json_object_get(s0, "periods"), 0);
     assert_int_equal(json_array_size(json_object_get(p0, "scenes")), 5);
@@ -186,8 +196,9 @@ static void run_recovers_truth(void **state)
 
 static void compare_outputs(const char *a, const char *b)
 {
-    const char *files[] = {"indicators.csv", "maps/cd-kamoto_forest_loss.tif", "maps/id-imip-morowali_forest_loss.tif",
-                           "maps/cd-kamoto_ndvi_2023.tif", "maps/id-imip-morowali_ndvi_baseline.tif"};
+    const char *files[] = {"indicators.csv", "maps/cd-kamoto_forest_loss.tif",
+                           "maps/id-imip-morowali_forest_loss.tif", "maps/cd-kamoto_ndvi_2023.tif",
+                           "maps/id-imip-morowali_ndvi_baseline.tif"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char *x = tu_path(a, files[i]), *y = tu_path(b, files[i]);
         if (!tu_same_file(x, y)) fail_msg("%s differs between %s and %s", files[i], a, b);
@@ -200,7 +211,10 @@ static void identical_for_any_threads_and_chunks(void **state)
     (void)state;
     struct {
         const char *opts;
-    } runs[] = {{"--threads 1"}, {"--threads 2 --chunk-rows 7"}, {"--threads 2 --chunk-rows 64 --mem 64"}, {"--threads 1 --chunk-rows 1000"}};
+    } runs[] = {{"--threads 1"},
+                {"--threads 2 --chunk-rows 7"},
+                {"--threads 2 --chunk-rows 64 --mem 64"},
+                {"--threads 1 --chunk-rows 1000"}};
     for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
         char name[32], args[2048], *out;
         snprintf(name, sizeof name, "out-chunks-%zu", i);
@@ -230,7 +244,8 @@ static void bad_scenes_are_skipped_and_reported(void **state)
     free(list);
     snprintf(cmd, sizeof cmd, "truncate -s 3000 %s/%s/B04.tif", bad, id[0]);
     assert_int_equal(tu_run(cmd, NULL), 0);
-    snprintf(cmd, sizeof cmd, "printf '{\"type\": \"Feature\", oops' > %s/%s/%s.json", bad, id[1], id[1]);
+    snprintf(cmd, sizeof cmd, "printf '{\"type\": \"Feature\", oops' > %s/%s/%s.json", bad, id[1],
+             id[1]);
     assert_int_equal(tu_run(cmd, NULL), 0);
     snprintf(cmd, sizeof cmd, "sed -i 's/\"scl\"/\"not_scl\"/' %s/%s/%s.json", bad, id[2], id[2]);
     assert_int_equal(tu_run(cmd, NULL), 0);
@@ -304,7 +319,8 @@ static void bad_input_exits_2_and_keeps_outputs(void **state)
     char *text = tu_read(g_local, NULL);
     char *at = strstr(text, SITES);
     char fixed[4096];
-    snprintf(fixed, sizeof fixed, "%.*s[cd-kamoto, xx-nowhere]%s", (int)(at - text), text, at + strlen(SITES));
+    snprintf(fixed, sizeof fixed, "%.*s[cd-kamoto, xx-nowhere]%s", (int)(at - text), text,
+             at + strlen(SITES));
     tu_write(p3, fixed);
     snprintf(args, sizeof args, "run %s -o %s", p3, g_out1);
     assert_int_equal(run_cli(args, &out), 2);
@@ -342,7 +358,10 @@ static void cli_basics(void **state)
     assert_int_equal(run_cli("--version", &out), 0);
     assert_non_null(strstr(out, "minewatch 0."));
     free(out);
-    assert_int_equal(run_cli("sites " MW_SOURCE_DIR "/aoi/critical_mineral_sites.geojson --commodity lithium", &out), 0);
+    assert_int_equal(run_cli("sites " MW_SOURCE_DIR
+                             "/aoi/critical_mineral_sites.geojson --commodity lithium",
+                             &out),
+                     0);
     assert_non_null(strstr(out, "au-greenbushes"));
     assert_null(strstr(out, "cd-kamoto"));
     free(out);

@@ -13,20 +13,19 @@
 
 static char *g_dir;
 
-static const char *const good =
-    "name: t\n"
-    "sites:\n"
-    "  catalogue: sites.geojson\n"
-    "  ids: [a, b]\n"
-    "source: {type: local, path: scenes}\n"
-    "periods:\n"
-    "  baseline: {start: 2021-06-01, end: 2021-09-30}\n"
-    "  monitoring:\n"
-    "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n"
-    "grid: {pixel_size_m: 20, buffer_m: 100}\n"
-    "mask: {exclude: [cloud, shadow]}\n"
-    "thresholds: {forest_ndvi_min: 0.65}\n"
-    "outputs: {formats: [csv]}\n";
+static const char *const good = "name: t\n"
+                                "sites:\n"
+                                "  catalogue: sites.geojson\n"
+                                "  ids: [a, b]\n"
+                                "source: {type: local, path: scenes}\n"
+                                "periods:\n"
+                                "  baseline: {start: 2021-06-01, end: 2021-09-30}\n"
+                                "  monitoring:\n"
+                                "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n"
+                                "grid: {pixel_size_m: 20, buffer_m: 100}\n"
+                                "mask: {exclude: [cloud, shadow]}\n"
+                                "thresholds: {forest_ndvi_min: 0.65}\n"
+                                "outputs: {formats: [csv]}\n";
 
 static void demo_pipeline_parses(void **state)
 {
@@ -103,7 +102,8 @@ static void mistakes_have_positions(void **state)
     expect_error("name: \"2023\"", "name: baseline", 9, 14, "name of the baseline");
     expect_error("forest_ndvi_min: 0.65", "forest_ndvi_min: 0.65, forest_ndvi_mn: 1", 12, 37,
                  "unknown key 'forest_ndvi_mn' in 'thresholds'");
-    expect_error("outputs: {formats: [csv]}", "outputs: {formats: [csv]", 14, 1, "YAML syntax error");
+    expect_error("outputs: {formats: [csv]}", "outputs: {formats: [csv]", 14, 1,
+                 "YAML syntax error");
     expect_error("name: t\n", "name: t\nname: u\n", 2, 1, "given twice");
 }
 

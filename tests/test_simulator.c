@@ -48,7 +48,9 @@ static void *read_band(const char *path, GDALDataType t, int *w, int *h)
     *w = GDALGetRasterXSize(ds);
     *h = GDALGetRasterYSize(ds);
     void *buf = malloc((size_t)*w * *h * (t == GDT_UInt16 ? 2 : 1));
-    assert_int_equal(GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Read, 0, 0, *w, *h, buf, *w, *h, t, 0, 0), CE_None);
+    assert_int_equal(
+        GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Read, 0, 0, *w, *h, buf, *w, *h, t, 0, 0),
+        CE_None);
     GDALClose(ds);
     return buf;
 }
@@ -73,7 +75,8 @@ static void products_look_like_l2a(void **state)
     (void)state;
     char ymd[9];
     scene_ymd(1, 0, ymd);
-    static const char *files[] = {"B02.tif", "B03.tif", "B04.tif", "B08.tif", "B8A.tif", "B11.tif", "B12.tif", "SCL.tif"};
+    static const char *files[] = {"B02.tif", "B03.tif", "B04.tif", "B08.tif",
+                                  "B8A.tif", "B11.tif", "B12.tif", "SCL.tif"};
     int w10 = 0, h10 = 0;
     for (int i = 0; i < 8; i++) {
         char *p = scene_file(g_a, "cd-kamoto", ymd, files[i]);
@@ -85,7 +88,8 @@ static void products_look_like_l2a(void **state)
         assert_true(gt[1] == res && gt[5] == -res);
         assert_true(fmod(gt[0], 60.0) == 0 && fmod(gt[3], 60.0) == 0);
         assert_non_null(strstr(GDALGetProjectionRef(ds), "UTM zone 35S"));
-        assert_int_equal(GDALGetRasterDataType(GDALGetRasterBand(ds, 1)), i == 7 ? GDT_Byte : GDT_UInt16);
+        assert_int_equal(GDALGetRasterDataType(GDALGetRasterBand(ds, 1)),
+                         i == 7 ? GDT_Byte : GDT_UInt16);
         if (i == 0) {
             w10 = GDALGetRasterXSize(ds);
             h10 = GDALGetRasterYSize(ds);
@@ -122,7 +126,8 @@ static void offsets_follow_processing_baseline(void **state)
     assert_int_equal(s1.offset_source, MW_OFFSET_FROM_RASTER_BANDS);
     assert_non_null(s1.scl.href);
     /* The same forest in both clear scenes: DN differ by the -1000 BOA offset. */
-    char *b0 = scene_file(g_a, "cd-kamoto", y0, "B08.tif"), *b1 = scene_file(g_a, "cd-kamoto", y1, "B08.tif");
+    char *b0 = scene_file(g_a, "cd-kamoto", y0, "B08.tif"),
+         *b1 = scene_file(g_a, "cd-kamoto", y1, "B08.tif");
     double d = median_dn(b1) - median_dn(b0);
     assert_true(fabs(d - 1000.0) < 30.0);
     /* Reflectance of forest NIR from the formula: (DN + offset)/10000 ~ 0.34. */
@@ -136,7 +141,9 @@ static json_t *truth_site(json_t *t, const char *id)
 {
     json_t *s;
     size_t i;
-    json_array_foreach(json_object_get(t, "sites"), i, s) if (strcmp(json_string_value(json_object_get(s, "id")), id) == 0) return s;
+    json_array_foreach(json_object_get(t, "sites"), i,
+                       s) if (strcmp(json_string_value(json_object_get(s, "id")), id) ==
+                              0) return s;
     return NULL;
 }
 
@@ -152,12 +159,14 @@ static double analytic_loss(json_t *world, const char *period_start)
             ha += json_real_value(json_object_get(p, "area_ha"));
     }
     int era = 0;
-    json_array_foreach(json_object_get(world, "change_dates"), i, p) era += strcmp(json_string_value(p), period_start) <= 0;
+    json_array_foreach(json_object_get(world, "change_dates"), i, p) era +=
+        strcmp(json_string_value(p), period_start) <= 0;
     const char *discs[] = {"pit", "pond"};
     for (int k = 0; k < 2; k++) {
         json_t *d = json_object_get(world, discs[k]);
         if (!d) continue;
-        double r0 = json_real_value(json_object_get(d, "r0")), g = json_real_value(json_object_get(d, "area_growth_per_change"));
+        double r0 = json_real_value(json_object_get(d, "r0")),
+               g = json_real_value(json_object_get(d, "area_growth_per_change"));
         ha += M_PI * r0 * r0 * g * era / 1e4;
     }
     return ha;
@@ -180,13 +189,16 @@ static void truth_matches_planted_shapes(void **state)
         double loss = json_real_value(json_object_get(mon, "forest_loss_ha"));
         double want = analytic_loss(world, json_string_value(json_object_get(mon, "start")));
         assert_true(want > 5.0);
-        if (fabs(loss - want) / want > 0.01) fail_msg("%s: truth loss %.3f ha, shapes give %.3f ha", g_sites[s]->id, loss, want);
+        if (fabs(loss - want) / want > 0.01)
+            fail_msg("%s: truth loss %.3f ha, shapes give %.3f ha", g_sites[s]->id, loss, want);
         /* Forest accounting closes: baseline forest - loss = later forest. */
-        double f0 = json_real_value(json_object_get(base, "forest_ha")), f1 = json_real_value(json_object_get(mon, "forest_ha"));
+        double f0 = json_real_value(json_object_get(base, "forest_ha")),
+               f1 = json_real_value(json_object_get(mon, "forest_ha"));
         assert_true(fabs(f0 - loss - f1) < 0.01);
         double area = json_real_value(json_object_get(base, "area_ha"));
         assert_true(fabs(area - M_PI * 2000 * 2000 / 1e4) / area < 0.003);
-        assert_true(json_real_value(json_object_get(mon, "water_ha")) > json_real_value(json_object_get(base, "water_ha")));
+        assert_true(json_real_value(json_object_get(mon, "water_ha")) >
+                    json_real_value(json_object_get(base, "water_ha")));
         assert_true(json_real_value(json_object_get(mon, "revegetated_ha")) > 0.0);
         assert_true(json_real_value(json_object_get(base, "revegetated_ha")) == 0.0);
         /* Every scene has a recorded sub-pixel shift within half a pixel. */
@@ -196,7 +208,8 @@ static void truth_matches_planted_shapes(void **state)
         json_array_foreach(json_object_get(site, "scenes"), i, sc)
         {
             json_t *sh = json_object_get(sc, "shift_px");
-            double c = json_real_value(json_object_get(sh, "col")), r = json_real_value(json_object_get(sh, "row"));
+            double c = json_real_value(json_object_get(sh, "col")),
+                   r = json_real_value(json_object_get(sh, "row"));
             assert_true(fabs(c) <= 0.5 && fabs(r) <= 0.5);
             spread += fabs(c) + fabs(r);
         }
@@ -212,7 +225,8 @@ static double scl_share(const char *path, int lo, int hi)
     int w, h;
     uint8_t *v = read_band(path, GDT_Byte, &w, &h);
     long n = 0;
-    for (size_t i = 0; i < (size_t)w * h; i++) n += v[i] >= lo && v[i] <= hi;
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        n += v[i] >= lo && v[i] <= hi;
     free(v);
     return (double)n / ((double)w * h);
 }
@@ -221,7 +235,8 @@ static void clouds_nodata_and_hot_pixels_in_scl(void **state)
 {
     (void)state;
     char y[3][9];
-    for (int k = 0; k < 3; k++) scene_ymd(1, k, y[k]);
+    for (int k = 0; k < 3; k++)
+        scene_ymd(1, k, y[k]);
     char *clear = scene_file(g_a, "cd-kamoto", y[0], "SCL.tif");
     char *corner = scene_file(g_a, "cd-kamoto", y[1], "SCL.tif");
     char *cloudy = scene_file(g_a, "cd-kamoto", y[2], "SCL.tif");
@@ -230,7 +245,7 @@ static void clouds_nodata_and_hot_pixels_in_scl(void **state)
     assert_true(scl_share(cloudy, 8, 9) > 0.3);
     assert_true(scl_share(cloudy, 3, 3) > 0.02); /* shadows */
     double nd = scl_share(corner, 0, 0);
-    assert_true(nd > 0.05 && nd < 0.25); /* the corner beyond the swath edge */
+    assert_true(nd > 0.05 && nd < 0.25);       /* the corner beyond the swath edge */
     assert_true(scl_share(clear, 4, 4) > 0.7); /* mostly vegetation */
     /* The smelter shows a saturated hot spot on even scenes, not on odd ones. */
     char *hot = scene_file(g_a, "id-imip-morowali", y[0], "SCL.tif");
@@ -241,7 +256,8 @@ static void clouds_nodata_and_hot_pixels_in_scl(void **state)
     int w, h;
     uint16_t *v = read_band(b12, GDT_UInt16, &w, &h);
     int sat = 0;
-    for (size_t i = 0; i < (size_t)w * h; i++) sat += v[i] == 65535;
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        sat += v[i] == 65535;
     assert_true(sat >= 1 && sat <= 4);
     free(v);
     free(clear), free(corner), free(cloudy), free(hot), free(cold), free(b12);
@@ -279,7 +295,8 @@ static void same_seed_same_bytes_any_threads(void **state)
     assert_int_equal(mw_simulate(g_sites, 1, g_per, 1, &o2, c), 0);
     char y[9];
     scene_ymd(0, 0, y);
-    char *a = scene_file(g_a, "cd-kamoto", y, "B08.tif"), *b = scene_file(c, "cd-kamoto", y, "B08.tif");
+    char *a = scene_file(g_a, "cd-kamoto", y, "B08.tif"),
+         *b = scene_file(c, "cd-kamoto", y, "B08.tif");
     assert_false(tu_same_file(a, b));
     free(a), free(b), free(c);
 }

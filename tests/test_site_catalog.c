@@ -21,14 +21,16 @@ static char *g_dir;
 static int count_with(const mw_site_catalog *c, const char *commodity)
 {
     int n = 0;
-    for (size_t i = 0; i < c->n; i++) n += strstr(c->sites[i].commodities, commodity) != NULL;
+    for (size_t i = 0; i < c->n; i++)
+        n += strstr(c->sites[i].commodities, commodity) != NULL;
     return n;
 }
 
 static int count_kind(const mw_site_catalog *c, const char *kind)
 {
     int n = 0;
-    for (size_t i = 0; i < c->n; i++) n += strcmp(c->sites[i].kind, kind) == 0;
+    for (size_t i = 0; i < c->n; i++)
+        n += strcmp(c->sites[i].kind, kind) == 0;
     return n;
 }
 
@@ -59,7 +61,8 @@ static void catalogue_covers_the_supply_chain(void **state)
     assert_true(k->radius_m == 2000);
     assert_true(k->lat < -10 && k->lat > -11.5 && k->lon > 25 && k->lon < 26); /* Kolwezi */
     int polygons = 0;
-    for (size_t i = 0; i < c.n; i++) polygons += c.sites[i].radius_m == 0;
+    for (size_t i = 0; i < c.n; i++)
+        polygons += c.sites[i].radius_m == 0;
     assert_true(polygons >= 3);
     mw_site_catalog_free(&c);
 }
@@ -108,15 +111,18 @@ static void expect_load_error(const char *geojson_features, const char *needle)
 }
 
 #define PT(id, lon, lat, extra)                                                                    \
-    "{\"type\":\"Feature\",\"properties\":{\"id\":\"" id "\",\"name\":\"x\",\"kind\":\"mine\"" extra \
+    "{\"type\":\"Feature\",\"properties\":{\"id\":\"" id                                           \
+    "\",\"name\":\"x\",\"kind\":\"mine\"" extra                                                    \
     "},\"geometry\":{\"type\":\"Point\",\"coordinates\":[" #lon "," #lat "]}}"
 
 static void bad_sites_are_named(void **state)
 {
     (void)state;
-    expect_load_error(PT("p1", 25.4, -10.7, ""), "site 'p1' is a point but has no valid 'radius_m'");
-    expect_load_error(PT("d1", 25.4, -10.7, ",\"radius_m\":100") "," PT("d1", 25.5, -10.7, ",\"radius_m\":100"),
-                      "site id 'd1' appears twice");
+    expect_load_error(PT("p1", 25.4, -10.7, ""),
+                      "site 'p1' is a point but has no valid 'radius_m'");
+    expect_load_error(
+        PT("d1", 25.4, -10.7, ",\"radius_m\":100") "," PT("d1", 25.5, -10.7, ",\"radius_m\":100"),
+        "site id 'd1' appears twice");
     expect_load_error(PT("s1", -10.7, 95.0, ",\"radius_m\":100"), "are lon and lat swapped?");
     expect_load_error("{\"type\":\"Feature\",\"properties\":{\"id\":\"l1\"},\"geometry\":{\"type\":"
                       "\"LineString\",\"coordinates\":[[0,0],[1,1]]}}",
@@ -126,7 +132,8 @@ static void bad_sites_are_named(void **state)
                       "site 'b1' has an invalid polygon");
     mw_site_catalog c;
     assert_int_equal(mw_site_catalog_load("/nonexistent/sites.geojson", &c), -1);
-    assert_non_null(strstr(mw_error_message(), "cannot open site catalogue '/nonexistent/sites.geojson'"));
+    assert_non_null(
+        strstr(mw_error_message(), "cannot open site catalogue '/nonexistent/sites.geojson'"));
 }
 
 static void site_grid_and_mask(void **state)
@@ -143,7 +150,8 @@ static void site_grid_and_mask(void **state)
     uint8_t *m = malloc(mw_grid_npix(&g));
     assert_int_equal(mw_grid_site_mask(&g, k, m), 0);
     long n = 0;
-    for (size_t i = 0; i < mw_grid_npix(&g); i++) n += m[i];
+    for (size_t i = 0; i < mw_grid_npix(&g); i++)
+        n += m[i];
     double ha = n * 0.01, disc = M_PI * 2000.0 * 2000.0 / 1e4;
     assert_true(fabs(ha - disc) / disc < 0.005);
     free(m);

@@ -10,9 +10,9 @@ typedef struct mw_forest_rule {
     double loss_ndvi_drop_min; /* loss also needs NDVI(baseline) - NDVI(now) >= this */
 } mw_forest_rule;
 
-#define MW_FOREST_RULE_CITATION                                                                   \
-    "Forest: composite NDVI >= forest_ndvi_min, a proxy for the Global Forest Watch definition " \
-    "(>= 30 % canopy of trees >= 5 m; Hansen et al. 2013, Science 342:850). Loss: forest in the " \
+#define MW_FOREST_RULE_CITATION                                                                    \
+    "Forest: composite NDVI >= forest_ndvi_min, a proxy for the Global Forest Watch definition "   \
+    "(>= 30 % canopy of trees >= 5 m; Hansen et al. 2013, Science 342:850). Loss: forest in the "  \
     "baseline, not forest now, and an NDVI drop >= loss_ndvi_drop_min (stand-replacing clearing)"
 
 static inline int mw_is_forest(float ndvi, const mw_forest_rule *r)

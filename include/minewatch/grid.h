@@ -20,6 +20,9 @@ void mw_grid_geotransform(const mw_grid *g, double gt[6]);
 char *mw_grid_wkt(const mw_grid *g); /* caller frees with CPLFree */
 /* 1 where the pixel centre lies inside the site polygon, else 0 (width*height bytes). */
 int mw_grid_site_mask(const mw_grid *g, const mw_site *site, uint8_t *mask);
-static inline size_t mw_grid_npix(const mw_grid *g) { return (size_t)g->width * (size_t)g->height; }
+static inline size_t mw_grid_npix(const mw_grid *g)
+{
+    return (size_t)g->width * (size_t)g->height;
+}
 
 #endif

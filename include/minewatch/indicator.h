@@ -11,17 +11,17 @@ typedef struct mw_indicator_row {
     const char *site_name;
     const char *period;
     mw_day period_start, period_end;
-    long n_scenes;        /* scenes composited */
-    long n_scenes_failed; /* scenes of this period that could not be read */
-    double clear_fraction;  /* clear observations / (scenes x site pixels) */
-    double valid_fraction;  /* site pixels with a composite value */
-    double area_ha;         /* site polygon area */
-    double forest_ha;       /* forest in this period's composite */
+    long n_scenes;         /* scenes composited */
+    long n_scenes_failed;  /* scenes of this period that could not be read */
+    double clear_fraction; /* clear observations / (scenes x site pixels) */
+    double valid_fraction; /* site pixels with a composite value */
+    double area_ha;        /* site polygon area */
+    double forest_ha;      /* forest in this period's composite */
     double forest_baseline_ha;
-    double forest_loss_ha;  /* forest at baseline lost by this period */
+    double forest_loss_ha;           /* forest at baseline lost by this period */
     double forest_observed_fraction; /* baseline forest observed in this period: loss covers it */
     double ndvi_mean;
-    const char *wkt_wgs84;  /* site geometry, for GIS outputs */
+    const char *wkt_wgs84; /* site geometry, for GIS outputs */
 } mw_indicator_row;
 
 typedef enum mw_column_type { MW_COL_TEXT, MW_COL_DATE, MW_COL_INT, MW_COL_REAL } mw_column_type;
@@ -42,6 +42,7 @@ extern const int mw_indicator_ncolumns;
 int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size_t n);
 int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, size_t n);
 /* Formats one cell as the CSV writer does; "" for missing values. buf >= 64 bytes. */
-void mw_indicator_format(const mw_indicator_column *c, const mw_indicator_row *r, char *buf, size_t cap);
+void mw_indicator_format(const mw_indicator_column *c, const mw_indicator_row *r, char *buf,
+                         size_t cap);
 
 #endif

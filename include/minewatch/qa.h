@@ -24,7 +24,8 @@ typedef struct mw_qa_flag_info {
 extern const mw_qa_flag_info mw_qa_flags[];
 extern const int mw_qa_nflags;
 /* Default pixels left out of composites. */
-#define MW_QA_DEFAULT_EXCLUDE (MW_QA_NODATA | MW_QA_SATURATED | MW_QA_CLOUD | MW_QA_SHADOW | MW_QA_CIRRUS)
+#define MW_QA_DEFAULT_EXCLUDE                                                                      \
+    (MW_QA_NODATA | MW_QA_SATURATED | MW_QA_CLOUD | MW_QA_SHADOW | MW_QA_CIRRUS)
 int mw_qa_flag_by_name(const char *name); /* bit value, or 0 if unknown */
 
 /* Sentinel-2 L2A scene classification (SCL) classes and the QA bits each sets. */
@@ -37,7 +38,8 @@ typedef struct mw_scl_class {
 extern const mw_scl_class mw_scl_classes[12];
 #define MW_SCL_CITATION                                                                            \
     "ESA Sentinel-2 Level-2A Algorithm Theoretical Basis Document (S2-PDGS-MPC-ATBD-L2A), scene "  \
-    "classification: 0 no data, 1 saturated/defective, 2 dark area, 3 cloud shadow, 4 vegetation, " \
+    "classification: 0 no data, 1 saturated/defective, 2 dark area, 3 cloud shadow, 4 "            \
+    "vegetation, "                                                                                 \
     "5 not vegetated, 6 water, 7 unclassified, 8 cloud medium prob., 9 cloud high prob., 10 thin " \
     "cirrus, 11 snow"
 /* QA bits for an SCL value; values above 11 are treated as no data. */

@@ -33,7 +33,7 @@ void mw_run_result_free(mw_run_result *r);
 
 /* Resolve the pipeline's site ids against the catalogue (all sites if the pipeline names none).
  * Unknown ids fail with a message naming them. Caller frees *out. */
-int mw_pipeline_select_sites(const mw_pipeline *p, const mw_site_catalog *cat,
-                             const mw_site ***out, size_t *n);
+int mw_pipeline_select_sites(const mw_pipeline *p, const mw_site_catalog *cat, const mw_site ***out,
+                             size_t *n);
 
 #endif

@@ -9,8 +9,8 @@
 #include "minewatch/date.h"
 
 typedef struct mw_scene_asset {
-    char *href;    /* absolute path or GDAL-readable URL; NULL when the scene lacks the band */
-    double scale;  /* reflectance = DN * scale + offset */
+    char *href;   /* absolute path or GDAL-readable URL; NULL when the scene lacks the band */
+    double scale; /* reflectance = DN * scale + offset */
     double offset;
     double nodata; /* DN value meaning no data */
 } mw_scene_asset;
@@ -26,8 +26,8 @@ typedef struct mw_scene {
     char *platform;
     char *sensor; /* short code used in chip names, e.g. "S2" */
     mw_day day;
-    double seconds; /* of day, UTC */
-    char *datetime; /* as written in the item */
+    double seconds;     /* of day, UTC */
+    char *datetime;     /* as written in the item */
     double cloud_cover; /* percent, NaN if unknown */
     char *baseline;     /* processing baseline, "" if unknown */
     double bbox[4];     /* lon/lat: west, south, east, north */

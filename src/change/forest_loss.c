@@ -12,10 +12,12 @@ void mw_loss_open(uint8_t *loss, int w, int h, int k, uint8_t *keep)
         for (int x = 0; x + k <= w; x++) {
             int full = 1;
             for (int dy = 0; dy < k && full; dy++)
-                for (int dx = 0; dx < k && full; dx++) full = loss[(size_t)(y + dy) * w + x + dx] == 1;
+                for (int dx = 0; dx < k && full; dx++)
+                    full = loss[(size_t)(y + dy) * w + x + dx] == 1;
             if (!full) continue;
             for (int dy = 0; dy < k; dy++)
-                for (int dx = 0; dx < k; dx++) keep[(size_t)(y + dy) * w + x + dx] = 1;
+                for (int dx = 0; dx < k; dx++)
+                    keep[(size_t)(y + dy) * w + x + dx] = 1;
         }
     for (size_t i = 0; i < (size_t)w * h; i++)
         if (loss[i] == 1 && !keep[i]) loss[i] = 0;

@@ -45,7 +45,8 @@ static const char *const usage_main =
     "                      indicators.csv, provenance.json and maps/ to the output folder\n"
     "  simulate PIPELINE   write simulated Sentinel-2 L2A scenes and truth.json for the\n"
     "                      pipeline's sites and periods\n"
-    "  sites [CATALOGUE]   list the sites of a catalogue (default aoi/critical_mineral_sites.geojson)\n"
+    "  sites [CATALOGUE]   list the sites of a catalogue (default "
+    "aoi/critical_mineral_sites.geojson)\n"
     "  indices             list the registered spectral indices with formulae and citations\n"
     "\n"
     "options for every command:\n"
@@ -92,8 +93,8 @@ static const char *const usage_sites =
     "      --kind K        only sites of this kind (mine, refinery, smelter, ...)\n"
     "      --commodity C   only sites whose commodities include C\n";
 
-static const char *const usage_indices =
-    "usage: minewatch indices\n\nLists the spectral index registry: name, formula, bands and citation.\n";
+static const char *const usage_indices = "usage: minewatch indices\n\nLists the spectral index "
+                                         "registry: name, formula, bands and citation.\n";
 
 static void log_sink(mw_log_level lv, const char *msg, void *user)
 {
@@ -198,8 +199,8 @@ static int cmd_simulate(cli *c, int argc, char **argv)
         rc = exit_for_error();
     } else {
         char *out = c->out ? strdup(c->out) : default_out(&p, "scenes");
-        mw_sim_options so = {c->have_seed ? (uint64_t)c->seed : p.sim_seed,
-                             p.sim_scenes_per_period, p.sim_cloud_cover, 1000.0};
+        mw_sim_options so = {c->have_seed ? (uint64_t)c->seed : p.sim_seed, p.sim_scenes_per_period,
+                             p.sim_cloud_cover, 1000.0};
         if (mw_simulate(sites, ns, p.periods, p.n_periods, &so, out))
             rc = exit_for_error();
         else if (!c->quiet)
@@ -256,7 +257,8 @@ static int cmd_indices(cli *c, int argc, char **argv)
 static char *join_args(int argc, char **argv)
 {
     size_t n = 1;
-    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+    for (int i = 0; i < argc; i++)
+        n += strlen(argv[i]) + 1;
     char *s = calloc(n, 1);
     for (int i = 0; i < argc && s; i++) {
         if (i) strcat(s, " ");
@@ -279,48 +281,67 @@ int main(int argc, char **argv)
     cli c = {.mem_mb = 1024, .tty = isatty(STDERR_FILENO)};
     c.command_line = join_args(argc, argv);
     enum { O_VERSION = 256, O_THREADS, O_MEM, O_CHUNK, O_SEED, O_KIND, O_COMMODITY };
-    static const struct option opts[] = {
-        {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, O_VERSION},
-        {"quiet", no_argument, 0, 'q'},         {"threads", required_argument, 0, O_THREADS},
-        {"mem", required_argument, 0, O_MEM},   {"chunk-rows", required_argument, 0, O_CHUNK},
-        {"out", required_argument, 0, 'o'},     {"seed", required_argument, 0, O_SEED},
-        {"kind", required_argument, 0, O_KIND}, {"commodity", required_argument, 0, O_COMMODITY},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, O_VERSION},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"threads", required_argument, 0, O_THREADS},
+                                         {"mem", required_argument, 0, O_MEM},
+                                         {"chunk-rows", required_argument, 0, O_CHUNK},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"seed", required_argument, 0, O_SEED},
+                                         {"kind", required_argument, 0, O_KIND},
+                                         {"commodity", required_argument, 0, O_COMMODITY},
+                                         {0, 0, 0, 0}};
     int ch;
     long v;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":hqo:", opts, NULL)) != -1) {
         switch (ch) {
-        case 'h': c.help = 1; break;
-        case 'q': c.quiet = 1; break;
-        case 'o': c.out = optarg; break;
+        case 'h':
+            c.help = 1;
+            break;
+        case 'q':
+            c.quiet = 1;
+            break;
+        case 'o':
+            c.out = optarg;
+            break;
         case O_VERSION:
             printf("minewatch %s (GDAL %s)\n", MW_VERSION_STRING, GDALVersionInfo("RELEASE_NAME"));
             return EXIT_OK;
         case O_THREADS:
-            if (parse_long(optarg, 1, 1024, &v)) return fail_input("--threads needs a whole number from 1 to 1024");
+            if (parse_long(optarg, 1, 1024, &v))
+                return fail_input("--threads needs a whole number from 1 to 1024");
             c.threads = (int)v;
             break;
         case O_MEM:
-            if (parse_long(optarg, 64, 1L << 20, &v)) return fail_input("--mem needs a size in MB, at least 64");
+            if (parse_long(optarg, 64, 1L << 20, &v))
+                return fail_input("--mem needs a size in MB, at least 64");
             c.mem_mb = v;
             break;
         case O_CHUNK:
-            if (parse_long(optarg, 1, INT_MAX, &v)) return fail_input("--chunk-rows needs a whole number >= 1");
+            if (parse_long(optarg, 1, INT_MAX, &v))
+                return fail_input("--chunk-rows needs a whole number >= 1");
             c.chunk_rows = (int)v;
             break;
         case O_SEED:
-            if (parse_long(optarg, 0, LONG_MAX, &v)) return fail_input("--seed needs a whole number >= 0");
+            if (parse_long(optarg, 0, LONG_MAX, &v))
+                return fail_input("--seed needs a whole number >= 0");
             c.seed = v;
             c.have_seed = 1;
             break;
-        case O_KIND: c.kind = optarg; break;
-        case O_COMMODITY: c.commodity = optarg; break;
+        case O_KIND:
+            c.kind = optarg;
+            break;
+        case O_COMMODITY:
+            c.commodity = optarg;
+            break;
         case ':':
             fprintf(stderr, "minewatch: error: option '%s' needs a value\n", argv[optind - 1]);
             return EXIT_BAD_INPUT;
         default:
-            fprintf(stderr, "minewatch: error: unknown option '%s' (see minewatch --help)\n", argv[optind - 1]);
+            fprintf(stderr, "minewatch: error: unknown option '%s' (see minewatch --help)\n",
+                    argv[optind - 1]);
             return EXIT_BAD_INPUT;
         }
     }

@@ -19,8 +19,7 @@ char *mw_part_path(const char *final_path)
     size_t stem = dot ? (size_t)(dot - final_path) : strlen(final_path);
     size_t n = strlen(final_path) + 32;
     char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%.*s.part-%ld%s", (int)stem, final_path, (long)getpid(), dot ? dot : "");
+    if (s) snprintf(s, n, "%.*s.part-%ld%s", (int)stem, final_path, (long)getpid(), dot ? dot : "");
     return s;
 }
 

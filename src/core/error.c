@@ -69,9 +69,15 @@ int mw_error_prefix(const char *fmt, ...)
     return -1;
 }
 
-const char *mw_error_message(void) { return tl_msg ? tl_msg : ""; }
+const char *mw_error_message(void)
+{
+    return tl_msg ? tl_msg : "";
+}
 
-mw_error_kind mw_error_get_kind(void) { return tl_kind; }
+mw_error_kind mw_error_get_kind(void)
+{
+    return tl_kind;
+}
 
 void mw_error_clear(void)
 {

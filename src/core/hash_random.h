@@ -21,7 +21,10 @@ static inline uint64_t mw_hash4(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
 }
 
 /* Uniform in [0, 1). */
-static inline double mw_unif(uint64_t h) { return (double)(h >> 11) * 0x1.0p-53; }
+static inline double mw_unif(uint64_t h)
+{
+    return (double)(h >> 11) * 0x1.0p-53;
+}
 
 /* Standard normal (Box-Muller) from one key. */
 static inline double mw_gauss(uint64_t h)
@@ -36,7 +39,10 @@ static inline double mw_gauss(uint64_t h)
 typedef struct mw_rng {
     uint64_t s;
 } mw_rng;
-static inline double mw_rng_unif(mw_rng *r) { return mw_unif(mw_mix64(r->s++)); }
+static inline double mw_rng_unif(mw_rng *r)
+{
+    return mw_unif(mw_mix64(r->s++));
+}
 static inline double mw_rng_range(mw_rng *r, double lo, double hi)
 {
     return lo + (hi - lo) * mw_rng_unif(r);

@@ -29,7 +29,7 @@ void mw_log(mw_log_level level, const char *fmt, ...)
     if (s) vsnprintf(s, (size_t)n + 1, fmt, ap);
     va_end(ap);
     if (!s) return;
-    /* Sinks need not be thread-safe: serialise calls. */
+        /* Sinks need not be thread-safe: serialise calls. */
 #pragma omp critical(mw_log_sink)
     g_sink(level, s, g_user);
     free(s);

@@ -28,8 +28,8 @@ void mw_chip_free(mw_chip *c)
 static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_band *bands, int nb)
 {
     json_t *k = json_pack("{s:s,s:s,s:s,s:[i,f,f,f,i,i]}", "v", MW_VERSION_STRING, "scene", sc->id,
-                          "datetime", sc->datetime, "grid", g->epsg, g->x0, g->y0, g->res,
-                          g->width, g->height);
+                          "datetime", sc->datetime, "grid", g->epsg, g->x0, g->y0, g->res, g->width,
+                          g->height);
     json_t *jb = json_array();
     for (int i = 0; i < nb; i++) {
         const mw_scene_asset *a = &sc->bands[bands[i]];
@@ -40,8 +40,8 @@ static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_band *bands
             mtime = (long long)st.st_mtime;
         }
         json_array_append_new(jb, json_pack("[s,s,f,f,f,I,I]", mw_bands[bands[i]].name,
-                                             a->href ? a->href : "", a->scale, a->offset, a->nodata,
-                                             (json_int_t)size, (json_int_t)mtime));
+                                            a->href ? a->href : "", a->scale, a->offset, a->nodata,
+                                            (json_int_t)size, (json_int_t)mtime));
     }
     struct stat st;
     long long ssize = -1, smtime = -1;
@@ -50,8 +50,9 @@ static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_band *bands
         smtime = (long long)st.st_mtime;
     }
     json_object_set_new(k, "bands", jb);
-    json_object_set_new(k, "scl", json_pack("[s,I,I]", sc->scl.href ? sc->scl.href : "",
-                                            (json_int_t)ssize, (json_int_t)smtime));
+    json_object_set_new(k, "scl",
+                        json_pack("[s,I,I]", sc->scl.href ? sc->scl.href : "", (json_int_t)ssize,
+                                  (json_int_t)smtime));
     char *s = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(k);
     return s;
@@ -86,7 +87,8 @@ static GDALDatasetH create_tif(const char *path, const mw_grid *g, int nb, GDALD
     co = CSLSetNameValue(co, "COMPRESS", "DEFLATE");
     co = CSLSetNameValue(co, "PREDICTOR", t == GDT_Float32 ? "3" : "2");
     co = CSLSetNameValue(co, "INTERLEAVE", "BAND");
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path, g->width, g->height, nb, t, co);
+    GDALDatasetH ds =
+        GDALCreate(GDALGetDriverByName("GTiff"), path, g->width, g->height, nb, t, co);
     CSLDestroy(co);
     if (!ds) return NULL;
     double gt[6];
@@ -116,16 +118,14 @@ static void set_tags(GDALDatasetH ds, const mw_scene *sc, const char *key, doubl
     GDALSetMetadataItem(ds, "MW_COVERAGE_FRACTION", buf, NULL);
 }
 
-int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
-                   const mw_band *bands, int nb, const uint8_t *mask, uint8_t qa_exclude,
-                   mw_chip *out)
+int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir, const mw_band *bands,
+                   int nb, const uint8_t *mask, uint8_t qa_exclude, mw_chip *out)
 {
     memset(out, 0, sizeof *out);
     for (int i = 0; i < nb; i++)
         if (!sc->bands[bands[i]].href)
-            return mw_error_set(MW_ERR_INPUT, "scene '%s' (%s) has no '%s' (%s) asset",
-                                sc->id, sc->item_path, mw_bands[bands[i]].name,
-                                mw_bands[bands[i]].s2_name);
+            return mw_error_set(MW_ERR_INPUT, "scene '%s' (%s) has no '%s' (%s) asset", sc->id,
+                                sc->item_path, mw_bands[bands[i]].name, mw_bands[bands[i]].s2_name);
     if (!sc->scl.href)
         return mw_error_set(MW_ERR_INPUT,
                             "scene '%s' (%s) has no SCL asset: clouds cannot be masked, so the "
@@ -153,7 +153,9 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
     size_t npix = mw_grid_npix(g);
     float *refl = malloc(npix * (size_t)nb * sizeof *refl);
     uint8_t *qa = malloc(npix);
-    int rc = (refl && qa && key) ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory ingesting '%s'", sc->id);
+    int rc = (refl && qa && key)
+                 ? 0
+                 : mw_error_set(MW_ERR_NOMEM, "out of memory ingesting '%s'", sc->id);
     for (int i = 0; i < nb && rc == 0; i++) {
         const mw_scene_asset *a = &sc->bands[bands[i]];
         float *dst = refl + (size_t)i * npix;
@@ -161,7 +163,8 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
         if (rc) break;
         const float scale = (float)a->scale, offset = (float)a->offset;
 #pragma omp simd
-        for (size_t p = 0; p < npix; p++) dst[p] = dst[p] * scale + offset; /* NaN stays NaN */
+        for (size_t p = 0; p < npix; p++)
+            dst[p] = dst[p] * scale + offset; /* NaN stays NaN */
     }
     if (rc == 0) rc = mw_warp_to_grid(sc->scl.href, 0, g, MW_RESAMPLE_NEAREST, NULL, qa);
     if (rc) mw_error_prefix("scene '%s'", sc->id);
@@ -172,7 +175,8 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
             for (int i = 0; i < nb; i++)
                 if (isnan(refl[(size_t)i * npix + p])) q |= MW_QA_NODATA;
             if (q & MW_QA_NODATA)
-                for (int i = 0; i < nb; i++) refl[(size_t)i * npix + p] = NAN;
+                for (int i = 0; i < nb; i++)
+                    refl[(size_t)i * npix + p] = NAN;
             qa[p] = q;
             if (mask[p]) {
                 inside++;
@@ -238,8 +242,8 @@ int mw_chip_write_grid(const char *site_dir, const mw_grid *g, const char *site_
     char *wkt = mw_grid_wkt(g);
     json_t *j = json_pack("{s:s,s:i,s:s,s:f,s:f,s:f,s:i,s:i,s:s}", "site_id", site_id, "epsg",
                           g->epsg, "crs_wkt", wkt ? wkt : "", "x0", g->x0, "y0", g->y0,
-                          "pixel_size_m", g->res, "width", g->width, "height", g->height,
-                          "origin", "top-left corner of the top-left pixel; rows run south");
+                          "pixel_size_m", g->res, "width", g->width, "height", g->height, "origin",
+                          "top-left corner of the top-left pixel; rows run south");
     CPLFree(wkt);
     size_t n = strlen(site_dir) + 16;
     char *path = malloc(n);

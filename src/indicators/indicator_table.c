@@ -4,7 +4,10 @@
 
 #include "minewatch/indicator.h"
 
-#define COL(n, t, d, u, desc) {#n, t, d, u, desc, offsetof(mw_indicator_row, n)}
+#define COL(n, t, d, u, desc)                                                                      \
+    {                                                                                              \
+#n, t, d, u, desc, offsetof(mw_indicator_row, n)                                           \
+    }
 /* Adding an indicator is one line here plus filling it in the run. */
 const mw_indicator_column mw_indicator_columns[] = {
     COL(site_id, MW_COL_TEXT, 0, "", "site identifier in the site catalogue"),
@@ -13,20 +16,28 @@ const mw_indicator_column mw_indicator_columns[] = {
     COL(period_start, MW_COL_DATE, 0, "date", "first day of the period"),
     COL(period_end, MW_COL_DATE, 0, "date", "last day of the period (inclusive)"),
     COL(n_scenes, MW_COL_INT, 0, "count", "scenes composited for the period"),
-    COL(n_scenes_failed, MW_COL_INT, 0, "count", "scenes of the period that could not be read (see provenance)"),
+    COL(n_scenes_failed, MW_COL_INT, 0, "count",
+        "scenes of the period that could not be read (see provenance)"),
     COL(clear_fraction, MW_COL_REAL, 4, "fraction", "clear observations / (scenes x site pixels)"),
-    COL(valid_fraction, MW_COL_REAL, 4, "fraction", "site pixels with at least the minimum clear observations"),
+    COL(valid_fraction, MW_COL_REAL, 4, "fraction",
+        "site pixels with at least the minimum clear observations"),
     COL(area_ha, MW_COL_REAL, 2, "ha", "site area (UTM grid plane)"),
     COL(forest_ha, MW_COL_REAL, 2, "ha", "forest in this period's composite"),
     COL(forest_baseline_ha, MW_COL_REAL, 2, "ha", "forest in the baseline composite"),
-    COL(forest_loss_ha, MW_COL_REAL, 2, "ha", "baseline forest lost by this period (0 for the baseline)"),
-    COL(forest_observed_fraction, MW_COL_REAL, 4, "fraction", "share of baseline forest with a clear composite in this period: forest_loss_ha covers only that share"),
-    COL(ndvi_mean, MW_COL_REAL, 4, "NDVI", "mean NDVI of the period composite over valid site pixels"),
+    COL(forest_loss_ha, MW_COL_REAL, 2, "ha",
+        "baseline forest lost by this period (0 for the baseline)"),
+    COL(forest_observed_fraction, MW_COL_REAL, 4, "fraction",
+        "share of baseline forest with a clear composite in this period: forest_loss_ha covers "
+        "only that share"),
+    COL(ndvi_mean, MW_COL_REAL, 4, "NDVI",
+        "mean NDVI of the period composite over valid site pixels"),
 };
 #undef COL
-const int mw_indicator_ncolumns = (int)(sizeof mw_indicator_columns / sizeof mw_indicator_columns[0]);
+const int mw_indicator_ncolumns =
+    (int)(sizeof mw_indicator_columns / sizeof mw_indicator_columns[0]);
 
-void mw_indicator_format(const mw_indicator_column *c, const mw_indicator_row *r, char *buf, size_t cap)
+void mw_indicator_format(const mw_indicator_column *c, const mw_indicator_row *r, char *buf,
+                         size_t cap)
 {
     const char *base = (const char *)r + c->offset;
     switch (c->type) {

@@ -111,8 +111,8 @@ int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, siz
             }
         }
         OGRGeometryH g = NULL;
-        if (rows[r].wkt_wgs84 &&
-            OGR_G_CreateFromWkt((char **)&(const char *){rows[r].wkt_wgs84}, NULL, &g) == OGRERR_NONE)
+        if (rows[r].wkt_wgs84 && OGR_G_CreateFromWkt((char **)&(const char *){rows[r].wkt_wgs84},
+                                                     NULL, &g) == OGRERR_NONE)
             OGR_F_SetGeometryDirectly(f, OGR_G_ForceToMultiPolygon(g));
         if (OGR_L_CreateFeature(lyr, f) != OGRERR_NONE)
             rc = mw_error_from_gdal(MW_ERR_IO, "cannot write a feature to '%s'", path);

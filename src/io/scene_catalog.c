@@ -100,7 +100,8 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
                             "the pipeline file",
                             dir);
     if (walk(dir, &pl, 0) != 0) {
-        for (size_t i = 0; i < pl.n; i++) free(pl.v[i]);
+        for (size_t i = 0; i < pl.n; i++)
+            free(pl.v[i]);
         free(pl.v);
         return mw_error_set(MW_ERR_IO, "cannot list scene source '%s'", dir);
     }
@@ -115,7 +116,8 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
             on_fail(pl.v[i], mw_error_message(), user);
         mw_error_clear();
     }
-    for (size_t i = 0; i < pl.n; i++) free(pl.v[i]);
+    for (size_t i = 0; i < pl.n; i++)
+        free(pl.v[i]);
     free(pl.v);
     qsort(out->scenes, out->n, sizeof *out->scenes, cmp_scene);
     return rc;
@@ -124,7 +126,8 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
 void mw_scene_catalog_free(mw_scene_catalog *cat)
 {
     if (!cat) return;
-    for (size_t i = 0; i < cat->n; i++) mw_scene_free(&cat->scenes[i]);
+    for (size_t i = 0; i < cat->n; i++)
+        mw_scene_free(&cat->scenes[i]);
     free(cat->scenes);
     memset(cat, 0, sizeof *cat);
 }

@@ -28,7 +28,8 @@ int mw_warp_to_grid(const char *src_path, double src_nodata, const mw_grid *g, m
     GDALDatasetH dst = GDALCreate(GDALGetDriverByName("MEM"), "", g->width, g->height, 1, dt, NULL);
     if (!dst) {
         GDALClose(src);
-        return mw_error_from_gdal(MW_ERR_NOMEM, "cannot allocate the site window for '%s'", src_path);
+        return mw_error_from_gdal(MW_ERR_NOMEM, "cannot allocate the site window for '%s'",
+                                  src_path);
     }
     double gt[6];
     mw_grid_geotransform(g, gt);

@@ -44,7 +44,8 @@ static void site_free(mw_site *s)
 void mw_site_catalog_free(mw_site_catalog *cat)
 {
     if (!cat) return;
-    for (size_t i = 0; i < cat->n; i++) site_free(&cat->sites[i]);
+    for (size_t i = 0; i < cat->n; i++)
+        site_free(&cat->sites[i]);
     free(cat->sites);
     free(cat->path);
     memset(cat, 0, sizeof *cat);
@@ -66,9 +67,8 @@ static int load_feature(const char *path, long fidx, OGRFeatureH f, OGRFeatureDe
 {
     const char *id = field_str(f, defn, "id");
     if (!id || !*id)
-        return mw_error_set(MW_ERR_INPUT,
-                            "%s: feature %ld has no 'id'; every site needs a unique id", path,
-                            fidx);
+        return mw_error_set(
+            MW_ERR_INPUT, "%s: feature %ld has no 'id'; every site needs a unique id", path, fidx);
     OGRGeometryH g = OGR_F_GetGeometryRef(f);
     if (!g || OGR_G_IsEmpty(g))
         return mw_error_set(MW_ERR_INPUT, "%s: site '%s' has no geometry", path, id);
@@ -192,8 +192,9 @@ int mw_site_catalog_load(const char *path, mw_site_catalog *out)
         if (rc) break;
         for (size_t k = 0; k + 1 < out->n; k++)
             if (strcmp(out->sites[k].id, s->id) == 0) {
-                rc = mw_error_set(MW_ERR_INPUT, "%s: site id '%s' appears twice; ids must be "
-                                                "unique",
+                rc = mw_error_set(MW_ERR_INPUT,
+                                  "%s: site id '%s' appears twice; ids must be "
+                                  "unique",
                                   path, s->id);
                 break;
             }
@@ -235,7 +236,8 @@ void *mw_site_polygon(const mw_site *s, int epsg)
         return NULL;
     }
     OGRSpatialReferenceH wgs = srs_epsg(4326), dst = srs_epsg(epsg);
-    OGRCoordinateTransformationH ct = (wgs && dst) ? OCTNewCoordinateTransformation(wgs, dst) : NULL;
+    OGRCoordinateTransformationH ct =
+        (wgs && dst) ? OCTNewCoordinateTransformation(wgs, dst) : NULL;
     int bad = !ct || OGR_G_Transform(g, ct) != OGRERR_NONE;
     if (ct) OCTDestroyCoordinateTransformation(ct);
     if (wgs) OSRDestroySpatialReference(wgs);

@@ -27,7 +27,8 @@ void mw_scene_free(mw_scene *s)
     free(s->sensor);
     free(s->datetime);
     free(s->baseline);
-    for (int b = 0; b < MW_BAND_COUNT; b++) free(s->bands[b].href);
+    for (int b = 0; b < MW_BAND_COUNT; b++)
+        free(s->bands[b].href);
     free(s->scl.href);
     memset(s, 0, sizeof *s);
 }
@@ -104,8 +105,9 @@ int mw_stac_item_read(const char *path, mw_scene *s)
     const char *dt = json_string_value(json_object_get(props, "datetime"));
     if (!dt) dt = json_string_value(json_object_get(props, "start_datetime"));
     if (!dt || mw_day_parse(dt, &s->day, &s->seconds) != 0) {
-        mw_error_set(MW_ERR_INPUT, "%s: scene '%s' has no valid properties.datetime (ISO 8601 "
-                                   "UTC expected)",
+        mw_error_set(MW_ERR_INPUT,
+                     "%s: scene '%s' has no valid properties.datetime (ISO 8601 "
+                     "UTC expected)",
                      path, id);
         goto done;
     }
@@ -122,7 +124,8 @@ int mw_stac_item_read(const char *path, mw_scene *s)
         mw_error_set(MW_ERR_INPUT, "%s: scene '%s' has no bbox", path, id);
         goto done;
     }
-    for (int i = 0; i < 4; i++) s->bbox[i] = json_number_value(json_array_get(bbox, (size_t)i));
+    for (int i = 0; i < 4; i++)
+        s->bbox[i] = json_number_value(json_array_get(bbox, (size_t)i));
     if (!json_is_object(assets)) {
         mw_error_set(MW_ERR_INPUT, "%s: scene '%s' has no assets", path, id);
         goto done;

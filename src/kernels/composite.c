@@ -64,7 +64,8 @@ static int state_init(thread_state *t, const mw_chip *chips, size_t nchips, int 
     t->qbuf = malloc(nchips * chunk_px);
     t->gather = malloc((size_t)nbands * nchips * sizeof *t->gather + 1);
     if (!t->refl || !t->qa || !t->buf || !t->qbuf || !t->gather)
-        return mw_error_set(MW_ERR_NOMEM, "composite: out of memory for a %zu-pixel chunk", chunk_px);
+        return mw_error_set(MW_ERR_NOMEM, "composite: out of memory for a %zu-pixel chunk",
+                            chunk_px);
     for (size_t c = 0; c < nchips; c++) {
         t->refl[c] = GDALOpen(chips[c].path, GA_ReadOnly);
         t->qa[c] = GDALOpen(chips[c].qa_path, GA_ReadOnly);
@@ -107,20 +108,24 @@ int mw_composite_median(const mw_chip *chips, size_t nchips, int nbands, const m
             const int r0 = k * chunk_rows, nr = r0 + chunk_rows <= H ? chunk_rows : H - r0;
             const size_t off = (size_t)r0 * W, npx = (size_t)nr * W;
             int any = 0;
-            for (size_t p = 0; p < npx && !any; p++) any = mask[off + p];
+            for (size_t p = 0; p < npx && !any; p++)
+                any = mask[off + p];
             for (int b = 0; b < nbands; b++)
-                for (size_t p = 0; p < npx; p++) out[b][off + p] = NAN;
+                for (size_t p = 0; p < npx; p++)
+                    out[b][off + p] = NAN;
             memset(nclear + off, 0, npx * sizeof *nclear);
             if (!any) continue; /* outside the site: never read */
             int err = 0;
             for (size_t c = 0; c < nchips && !err; c++) {
                 float *cb = ts.buf + c * (size_t)nbands * chunk_px;
                 err = GDALDatasetRasterIO(ts.refl[c], GF_Read, 0, r0, W, nr, cb, W, nr, GDT_Float32,
-                                          nbands, NULL, 0, 0, (GSpacing)(chunk_px * sizeof(float))) != CE_None;
+                                          nbands, NULL, 0, 0,
+                                          (GSpacing)(chunk_px * sizeof(float))) != CE_None;
                 err = err || GDALRasterIO(GDALGetRasterBand(ts.qa[c], 1), GF_Read, 0, r0, W, nr,
                                           ts.qbuf + c * chunk_px, W, nr, GDT_Byte, 0, 0) != CE_None;
                 if (err) {
-                    mw_error_from_gdal(MW_ERR_IO, "composite: cannot read chip '%s'", chips[c].path);
+                    mw_error_from_gdal(MW_ERR_IO, "composite: cannot read chip '%s'",
+                                       chips[c].path);
 #pragma omp critical(mw_composite_err)
                     if (!first_err) {
                         first_err = strdup(mw_error_message());
@@ -138,7 +143,8 @@ int mw_composite_median(const mw_chip *chips, size_t nchips, int nbands, const m
                     if (ts.qbuf[c * chunk_px + p] & qa_exclude) continue;
                     const float *cb = ts.buf + c * (size_t)nbands * chunk_px;
                     int finite = 1;
-                    for (int b = 0; b < nbands; b++) finite &= isfinite(cb[(size_t)b * chunk_px + p]);
+                    for (int b = 0; b < nbands; b++)
+                        finite &= isfinite(cb[(size_t)b * chunk_px + p]);
                     if (!finite) continue;
                     for (int b = 0; b < nbands; b++)
                         ts.gather[(size_t)b * nchips + n] = cb[(size_t)b * chunk_px + p];
@@ -146,13 +152,15 @@ int mw_composite_median(const mw_chip *chips, size_t nchips, int nbands, const m
                 }
                 nclear[off + p] = (uint16_t)n;
                 if (n < min_obs || n == 0) continue;
-                for (int b = 0; b < nbands; b++) out[b][off + p] = median(ts.gather + (size_t)b * nchips, n);
+                for (int b = 0; b < nbands; b++)
+                    out[b][off + p] = median(ts.gather + (size_t)b * nchips, n);
             }
         }
         state_free(&ts, nchips);
     }
     if (failed) {
-        mw_error_set(first_kind ? first_kind : MW_ERR_IO, "%s", first_err ? first_err : "composite failed");
+        mw_error_set(first_kind ? first_kind : MW_ERR_IO, "%s",
+                     first_err ? first_err : "composite failed");
         free(first_err);
         return -1;
     }

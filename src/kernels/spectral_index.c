@@ -12,15 +12,42 @@ static inline double nd(double a, double b)
 }
 
 #define R(b) rho[MW_BAND_##b]
-static double ndvi(const double *rho) { return nd(R(NIR), R(RED)); }
-static double nbr(const double *rho) { return nd(R(NIR), R(SWIR22)); }
-static double ndwi(const double *rho) { return nd(R(GREEN), R(NIR)); }
-static double mndwi(const double *rho) { return nd(R(GREEN), R(SWIR16)); }
-static double ndbi(const double *rho) { return nd(R(SWIR16), R(NIR)); }
-static double ndmi(const double *rho) { return nd(R(NIR), R(SWIR16)); }
-static double bsi(const double *rho) { return nd(R(SWIR16) + R(RED), R(NIR) + R(BLUE)); }
-static double nhi_swir(const double *rho) { return nd(R(SWIR22), R(SWIR16)); }
-static double nhi_swnir(const double *rho) { return nd(R(SWIR16), R(NIR08)); }
+static double ndvi(const double *rho)
+{
+    return nd(R(NIR), R(RED));
+}
+static double nbr(const double *rho)
+{
+    return nd(R(NIR), R(SWIR22));
+}
+static double ndwi(const double *rho)
+{
+    return nd(R(GREEN), R(NIR));
+}
+static double mndwi(const double *rho)
+{
+    return nd(R(GREEN), R(SWIR16));
+}
+static double ndbi(const double *rho)
+{
+    return nd(R(SWIR16), R(NIR));
+}
+static double ndmi(const double *rho)
+{
+    return nd(R(NIR), R(SWIR16));
+}
+static double bsi(const double *rho)
+{
+    return nd(R(SWIR16) + R(RED), R(NIR) + R(BLUE));
+}
+static double nhi_swir(const double *rho)
+{
+    return nd(R(SWIR22), R(SWIR16));
+}
+static double nhi_swnir(const double *rho)
+{
+    return nd(R(SWIR16), R(NIR08));
+}
 static double tai(const double *rho)
 {
     return R(NIR08) != 0.0 ? (R(SWIR22) - R(SWIR16)) / R(NIR08) : NAN;
@@ -30,26 +57,86 @@ static double tai(const double *rho)
 #define B(x) MW_BAND_##x
 /* Adding an index is one line here. */
 const mw_spectral_index mw_spectral_indices[] = {
-    {"ndvi", "(nir-red)/(nir+red)", {B(NIR), B(RED)}, 2, -1, 1, ndvi,
-     "Rouse J.W. et al. 1974, Monitoring vegetation systems in the Great Plains with ERTS, NASA SP-351"},
-    {"nbr", "(nir-swir22)/(nir+swir22)", {B(NIR), B(SWIR22)}, 2, -1, 1, nbr,
+    {"ndvi",
+     "(nir-red)/(nir+red)",
+     {B(NIR), B(RED)},
+     2,
+     -1,
+     1,
+     ndvi,
+     "Rouse J.W. et al. 1974, Monitoring vegetation systems in the Great Plains with ERTS, NASA "
+     "SP-351"},
+    {"nbr",
+     "(nir-swir22)/(nir+swir22)",
+     {B(NIR), B(SWIR22)},
+     2,
+     -1,
+     1,
+     nbr,
      "Key C.H. & Benson N.C. 2006, Landscape assessment (LA), USDA RMRS-GTR-164-CD"},
-    {"ndwi", "(green-nir)/(green+nir)", {B(GREEN), B(NIR)}, 2, -1, 1, ndwi,
+    {"ndwi",
+     "(green-nir)/(green+nir)",
+     {B(GREEN), B(NIR)},
+     2,
+     -1,
+     1,
+     ndwi,
      "McFeeters S.K. 1996, Int. J. Remote Sens. 17(7):1425-1432"},
-    {"mndwi", "(green-swir16)/(green+swir16)", {B(GREEN), B(SWIR16)}, 2, -1, 1, mndwi,
+    {"mndwi",
+     "(green-swir16)/(green+swir16)",
+     {B(GREEN), B(SWIR16)},
+     2,
+     -1,
+     1,
+     mndwi,
      "Xu H. 2006, Int. J. Remote Sens. 27(14):3025-3033"},
-    {"ndbi", "(swir16-nir)/(swir16+nir)", {B(SWIR16), B(NIR)}, 2, -1, 1, ndbi,
+    {"ndbi",
+     "(swir16-nir)/(swir16+nir)",
+     {B(SWIR16), B(NIR)},
+     2,
+     -1,
+     1,
+     ndbi,
      "Zha Y. et al. 2003, Int. J. Remote Sens. 24(3):583-594"},
-    {"bsi", "((swir16+red)-(nir+blue))/((swir16+red)+(nir+blue))",
-     {B(SWIR16), B(RED), B(NIR), B(BLUE)}, 4, -1, 1, bsi,
+    {"bsi",
+     "((swir16+red)-(nir+blue))/((swir16+red)+(nir+blue))",
+     {B(SWIR16), B(RED), B(NIR), B(BLUE)},
+     4,
+     -1,
+     1,
+     bsi,
      "Rikimaru A. et al. 2002, Tropical forest cover density mapping, Trop. Ecol. 43(1):39-47"},
-    {"ndmi", "(nir-swir16)/(nir+swir16)", {B(NIR), B(SWIR16)}, 2, -1, 1, ndmi,
+    {"ndmi",
+     "(nir-swir16)/(nir+swir16)",
+     {B(NIR), B(SWIR16)},
+     2,
+     -1,
+     1,
+     ndmi,
      "Gao B.-C. 1996, Remote Sens. Environ. 58(3):257-266"},
-    {"nhi_swir", "(swir22-swir16)/(swir22+swir16)", {B(SWIR22), B(SWIR16)}, 2, -1, 1, nhi_swir,
+    {"nhi_swir",
+     "(swir22-swir16)/(swir22+swir16)",
+     {B(SWIR22), B(SWIR16)},
+     2,
+     -1,
+     1,
+     nhi_swir,
      "Marchese F. et al. 2019, Remote Sens. 11(23):2876 (Normalized Hotspot Indices)"},
-    {"nhi_swnir", "(swir16-nir08)/(swir16+nir08)", {B(SWIR16), B(NIR08)}, 2, -1, 1, nhi_swnir,
+    {"nhi_swnir",
+     "(swir16-nir08)/(swir16+nir08)",
+     {B(SWIR16), B(NIR08)},
+     2,
+     -1,
+     1,
+     nhi_swnir,
      "Marchese F. et al. 2019, Remote Sens. 11(23):2876 (Normalized Hotspot Indices)"},
-    {"tai", "(swir22-swir16)/nir08", {B(SWIR22), B(SWIR16), B(NIR08)}, 3, -1e3, 1e3, tai,
+    {"tai",
+     "(swir22-swir16)/nir08",
+     {B(SWIR22), B(SWIR16), B(NIR08)},
+     3,
+     -1e3,
+     1e3,
+     tai,
      "Liu Y. et al. 2021, Remote Sens. Environ. 265:112664 (Thermal Anomaly Index)"},
 };
 #undef B
@@ -66,7 +153,8 @@ void mw_spectral_index_row(const mw_spectral_index *ix, const float *const rows[
                            float *restrict out, size_t n)
 {
     double rho[MW_BAND_COUNT];
-    for (int b = 0; b < MW_BAND_COUNT; b++) rho[b] = NAN;
+    for (int b = 0; b < MW_BAND_COUNT; b++)
+        rho[b] = NAN;
     for (size_t i = 0; i < n; i++) {
         int bad = 0;
         for (int k = 0; k < ix->nbands; k++) {

@@ -43,7 +43,8 @@ static const char *scalar(const yaml_node_t *n)
 static yaml_node_t *map_get(const ctx *c, yaml_node_t *map, const char *key)
 {
     if (!map || map->type != YAML_MAPPING_NODE) return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         const char *k = scalar(yaml_document_get_node(c->doc, p->key));
         if (k && strcmp(k, key) == 0) return yaml_document_get_node(c->doc, p->value);
     }
@@ -56,11 +57,13 @@ static int check_keys(const ctx *c, yaml_node_t *map, const char *section,
 {
     if (!map || map->type != YAML_MAPPING_NODE)
         return err_at(c, map, "'%s' must be a mapping of keys to values", section);
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
         const char *k = scalar(kn);
         int ok = 0;
-        for (const char *const *a = allowed; k && *a; a++) ok |= strcmp(*a, k) == 0;
+        for (const char *const *a = allowed; k && *a; a++)
+            ok |= strcmp(*a, k) == 0;
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; k && ok && q < p; q++) {
             const char *k2 = scalar(yaml_document_get_node(c->doc, q->key));
             if (k2 && strcmp(k, k2) == 0)
@@ -105,7 +108,8 @@ static int get_num(const ctx *c, yaml_node_t *n, const char *what, double lo, do
     double v = s ? strtod(s, &end) : NAN;
     if (!s || end == s || *end || errno || !isfinite(v))
         return err_at(c, n, "'%s' must be a number, got '%s'", what, s ? s : "(not a value)");
-    if (v < lo || v > hi) return err_at(c, n, "'%s' must be between %g and %g, got %g", what, lo, hi, v);
+    if (v < lo || v > hi)
+        return err_at(c, n, "'%s' must be between %g and %g, got %g", what, lo, hi, v);
     *out = v;
     return 0;
 }
@@ -123,7 +127,8 @@ static int get_date(const ctx *c, yaml_node_t *n, const char *what, mw_day *out)
 {
     const char *s = scalar(n);
     if (!s || strlen(s) != 10 || mw_day_parse(s, out, NULL) != 0)
-        return err_at(c, n, "'%s' must be a date YYYY-MM-DD, got '%s'", what, s ? s : "(not a value)");
+        return err_at(c, n, "'%s' must be a date YYYY-MM-DD, got '%s'", what,
+                      s ? s : "(not a value)");
     return 0;
 }
 
@@ -156,7 +161,8 @@ static int parse_sites(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     if (cnt == 0) return err_at(c, ids, "'sites.ids' is empty; leave it out to take every site");
     p->site_ids = calloc(cnt, sizeof *p->site_ids);
     if (!p->site_ids) return mw_error_set(MW_ERR_NOMEM, "out of memory");
-    for (yaml_node_item_t *it = ids->data.sequence.items.start; it < ids->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = ids->data.sequence.items.start; it < ids->data.sequence.items.top;
+         it++) {
         yaml_node_t *in = yaml_document_get_node(c->doc, *it);
         size_t at = p->n_site_ids++; /* counted first so that an error path still frees it */
         if (get_str(c, in, "sites.ids[]", &p->site_ids[at])) return -1;
@@ -169,7 +175,8 @@ static int parse_sites(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 
 static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
-    static const char *const keys[] = {"type", "path", "seed", "scenes_per_period", "cloud_cover", NULL};
+    static const char *const keys[] = {"type",        "path", "seed", "scenes_per_period",
+                                       "cloud_cover", NULL};
     if (check_keys(c, n, "source", keys)) return -1;
     yaml_node_t *t;
     if (need(c, n, "type", "source", &t)) return -1;
@@ -190,8 +197,9 @@ static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
             get_num(c, v, "source.cloud_cover", 0, 0.9, &p->sim_cloud_cover))
             return -1;
         if ((v = map_get(c, n, "path")))
-            return err_at(c, v, "'source.path' is for type 'local'; the simulator writes its "
-                                "scenes under the output folder");
+            return err_at(c, v,
+                          "'source.path' is for type 'local'; the simulator writes its "
+                          "scenes under the output folder");
     } else if (ts && strcmp(ts, "local") == 0) {
         p->source_type = MW_SOURCE_LOCAL;
         char *path = NULL;
@@ -203,7 +211,8 @@ static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
             if ((v = map_get(c, n, *k)))
                 return err_at(c, v, "'source.%s' is for type 'simulator'", *k);
     } else {
-        return err_at(c, t, "'source.type' must be 'simulator' or 'local', got '%s'", ts ? ts : "?");
+        return err_at(c, t, "'source.type' must be 'simulator' or 'local', got '%s'",
+                      ts ? ts : "?");
     }
     return 0;
 }
@@ -220,7 +229,8 @@ static int parse_period(const ctx *c, yaml_node_t *n, const char *what, mw_perio
             return err_at(c, v, "'baseline' is the name of the baseline period; pick another");
         for (const char *q = out->name; *q; q++)
             if (*q == ',' || *q == '"' || *q == '\n' || *q == '/')
-                return err_at(c, v, "period name '%s' may not contain , \" / or line breaks", out->name);
+                return err_at(c, v, "period name '%s' may not contain , \" / or line breaks",
+                              out->name);
     } else {
         out->name = sdup("baseline");
     }
@@ -243,17 +253,20 @@ static int parse_periods(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     if (!p->periods) return mw_error_set(MW_ERR_NOMEM, "out of memory");
     p->n_periods = 1; /* counted first so that an error path still frees it */
     if (parse_period(c, b, "periods.baseline", &p->periods[0], 0)) return -1;
-    for (yaml_node_item_t *it = m->data.sequence.items.start; it < m->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = m->data.sequence.items.start; it < m->data.sequence.items.top;
+         it++) {
         yaml_node_t *pn = yaml_document_get_node(c->doc, *it);
         mw_period *q = &p->periods[p->n_periods++];
         if (parse_period(c, pn, "periods.monitoring[]", q, 1)) return -1;
         if (q->start <= p->periods[0].end)
-            return err_at(c, pn, "monitoring period '%s' must start after the baseline ends", q->name);
+            return err_at(c, pn, "monitoring period '%s' must start after the baseline ends",
+                          q->name);
         for (size_t k = 1; k + 1 < p->n_periods; k++) {
             if (strcmp(p->periods[k].name, q->name) == 0)
                 return err_at(c, pn, "period name '%s' is used twice", q->name);
             if (q->start <= p->periods[k].end && q->end >= p->periods[k].start)
-                return err_at(c, pn, "monitoring period '%s' overlaps '%s'", q->name, p->periods[k].name);
+                return err_at(c, pn, "monitoring period '%s' overlaps '%s'", q->name,
+                              p->periods[k].name);
         }
     }
     return 0;
@@ -280,7 +293,8 @@ static int parse_mask(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     if (!v) return 0;
     if (need_list(c, v, "mask.exclude")) return -1;
     p->qa_exclude = MW_QA_NODATA; /* no-data is never composited */
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
         yaml_node_t *in = yaml_document_get_node(c->doc, *it);
         const char *s = scalar(in);
         int bit = s ? mw_qa_flag_by_name(s) : 0;
@@ -290,7 +304,8 @@ static int parse_mask(const ctx *c, yaml_node_t *n, mw_pipeline *p)
                 if (*list) strncat(list, ", ", sizeof list - strlen(list) - 1);
                 strncat(list, mw_qa_flags[i].name, sizeof list - strlen(list) - 1);
             }
-            return err_at(c, in, "unknown QA class '%s' in mask.exclude (known: %s)", s ? s : "?", list);
+            return err_at(c, in, "unknown QA class '%s' in mask.exclude (known: %s)", s ? s : "?",
+                          list);
         }
         p->qa_exclude |= (uint8_t)bit;
     }
@@ -299,7 +314,8 @@ static int parse_mask(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 
 static int parse_thresholds(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
-    static const char *const keys[] = {"forest_ndvi_min", "loss_ndvi_drop_min", "min_clear_observations", "loss_min_width_px", NULL};
+    static const char *const keys[] = {"forest_ndvi_min", "loss_ndvi_drop_min",
+                                       "min_clear_observations", "loss_min_width_px", NULL};
     if (check_keys(c, n, "thresholds", keys)) return -1;
     yaml_node_t *v;
     if ((v = map_get(c, n, "forest_ndvi_min")) &&
@@ -328,13 +344,19 @@ static int parse_outputs(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     if ((v = map_get(c, n, "formats"))) {
         if (need_list(c, v, "outputs.formats")) return -1;
         p->write_gpkg = p->write_csv = p->write_maps = false;
-        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+             it++) {
             yaml_node_t *in = yaml_document_get_node(c->doc, *it);
             const char *s = scalar(in);
-            if (s && strcmp(s, "gpkg") == 0) p->write_gpkg = true;
-            else if (s && strcmp(s, "csv") == 0) p->write_csv = true;
-            else if (s && strcmp(s, "maps") == 0) p->write_maps = true;
-            else return err_at(c, in, "unknown output format '%s' (known: gpkg, csv, maps)", s ? s : "?");
+            if (s && strcmp(s, "gpkg") == 0)
+                p->write_gpkg = true;
+            else if (s && strcmp(s, "csv") == 0)
+                p->write_csv = true;
+            else if (s && strcmp(s, "maps") == 0)
+                p->write_maps = true;
+            else
+                return err_at(c, in, "unknown output format '%s' (known: gpkg, csv, maps)",
+                              s ? s : "?");
         }
     }
     if ((v = map_get(c, n, "datacube"))) {
@@ -363,9 +385,9 @@ static void defaults(mw_pipeline *p)
 
 static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
 {
-    if (!root)
-        return mw_error_set(MW_ERR_INPUT, "%s:1:1: the pipeline file is empty", c->path);
-    static const char *const keys[] = {"name", "sites", "source", "periods", "grid", "mask", "thresholds", "outputs", NULL};
+    if (!root) return mw_error_set(MW_ERR_INPUT, "%s:1:1: the pipeline file is empty", c->path);
+    static const char *const keys[] = {"name", "sites",      "source",  "periods", "grid",
+                                       "mask", "thresholds", "outputs", NULL};
     if (check_keys(c, root, "top level", keys)) return -1;
     yaml_node_t *v;
     if (need(c, root, "name", "the pipeline", &v) || get_str(c, v, "name", &p->name)) return -1;
@@ -385,7 +407,8 @@ int mw_pipeline_load(const char *path, mw_pipeline *p)
     defaults(p);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return mw_error_set(MW_ERR_INPUT, "cannot open pipeline file '%s': %s", path, strerror(errno));
+        return mw_error_set(MW_ERR_INPUT, "cannot open pipeline file '%s': %s", path,
+                            strerror(errno));
     p->path = sdup(path);
     p->dir = sdup(CPLGetPath(path));
     if (!*p->dir) {
@@ -420,10 +443,12 @@ void mw_pipeline_free(mw_pipeline *p)
     free(p->dir);
     free(p->name);
     free(p->catalogue);
-    for (size_t i = 0; i < p->n_site_ids; i++) free(p->site_ids[i]);
+    for (size_t i = 0; i < p->n_site_ids; i++)
+        free(p->site_ids[i]);
     free(p->site_ids);
     free(p->source_path);
-    for (size_t i = 0; i < p->n_periods; i++) free(p->periods[i].name);
+    for (size_t i = 0; i < p->n_periods; i++)
+        free(p->periods[i].name);
     free(p->periods);
     free(p->datacube);
     memset(p, 0, sizeof *p);

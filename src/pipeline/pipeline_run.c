@@ -51,14 +51,15 @@ static const char *keep(mw_run_result *r, char *s)
 
 void mw_run_result_free(mw_run_result *r)
 {
-    for (size_t i = 0; i < r->nowned; i++) free(r->owned[i]);
+    for (size_t i = 0; i < r->nowned; i++)
+        free(r->owned[i]);
     free(r->owned);
     free(r->rows);
     memset(r, 0, sizeof *r);
 }
 
-int mw_pipeline_select_sites(const mw_pipeline *p, const mw_site_catalog *cat,
-                             const mw_site ***out, size_t *n)
+int mw_pipeline_select_sites(const mw_pipeline *p, const mw_site_catalog *cat, const mw_site ***out,
+                             size_t *n)
 {
     size_t want = p->n_site_ids ? p->n_site_ids : cat->n;
     const mw_site **v = calloc(want ? want : 1, sizeof *v);
@@ -69,7 +70,8 @@ int mw_pipeline_select_sites(const mw_pipeline *p, const mw_site_catalog *cat,
         if (!v[i]) {
             size_t len = (missing ? strlen(missing) : 0) + strlen(p->site_ids[i]) + 4;
             char *m = malloc(len);
-            snprintf(m, len, "%s%s'%s'", missing ? missing : "", missing ? ", " : "", p->site_ids[i]);
+            snprintf(m, len, "%s%s'%s'", missing ? missing : "", missing ? ", " : "",
+                     p->site_ids[i]);
             free(missing);
             missing = m;
         }
@@ -126,8 +128,8 @@ static int write_float_map(const char *path, const mw_grid *g, const float *v)
     char *tmp = mw_part_path(path);
     char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
     co = CSLSetNameValue(co, "TILED", "YES");
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), tmp, g->width, g->height, 1,
-                                 GDT_Float32, co);
+    GDALDatasetH ds =
+        GDALCreate(GDALGetDriverByName("GTiff"), tmp, g->width, g->height, 1, GDT_Float32, co);
     CSLDestroy(co);
     int rc = ds ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
     if (ds) {
@@ -155,7 +157,8 @@ static int write_byte_map(const char *path, const mw_grid *g, const uint8_t *v, 
     char *tmp = mw_part_path(path);
     char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
     co = CSLSetNameValue(co, "TILED", "YES");
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), tmp, g->width, g->height, 1, GDT_Byte, co);
+    GDALDatasetH ds =
+        GDALCreate(GDALGetDriverByName("GTiff"), tmp, g->width, g->height, 1, GDT_Byte, co);
     CSLDestroy(co);
     int rc = ds ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
     if (ds) {
@@ -209,7 +212,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         r->period_start = p->periods[k].start;
         r->period_end = p->periods[k].end;
         r->clear_fraction = r->valid_fraction = r->area_ha = r->forest_ha = NAN;
-        r->forest_baseline_ha = r->forest_loss_ha = r->ndvi_mean = r->forest_observed_fraction = NAN;
+        r->forest_baseline_ha = r->forest_loss_ha = r->ndvi_mean = r->forest_observed_fraction =
+            NAN;
     }
     json_t *jsite = json_pack("{s:s,s:s}", "id", site->id, "name", site->name);
     json_array_append_new(sc->prov_sites, jsite);
@@ -244,13 +248,15 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     char *site_dir = join(sc->cube_dir, site->id);
     json_t *jperiods = json_array();
     char *wkt_grid = mw_grid_wkt(&g);
-    json_object_set_new(jsite, "grid", json_pack("{s:i,s:f,s:f,s:f,s:i,s:i}", "epsg", g.epsg, "x0",
-                                                 g.x0, "y0", g.y0, "pixel_size_m", g.res, "width",
-                                                 g.width, "height", g.height));
+    json_object_set_new(jsite, "grid",
+                        json_pack("{s:i,s:f,s:f,s:f,s:i,s:i}", "epsg", g.epsg, "x0", g.x0, "y0",
+                                  g.y0, "pixel_size_m", g.res, "width", g.width, "height",
+                                  g.height));
     CPLFree(wkt_grid);
     json_object_set_new(jsite, "periods", jperiods);
     if (!mask || !ndvi || !band[0] || !band[1] || !nclear || !site_dir) {
-        mw_report_add(sc->rep, site->id, "", "memory", "out of memory for a %dx%d grid", g.width, g.height);
+        mw_report_add(sc->rep, site->id, "", "memory", "out of memory for a %dx%d grid", g.width,
+                      g.height);
         goto out;
     }
     if (mw_grid_site_mask(&g, site, mask) || mw_make_dirs(site_dir) ||
@@ -259,7 +265,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         goto out;
     }
     long inside = 0;
-    for (size_t i = 0; i < npix; i++) inside += mask[i];
+    for (size_t i = 0; i < npix; i++)
+        inside += mask[i];
     const double px_ha = g.res * g.res / 1e4;
     const mw_spectral_index *ix = mw_spectral_index_find("ndvi");
     for (size_t k = 0; k < p->n_periods; k++) {
@@ -282,7 +289,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         snprintf(stage, sizeof stage, "%s %s: ingest", site->id, per->name);
 #pragma omp parallel for schedule(dynamic, 1)
         for (long i = 0; i < (long)nsel; i++) {
-            state[i] = mw_chip_ingest(sel[i], &g, site_dir, ndvi_bands, 2, mask, p->qa_exclude, &chips[i]);
+            state[i] =
+                mw_chip_ingest(sel[i], &g, site_dir, ndvi_bands, 2, mask, p->qa_exclude, &chips[i]);
             if (state[i] < 0)
                 mw_report_add(sc->rep, site->id, sel[i]->id, "ingest", "%s; the scene is skipped",
                               mw_error_message());
@@ -312,26 +320,30 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                 chips[nok++] = chips[i];
             } else {
                 if (state[i] < 0) r->n_scenes_failed++;
-                json_array_append_new(jskipped, json_pack("{s:s,s:s}", "id", sel[i]->id, "reason",
-                                                          state[i] < 0 ? "failed to ingest (see failures)"
-                                                                       : "does not cover the site"));
+                json_array_append_new(jskipped,
+                                      json_pack("{s:s,s:s}", "id", sel[i]->id, "reason",
+                                                state[i] < 0 ? "failed to ingest (see failures)"
+                                                             : "does not cover the site"));
                 mw_chip_free(&chips[i]);
             }
         }
         char sd[11], ed[11];
         mw_day_format(per->start, sd);
         mw_day_format(per->end, ed);
-        json_array_append_new(jperiods, json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", per->name, "start",
-                                                  sd, "end", ed, "scenes", jscenes, "skipped", jskipped));
+        json_array_append_new(jperiods,
+                              json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", per->name, "start", sd,
+                                        "end", ed, "scenes", jscenes, "skipped", jskipped));
         r->n_scenes = (long)nok;
         ndvi[k] = malloc(npix * sizeof(float));
         if (nok == 0) {
-            mw_report_add(sc->rep, site->id, "", "composite",
-                          "no usable scene of period '%s' (%s to %s) covers the site; its "
-                          "indicators are left empty. Check the scene source's dates and footprints",
-                          per->name, sd, ed);
+            mw_report_add(
+                sc->rep, site->id, "", "composite",
+                "no usable scene of period '%s' (%s to %s) covers the site; its "
+                "indicators are left empty. Check the scene source's dates and footprints",
+                per->name, sd, ed);
             if (ndvi[k])
-                for (size_t i = 0; i < npix; i++) ndvi[k][i] = NAN;
+                for (size_t i = 0; i < npix; i++)
+                    ndvi[k][i] = NAN;
         } else if (ndvi[k]) {
             int rows_per = sc->chunk_rows
                                ? sc->chunk_rows
@@ -342,7 +354,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                                     rows_per, band, nclear)) {
                 mw_report_add(sc->rep, site->id, "", "composite", "period '%s': %s", per->name,
                               mw_error_message());
-                for (size_t i = 0; i < npix; i++) ndvi[k][i] = NAN;
+                for (size_t i = 0; i < npix; i++)
+                    ndvi[k][i] = NAN;
             } else {
                 const float *rowsv[MW_BAND_COUNT] = {0};
                 rowsv[MW_BAND_RED] = band[0];
@@ -351,10 +364,12 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                 long clear_obs = 0;
                 for (size_t i = 0; i < npix; i++)
                     if (mask[i]) clear_obs += nclear[i];
-                r->clear_fraction = inside ? (double)clear_obs / ((double)nok * (double)inside) : NAN;
+                r->clear_fraction =
+                    inside ? (double)clear_obs / ((double)nok * (double)inside) : NAN;
             }
         }
-        for (size_t i = 0; i < nok; i++) mw_chip_free(&chips[i]);
+        for (size_t i = 0; i < nok; i++)
+            mw_chip_free(&chips[i]);
         free(chips);
         free(state);
         free(sel);
@@ -364,11 +379,13 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     uint8_t *first_loss = p->write_maps ? malloc(npix) : NULL;
     uint8_t *loss = malloc(npix), *scratch = malloc(npix);
     if (first_loss)
-        for (size_t i = 0; i < npix; i++) first_loss[i] = mask[i] && ndvi[0] && ndvi[0][i] == ndvi[0][i] ? 0 : 255;
+        for (size_t i = 0; i < npix; i++)
+            first_loss[i] = mask[i] && ndvi[0] && ndvi[0][i] == ndvi[0][i] ? 0 : 255;
     long base_forest = 0;
     int base_ok = ndvi[0] != NULL && rows[0].n_scenes > 0 && loss && scratch;
     if (base_ok)
-        for (size_t i = 0; i < npix; i++) base_forest += mask[i] && mw_is_forest(ndvi[0][i], &rule);
+        for (size_t i = 0; i < npix; i++)
+            base_forest += mask[i] && mw_is_forest(ndvi[0][i], &rule);
     for (size_t k = 0; k < p->n_periods; k++) {
         mw_indicator_row *r = &rows[k];
         if (!ndvi[k] || r->n_scenes == 0) continue;
@@ -376,7 +393,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         double sum = 0;
         for (size_t i = 0; i < npix; i++) {
             float v = ndvi[k][i];
-            if (loss) loss[i] = base_ok && k > 0 && mask[i] && mw_is_forest_loss(ndvi[0][i], v, &rule);
+            if (loss)
+                loss[i] = base_ok && k > 0 && mask[i] && mw_is_forest_loss(ndvi[0][i], v, &rule);
             if (!mask[i] || v != v) continue;
             valid++;
             base_seen += base_ok && mw_is_forest(ndvi[0][i], &rule);
@@ -396,10 +414,12 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         r->ndvi_mean = valid ? sum / (double)valid : NAN;
         r->forest_baseline_ha = base_ok ? base_forest * px_ha : NAN;
         r->forest_loss_ha = base_ok ? (k == 0 ? 0.0 : nloss * px_ha) : NAN;
-        r->forest_observed_fraction = base_ok && base_forest ? (double)base_seen / (double)base_forest : NAN;
+        r->forest_observed_fraction =
+            base_ok && base_forest ? (double)base_seen / (double)base_forest : NAN;
         if (p->write_maps && sc->maps_dir) {
             char name[512];
-            snprintf(name, sizeof name, "%s/%s_ndvi_%s.tif", sc->maps_dir, site->id, p->periods[k].name);
+            snprintf(name, sizeof name, "%s/%s_ndvi_%s.tif", sc->maps_dir, site->id,
+                     p->periods[k].name);
             if (write_float_map(name, &g, ndvi[k]))
                 mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
         }
@@ -415,14 +435,16 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     }
     free(first_loss);
 out:
-    for (size_t k = 0; ndvi && k < p->n_periods; k++) free(ndvi[k]);
+    for (size_t k = 0; ndvi && k < p->n_periods; k++)
+        free(ndvi[k]);
     free(ndvi);
     free(mask);
     free(band[0]);
     free(band[1]);
     free(nclear);
     free(site_dir);
-    for (size_t k = 0; k < p->n_periods; k++) rows[k].wkt_wgs84 = wkt_out;
+    for (size_t k = 0; k < p->n_periods; k++)
+        rows[k].wkt_wgs84 = wkt_out;
 }
 
 int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report *rep,
@@ -430,7 +452,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
 {
     memset(res, 0, sizeof *res);
     mw_site_catalog cat;
-    if (mw_site_catalog_load(p->catalogue, &cat)) return mw_error_prefix("%s: sites.catalogue", p->path);
+    if (mw_site_catalog_load(p->catalogue, &cat))
+        return mw_error_prefix("%s: sites.catalogue", p->path);
     const mw_site **sites = NULL;
     size_t ns = 0;
     if (mw_pipeline_select_sites(p, &cat, &sites, &ns)) {
@@ -440,7 +463,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     int rc = mw_make_dirs(o->out_dir);
     char *scene_dir = NULL, *cube_dir = NULL, *maps_dir = NULL;
     if (rc == 0) {
-        scene_dir = p->source_type == MW_SOURCE_SIMULATOR ? join(o->out_dir, "scenes") : sdup(p->source_path);
+        scene_dir = p->source_type == MW_SOURCE_SIMULATOR ? join(o->out_dir, "scenes")
+                                                          : sdup(p->source_path);
         cube_dir = p->datacube ? sdup(p->datacube) : join(o->out_dir, "tiles");
         maps_dir = join(o->out_dir, "maps");
         rc = mw_make_dirs(cube_dir);
@@ -458,8 +482,16 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     }
     if (rc == 0) {
         json_t *prov = mw_provenance_begin(p, o, o->chunk_rows);
-        site_ctx sc = {p, o, &scenes, cube_dir, p->write_maps ? maps_dir : NULL, o->chunk_rows,
-                       &res->chunk_rows_used, rep, res, json_object_get(prov, "sites")};
+        site_ctx sc = {p,
+                       o,
+                       &scenes,
+                       cube_dir,
+                       p->write_maps ? maps_dir : NULL,
+                       o->chunk_rows,
+                       &res->chunk_rows_used,
+                       rep,
+                       res,
+                       json_object_get(prov, "sites")};
         for (size_t s = 0; s < ns; s++) {
             mw_log(MW_LOG_INFO, "site %zu/%zu: %s (%s)", s + 1, ns, sites[s]->id, sites[s]->name);
             run_site(&sc, sites[s], s * p->n_periods);
@@ -476,8 +508,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         if (p->write_gpkg && mw_indicators_write_gpkg(gpkg, res->rows, res->nrows))
             mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
         json_object_set_new(prov, "outputs",
-                            json_pack("{s:s?,s:s?,s:s?,s:s}", "csv", p->write_csv ? csv : NULL, "gpkg",
-                                      p->write_gpkg ? gpkg : NULL, "maps",
+                            json_pack("{s:s?,s:s?,s:s?,s:s}", "csv", p->write_csv ? csv : NULL,
+                                      "gpkg", p->write_gpkg ? gpkg : NULL, "maps",
                                       p->write_maps ? maps_dir : NULL, "datacube", cube_dir));
         mw_provenance_finish(prov, rep);
         char *pp = join(o->out_dir, "provenance.json");

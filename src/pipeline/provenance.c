@@ -29,13 +29,15 @@ char *mw_sha256_file(const char *path)
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     unsigned char buf[65536];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(ctx, buf, n);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        EVP_DigestUpdate(ctx, buf, n);
     unsigned char md[32];
     unsigned int len = 0;
     EVP_DigestFinal_ex(ctx, md, &len);
     EVP_MD_CTX_free(ctx);
     fclose(f);
-    for (unsigned i = 0; i < len && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    for (unsigned i = 0; i < len && i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return hex;
 }
 
@@ -61,12 +63,12 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o, int c
     mw_utc_now(now);
     char *sha = mw_sha256_file(p->path);
     PJ_INFO pj = proj_info();
-    json_t *prov = json_pack(
-        "{s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:{s:s,s:s,s:s}}", "software", "minewatch",
-        MW_VERSION_STRING, "gdal", GDALVersionInfo("RELEASE_NAME"), "proj", pj.release, "jansson",
-        JANSSON_VERSION, "libyaml", yaml_get_version_string(), "command",
-        o->command_line ? o->command_line : "", "started_utc", now, "pipeline", "path", p->path,
-        "sha256", sha ? sha : "", "name", p->name);
+    json_t *prov =
+        json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:{s:s,s:s,s:s}}", "software", "minewatch",
+                  MW_VERSION_STRING, "gdal", GDALVersionInfo("RELEASE_NAME"), "proj", pj.release,
+                  "jansson", JANSSON_VERSION, "libyaml", yaml_get_version_string(), "command",
+                  o->command_line ? o->command_line : "", "started_utc", now, "pipeline", "path",
+                  p->path, "sha256", sha ? sha : "", "name", p->name);
     free(sha);
     char sd[11], ed[11];
     json_t *periods = json_array();
@@ -80,12 +82,12 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o, int c
         prov, "parameters",
         json_pack("{s:s,s:s,s:o,s:f,s:f,s:o,s:f,s:f,s:i,s:i,s:I,s:i}", "site_catalogue",
                   p->catalogue, "source",
-                  p->source_type == MW_SOURCE_SIMULATOR ? "simulator" : p->source_path,
-                  "periods", periods, "pixel_size_m", p->pixel_size_m, "buffer_m", p->buffer_m,
-                  "qa_exclude", qa_names(p->qa_exclude), "forest_ndvi_min", p->forest_ndvi_min,
+                  p->source_type == MW_SOURCE_SIMULATOR ? "simulator" : p->source_path, "periods",
+                  periods, "pixel_size_m", p->pixel_size_m, "buffer_m", p->buffer_m, "qa_exclude",
+                  qa_names(p->qa_exclude), "forest_ndvi_min", p->forest_ndvi_min,
                   "loss_ndvi_drop_min", p->loss_ndvi_drop_min, "min_clear_observations",
-                  p->min_clear_obs, "loss_min_width_px", p->loss_min_width_px, "memory_budget_mb", (json_int_t)o->mem_budget_mb,
-                  "chunk_rows", chunk_rows));
+                  p->min_clear_obs, "loss_min_width_px", p->loss_min_width_px, "memory_budget_mb",
+                  (json_int_t)o->mem_budget_mb, "chunk_rows", chunk_rows));
     json_t *scl = json_array();
     for (int i = 0; i < 12; i++)
         json_array_append_new(scl, json_pack("{s:i,s:s,s:o}", "value", mw_scl_classes[i].value,
@@ -106,7 +108,8 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o, int c
                   "transformer",
                   "composite", "per-band median of clear observations (QA flags not in qa_exclude)",
                   "index", "name", ndvi->name, "formula", ndvi->formula, "citation", ndvi->citation,
-                  "forest", MW_FOREST_RULE_CITATION, "loss_filter", MW_LOSS_OPENING_CITATION, "areas",
+                  "forest", MW_FOREST_RULE_CITATION, "loss_filter", MW_LOSS_OPENING_CITATION,
+                  "areas",
                   "pixel counts x pixel area on the UTM grid plane (UTM scale error < 0.1 % within "
                   "the zone's central 3 degrees)"));
     json_object_set_new(prov, "indicator_columns", cols);

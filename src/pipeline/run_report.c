@@ -50,7 +50,8 @@ void mw_report_add(mw_run_report *r, const char *site_id, const char *scene_id, 
 size_t mw_report_count_for(const mw_run_report *r, const char *site_id)
 {
     size_t c = 0;
-    for (size_t i = 0; i < r->n; i++) c += strcmp(r->items[i].site_id, site_id) == 0;
+    for (size_t i = 0; i < r->n; i++)
+        c += strcmp(r->items[i].site_id, site_id) == 0;
     return c;
 }
 

@@ -51,7 +51,7 @@ typedef struct sim_scene {
     int period; /* index into periods */
     int k;      /* index within the period */
     mw_day day;
-    double dx, dy;  /* content displaced by (dx, dy) pixels along columns/rows */
+    double dx, dy; /* content displaced by (dx, dy) pixels along columns/rows */
     cloud *clouds;
     int nclouds;
     int cirrus;
@@ -129,8 +129,10 @@ static void observe(const sim_site *ss, const sim_scene *sc, int era, double xi,
     const sim_world *w = &ss->world;
     o->cover = sim_world_cover(w, xw, yw, era);
     double t = mw_unif(mw_hash4(0x7e47u, (uint64_t)(int64_t)floor(xw / 10.0),
-                                (uint64_t)(int64_t)floor(yw / 10.0), 1)) - 0.5;
-    for (int b = 0; b < MW_BAND_COUNT; b++) o->rho[b] = cover_rho[o->cover][b];
+                                (uint64_t)(int64_t)floor(yw / 10.0), 1)) -
+               0.5;
+    for (int b = 0; b < MW_BAND_COUNT; b++)
+        o->rho[b] = cover_rho[o->cover][b];
     if (o->cover == SIM_FOREST || o->cover == SIM_GRASS || o->cover == SIM_REVEG) {
         o->rho[MW_BAND_NIR] += 0.04 * t;
         o->rho[MW_BAND_NIR08] += 0.04 * t;
@@ -147,16 +149,19 @@ static void observe(const sim_site *ss, const sim_scene *sc, int era, double xi,
     }
     o->cloud = cloud_state(sc, xi, yi);
     if (o->cloud) {
-        for (int b = 0; b < MW_BAND_COUNT; b++) o->rho[b] = cloud_rho[b];
+        for (int b = 0; b < MW_BAND_COUNT; b++)
+            o->rho[b] = cloud_rho[b];
     } else if (cloud_state(sc, xi - shadow_dx, yi - shadow_dy)) {
         o->shadow = 1;
-        for (int b = 0; b < MW_BAND_COUNT; b++) o->rho[b] *= shadow_factor;
+        for (int b = 0; b < MW_BAND_COUNT; b++)
+            o->rho[b] *= shadow_factor;
     }
     if (sc->cirrus) {
         double dx = xi - sc->cirrus_disc.x, dy = yi - sc->cirrus_disc.y;
         if (dx * dx + dy * dy < sc->cirrus_disc.r * sc->cirrus_disc.r) {
             o->cirrus = 1;
-            for (int b = 0; b < MW_BAND_COUNT; b++) o->rho[b] += cirrus_add;
+            for (int b = 0; b < MW_BAND_COUNT; b++)
+                o->rho[b] += cirrus_add;
         }
     }
 }
@@ -169,8 +174,8 @@ static uint16_t to_dn(double rho, double offset_dn)
     return (uint16_t)dn;
 }
 
-static int write_band(const char *path, const void *buf, int w, int h, GDALDataType t,
-                      double x0, double y0, double res, const char *wkt)
+static int write_band(const char *path, const void *buf, int w, int h, GDALDataType t, double x0,
+                      double y0, double res, const char *wkt)
 {
     GDALDriverH drv = GDALGetDriverByName("GTiff");
     char **co = NULL;
@@ -244,7 +249,8 @@ static int render_scene(const sim_site *ss, const sim_scene *sc, int era, uint64
                     continue;
                 }
                 int b = b10[q];
-                double n = noise_sd[b] * mw_gauss(mw_hash4(skey, (uint64_t)b, (uint64_t)j, (uint64_t)i));
+                double n =
+                    noise_sd[b] * mw_gauss(mw_hash4(skey, (uint64_t)b, (uint64_t)j, (uint64_t)i));
                 d10[at] = to_dn(s.rho[b] + n, sc->boa_offset_dn);
             }
         }
@@ -258,7 +264,8 @@ static int render_scene(const sim_site *ss, const sim_scene *sc, int era, uint64
                         ss->Y0 - (2 * j + (q >> 1) + 0.5) * 10.0, 10.0, &sub[q]);
                 any_nodata |= sub[q].nodata;
                 hot |= sub[q].hot_centre && !sub[q].cloud;
-                for (int b = 0; b < MW_BAND_COUNT; b++) mean[b] += 0.25 * sub[q].rho[b];
+                for (int b = 0; b < MW_BAND_COUNT; b++)
+                    mean[b] += 0.25 * sub[q].rho[b];
             }
             scl[(size_t)j * W2 + i] = scl_of(sub, 4);
             for (int q = 0; q < 3; q++) {
@@ -268,20 +275,24 @@ static int render_scene(const sim_site *ss, const sim_scene *sc, int era, uint64
                     d20[at] = 0;
                     continue;
                 }
-                double n = noise_sd[b] * mw_gauss(mw_hash4(skey, (uint64_t)b + 100, (uint64_t)j, (uint64_t)i));
+                double n = noise_sd[b] *
+                           mw_gauss(mw_hash4(skey, (uint64_t)b + 100, (uint64_t)j, (uint64_t)i));
                 /* A fire or furnace saturates the SWIR detector at its centre. */
-                d20[at] = hot && b == MW_BAND_SWIR22 ? 65535 : to_dn(mean[b] + n, sc->boa_offset_dn);
+                d20[at] =
+                    hot && b == MW_BAND_SWIR22 ? 65535 : to_dn(mean[b] + n, sc->boa_offset_dn);
             }
         }
     int rc = 0;
     for (int q = 0; q < 4 && rc == 0; q++) {
         char *p = sdup(CPLFormFilename(dir, mw_bands[b10[q]].s2_name, "tif"));
-        rc = write_band(p, d10 + (size_t)q * W * H, W, H, GDT_UInt16, ss->X0, ss->Y0, 10.0, ss->wkt);
+        rc =
+            write_band(p, d10 + (size_t)q * W * H, W, H, GDT_UInt16, ss->X0, ss->Y0, 10.0, ss->wkt);
         free(p);
     }
     for (int q = 0; q < 3 && rc == 0; q++) {
         char *p = sdup(CPLFormFilename(dir, mw_bands[b20[q]].s2_name, "tif"));
-        rc = write_band(p, d20 + (size_t)q * W2 * H2, W2, H2, GDT_UInt16, ss->X0, ss->Y0, 20.0, ss->wkt);
+        rc = write_band(p, d20 + (size_t)q * W2 * H2, W2, H2, GDT_UInt16, ss->X0, ss->Y0, 20.0,
+                        ss->wkt);
         free(p);
     }
     if (rc == 0) {
@@ -307,7 +318,8 @@ static double cloud_percent(const sim_site *ss, const sim_scene *sc)
     return total ? 100.0 * (double)cloudy / (double)total : 0.0;
 }
 
-static void plan_clouds(const sim_site *ss, sim_scene *sc, int nper, double mean_cover, uint64_t seed)
+static void plan_clouds(const sim_site *ss, sim_scene *sc, int nper, double mean_cover,
+                        uint64_t seed)
 {
     mw_rng r = {mw_hash4(seed, (uint64_t)sc->site, (uint64_t)sc->day, 0xc10d)};
     double target;
@@ -380,33 +392,34 @@ static json_t *stac_item(const sim_site *ss, const sim_scene *sc)
     for (int b = 0; b < MW_BAND_COUNT; b++) {
         char href[16];
         snprintf(href, sizeof href, "./%s.tif", mw_bands[b].s2_name);
-        json_t *a = json_pack(
-            "{s:s,s:s,s:s,s:[{s:s,s:s}],s:[{s:i,s:s,s:f,s:f,s:f}],s:[s]}", "href", href, "type",
-            "image/tiff; application=geotiff", "title", mw_bands[b].s2_name, "eo:bands", "name",
-            mw_bands[b].s2_name, "common_name", mw_bands[b].name, "raster:bands", "nodata", 0,
-            "data_type", "uint16", "spatial_resolution", mw_bands[b].s2_res_m, "scale",
-            1.0 / MW_S2_QUANTIFICATION, "offset", sc->boa_offset_dn / MW_S2_QUANTIFICATION,
-            "roles", "data");
+        json_t *a =
+            json_pack("{s:s,s:s,s:s,s:[{s:s,s:s}],s:[{s:i,s:s,s:f,s:f,s:f}],s:[s]}", "href", href,
+                      "type", "image/tiff; application=geotiff", "title", mw_bands[b].s2_name,
+                      "eo:bands", "name", mw_bands[b].s2_name, "common_name", mw_bands[b].name,
+                      "raster:bands", "nodata", 0, "data_type", "uint16", "spatial_resolution",
+                      mw_bands[b].s2_res_m, "scale", 1.0 / MW_S2_QUANTIFICATION, "offset",
+                      sc->boa_offset_dn / MW_S2_QUANTIFICATION, "roles", "data");
         json_object_set_new(assets, mw_bands[b].name, a);
     }
     json_object_set_new(assets, "scl",
                         json_pack("{s:s,s:s,s:s,s:[{s:i,s:s,s:f}],s:[s]}", "href", "./SCL.tif",
                                   "type", "image/tiff; application=geotiff", "title",
                                   "Scene classification map (SCL)", "raster:bands", "nodata", 0,
-                                  "data_type", "uint8", "spatial_resolution", 20.0, "roles", "data"));
-    json_t *props = json_pack(
-        "{s:s,s:s,s:s,s:[s],s:f,s:s,s:i,s:b,s:s,s:[f,f]}", "datetime", dt, "platform",
-        "sentinel-2-simulated", "constellation", "sentinel-2", "instruments", "msi",
-        "eo:cloud_cover", sc->cloud_fraction, "s2:processing_baseline", sc->baseline, "proj:epsg",
-        ss->world.epsg, "minewatch:simulated", 1, "minewatch:site", ss->site->id,
-        "minewatch:shift_px", sc->dx, sc->dy);
-    return json_pack(
-        "{s:s,s:s,s:[s,s,s],s:s,s:o,s:[f,f,f,f],s:o,s:[],s:o}", "type", "Feature", "stac_version",
-        "1.0.0", "stac_extensions", "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
-        "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
-        "https://stac-extensions.github.io/projection/v1.1.0/schema.json", "id", sc->id,
-        "geometry", geom, "bbox", bbox[0], bbox[1], bbox[2], bbox[3], "properties", props,
-        "links", "assets", assets);
+                                  "data_type", "uint8", "spatial_resolution", 20.0, "roles",
+                                  "data"));
+    json_t *props =
+        json_pack("{s:s,s:s,s:s,s:[s],s:f,s:s,s:i,s:b,s:s,s:[f,f]}", "datetime", dt, "platform",
+                  "sentinel-2-simulated", "constellation", "sentinel-2", "instruments", "msi",
+                  "eo:cloud_cover", sc->cloud_fraction, "s2:processing_baseline", sc->baseline,
+                  "proj:epsg", ss->world.epsg, "minewatch:simulated", 1, "minewatch:site",
+                  ss->site->id, "minewatch:shift_px", sc->dx, sc->dy);
+    return json_pack("{s:s,s:s,s:[s,s,s],s:s,s:o,s:[f,f,f,f],s:o,s:[],s:o}", "type", "Feature",
+                     "stac_version", "1.0.0", "stac_extensions",
+                     "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+                     "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+                     "https://stac-extensions.github.io/projection/v1.1.0/schema.json", "id",
+                     sc->id, "geometry", geom, "bbox", bbox[0], bbox[1], bbox[2], bbox[3],
+                     "properties", props, "links", "assets", assets);
 }
 
 /* Truth is measured on the world itself at 2.5 m, 16 samples per 10 m pixel, inside the site
@@ -418,7 +431,8 @@ static json_t *site_truth(const sim_site *ss, OGRGeometryH poly, const mw_period
 {
     OGREnvelope env;
     OGR_G_GetEnvelope(poly, &env);
-    double x0 = floor(env.MinX / TRUTH_RES) * TRUTH_RES, y1 = ceil(env.MaxY / TRUTH_RES) * TRUTH_RES;
+    double x0 = floor(env.MinX / TRUTH_RES) * TRUTH_RES,
+           y1 = ceil(env.MaxY / TRUTH_RES) * TRUTH_RES;
     int W = (int)ceil((env.MaxX - x0) / TRUTH_RES), H = (int)ceil((y1 - env.MinY) / TRUTH_RES);
     uint8_t *mask = calloc((size_t)W * H, 1);
     GDALDatasetH ds = GDALCreate(GDALGetDriverByName("MEM"), "", W, H, 1, GDT_Byte, NULL);
@@ -430,7 +444,8 @@ static json_t *site_truth(const sim_site *ss, OGRGeometryH poly, const mw_period
     if (e == CE_None)
         e = GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Read, 0, 0, W, H, mask, W, H, GDT_Byte, 0, 0);
     GDALClose(ds);
-    if (e != CE_None) memset(mask, 0, (size_t)W * H); /* truth would read 0 ha: visible, not silent */
+    if (e != CE_None)
+        memset(mask, 0, (size_t)W * H); /* truth would read 0 ha: visible, not silent */
     const sim_world *w = &ss->world;
     int era0 = sim_world_era(w, periods[0].start);
     json_t *arr = json_array();
@@ -481,18 +496,20 @@ static json_t *world_json(const sim_world *w)
         mw_day_format(w->events[i], d);
         json_array_append_new(events, json_string(d));
     }
-    json_t *o = json_pack("{s:i,s:b,s:o,s:o,s:{s:f,s:f,s:f,s:f},s:[f,f,f,f],s:f}", "epsg", w->epsg,
-                          "processing_site", w->processing, "change_dates", events,
-                          "clearings", patches, "pond", "cx", w->pond.cx, "cy", w->pond.cy, "r0",
-                          w->pond.r0, "area_growth_per_change", w->pond.growth, "dump_bbox_utm",
-                          w->dump.x0, w->dump.y0, w->dump.x1, w->dump.y1,
-                          "dump_revegetated_per_change", w->reveg_per_era);
+    json_t *o =
+        json_pack("{s:i,s:b,s:o,s:o,s:{s:f,s:f,s:f,s:f},s:[f,f,f,f],s:f}", "epsg", w->epsg,
+                  "processing_site", w->processing, "change_dates", events, "clearings", patches,
+                  "pond", "cx", w->pond.cx, "cy", w->pond.cy, "r0", w->pond.r0,
+                  "area_growth_per_change", w->pond.growth, "dump_bbox_utm", w->dump.x0, w->dump.y0,
+                  w->dump.x1, w->dump.y1, "dump_revegetated_per_change", w->reveg_per_era);
     if (w->has_pit)
-        json_object_set_new(o, "pit", json_pack("{s:f,s:f,s:f,s:f}", "cx", w->pit.cx, "cy", w->pit.cy,
-                                                "r0", w->pit.r0, "area_growth_per_change", w->pit.growth));
+        json_object_set_new(o, "pit",
+                            json_pack("{s:f,s:f,s:f,s:f}", "cx", w->pit.cx, "cy", w->pit.cy, "r0",
+                                      w->pit.r0, "area_growth_per_change", w->pit.growth));
     if (w->has_industrial)
-        json_object_set_new(o, "hot_spot", json_pack("{s:f,s:f,s:f}", "x", w->hot_x, "y", w->hot_y,
-                                                     "radius_m", hot_radius));
+        json_object_set_new(
+            o, "hot_spot",
+            json_pack("{s:f,s:f,s:f}", "x", w->hot_x, "y", w->hot_y, "radius_m", hot_radius));
     return o;
 }
 
@@ -504,9 +521,11 @@ char *mw_sim_key(const mw_site *const *sites, size_t nsites, const mw_period *pe
                           "cloud_cover", opt->cloud_cover, "margin_m", opt->margin_m);
     json_t *s = json_array(), *p = json_array();
     for (size_t i = 0; i < nsites; i++)
-        json_array_append_new(s, json_pack("[s,s,f]", sites[i]->id, sites[i]->wkt_wgs84, sites[i]->radius_m));
+        json_array_append_new(
+            s, json_pack("[s,s,f]", sites[i]->id, sites[i]->wkt_wgs84, sites[i]->radius_m));
     for (size_t i = 0; i < nperiods; i++)
-        json_array_append_new(p, json_pack("[s,i,i]", periods[i].name, periods[i].start, periods[i].end));
+        json_array_append_new(
+            p, json_pack("[s,i,i]", periods[i].name, periods[i].start, periods[i].end));
     json_object_set_new(k, "sites", s);
     json_object_set_new(k, "periods", p);
     char *out = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
@@ -525,7 +544,8 @@ static int change_dates(const mw_period *periods, size_t np, mw_day *out)
 {
     mw_day st[64], en[64];
     size_t n = np < 64 ? np : 64;
-    for (size_t i = 0; i < n; i++) st[i] = periods[i].start;
+    for (size_t i = 0; i < n; i++)
+        st[i] = periods[i].start;
     qsort(st, n, sizeof *st, cmp_day);
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < n; k++)
@@ -536,8 +556,8 @@ static int change_dates(const mw_period *periods, size_t np, mw_day *out)
     return ne;
 }
 
-int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *periods,
-                size_t np, const mw_sim_options *opt, const char *out_dir)
+int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *periods, size_t np,
+                const mw_sim_options *opt, const char *out_dir)
 {
     if (opt->scenes_per_period < 1)
         return mw_error_set(MW_ERR_INPUT, "simulator: scenes_per_period must be >= 1");
@@ -568,8 +588,10 @@ int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *per
         OGR_G_GetEnvelope(polys[s], &env);
         ss[s].X0 = floor((env.MinX - opt->margin_m) / FOOT_SNAP) * FOOT_SNAP;
         ss[s].Y0 = ceil((env.MaxY + opt->margin_m) / FOOT_SNAP) * FOOT_SNAP;
-        ss[s].W = (int)((ceil((env.MaxX + opt->margin_m) / FOOT_SNAP) * FOOT_SNAP - ss[s].X0) / 10.0);
-        ss[s].H = (int)((ss[s].Y0 - floor((env.MinY - opt->margin_m) / FOOT_SNAP) * FOOT_SNAP) / 10.0);
+        ss[s].W =
+            (int)((ceil((env.MaxX + opt->margin_m) / FOOT_SNAP) * FOOT_SNAP - ss[s].X0) / 10.0);
+        ss[s].H =
+            (int)((ss[s].Y0 - floor((env.MinY - opt->margin_m) / FOOT_SNAP) * FOOT_SNAP) / 10.0);
         OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
         OSRImportFromEPSG(srs, epsg);
         OSRExportToWkt(srs, &ss[s].wkt);
@@ -593,7 +615,8 @@ int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *per
                 mw_day_format(c->day, d);
                 size_t n = strlen(sites[s]->id) + 32;
                 c->id = malloc(n);
-                if (c->id) snprintf(c->id, n, "S2SIM_%s_%.4s%.2s%.2s", sites[s]->id, d, d + 5, d + 8);
+                if (c->id)
+                    snprintf(c->id, n, "S2SIM_%s_%.4s%.2s%.2s", sites[s]->id, d, d + 5, d + 8);
             }
     int failed = 0;
     char *first_err = NULL;
@@ -641,7 +664,8 @@ int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *per
     if (rc == 0) {
         json_t *truth = json_object();
         char *key = mw_sim_key(sites, nsites, periods, np, opt);
-        json_object_set_new(truth, "generator", json_string("minewatch simulate " MW_VERSION_STRING));
+        json_object_set_new(truth, "generator",
+                            json_string("minewatch simulate " MW_VERSION_STRING));
         json_object_set_new(truth, "sim_key", json_string(key ? key : ""));
         free(key);
         json_object_set_new(truth, "seed", json_integer((json_int_t)opt->seed));
@@ -650,8 +674,8 @@ int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *per
             json_pack("{s:s,s:s,s:s}", "areas",
                       "hectares on the UTM grid plane, measured on the planted shapes at 2.5 m "
                       "inside the site polygon",
-                      "forest_loss_ha", "forest in the baseline period and not forest in this period",
-                      "shift_px",
+                      "forest_loss_ha",
+                      "forest in the baseline period and not forest in this period", "shift_px",
                       "image content displaced by (col, row) 10 m pixels: pixel (i, j) shows the "
                       "ground at (i - col, j - row)"));
         json_t *jsites = json_array();
@@ -665,12 +689,13 @@ int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *per
                 char d[11];
                 mw_day_format(sc[i].day, d);
                 json_array_append_new(
-                    scenes, json_pack("{s:s,s:s,s:s,s:{s:f,s:f},s:f,s:s,s:f,s:b,s:b}", "id", sc[i].id,
-                                      "date", d, "period", periods[sc[i].period].name, "shift_px",
-                                      "col", sc[i].dx, "row", sc[i].dy, "cloud_cover_pct",
-                                      sc[i].cloud_fraction, "processing_baseline", sc[i].baseline,
-                                      "boa_add_offset", sc[i].boa_offset_dn, "nodata_corner",
-                                      sc[i].nodata_corner, "hot_spot", sc[i].hot));
+                    scenes,
+                    json_pack("{s:s,s:s,s:s,s:{s:f,s:f},s:f,s:s,s:f,s:b,s:b}", "id", sc[i].id,
+                              "date", d, "period", periods[sc[i].period].name, "shift_px", "col",
+                              sc[i].dx, "row", sc[i].dy, "cloud_cover_pct", sc[i].cloud_fraction,
+                              "processing_baseline", sc[i].baseline, "boa_add_offset",
+                              sc[i].boa_offset_dn, "nodata_corner", sc[i].nodata_corner, "hot_spot",
+                              sc[i].hot));
             }
             json_object_set_new(js, "scenes", scenes);
             json_array_append_new(jsites, js);

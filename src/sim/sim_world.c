@@ -10,16 +10,21 @@
 
 const char *sim_cover_name(sim_cover c)
 {
-    static const char *const names[SIM_NCOVER] = {"forest", "grass", "bare", "water", "built", "revegetated"};
+    static const char *const names[SIM_NCOVER] = {"forest", "grass", "bare",
+                                                  "water",  "built", "revegetated"};
     return c < SIM_NCOVER ? names[c] : "?";
 }
 
-double sim_disc_radius(const sim_disc *d, int era) { return d->r0 * sqrt(1.0 + d->growth * era); }
+double sim_disc_radius(const sim_disc *d, int era)
+{
+    return d->r0 * sqrt(1.0 + d->growth * era);
+}
 
 int sim_world_era(const sim_world *w, mw_day day)
 {
     int e = 0;
-    for (int i = 0; i < w->nevents; i++) e += day >= w->events[i];
+    for (int i = 0; i < w->nevents; i++)
+        e += day >= w->events[i];
     return e;
 }
 
@@ -89,7 +94,8 @@ static int place(placer *pl, double w, double h, double spread, int inside, sim_
         sim_rect r = {x - w / 2, y - h / 2, x + w / 2, y + h / 2};
         sim_rect rm = {r.x0 - margin, r.y0 - margin, r.x1 + margin, r.y1 + margin};
         int bad = 0;
-        for (int i = 0; i < pl->ntaken && !bad; i++) bad = overlaps(&rm, &pl->taken[i]);
+        for (int i = 0; i < pl->ntaken && !bad; i++)
+            bad = overlaps(&rm, &pl->taken[i]);
         if (bad) continue;
         OGRGeometryH g = rect_geom(&rm);
         int contained = OGR_G_Contains(pl->site, g);
@@ -125,7 +131,8 @@ int sim_world_build(sim_world *w, const mw_site *site, void *site_poly_utm, uint
     memcpy(w->events, event_days, (size_t)nevents * sizeof *event_days);
     w->nevents = nevents;
     uint64_t h = seed;
-    for (const char *p = site->id; *p; p++) h = mw_mix64(h ^ (uint64_t)(unsigned char)*p);
+    for (const char *p = site->id; *p; p++)
+        h = mw_mix64(h ^ (uint64_t)(unsigned char)*p);
     placer pl = {.site = poly, .rng = {h}, .cx = w->cx, .cy = w->cy, .R = R};
     int ne = nevents > 0 ? nevents : 0;
     sim_rect r;

@@ -38,8 +38,8 @@ typedef struct sim_patch {
 
 typedef struct sim_world {
     int epsg;
-    double cx, cy;        /* site centroid, UTM */
-    bool processing;      /* smelter/refinery: industrial block and hot spots, no pit */
+    double cx, cy;   /* site centroid, UTM */
+    bool processing; /* smelter/refinery: industrial block and hot spots, no pit */
     bool has_pit;
     sim_disc pit, pond;
     bool has_industrial;
