@@ -340,8 +340,8 @@ static void cli_basics(void **state)
     assert_int_equal(run_cli("--help", &out), 0);
     assert_non_null(strstr(out, "usage: minewatch <command>"));
     free(out);
-    const char *cmds[] = {"run", "simulate", "sites", "indices"};
-    for (int i = 0; i < 4; i++) {
+    const char *cmds[] = {"run", "simulate", "sites", "indices", "indicators"};
+    for (int i = 0; i < 5; i++) {
         char a[64];
         snprintf(a, sizeof a, "%s --help", cmds[i]);
         assert_int_equal(run_cli(a, &out), 0);
@@ -368,6 +368,9 @@ static void cli_basics(void **state)
     assert_int_equal(run_cli("indices", &out), 0);
     assert_non_null(strstr(out, "ndvi"));
     assert_non_null(strstr(out, "Marchese"));
+    free(out);
+    assert_int_equal(run_cli("indicators", &out), 0);
+    assert_non_null(strstr(out, "forest_observed_fraction"));
     free(out);
 }
 

@@ -48,6 +48,7 @@ static const char *const usage_main =
     "  sites [CATALOGUE]   list the sites of a catalogue (default "
     "aoi/critical_mineral_sites.geojson)\n"
     "  indices             list the registered spectral indices with formulae and citations\n"
+    "  indicators          list the indicator columns written per site and period\n"
     "\n"
     "options for every command:\n"
     "  -h, --help          show help (also 'minewatch <command> --help')\n"
@@ -254,6 +255,22 @@ static int cmd_indices(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+static int cmd_indicators(cli *c, int argc, char **argv)
+{
+    (void)argv;
+    if (c->help || argc) {
+        fputs("usage: minewatch indicators\n\nLists the columns of indicators.csv and the "
+              "site_indicators layer: name, unit, meaning.\n",
+              c->help ? stdout : stderr);
+        return c->help ? EXIT_OK : EXIT_BAD_INPUT;
+    }
+    for (int i = 0; i < mw_indicator_ncolumns; i++) {
+        const mw_indicator_column *x = &mw_indicator_columns[i];
+        printf("%-26s %-9s %s\n", x->name, x->unit, x->description);
+    }
+    return EXIT_OK;
+}
+
 static char *join_args(int argc, char **argv)
 {
     size_t n = 1;
@@ -368,6 +385,8 @@ int main(int argc, char **argv)
         rc = cmd_sites(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "indices") == 0)
         rc = cmd_indices(&c, nargs - 1, args + 1);
+    else if (strcmp(cmd, "indicators") == 0)
+        rc = cmd_indicators(&c, nargs - 1, args + 1);
     else {
         fprintf(stderr, "minewatch: error: unknown command '%s'\n\n%s", cmd, usage_main);
         rc = EXIT_BAD_INPUT;
