@@ -369,6 +369,20 @@ static void cli_basics(void **state)
     assert_non_null(strstr(out, "ndvi"));
     assert_non_null(strstr(out, "Marchese"));
     free(out);
+    /* Relative output folders that do not exist yet are created, parents included. */
+    char cmd[2048];
+    char *p = tu_path(g_dir, "nested.yaml");
+    tu_write(p, "name: n\nsites: {catalogue: " MW_SOURCE_DIR
+                "/aoi/critical_mineral_sites.geojson, ids: [au-kwinana-lithium]}\n"
+                "source: {type: simulator, scenes_per_period: 1}\n"
+                "periods: {baseline: {start: 2021-06-01, end: 2021-06-30}, monitoring: [{name: m, "
+                "start: 2022-06-01, end: 2022-06-30}]}\n");
+    snprintf(cmd, sizeof cmd, "cd %s && %s simulate nested.yaml -q -o rel/a/b", g_dir, MW_CLI);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    free(out);
+    char *truth = tu_path(g_dir, "rel/a/b/truth.json");
+    assert_int_equal(access(truth, R_OK), 0);
+    free(truth), free(p);
     assert_int_equal(run_cli("indicators", &out), 0);
     assert_non_null(strstr(out, "forest_observed_fraction"));
     free(out);

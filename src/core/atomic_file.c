@@ -51,7 +51,25 @@ int mw_make_dirs(const char *dir)
 {
     struct stat st;
     if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
-    if (VSIMkdirRecursive(dir, 0755) != 0 && !(stat(dir, &st) == 0 && S_ISDIR(st.st_mode)))
-        return mw_error_set(MW_ERR_IO, "cannot create folder '%s': %s", dir, strerror(errno));
+    size_t n = strlen(dir);
+    char *p = malloc(n + 1);
+    if (!p) return mw_error_set(MW_ERR_NOMEM, "out of memory");
+    memcpy(p, dir, n + 1);
+    /* Create each missing parent in turn; relative paths work from the current folder. */
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0') continue;
+        char c = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            int e = errno;
+            free(p);
+            return mw_error_set(MW_ERR_IO, "cannot create folder '%s': %s", dir, strerror(e));
+        }
+        p[i] = c;
+    }
+    free(p);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return mw_error_set(MW_ERR_IO, "cannot create folder '%s': a file of that name exists",
+                            dir);
     return 0;
 }
