@@ -18,6 +18,11 @@ typedef struct mw_grid {
 int mw_grid_for_site(const mw_site *site, double res, double buffer_m, mw_grid *out);
 void mw_grid_geotransform(const mw_grid *g, double gt[6]);
 char *mw_grid_wkt(const mw_grid *g); /* caller frees with CPLFree */
+/* A GDAL dataset (GDALDatasetH) laid on the grid: size, geotransform and CRS set. driver is a
+ * GDAL short name ("MEM", "GTiff"); options are creation options (NULL-terminated, may be NULL).
+ * NULL with an error naming path on failure. */
+void *mw_grid_create_dataset(const mw_grid *g, const char *driver, const char *path, int nbands,
+                             int gdal_type, char **options);
 /* 1 where the pixel centre lies inside the site polygon, else 0 (width*height bytes). */
 int mw_grid_site_mask(const mw_grid *g, const mw_site *site, uint8_t *mask);
 static inline size_t mw_grid_npix(const mw_grid *g)

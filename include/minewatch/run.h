@@ -21,7 +21,6 @@ typedef struct mw_run_result {
     size_t nrows;
     char **owned; /* strings the rows point at */
     size_t nowned;
-    int chunk_rows_used;
 } mw_run_result;
 
 /* Returns -1 (error message set) when the run cannot start: bad pipeline references, missing

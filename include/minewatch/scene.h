@@ -43,6 +43,8 @@ typedef struct mw_scene_catalog {
 
 /* Parse one STAC item file. Errors name the file and say what is missing. */
 int mw_stac_item_read(const char *path, mw_scene *out);
+/* The same from an already parsed JSON document (json_t *); path is for messages and hrefs. */
+int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *out);
 void mw_scene_free(mw_scene *s);
 
 /* Called for each item that could not be read; the scan goes on. */

@@ -8,6 +8,9 @@
 #include "minewatch/pipeline.h"
 #include "minewatch/site.h"
 
+/* Scene footprints extend this far beyond the site: like a real tile, larger than the site. */
+#define MW_SIM_MARGIN_M 1000.0
+
 typedef struct mw_sim_options {
     uint64_t seed;
     int scenes_per_period;

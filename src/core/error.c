@@ -1,5 +1,7 @@
 #include "minewatch/error.h"
 
+#include "core/text.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +12,6 @@
 static _Thread_local char *tl_msg;
 static _Thread_local size_t tl_cap;
 static _Thread_local mw_error_kind tl_kind;
-
-static char *vformat(const char *fmt, va_list ap)
-{
-    va_list aq;
-    va_copy(aq, ap);
-    int n = vsnprintf(NULL, 0, fmt, aq);
-    va_end(aq);
-    if (n < 0) return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (s) vsnprintf(s, (size_t)n + 1, fmt, ap);
-    return s;
-}
 
 static void store(char *s)
 {
@@ -39,7 +29,7 @@ static void store(char *s)
 int mw_error_setv(mw_error_kind kind, const char *fmt, va_list ap)
 {
     tl_kind = kind;
-    store(vformat(fmt, ap));
+    store(mw_text_vformat(fmt, ap));
     return -1;
 }
 
@@ -56,7 +46,7 @@ int mw_error_prefix(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *pre = vformat(fmt, ap);
+    char *pre = mw_text_vformat(fmt, ap);
     va_end(ap);
     if (!pre) return -1;
     const char *old = tl_msg ? tl_msg : "";
@@ -91,7 +81,7 @@ int mw_error_from_gdal(mw_error_kind kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *head = vformat(fmt, ap);
+    char *head = mw_text_vformat(fmt, ap);
     va_end(ap);
     const char *g = CPLGetLastErrorMsg();
     if (g && *g)

@@ -6,6 +6,8 @@
 
 #include <omp.h>
 
+#include "core/text.h"
+
 static mw_log_sink g_sink;
 static void *g_user;
 static mw_progress_sink g_psink;
@@ -20,13 +22,9 @@ void mw_log_set_sink(mw_log_sink sink, void *user)
 void mw_log(mw_log_level level, const char *fmt, ...)
 {
     if (!g_sink) return;
-    va_list ap, aq;
+    va_list ap;
     va_start(ap, fmt);
-    va_copy(aq, ap);
-    int n = vsnprintf(NULL, 0, fmt, aq);
-    va_end(aq);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s) vsnprintf(s, (size_t)n + 1, fmt, ap);
+    char *s = mw_text_vformat(fmt, ap);
     va_end(ap);
     if (!s) return;
         /* Sinks need not be thread-safe: serialise calls. */

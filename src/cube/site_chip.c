@@ -87,16 +87,8 @@ static GDALDatasetH create_tif(const char *path, const mw_grid *g, int nb, GDALD
     co = CSLSetNameValue(co, "COMPRESS", "DEFLATE");
     co = CSLSetNameValue(co, "PREDICTOR", t == GDT_Float32 ? "3" : "2");
     co = CSLSetNameValue(co, "INTERLEAVE", "BAND");
-    GDALDatasetH ds =
-        GDALCreate(GDALGetDriverByName("GTiff"), path, g->width, g->height, nb, t, co);
+    GDALDatasetH ds = mw_grid_create_dataset(g, "GTiff", path, nb, t, co);
     CSLDestroy(co);
-    if (!ds) return NULL;
-    double gt[6];
-    mw_grid_geotransform(g, gt);
-    GDALSetGeoTransform(ds, gt);
-    char *wkt = mw_grid_wkt(g);
-    GDALSetProjection(ds, wkt);
-    CPLFree(wkt);
     return ds;
 }
 

@@ -60,16 +60,17 @@ char *mw_grid_wkt(const mw_grid *g)
     return wkt;
 }
 
-int mw_grid_site_mask(const mw_grid *g, const mw_site *site, uint8_t *mask)
+void *mw_grid_create_dataset(const mw_grid *g, const char *driver, const char *path, int nbands,
+                             int gdal_type, char **options)
 {
-    OGRGeometryH poly = mw_site_polygon(site, g->epsg);
-    if (!poly) return -1;
-    GDALDriverH mem = GDALGetDriverByName("MEM");
-    GDALDatasetH ds = GDALCreate(mem, "", g->width, g->height, 1, GDT_Byte, NULL);
+    GDALDriverH drv = GDALGetDriverByName(driver);
+    GDALDatasetH ds = drv ? GDALCreate(drv, path ? path : "", g->width, g->height, nbands,
+                                       (GDALDataType)gdal_type, options)
+                          : NULL;
     if (!ds) {
-        OGR_G_DestroyGeometry(poly);
-        return mw_error_from_gdal(MW_ERR_NOMEM, "site '%s': cannot allocate the site mask",
-                                  site->id);
+        mw_error_from_gdal(MW_ERR_IO, "cannot create a %dx%d raster '%s' (%s)", g->width, g->height,
+                           path ? path : "in memory", driver);
+        return NULL;
     }
     double gt[6];
     mw_grid_geotransform(g, gt);
@@ -77,6 +78,18 @@ int mw_grid_site_mask(const mw_grid *g, const mw_site *site, uint8_t *mask)
     char *wkt = mw_grid_wkt(g);
     GDALSetProjection(ds, wkt);
     CPLFree(wkt);
+    return ds;
+}
+
+int mw_grid_site_mask(const mw_grid *g, const mw_site *site, uint8_t *mask)
+{
+    OGRGeometryH poly = mw_site_polygon(site, g->epsg);
+    if (!poly) return -1;
+    GDALDatasetH ds = mw_grid_create_dataset(g, "MEM", NULL, 1, GDT_Byte, NULL);
+    if (!ds) {
+        OGR_G_DestroyGeometry(poly);
+        return mw_error_prefix("site '%s': site mask", site->id);
+    }
     int band = 1;
     double burn = 1.0;
     CPLErr e = GDALRasterizeGeometries(ds, 1, &band, 1, &poly, NULL, NULL, &burn, NULL, NULL, NULL);

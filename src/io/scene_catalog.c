@@ -64,17 +64,6 @@ static int walk(const char *dir, path_list *out, int depth)
     return rc;
 }
 
-/* A file is an item if its top-level "type" is "Feature"; collections and truth files are not. */
-static int is_item(const char *path)
-{
-    json_t *root = json_load_file(path, 0, NULL);
-    if (!root) return 1; /* unreadable: let the item reader report it */
-    const char *t = json_string_value(json_object_get(root, "type"));
-    int yes = t && strcmp(t, "Feature") == 0;
-    json_decref(root);
-    return yes;
-}
-
 static int cmp_scene(const void *a, const void *b)
 {
     const mw_scene *x = a, *y = b;
@@ -109,10 +98,22 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
     out->scenes = calloc(pl.n ? pl.n : 1, sizeof *out->scenes);
     int rc = out->scenes ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory scanning '%s'", dir);
     for (size_t i = 0; i < pl.n && rc == 0; i++) {
-        if (!is_item(pl.v[i])) continue;
-        if (mw_stac_item_read(pl.v[i], &out->scenes[out->n]) == 0)
+        /* Items are JSON files whose "type" is "Feature"; collections and truth files are not. */
+        json_error_t jerr;
+        json_t *root = json_load_file(pl.v[i], 0, &jerr);
+        const char *t = root ? json_string_value(json_object_get(root, "type")) : NULL;
+        int r = 0;
+        if (!root)
+            r = mw_error_set(MW_ERR_INPUT, "%s:%d:%d: not valid JSON: %s", pl.v[i], jerr.line,
+                             jerr.column, jerr.text);
+        else if (t && strcmp(t, "Feature") == 0)
+            r = mw_stac_item_from_json(root, pl.v[i], &out->scenes[out->n]);
+        else
+            r = 1;
+        json_decref(root);
+        if (r == 0)
             out->n++;
-        else if (on_fail)
+        else if (r < 0 && on_fail)
             on_fail(pl.v[i], mw_error_message(), user);
         mw_error_clear();
     }

@@ -25,18 +25,11 @@ int mw_warp_to_grid(const char *src_path, double src_nodata, const mw_grid *g, m
                             src_path);
     }
     GDALDataType dt = fout ? GDT_Float32 : GDT_Byte;
-    GDALDatasetH dst = GDALCreate(GDALGetDriverByName("MEM"), "", g->width, g->height, 1, dt, NULL);
+    GDALDatasetH dst = mw_grid_create_dataset(g, "MEM", NULL, 1, dt, NULL);
     if (!dst) {
         GDALClose(src);
-        return mw_error_from_gdal(MW_ERR_NOMEM, "cannot allocate the site window for '%s'",
-                                  src_path);
+        return mw_error_prefix("site window for '%s'", src_path);
     }
-    double gt[6];
-    mw_grid_geotransform(g, gt);
-    GDALSetGeoTransform(dst, gt);
-    char *dwkt = mw_grid_wkt(g);
-    GDALSetProjection(dst, dwkt);
-
     GDALWarpOptions *wo = GDALCreateWarpOptions();
     wo->hSrcDS = src;
     wo->hDstDS = dst;
@@ -74,7 +67,6 @@ int mw_warp_to_grid(const char *src_path, double src_nodata, const mw_grid *g, m
                      fout ? (void *)fout : (void *)bout, g->width, g->height, dt, 0, 0) != CE_None)
         rc = mw_error_from_gdal(MW_ERR_INTERNAL, "reading the warped window of '%s'", src_path);
     GDALDestroyWarpOptions(wo);
-    CPLFree(dwkt);
     GDALClose(dst);
     GDALClose(src);
     return rc;

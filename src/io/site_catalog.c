@@ -10,16 +10,8 @@
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
+#include "core/text.h"
 #include "minewatch/error.h"
-
-static char *dup_or_empty(const char *s)
-{
-    const char *v = s ? s : "";
-    size_t n = strlen(v) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, v, n);
-    return d;
-}
 
 static const char *field_str(OGRFeatureH f, OGRFeatureDefnH defn, const char *name)
 {
@@ -120,17 +112,17 @@ static int load_feature(const char *path, long fidx, OGRFeatureH f, OGRFeatureDe
     char *wkt = NULL;
     OGR_G_ExportToWkt(gc, &wkt);
     OGR_G_DestroyGeometry(gc);
-    s->wkt_wgs84 = dup_or_empty(wkt);
+    s->wkt_wgs84 = mw_text_dup(wkt);
     CPLFree(wkt);
     s->radius_m = radius;
-    s->id = dup_or_empty(id);
-    s->name = dup_or_empty(field_str(f, defn, "name"));
-    s->kind = dup_or_empty(field_str(f, defn, "kind"));
-    s->commodities = dup_or_empty(field_str(f, defn, "commodities"));
-    s->country = dup_or_empty(field_str(f, defn, "country"));
-    s->operator_name = dup_or_empty(field_str(f, defn, "operator"));
-    s->supply_node = dup_or_empty(field_str(f, defn, "supply_node"));
-    s->source = dup_or_empty(field_str(f, defn, "source"));
+    s->id = mw_text_dup(id);
+    s->name = mw_text_dup(field_str(f, defn, "name"));
+    s->kind = mw_text_dup(field_str(f, defn, "kind"));
+    s->commodities = mw_text_dup(field_str(f, defn, "commodities"));
+    s->country = mw_text_dup(field_str(f, defn, "country"));
+    s->operator_name = mw_text_dup(field_str(f, defn, "operator"));
+    s->supply_node = mw_text_dup(field_str(f, defn, "supply_node"));
+    s->source = mw_text_dup(field_str(f, defn, "source"));
     if (!s->id || !s->name || !s->kind || !s->commodities || !s->country || !s->operator_name ||
         !s->supply_node || !s->source || !s->wkt_wgs84)
         return mw_error_set(MW_ERR_NOMEM, "out of memory reading %s", path);
@@ -209,7 +201,7 @@ int mw_site_catalog_load(const char *path, mw_site_catalog *out)
         mw_site_catalog_free(out);
         return -1;
     }
-    out->path = dup_or_empty(path);
+    out->path = mw_text_dup(path);
     return 0;
 }
 

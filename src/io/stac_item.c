@@ -6,17 +6,9 @@
 #include <cpl_conv.h>
 #include <jansson.h>
 
+#include "core/text.h"
 #include "minewatch/error.h"
 #include "minewatch/scene.h"
-
-static char *sdup(const char *s)
-{
-    if (!s) return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 
 void mw_scene_free(mw_scene *s)
 {
@@ -43,9 +35,9 @@ static char *resolve_href(const char *item_path, const char *href)
         if (s) snprintf(s, n, "/vsicurl/%s", href);
         return s;
     }
-    if (href[0] == '/') return sdup(href);
+    if (href[0] == '/') return mw_text_dup(href);
     const char *rel = href[0] == '.' && href[1] == '/' ? href + 2 : href;
-    return sdup(CPLFormFilename(CPLGetPath(item_path), rel, NULL));
+    return mw_text_dup(CPLFormFilename(CPLGetPath(item_path), rel, NULL));
 }
 
 /* Which harmonised band an asset carries: by key, then by eo:bands name or common_name. */
@@ -90,6 +82,15 @@ int mw_stac_item_read(const char *path, mw_scene *s)
     if (!root)
         return mw_error_set(MW_ERR_INPUT, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
                             jerr.column, jerr.text);
+    int rc = mw_stac_item_from_json(root, path, s);
+    json_decref(root);
+    return rc;
+}
+
+int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *s)
+{
+    json_t *root = json_root;
+    memset(s, 0, sizeof *s);
     int rc = -1;
     const char *type = json_string_value(json_object_get(root, "type"));
     json_t *props = json_object_get(root, "properties");
@@ -100,8 +101,8 @@ int mw_stac_item_read(const char *path, mw_scene *s)
                      path);
         goto done;
     }
-    s->id = sdup(id);
-    s->item_path = sdup(path);
+    s->id = mw_text_dup(id);
+    s->item_path = mw_text_dup(path);
     const char *dt = json_string_value(json_object_get(props, "datetime"));
     if (!dt) dt = json_string_value(json_object_get(props, "start_datetime"));
     if (!dt || mw_day_parse(dt, &s->day, &s->seconds) != 0) {
@@ -111,14 +112,14 @@ int mw_stac_item_read(const char *path, mw_scene *s)
                      path, id);
         goto done;
     }
-    s->datetime = sdup(dt);
+    s->datetime = mw_text_dup(dt);
     const char *plat = json_string_value(json_object_get(props, "platform"));
-    s->platform = sdup(plat ? plat : "");
-    s->sensor = sdup("S2");
+    s->platform = mw_text_dup(plat ? plat : "");
+    s->sensor = mw_text_dup("S2");
     json_t *cc = json_object_get(props, "eo:cloud_cover");
     s->cloud_cover = json_is_number(cc) ? json_number_value(cc) : NAN;
     const char *pb = json_string_value(json_object_get(props, "s2:processing_baseline"));
-    s->baseline = sdup(pb ? pb : "");
+    s->baseline = mw_text_dup(pb ? pb : "");
     json_t *bbox = json_object_get(root, "bbox");
     if (!json_is_array(bbox) || json_array_size(bbox) < 4) {
         mw_error_set(MW_ERR_INPUT, "%s: scene '%s' has no bbox", path, id);
@@ -179,7 +180,6 @@ int mw_stac_item_read(const char *path, mw_scene *s)
     s->offset_source = all_from_raster ? MW_OFFSET_FROM_RASTER_BANDS : MW_OFFSET_FROM_BASELINE;
     rc = 0;
 done:
-    json_decref(root);
     if (rc) mw_scene_free(s);
     return rc;
 }

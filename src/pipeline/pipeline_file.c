@@ -7,6 +7,7 @@
 #include <cpl_conv.h>
 #include <yaml.h>
 
+#include "core/text.h"
 #include "minewatch/error.h"
 #include "minewatch/pipeline.h"
 #include "minewatch/qa.h"
@@ -15,14 +16,6 @@ typedef struct ctx {
     const char *path;
     yaml_document_t *doc;
 } ctx;
-
-static char *sdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 
 static int err_at(const ctx *c, const yaml_node_t *n, const char *fmt, ...) MW_PRINTF(3, 4);
 static int err_at(const ctx *c, const yaml_node_t *n, const char *fmt, ...)
@@ -95,7 +88,7 @@ static int get_str(const ctx *c, yaml_node_t *n, const char *what, char **out)
     const char *s = scalar(n);
     if (!s || !*s) return err_at(c, n, "'%s' must be a non-empty text value", what);
     free(*out);
-    *out = sdup(s);
+    *out = mw_text_dup(s);
     return *out ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory");
 }
 
@@ -141,8 +134,8 @@ static int need_list(const ctx *c, yaml_node_t *seq, const char *what)
 
 static char *resolve(const mw_pipeline *p, const char *rel)
 {
-    if (rel[0] == '/') return sdup(rel);
-    return sdup(CPLFormFilename(p->dir, rel, NULL));
+    if (rel[0] == '/') return mw_text_dup(rel);
+    return mw_text_dup(CPLFormFilename(p->dir, rel, NULL));
 }
 
 static int parse_sites(const ctx *c, yaml_node_t *n, mw_pipeline *p)
@@ -232,7 +225,7 @@ static int parse_period(const ctx *c, yaml_node_t *n, const char *what, mw_perio
                 return err_at(c, v, "period name '%s' may not contain , \" / or line breaks",
                               out->name);
     } else {
-        out->name = sdup("baseline");
+        out->name = mw_text_dup("baseline");
     }
     if (need(c, n, "start", what, &v) || get_date(c, v, "start", &out->start)) return -1;
     if (need(c, n, "end", what, &v) || get_date(c, v, "end", &out->end)) return -1;
@@ -409,11 +402,11 @@ int mw_pipeline_load(const char *path, mw_pipeline *p)
     if (!f)
         return mw_error_set(MW_ERR_INPUT, "cannot open pipeline file '%s': %s", path,
                             strerror(errno));
-    p->path = sdup(path);
-    p->dir = sdup(CPLGetPath(path));
+    p->path = mw_text_dup(path);
+    p->dir = mw_text_dup(CPLGetPath(path));
     if (!*p->dir) {
         free(p->dir);
-        p->dir = sdup(".");
+        p->dir = mw_text_dup(".");
     }
     yaml_parser_t parser;
     yaml_document_t doc;

@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include "core/atomic_file.h"
+#include "core/text.h"
 #include "minewatch/chip.h"
 #include "minewatch/composite.h"
 #include "minewatch/forest_change.h"
@@ -23,22 +24,6 @@
 #include "minewatch/sim.h"
 #include "minewatch/spectral_index.h"
 #include "pipeline/provenance.h"
-
-static char *sdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, "%s/%s", a, b);
-    return s;
-}
 
 static const char *keep(mw_run_result *r, char *s)
 {
@@ -100,9 +85,10 @@ static void on_scan_fail(const char *path, const char *msg, void *user)
 static int ensure_simulated(const mw_pipeline *p, const mw_site *const *sites, size_t ns,
                             const char *scene_dir)
 {
-    mw_sim_options so = {p->sim_seed, p->sim_scenes_per_period, p->sim_cloud_cover, 1000.0};
+    mw_sim_options so = {p->sim_seed, p->sim_scenes_per_period, p->sim_cloud_cover,
+                         MW_SIM_MARGIN_M};
     char *key = mw_sim_key(sites, ns, p->periods, p->n_periods, &so);
-    char *tp = join(scene_dir, "truth.json");
+    char *tp = mw_text_path(scene_dir, "truth.json");
     json_t *truth = json_load_file(tp, 0, NULL);
     const char *old = truth ? json_string_value(json_object_get(truth, "sim_key")) : NULL;
     int same = old && key && strcmp(old, key) == 0;
@@ -123,56 +109,22 @@ static int bbox_overlap(const double a[4], const double b[4])
     return a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3];
 }
 
-static int write_float_map(const char *path, const mw_grid *g, const float *v)
+/* A per-site map on the site grid, written whole or not at all. */
+static int write_map(const char *path, const mw_grid *g, GDALDataType t, const void *v,
+                     double nodata, const char *desc)
 {
     char *tmp = mw_part_path(path);
     char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
     co = CSLSetNameValue(co, "TILED", "YES");
-    GDALDatasetH ds =
-        GDALCreate(GDALGetDriverByName("GTiff"), tmp, g->width, g->height, 1, GDT_Float32, co);
+    GDALDatasetH ds = mw_grid_create_dataset(g, "GTiff", tmp, 1, t, co);
     CSLDestroy(co);
-    int rc = ds ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
+    int rc = ds ? 0 : -1;
     if (ds) {
-        double gt[6];
-        mw_grid_geotransform(g, gt);
-        GDALSetGeoTransform(ds, gt);
-        char *wkt = mw_grid_wkt(g);
-        GDALSetProjection(ds, wkt);
-        CPLFree(wkt);
         GDALRasterBandH b = GDALGetRasterBand(ds, 1);
-        GDALSetRasterNoDataValue(b, NAN);
-        if (GDALRasterIO(b, GF_Write, 0, 0, g->width, g->height, (void *)v, g->width, g->height,
-                         GDT_Float32, 0, 0) != CE_None)
-            rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
-        GDALClose(ds);
-    }
-    if (rc == 0) rc = mw_commit_path(tmp, path);
-    if (rc) mw_remove_tree(tmp);
-    free(tmp);
-    return rc;
-}
-
-static int write_byte_map(const char *path, const mw_grid *g, const uint8_t *v, const char *desc)
-{
-    char *tmp = mw_part_path(path);
-    char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
-    co = CSLSetNameValue(co, "TILED", "YES");
-    GDALDatasetH ds =
-        GDALCreate(GDALGetDriverByName("GTiff"), tmp, g->width, g->height, 1, GDT_Byte, co);
-    CSLDestroy(co);
-    int rc = ds ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
-    if (ds) {
-        double gt[6];
-        mw_grid_geotransform(g, gt);
-        GDALSetGeoTransform(ds, gt);
-        char *wkt = mw_grid_wkt(g);
-        GDALSetProjection(ds, wkt);
-        CPLFree(wkt);
-        GDALRasterBandH b = GDALGetRasterBand(ds, 1);
-        GDALSetRasterNoDataValue(b, 255);
+        GDALSetRasterNoDataValue(b, nodata);
         GDALSetDescription(b, desc);
-        if (GDALRasterIO(b, GF_Write, 0, 0, g->width, g->height, (void *)v, g->width, g->height,
-                         GDT_Byte, 0, 0) != CE_None)
+        if (GDALRasterIO(b, GF_Write, 0, 0, g->width, g->height, (void *)v, g->width, g->height, t,
+                         0, 0) != CE_None)
             rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
         GDALClose(ds);
     }
@@ -189,7 +141,6 @@ typedef struct site_ctx {
     const char *cube_dir;
     const char *maps_dir;
     int chunk_rows; /* 0: from budget */
-    int *chunk_rows_used;
     mw_run_report *rep;
     mw_run_result *res;
     json_t *prov_sites;
@@ -234,7 +185,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         site_bbox[3] = env.MaxY;
         char *wkt = NULL;
         OGR_G_ExportToWkt(wpoly, &wkt);
-        wkt_out = keep(sc->res, sdup(wkt));
+        wkt_out = keep(sc->res, mw_text_dup(wkt));
         CPLFree(wkt);
         area_ha = OGR_G_Area(upoly) / 1e4;
     }
@@ -245,7 +196,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     float **ndvi = calloc(p->n_periods, sizeof *ndvi);
     float *band[2] = {malloc(npix * sizeof(float)), malloc(npix * sizeof(float))};
     uint16_t *nclear = malloc(npix * sizeof *nclear);
-    char *site_dir = join(sc->cube_dir, site->id);
+    char *site_dir = mw_text_path(sc->cube_dir, site->id);
     json_t *jperiods = json_array();
     char *wkt_grid = mw_grid_wkt(&g);
     json_object_set_new(jsite, "grid",
@@ -349,7 +300,6 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                                ? sc->chunk_rows
                                : mw_composite_chunk_rows(&g, nok, 2, omp_get_max_threads(),
                                                          sc->o->mem_budget_mb * 1024 * 1024 / 2);
-            *sc->chunk_rows_used = rows_per;
             if (mw_composite_median(chips, nok, 2, &g, mask, p->qa_exclude, p->min_clear_obs,
                                     rows_per, band, nclear)) {
                 mw_report_add(sc->rep, site->id, "", "composite", "period '%s': %s", per->name,
@@ -420,7 +370,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
             char name[512];
             snprintf(name, sizeof name, "%s/%s_ndvi_%s.tif", sc->maps_dir, site->id,
                      p->periods[k].name);
-            if (write_float_map(name, &g, ndvi[k]))
+            if (write_map(name, &g, GDT_Float32, ndvi[k], NAN, "NDVI of the period composite"))
                 mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
         }
     }
@@ -429,8 +379,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     if (first_loss && sc->maps_dir) {
         char name[512];
         snprintf(name, sizeof name, "%s/%s_forest_loss.tif", sc->maps_dir, site->id);
-        if (write_byte_map(name, &g, first_loss,
-                           "first monitoring period with forest loss (0 none, 255 no data)"))
+        if (write_map(name, &g, GDT_Byte, first_loss, 255,
+                      "first monitoring period with forest loss (0 none, 255 no data)"))
             mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
     }
     free(first_loss);
@@ -463,10 +413,10 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     int rc = mw_make_dirs(o->out_dir);
     char *scene_dir = NULL, *cube_dir = NULL, *maps_dir = NULL;
     if (rc == 0) {
-        scene_dir = p->source_type == MW_SOURCE_SIMULATOR ? join(o->out_dir, "scenes")
-                                                          : sdup(p->source_path);
-        cube_dir = p->datacube ? sdup(p->datacube) : join(o->out_dir, "tiles");
-        maps_dir = join(o->out_dir, "maps");
+        scene_dir = p->source_type == MW_SOURCE_SIMULATOR ? mw_text_path(o->out_dir, "scenes")
+                                                          : mw_text_dup(p->source_path);
+        cube_dir = p->datacube ? mw_text_dup(p->datacube) : mw_text_path(o->out_dir, "tiles");
+        maps_dir = mw_text_path(o->out_dir, "maps");
         rc = mw_make_dirs(cube_dir);
         if (rc == 0 && p->write_maps) rc = mw_make_dirs(maps_dir);
     }
@@ -488,7 +438,6 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
                        cube_dir,
                        p->write_maps ? maps_dir : NULL,
                        o->chunk_rows,
-                       &res->chunk_rows_used,
                        rep,
                        res,
                        json_object_get(prov, "sites")};
@@ -498,11 +447,12 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         }
         /* The rows point into the catalogue, which is freed below: copy the strings. */
         for (size_t i = 0; i < res->nrows; i++) {
-            res->rows[i].site_id = keep(res, sdup(res->rows[i].site_id));
-            res->rows[i].site_name = keep(res, sdup(res->rows[i].site_name));
-            res->rows[i].period = keep(res, sdup(res->rows[i].period));
+            res->rows[i].site_id = keep(res, mw_text_dup(res->rows[i].site_id));
+            res->rows[i].site_name = keep(res, mw_text_dup(res->rows[i].site_name));
+            res->rows[i].period = keep(res, mw_text_dup(res->rows[i].period));
         }
-        char *csv = join(o->out_dir, "indicators.csv"), *gpkg = join(o->out_dir, "indicators.gpkg");
+        char *csv = mw_text_path(o->out_dir, "indicators.csv"),
+             *gpkg = mw_text_path(o->out_dir, "indicators.gpkg");
         if (p->write_csv && mw_indicators_write_csv(csv, res->rows, res->nrows))
             mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
         if (p->write_gpkg && mw_indicators_write_gpkg(gpkg, res->rows, res->nrows))
@@ -512,7 +462,7 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
                                       "gpkg", p->write_gpkg ? gpkg : NULL, "maps",
                                       p->write_maps ? maps_dir : NULL, "datacube", cube_dir));
         mw_provenance_finish(prov, rep);
-        char *pp = join(o->out_dir, "provenance.json");
+        char *pp = mw_text_path(o->out_dir, "provenance.json");
         char *tmp = mw_part_path(pp);
         if (json_dump_file(prov, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0 ||
             mw_commit_path(tmp, pp) != 0)

@@ -5,25 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *sdup(const char *s)
-{
-    const char *v = s ? s : "";
-    size_t n = strlen(v) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, v, n);
-    return d;
-}
+#include "core/text.h"
 
 void mw_report_add(mw_run_report *r, const char *site_id, const char *scene_id, const char *stage,
                    const char *fmt, ...)
 {
-    va_list ap, aq;
+    va_list ap;
     va_start(ap, fmt);
-    va_copy(aq, ap);
-    int n = vsnprintf(NULL, 0, fmt, aq);
-    va_end(aq);
-    char *msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (msg) vsnprintf(msg, (size_t)n + 1, fmt, ap);
+    char *msg = mw_text_vformat(fmt, ap);
     va_end(ap);
 #pragma omp critical(mw_run_report)
     {
@@ -37,10 +26,10 @@ void mw_report_add(mw_run_report *r, const char *site_id, const char *scene_id, 
         }
         if (r->n < r->cap) {
             mw_failure *f = &r->items[r->n++];
-            f->site_id = sdup(site_id);
-            f->scene_id = sdup(scene_id);
-            f->stage = sdup(stage);
-            f->message = msg ? msg : sdup("(out of memory)");
+            f->site_id = mw_text_dup(site_id);
+            f->scene_id = mw_text_dup(scene_id);
+            f->stage = mw_text_dup(stage);
+            f->message = msg ? msg : mw_text_dup("(out of memory)");
             msg = NULL;
         }
     }

@@ -17,6 +17,7 @@
 
 #include "core/atomic_file.h"
 #include "core/hash_random.h"
+#include "core/text.h"
 #include "minewatch/band.h"
 #include "minewatch/error.h"
 #include "minewatch/log.h"
@@ -77,14 +78,6 @@ typedef struct sample {
     int nodata, cloud /* 0 none, 1 edge, 2 core */, shadow, cirrus, hot_centre;
     sim_cover cover;
 } sample;
-
-static char *sdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 
 /* S2 processing baselines by date (ESA): 04.00 from 2022-01-25, 05.09 from 2022-12-06. */
 static void baseline_for(mw_day day, const char **pb, double *offset_dn)
@@ -284,19 +277,19 @@ static int render_scene(const sim_site *ss, const sim_scene *sc, int era, uint64
         }
     int rc = 0;
     for (int q = 0; q < 4 && rc == 0; q++) {
-        char *p = sdup(CPLFormFilename(dir, mw_bands[b10[q]].s2_name, "tif"));
+        char *p = mw_text_dup(CPLFormFilename(dir, mw_bands[b10[q]].s2_name, "tif"));
         rc =
             write_band(p, d10 + (size_t)q * W * H, W, H, GDT_UInt16, ss->X0, ss->Y0, 10.0, ss->wkt);
         free(p);
     }
     for (int q = 0; q < 3 && rc == 0; q++) {
-        char *p = sdup(CPLFormFilename(dir, mw_bands[b20[q]].s2_name, "tif"));
+        char *p = mw_text_dup(CPLFormFilename(dir, mw_bands[b20[q]].s2_name, "tif"));
         rc = write_band(p, d20 + (size_t)q * W2 * H2, W2, H2, GDT_UInt16, ss->X0, ss->Y0, 20.0,
                         ss->wkt);
         free(p);
     }
     if (rc == 0) {
-        char *p = sdup(CPLFormFilename(dir, "SCL", "tif"));
+        char *p = mw_text_dup(CPLFormFilename(dir, "SCL", "tif"));
         rc = write_band(p, scl, W2, H2, GDT_Byte, ss->X0, ss->Y0, 20.0, ss->wkt);
         free(p);
     }
@@ -647,7 +640,7 @@ int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *per
 #pragma omp critical(mw_sim_err)
             {
                 failed++;
-                if (!first_err) first_err = sdup(mw_error_message());
+                if (!first_err) first_err = mw_text_dup(mw_error_message());
             }
         }
         free(tmp);
