@@ -333,6 +333,34 @@ static void bad_input_exits_2_and_keeps_outputs(void **state)
     free(before), free(after), free(csv), free(f), free(p2), free(p3), free(text);
 }
 
+/* The README's demo itself: every site's forest loss within 10 % of the planted truth. */
+static void demo_pipeline_matches_truth(void **state)
+{
+    (void)state;
+    char *o = tu_path(g_dir, "demo"), *cube = tu_path(g_dir, "demo-tiles"), args[2048], *out;
+    snprintf(args, sizeof args, "run " MW_SOURCE_DIR "/pipelines/demo.yaml -o %s --datacube %s -q",
+             o, cube);
+    int rc = run_cli(args, &out);
+    if (rc != 0) fail_msg("demo exited %d:\n%s", rc, out);
+    free(out);
+    char *scenes = tu_path(o, "scenes");
+    row rows[16];
+    assert_int_equal(read_rows(o, rows, 16), 12);
+    int checked = 0;
+    for (int i = 0; i < 12; i++) {
+        if (!strcmp(rows[i].period, "baseline")) continue;
+        double t = truth_value(scenes, rows[i].site, rows[i].period, "forest_loss_ha");
+        if (!(t > 5) || fabs(rows[i].loss - t) / t > 0.10)
+            fail_msg("demo %s %s: forest loss %.2f ha, truth %.2f ha", rows[i].site, rows[i].period,
+                     rows[i].loss, t);
+        checked++;
+    }
+    assert_int_equal(checked, 8);
+    char *chips = tu_path(cube, "cd-kamoto/grid.json");
+    assert_int_equal(access(chips, R_OK), 0);
+    free(chips), free(scenes), free(o), free(cube);
+}
+
 static void cli_basics(void **state)
 {
     (void)state;
@@ -416,6 +444,7 @@ int main(void)
         cmocka_unit_test(identical_for_any_threads_and_chunks),
         cmocka_unit_test(bad_scenes_are_skipped_and_reported),
         cmocka_unit_test(bad_input_exits_2_and_keeps_outputs),
+        cmocka_unit_test(demo_pipeline_matches_truth),
         cmocka_unit_test(cli_basics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -14,6 +14,7 @@ typedef struct mw_run_options {
     size_t mem_budget_mb; /* all working memory: chunk scratch and GDAL's block cache */
     int chunk_rows;       /* 0: derived from the budget; set only to test chunk invariance */
     const char *command_line;
+    const char *datacube; /* overrides the pipeline's outputs.datacube when set */
 } mw_run_options;
 
 typedef struct mw_run_result {

@@ -26,7 +26,7 @@ enum { EXIT_OK = 0, EXIT_PARTIAL = 1, EXIT_BAD_INPUT = 2 };
 typedef struct cli {
     int quiet, threads, chunk_rows, help;
     long mem_mb;
-    const char *out;
+    const char *out, *datacube;
     const char *kind, *commodity;
     long long seed;
     int have_seed;
@@ -69,6 +69,8 @@ static const char *const usage_run =
     "since the baseline, and writes per-site, per-period indicators.\n"
     "\n"
     "  -o, --out DIR       output folder (default out/<pipeline name>)\n"
+    "      --datacube DIR  site datacube folder (default: outputs.datacube of the pipeline,\n"
+    "                      else DIR/tiles); chips there are reused when still valid\n"
     "      --chunk-rows N  rows per processing chunk (default: from --mem); results do not\n"
     "                      depend on it\n"
     "\n"
@@ -152,7 +154,7 @@ static int cmd_run(cli *c, int argc, char **argv)
     mw_pipeline p;
     if (mw_pipeline_load(argv[0], &p)) return exit_for_error();
     char *out = c->out ? strdup(c->out) : default_out(&p, NULL);
-    mw_run_options o = {out, (size_t)c->mem_mb, c->chunk_rows, c->command_line};
+    mw_run_options o = {out, (size_t)c->mem_mb, c->chunk_rows, c->command_line, c->datacube};
     mw_run_report rep = {0};
     mw_run_result res;
     int rc;
@@ -297,7 +299,7 @@ int main(int argc, char **argv)
 {
     cli c = {.mem_mb = 1024, .tty = isatty(STDERR_FILENO)};
     c.command_line = join_args(argc, argv);
-    enum { O_VERSION = 256, O_THREADS, O_MEM, O_CHUNK, O_SEED, O_KIND, O_COMMODITY };
+    enum { O_VERSION = 256, O_THREADS, O_MEM, O_CHUNK, O_SEED, O_KIND, O_COMMODITY, O_CUBE };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"version", no_argument, 0, O_VERSION},
                                          {"quiet", no_argument, 0, 'q'},
@@ -308,6 +310,7 @@ int main(int argc, char **argv)
                                          {"seed", required_argument, 0, O_SEED},
                                          {"kind", required_argument, 0, O_KIND},
                                          {"commodity", required_argument, 0, O_COMMODITY},
+                                         {"datacube", required_argument, 0, O_CUBE},
                                          {0, 0, 0, 0}};
     int ch;
     long v;
@@ -346,6 +349,9 @@ int main(int argc, char **argv)
                 return fail_input("--seed needs a whole number >= 0");
             c.seed = v;
             c.have_seed = 1;
+            break;
+        case O_CUBE:
+            c.datacube = optarg;
             break;
         case O_KIND:
             c.kind = optarg;

@@ -415,7 +415,9 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     if (rc == 0) {
         scene_dir = p->source_type == MW_SOURCE_SIMULATOR ? mw_text_path(o->out_dir, "scenes")
                                                           : mw_text_dup(p->source_path);
-        cube_dir = p->datacube ? mw_text_dup(p->datacube) : mw_text_path(o->out_dir, "tiles");
+        cube_dir = o->datacube   ? mw_text_dup(o->datacube)
+                   : p->datacube ? mw_text_dup(p->datacube)
+                                 : mw_text_path(o->out_dir, "tiles");
         maps_dir = mw_text_path(o->out_dir, "maps");
         rc = mw_make_dirs(cube_dir);
         if (rc == 0 && p->write_maps) rc = mw_make_dirs(maps_dir);
