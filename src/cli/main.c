@@ -295,10 +295,9 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run_main(cli *cp, int argc, char **argv)
 {
-    cli c = {.mem_mb = 1024, .tty = isatty(STDERR_FILENO)};
-    c.command_line = join_args(argc, argv);
+    cli c = *cp;
     enum { O_VERSION = 256, O_THREADS, O_MEM, O_CHUNK, O_SEED, O_KIND, O_COMMODITY, O_CUBE };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"version", no_argument, 0, O_VERSION},
@@ -372,7 +371,6 @@ int main(int argc, char **argv)
     char **args = argv + optind;
     if (nargs == 0) {
         fputs(usage_main, c.help ? stdout : stderr);
-        free(c.command_line);
         return c.help ? EXIT_OK : EXIT_BAD_INPUT;
     }
     if (c.threads) omp_set_num_threads(c.threads);
@@ -397,6 +395,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "minewatch: error: unknown command '%s'\n\n%s", cmd, usage_main);
         rc = EXIT_BAD_INPUT;
     }
-    free(c.command_line);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cli c = {.mem_mb = 1024, .tty = isatty(STDERR_FILENO)};
+    c.command_line = join_args(argc, argv);
+    int rc = run_main(&c, argc, argv);
+    free(c.command_line); /* every exit path comes through here */
     return rc;
 }
