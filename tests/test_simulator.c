@@ -123,8 +123,10 @@ static void offsets_follow_processing_baseline(void **state)
     assert_true(s0.bands[MW_BAND_NIR].offset == 0.0);
     assert_true(fabs(s1.bands[MW_BAND_NIR].offset + 0.1) < 1e-12);
     assert_true(s1.bands[MW_BAND_NIR].scale == 1e-4);
-    assert_int_equal(s1.offset_source, MW_OFFSET_FROM_RASTER_BANDS);
-    assert_non_null(s1.scl.href);
+    assert_string_equal(s1.offset_source, "raster:bands scale/offset");
+    assert_int_equal(s1.sensor, MW_SENSOR_S2_MSI);
+    assert_int_equal(s1.qa_source, MW_QA_FROM_SCL);
+    assert_non_null(s1.qa.href);
     /* The same forest in both clear scenes: DN differ by the -1000 BOA offset. */
     char *b0 = scene_file(g_a, "cd-kamoto", y0, "B08.tif"),
          *b1 = scene_file(g_a, "cd-kamoto", y1, "B08.tif");

@@ -143,7 +143,7 @@ static void site_grid_and_mask(void **state)
     assert_int_equal(mw_site_catalog_load(AOI, &c), 0);
     const mw_site *k = mw_site_catalog_find(&c, "cd-kamoto");
     mw_grid g;
-    assert_int_equal(mw_grid_for_site(k, 10, 500, &g), 0);
+    assert_int_equal(mw_grid_for_site(k, 10, 500, 0, 0, &g), 0);
     assert_int_equal(g.epsg, 32735); /* 25.4 E, south: UTM 35S */
     assert_true(fmod(g.x0, 10) == 0 && fmod(g.y0, 10) == 0);
     assert_true(g.width >= 500 && g.width <= 502 && g.height >= 500 && g.height <= 502);
@@ -157,7 +157,7 @@ static void site_grid_and_mask(void **state)
     free(m);
     const mw_site *b = mw_site_catalog_find(&c, "cn-bayan-obo"); /* a polygon site */
     assert_non_null(b);
-    assert_int_equal(mw_grid_for_site(b, 20, 0, &g), 0);
+    assert_int_equal(mw_grid_for_site(b, 20, 0, 0, 0, &g), 0);
     assert_int_equal(g.epsg, 32649);
     mw_site_catalog_free(&c);
 }

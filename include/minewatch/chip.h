@@ -17,10 +17,19 @@ typedef struct mw_chip {
     int reused;               /* 1 if an existing chip with the same key was used */
 } mw_chip;
 
-/* Ingest one scene for one site. Returns 0 (chip ready), 1 (scene does not cover the site:
- * nothing written), or -1 with an error naming the scene. */
-int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir, const mw_band *bands,
-                   int nbands, const uint8_t *site_mask, uint8_t qa_exclude, mw_chip *out);
+typedef struct mw_ingest_options {
+    const mw_band *bands; /* harmonised bands to keep, in chip band order */
+    int nbands;
+    int resample;       /* mw_resample for reflectance; QA is always nearest */
+    uint8_t qa_exclude; /* for the chip's clear fraction */
+    uint8_t qa_dilate;  /* QA flags grown by dilate_m */
+    double dilate_m;
+} mw_ingest_options;
+
+/* Ingest one scene for one site into a COG chip. Returns 0 (chip ready), 1 (scene does not cover
+ * the site: nothing written), or -1 with an error naming the scene. */
+int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
+                   const mw_ingest_options *o, const uint8_t *site_mask, mw_chip *out);
 void mw_chip_free(mw_chip *c);
 /* Writes <site_dir>/grid.json describing g (atomic). */
 int mw_chip_write_grid(const char *site_dir, const mw_grid *g, const char *site_id);

@@ -14,8 +14,10 @@ typedef struct mw_grid {
     int width, height;
 } mw_grid;
 
-/* Grid covering the site plus buffer_m on every side. */
-int mw_grid_for_site(const mw_site *site, double res, double buffer_m, mw_grid *out);
+/* Grid covering the site plus buffer_m on every side, its edges on the lattice of pixel size res
+ * through (ox, oy). */
+int mw_grid_for_site(const mw_site *site, double res, double buffer_m, double ox, double oy,
+                     mw_grid *out);
 void mw_grid_geotransform(const mw_grid *g, double gt[6]);
 char *mw_grid_wkt(const mw_grid *g); /* caller frees with CPLFree */
 /* A GDAL dataset (GDALDatasetH) laid on the grid: size, geotransform and CRS set. driver is a

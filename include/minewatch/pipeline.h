@@ -34,7 +34,11 @@ typedef struct mw_pipeline {
 
     double pixel_size_m;
     double buffer_m;
-    uint8_t qa_exclude; /* mw_qa_flag bits left out of composites */
+    double origin_x, origin_y; /* the grid lattice passes through this point (default 0, 0) */
+    int resampling;            /* mw_resample for reflectance; QA is always nearest */
+    uint8_t qa_exclude;        /* mw_qa_flag bits left out of composites */
+    uint8_t qa_dilate;         /* mw_qa_flag bits grown by dilate_m */
+    double dilate_m;
 
     double forest_ndvi_min;    /* composite NDVI at or above this is forest */
     double loss_ndvi_drop_min; /* baseline minus later NDVI must reach this for loss */

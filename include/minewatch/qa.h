@@ -48,4 +48,19 @@ static inline uint8_t mw_qa_from_scl(uint8_t scl)
     return scl < 12 ? mw_scl_classes[scl].qa : (uint8_t)MW_QA_NODATA;
 }
 
+/* Landsat Collection 2 QA_PIXEL: which QA bits each QA_PIXEL bit sets (bit index -> flags).
+ * USGS LSDS-1619 table 6-3: 0 fill, 1 dilated cloud, 2 cirrus, 3 cloud, 4 cloud shadow, 5 snow,
+ * 6 clear, 7 water. QA_RADSAT: bit n-1 set = band n saturated. */
+typedef struct mw_qa_pixel_bit {
+    uint8_t bit;
+    const char *name;
+    uint8_t qa;
+} mw_qa_pixel_bit;
+extern const mw_qa_pixel_bit mw_landsat_qa_pixel_bits[8];
+uint8_t mw_qa_from_landsat(uint16_t qa_pixel, uint16_t qa_radsat);
+
+/* Grow the flags in `bits` by r pixels (a (2r+1)^2 square) over a w x h QA band, in place;
+ * scratch holds w*h bytes. Done on whole site windows, so results never depend on chunking. */
+void mw_qa_dilate(uint8_t *qa, int w, int h, uint8_t bits, int r, uint8_t *scratch);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "minewatch/band.h"
 #include "minewatch/date.h"
+#include "minewatch/sensor.h"
 
 typedef struct mw_scene_asset {
     char *href;   /* absolute path or GDAL-readable URL; NULL when the scene lacks the band */
@@ -15,25 +16,23 @@ typedef struct mw_scene_asset {
     double nodata; /* DN value meaning no data */
 } mw_scene_asset;
 
-typedef enum mw_offset_source {
-    MW_OFFSET_FROM_RASTER_BANDS, /* STAC raster:bands scale/offset */
-    MW_OFFSET_FROM_BASELINE,     /* derived from s2:processing_baseline */
-} mw_offset_source;
-
 typedef struct mw_scene {
     char *id;
     char *item_path;
     char *platform;
-    char *sensor; /* short code used in chip names, e.g. "S2" */
+    mw_sensor sensor;
+    const char *sensor_code; /* from the sensor table, e.g. "S2"; used in chip names */
     mw_day day;
-    double seconds;     /* of day, UTC */
-    char *datetime;     /* as written in the item */
-    double cloud_cover; /* percent, NaN if unknown */
-    char *baseline;     /* processing baseline, "" if unknown */
-    double bbox[4];     /* lon/lat: west, south, east, north */
-    mw_offset_source offset_source;
+    double seconds;      /* of day, UTC */
+    char *datetime;      /* as written in the item */
+    double cloud_cover;  /* percent, NaN if unknown */
+    char *baseline;      /* Sentinel-2 processing baseline, "" if unknown or not Sentinel-2 */
+    double bbox[4];      /* lon/lat: west, south, east, north */
+    char *offset_source; /* where scale/offset came from, for provenance */
     mw_scene_asset bands[MW_BAND_COUNT];
-    mw_scene_asset scl;
+    mw_qa_source qa_source;
+    mw_scene_asset qa;     /* SCL or QA_PIXEL */
+    mw_scene_asset radsat; /* Landsat QA_RADSAT, optional */
 } mw_scene;
 
 typedef struct mw_scene_catalog {
@@ -41,10 +40,14 @@ typedef struct mw_scene_catalog {
     size_t n;
 } mw_scene_catalog;
 
-/* Parse one STAC item file. Errors name the file and say what is missing. */
+/* Parse one STAC item file. Returns 0, 1 when the item holds no reflectance bands minewatch uses
+ * (a thermal or angle product: not an error), or -1 with an error naming the file. */
 int mw_stac_item_read(const char *path, mw_scene *out);
 /* The same from an already parsed JSON document (json_t *); path is for messages and hrefs. */
 int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *out);
+/* A Landsat Collection 2 Level-2 product folder described by its *_MTL.json (no STAC item):
+ * band files, date, cloud cover and the scale/offset the MTL itself gives. Same returns. */
+int mw_landsat_mtl_read(const char *mtl_json_path, mw_scene *out);
 void mw_scene_free(mw_scene *s);
 
 /* Called for each item that could not be read; the scan goes on. */

@@ -4,11 +4,23 @@
 
 #include "minewatch/grid.h"
 
-typedef enum mw_resample { MW_RESAMPLE_NEAREST, MW_RESAMPLE_BILINEAR } mw_resample;
+typedef enum mw_resample {
+    MW_RESAMPLE_NEAREST,
+    MW_RESAMPLE_BILINEAR,
+    MW_RESAMPLE_CUBIC
+} mw_resample;
 
-/* Warps band 1 of src onto g. float_out: Float32 with NaN where no source data (src_nodata is the
- * source's no-data DN); otherwise Byte, 0 where not covered. Returns 0, or -1 naming the file. */
-int mw_warp_to_grid(const char *src, double src_nodata, const mw_grid *g, mw_resample rs,
-                    float *float_out, unsigned char *byte_out);
+typedef struct mw_warp_spec {
+    mw_resample resample;
+    int gdal_type;      /* GDT_Float32 (no data -> NaN), GDT_Byte or GDT_UInt16 */
+    int has_src_nodata; /* source DN meaning no data (left out of resampling) */
+    double src_nodata;
+    double fill; /* integer outputs: value where the source has nothing */
+} mw_warp_spec;
+
+/* Warps band 1 of src onto g into out (width*height values of spec->gdal_type). Returns 0, or -1
+ * with an error naming the file. */
+int mw_warp_to_grid(const char *src, const mw_grid *g, const mw_warp_spec *spec, void *out);
+const char *mw_resample_name(mw_resample r);
 
 #endif

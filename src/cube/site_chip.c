@@ -24,35 +24,34 @@ void mw_chip_free(mw_chip *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Everything the chip's pixels depend on; a chip is reused only if its key matches. */
-static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_band *bands, int nb)
+static json_t *file_stamp(const char *href)
 {
-    json_t *k = json_pack("{s:s,s:s,s:s,s:[i,f,f,f,i,i]}", "v", MW_VERSION_STRING, "scene", sc->id,
-                          "datetime", sc->datetime, "grid", g->epsg, g->x0, g->y0, g->res, g->width,
-                          g->height);
-    json_t *jb = json_array();
-    for (int i = 0; i < nb; i++) {
-        const mw_scene_asset *a = &sc->bands[bands[i]];
-        struct stat st;
-        long long size = -1, mtime = -1;
-        if (a->href && stat(a->href, &st) == 0) {
-            size = (long long)st.st_size;
-            mtime = (long long)st.st_mtime;
-        }
-        json_array_append_new(jb, json_pack("[s,s,f,f,f,I,I]", mw_bands[bands[i]].name,
-                                            a->href ? a->href : "", a->scale, a->offset, a->nodata,
-                                            (json_int_t)size, (json_int_t)mtime));
-    }
     struct stat st;
-    long long ssize = -1, smtime = -1;
-    if (sc->scl.href && stat(sc->scl.href, &st) == 0) {
-        ssize = (long long)st.st_size;
-        smtime = (long long)st.st_mtime;
+    long long size = -1, mtime = -1;
+    if (href && stat(href, &st) == 0) {
+        size = (long long)st.st_size;
+        mtime = (long long)st.st_mtime;
+    }
+    return json_pack("[s,I,I]", href ? href : "", (json_int_t)size, (json_int_t)mtime);
+}
+
+/* Everything the chip's pixels depend on; a chip is reused only if its key matches. */
+static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_options *o)
+{
+    json_t *k =
+        json_pack("{s:s,s:s,s:s,s:[i,f,f,f,i,i],s:s,s:i,s:f,s:s}", "v", MW_VERSION_STRING, "scene",
+                  sc->id, "datetime", sc->datetime, "grid", g->epsg, g->x0, g->y0, g->res, g->width,
+                  g->height, "resample", mw_resample_name((mw_resample)o->resample), "dilate",
+                  o->qa_dilate, "dilate_m", o->dilate_m, "radiometry", sc->offset_source);
+    json_t *jb = json_array();
+    for (int i = 0; i < o->nbands; i++) {
+        const mw_scene_asset *a = &sc->bands[o->bands[i]];
+        json_array_append_new(jb, json_pack("[s,f,f,f,o]", mw_bands[o->bands[i]].name, a->scale,
+                                            a->offset, a->nodata, file_stamp(a->href)));
     }
     json_object_set_new(k, "bands", jb);
-    json_object_set_new(k, "scl",
-                        json_pack("[s,I,I]", sc->scl.href ? sc->scl.href : "", (json_int_t)ssize,
-                                  (json_int_t)smtime));
+    json_object_set_new(k, "qa", file_stamp(sc->qa.href));
+    json_object_set_new(k, "radsat", file_stamp(sc->radsat.href));
     char *s = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(k);
     return s;
@@ -80,49 +79,103 @@ static int try_reuse(mw_chip *c, const char *key)
     return ok;
 }
 
-static GDALDatasetH create_tif(const char *path, const mw_grid *g, int nb, GDALDataType t)
-{
-    char **co = NULL;
-    co = CSLSetNameValue(co, "TILED", "YES");
-    co = CSLSetNameValue(co, "COMPRESS", "DEFLATE");
-    co = CSLSetNameValue(co, "PREDICTOR", t == GDT_Float32 ? "3" : "2");
-    co = CSLSetNameValue(co, "INTERLEAVE", "BAND");
-    GDALDatasetH ds = mw_grid_create_dataset(g, "GTiff", path, nb, t, co);
-    CSLDestroy(co);
-    return ds;
-}
-
 static void set_tags(GDALDatasetH ds, const mw_scene *sc, const char *key, double clear,
                      double cover)
 {
     char buf[64];
     GDALSetMetadataItem(ds, "MW_CHIP_KEY", key, NULL);
     GDALSetMetadataItem(ds, "MW_SCENE_ID", sc->id, NULL);
+    GDALSetMetadataItem(ds, "MW_SENSOR", mw_sensors[sc->sensor].name, NULL);
     GDALSetMetadataItem(ds, "MW_DATETIME", sc->datetime, NULL);
-    GDALSetMetadataItem(ds, "MW_PROCESSING_BASELINE", sc->baseline, NULL);
-    GDALSetMetadataItem(ds, "MW_OFFSET_SOURCE",
-                        sc->offset_source == MW_OFFSET_FROM_RASTER_BANDS ? "raster:bands"
-                                                                         : "s2:processing_baseline",
-                        NULL);
+    GDALSetMetadataItem(ds, "MW_PROCESSING_BASELINE", sc->baseline ? sc->baseline : "", NULL);
+    GDALSetMetadataItem(ds, "MW_RADIOMETRY", sc->offset_source, NULL);
     snprintf(buf, sizeof buf, "%.6f", clear);
     GDALSetMetadataItem(ds, "MW_CLEAR_FRACTION", buf, NULL);
     snprintf(buf, sizeof buf, "%.6f", cover);
     GDALSetMetadataItem(ds, "MW_COVERAGE_FRACTION", buf, NULL);
+    if (!isnan(sc->cloud_cover)) {
+        snprintf(buf, sizeof buf, "%.4f", sc->cloud_cover);
+        GDALSetMetadataItem(ds, "MW_SCENE_CLOUD_COVER_PCT", buf, NULL);
+    }
 }
 
-int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir, const mw_band *bands,
-                   int nb, const uint8_t *mask, uint8_t qa_exclude, mw_chip *out)
+/* Writes bands (nb x npix of type t) as a COG at path: MEM dataset, then the COG driver. */
+static int write_cog(const char *path, const mw_grid *g, int nb, GDALDataType t, const void *data,
+                     const char *const *names, const mw_scene *sc, const char *key, double clear,
+                     double cover)
+{
+    GDALDatasetH mem = mw_grid_create_dataset(g, "MEM", NULL, nb, t, NULL);
+    if (!mem) return -1;
+    size_t npix = mw_grid_npix(g), esz = (size_t)GDALGetDataTypeSizeBytes(t);
+    int rc = 0;
+    for (int i = 0; i < nb && rc == 0; i++) {
+        GDALRasterBandH b = GDALGetRasterBand(mem, i + 1);
+        GDALSetDescription(b, names[i]);
+        if (t == GDT_Float32) GDALSetRasterNoDataValue(b, NAN);
+        if (GDALRasterIO(b, GF_Write, 0, 0, g->width, g->height,
+                         (char *)data + (size_t)i * npix * esz, g->width, g->height, t, 0,
+                         0) != CE_None)
+            rc = mw_error_from_gdal(MW_ERR_IO, "cannot fill chip '%s'", path);
+    }
+    set_tags(mem, sc, key, clear, cover);
+    if (rc == 0) {
+        char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
+        co = CSLSetNameValue(co, "PREDICTOR", "YES");
+        co = CSLSetNameValue(co, "BLOCKSIZE", "256");
+        co = CSLSetNameValue(co, "OVERVIEWS", "NONE");
+        co = CSLSetNameValue(co, "NUM_THREADS", "1");
+        GDALDatasetH out =
+            GDALCreateCopy(GDALGetDriverByName("COG"), path, mem, FALSE, co, NULL, NULL);
+        CSLDestroy(co);
+        if (!out)
+            rc = mw_error_from_gdal(MW_ERR_IO, "cannot write chip '%s'", path);
+        else
+            GDALClose(out);
+    }
+    GDALClose(mem);
+    return rc;
+}
+
+/* The scene's QA band(s) on the grid, decoded into mw_qa_flag bits. */
+static int ingest_qa(const mw_scene *sc, const mw_grid *g, uint8_t *qa)
+{
+    size_t npix = mw_grid_npix(g);
+    if (sc->qa_source == MW_QA_FROM_SCL) {
+        mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_Byte, 0, 0, 0 /* SCL 0 = no data */};
+        if (mw_warp_to_grid(sc->qa.href, g, &ws, qa)) return -1;
+        for (size_t p = 0; p < npix; p++)
+            qa[p] = mw_qa_from_scl(qa[p]);
+        return 0;
+    }
+    uint16_t *qp = malloc(npix * sizeof *qp), *rs = calloc(npix, sizeof *rs);
+    int rc = qp && rs ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory for the QA window");
+    mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_UInt16, 0, 0, 1 /* fill bit */};
+    if (rc == 0) rc = mw_warp_to_grid(sc->qa.href, g, &ws, qp);
+    ws.fill = 0;
+    if (rc == 0 && sc->radsat.href) rc = mw_warp_to_grid(sc->radsat.href, g, &ws, rs);
+    if (rc == 0)
+        for (size_t p = 0; p < npix; p++)
+            qa[p] = mw_qa_from_landsat(qp[p], rs[p]);
+    free(qp);
+    free(rs);
+    return rc;
+}
+
+int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
+                   const mw_ingest_options *o, const uint8_t *mask, mw_chip *out)
 {
     memset(out, 0, sizeof *out);
+    const int nb = o->nbands;
     for (int i = 0; i < nb; i++)
-        if (!sc->bands[bands[i]].href)
-            return mw_error_set(MW_ERR_INPUT, "scene '%s' (%s) has no '%s' (%s) asset", sc->id,
-                                sc->item_path, mw_bands[bands[i]].name, mw_bands[bands[i]].s2_name);
-    if (!sc->scl.href)
-        return mw_error_set(MW_ERR_INPUT,
-                            "scene '%s' (%s) has no SCL asset: clouds cannot be masked, so the "
-                            "scene is left out. Add the scene classification layer",
-                            sc->id, sc->item_path);
+        if (!sc->bands[o->bands[i]].href)
+            return mw_error_set(MW_ERR_INPUT, "scene '%s' (%s) has no '%s' band asset", sc->id,
+                                sc->item_path, mw_bands[o->bands[i]].name);
+    if (!sc->qa.href)
+        return mw_error_set(
+            MW_ERR_INPUT,
+            "scene '%s' (%s) has no %s asset: clouds cannot be masked, so the scene is "
+            "left out. Add the quality layer",
+            sc->id, sc->item_path, sc->qa_source == MW_QA_FROM_SCL ? "SCL" : "QA_PIXEL");
     char date[11];
     mw_day_format(sc->day, date);
     size_t n = strlen(site_dir) + strlen(sc->id) + 48;
@@ -133,10 +186,10 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir, c
         return mw_error_set(MW_ERR_NOMEM, "out of memory");
     }
     snprintf(out->path, n, "%s/%.4s%.2s%.2s_%s_%s.tif", site_dir, date, date + 5, date + 8,
-             sc->sensor, sc->id);
+             sc->sensor_code, sc->id);
     snprintf(out->qa_path, n, "%s/%.4s%.2s%.2s_%s_%s_qa.tif", site_dir, date, date + 5, date + 8,
-             sc->sensor, sc->id);
-    char *key = chip_key(sc, g, bands, nb);
+             sc->sensor_code, sc->id);
+    char *key = chip_key(sc, g, o);
     if (key && try_reuse(out, key)) {
         free(key);
         out->reused = 1;
@@ -144,74 +197,59 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir, c
     }
     size_t npix = mw_grid_npix(g);
     float *refl = malloc(npix * (size_t)nb * sizeof *refl);
-    uint8_t *qa = malloc(npix);
-    int rc = (refl && qa && key)
+    uint8_t *qa = malloc(npix), *scratch = malloc(npix);
+    int rc = (refl && qa && scratch && key)
                  ? 0
                  : mw_error_set(MW_ERR_NOMEM, "out of memory ingesting '%s'", sc->id);
     for (int i = 0; i < nb && rc == 0; i++) {
-        const mw_scene_asset *a = &sc->bands[bands[i]];
+        const mw_scene_asset *a = &sc->bands[o->bands[i]];
         float *dst = refl + (size_t)i * npix;
-        rc = mw_warp_to_grid(a->href, a->nodata, g, MW_RESAMPLE_BILINEAR, dst, NULL);
+        mw_warp_spec ws = {(mw_resample)o->resample, GDT_Float32, 1, a->nodata, 0};
+        rc = mw_warp_to_grid(a->href, g, &ws, dst);
         if (rc) break;
         const float scale = (float)a->scale, offset = (float)a->offset;
 #pragma omp simd
         for (size_t p = 0; p < npix; p++)
             dst[p] = dst[p] * scale + offset; /* NaN stays NaN */
     }
-    if (rc == 0) rc = mw_warp_to_grid(sc->scl.href, 0, g, MW_RESAMPLE_NEAREST, NULL, qa);
+    if (rc == 0) rc = ingest_qa(sc, g, qa);
     if (rc) mw_error_prefix("scene '%s'", sc->id);
     long inside = 0, covered = 0, clear = 0;
     if (rc == 0) {
-        for (size_t p = 0; p < npix; p++) {
-            uint8_t q = mw_qa_from_scl(qa[p]);
+        for (size_t p = 0; p < npix; p++)
             for (int i = 0; i < nb; i++)
-                if (isnan(refl[(size_t)i * npix + p])) q |= MW_QA_NODATA;
-            if (q & MW_QA_NODATA)
+                if (isnan(refl[(size_t)i * npix + p])) qa[p] |= MW_QA_NODATA;
+        int r = o->dilate_m > 0 ? (int)ceil(o->dilate_m / g->res - 1e-9) : 0;
+        mw_qa_dilate(qa, g->width, g->height, o->qa_dilate, r, scratch);
+        for (size_t p = 0; p < npix; p++) {
+            if (qa[p] & MW_QA_NODATA)
                 for (int i = 0; i < nb; i++)
                     refl[(size_t)i * npix + p] = NAN;
-            qa[p] = q;
             if (mask[p]) {
                 inside++;
-                covered += !(q & MW_QA_NODATA);
-                clear += !(q & qa_exclude);
+                covered += !(qa[p] & MW_QA_NODATA);
+                clear += !(qa[p] & o->qa_exclude);
             }
         }
         out->coverage_fraction = inside ? (double)covered / (double)inside : 0.0;
         out->clear_fraction = inside ? (double)clear / (double)inside : 0.0;
     }
     if (rc == 0 && covered == 0) {
-        free(refl);
-        free(qa);
-        free(key);
+        free(refl), free(qa), free(scratch), free(key);
+        mw_chip_free(out);
         return 1;
     }
-    char *tmp = NULL, *tmpq = NULL;
     if (rc == 0) {
-        tmp = mw_part_path(out->path);
-        tmpq = mw_part_path(out->qa_path);
-        GDALDatasetH d = create_tif(tmp, g, nb, GDT_Float32);
-        GDALDatasetH q = d ? create_tif(tmpq, g, 1, GDT_Byte) : NULL;
-        if (!d || !q) {
-            rc = mw_error_from_gdal(MW_ERR_IO, "cannot create chip '%s'", out->path);
-        } else {
-            for (int i = 0; i < nb && rc == 0; i++) {
-                GDALRasterBandH b = GDALGetRasterBand(d, i + 1);
-                GDALSetDescription(b, mw_bands[bands[i]].name);
-                GDALSetRasterNoDataValue(b, NAN);
-                if (GDALRasterIO(b, GF_Write, 0, 0, g->width, g->height, refl + (size_t)i * npix,
-                                 g->width, g->height, GDT_Float32, 0, 0) != CE_None)
-                    rc = mw_error_from_gdal(MW_ERR_IO, "cannot write chip '%s'", out->path);
-            }
-            GDALRasterBandH b = GDALGetRasterBand(q, 1);
-            GDALSetDescription(b, "qa");
-            if (rc == 0 && GDALRasterIO(b, GF_Write, 0, 0, g->width, g->height, qa, g->width,
-                                        g->height, GDT_Byte, 0, 0) != CE_None)
-                rc = mw_error_from_gdal(MW_ERR_IO, "cannot write chip '%s'", out->qa_path);
-            set_tags(d, sc, key, out->clear_fraction, out->coverage_fraction);
-            set_tags(q, sc, key, out->clear_fraction, out->coverage_fraction);
-        }
-        if (q) GDALClose(q);
-        if (d) GDALClose(d);
+        char *tmp = mw_part_path(out->path), *tmpq = mw_part_path(out->qa_path);
+        const char *names[MW_BAND_COUNT];
+        for (int i = 0; i < nb; i++)
+            names[i] = mw_bands[o->bands[i]].name;
+        const char *qname[1] = {"qa"};
+        rc = write_cog(tmp, g, nb, GDT_Float32, refl, names, sc, key, out->clear_fraction,
+                       out->coverage_fraction);
+        if (rc == 0)
+            rc = write_cog(tmpq, g, 1, GDT_Byte, qa, qname, sc, key, out->clear_fraction,
+                           out->coverage_fraction);
         /* QA first: a chip counts as present only when its reflectance file carries the key. */
         if (rc == 0) rc = mw_commit_path(tmpq, out->qa_path);
         if (rc == 0) rc = mw_commit_path(tmp, out->path);
@@ -219,12 +257,10 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir, c
             mw_remove_tree(tmp);
             mw_remove_tree(tmpq);
         }
+        free(tmp);
+        free(tmpq);
     }
-    free(tmp);
-    free(tmpq);
-    free(refl);
-    free(qa);
-    free(key);
+    free(refl), free(qa), free(scratch), free(key);
     if (rc) mw_chip_free(out);
     return rc;
 }

@@ -11,7 +11,8 @@
 
 #include "minewatch/error.h"
 
-int mw_grid_for_site(const mw_site *site, double res, double buffer_m, mw_grid *g)
+int mw_grid_for_site(const mw_site *site, double res, double buffer_m, double ox, double oy,
+                     mw_grid *g)
 {
     if (!(res > 0) || !(buffer_m >= 0))
         return mw_error_set(MW_ERR_INPUT, "grid: pixel size must be > 0 and buffer >= 0");
@@ -22,11 +23,12 @@ int mw_grid_for_site(const mw_site *site, double res, double buffer_m, mw_grid *
     OGREnvelope env;
     OGR_G_GetEnvelope(poly, &env);
     OGR_G_DestroyGeometry(poly);
-    /* Snap outwards to whole pixels so that every site grid nests in a global pixel lattice. */
-    double xmin = floor((env.MinX - buffer_m) / res) * res;
-    double xmax = ceil((env.MaxX + buffer_m) / res) * res;
-    double ymin = floor((env.MinY - buffer_m) / res) * res;
-    double ymax = ceil((env.MaxY + buffer_m) / res) * res;
+    /* Snap outwards to the lattice through (ox, oy), so that site grids nest in one pixel lattice
+     * (and, with the product grid as anchor, match the scenes pixel for pixel). */
+    double xmin = ox + floor((env.MinX - buffer_m - ox) / res) * res;
+    double xmax = ox + ceil((env.MaxX + buffer_m - ox) / res) * res;
+    double ymin = oy + floor((env.MinY - buffer_m - oy) / res) * res;
+    double ymax = oy + ceil((env.MaxY + buffer_m - oy) / res) * res;
     double w = (xmax - xmin) / res, h = (ymax - ymin) / res;
     if (w * h > 4.0e8)
         return mw_error_set(MW_ERR_INPUT,

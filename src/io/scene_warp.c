@@ -1,6 +1,7 @@
 #include "minewatch/warp.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <cpl_conv.h>
@@ -10,9 +11,14 @@
 
 #include "minewatch/error.h"
 
-int mw_warp_to_grid(const char *src_path, double src_nodata, const mw_grid *g, mw_resample rs,
-                    float *fout, unsigned char *bout)
+const char *mw_resample_name(mw_resample r)
 {
+    return r == MW_RESAMPLE_BILINEAR ? "bilinear" : r == MW_RESAMPLE_CUBIC ? "cubic" : "nearest";
+}
+
+int mw_warp_to_grid(const char *src_path, const mw_grid *g, const mw_warp_spec *spec, void *out)
+{
+    const int is_float = spec->gdal_type == GDT_Float32;
     GDALDatasetH src = GDALOpenEx(src_path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!src) return mw_error_from_gdal(MW_ERR_IO, "cannot open raster '%s'", src_path);
     const char *swkt = GDALGetProjectionRef(src);
@@ -24,7 +30,7 @@ int mw_warp_to_grid(const char *src_path, double src_nodata, const mw_grid *g, m
                             "it cannot be placed on the site grid",
                             src_path);
     }
-    GDALDataType dt = fout ? GDT_Float32 : GDT_Byte;
+    GDALDataType dt = (GDALDataType)spec->gdal_type;
     GDALDatasetH dst = mw_grid_create_dataset(g, "MEM", NULL, 1, dt, NULL);
     if (!dst) {
         GDALClose(src);
@@ -37,16 +43,26 @@ int mw_warp_to_grid(const char *src_path, double src_nodata, const mw_grid *g, m
     wo->panSrcBands = CPLMalloc(sizeof(int));
     wo->panDstBands = CPLMalloc(sizeof(int));
     wo->panSrcBands[0] = wo->panDstBands[0] = 1;
-    wo->eResampleAlg = rs == MW_RESAMPLE_BILINEAR ? GRA_Bilinear : GRA_NearestNeighbour;
-    wo->eWorkingDataType = fout ? GDT_Float32 : GDT_Byte;
+    wo->eResampleAlg = spec->resample == MW_RESAMPLE_BILINEAR ? GRA_Bilinear
+                       : spec->resample == MW_RESAMPLE_CUBIC  ? GRA_Cubic
+                                                              : GRA_NearestNeighbour;
+    wo->eWorkingDataType = dt;
     wo->dfWarpMemoryLimit = 64.0 * 1024 * 1024;
-    wo->padfDstNoDataReal = CPLMalloc(sizeof(double));
-    wo->padfDstNoDataReal[0] = fout ? NAN : 0.0;
-    if (fout) {
-        wo->padfSrcNoDataReal = CPLMalloc(sizeof(double));
-        wo->padfSrcNoDataReal[0] = src_nodata;
+    if (is_float) {
+        wo->padfDstNoDataReal = CPLMalloc(sizeof(double));
+        wo->padfDstNoDataReal[0] = NAN;
+        wo->papszWarpOptions = CSLSetNameValue(wo->papszWarpOptions, "INIT_DEST", "NO_DATA");
+    } else {
+        /* No destination no-data for class bands: GDAL would shift a real class value that equals
+         * it. The window is pre-filled with the fill value instead. */
+        char fill[32];
+        snprintf(fill, sizeof fill, "%.0f", spec->fill);
+        wo->papszWarpOptions = CSLSetNameValue(wo->papszWarpOptions, "INIT_DEST", fill);
     }
-    wo->papszWarpOptions = CSLSetNameValue(wo->papszWarpOptions, "INIT_DEST", "NO_DATA");
+    if (spec->has_src_nodata) {
+        wo->padfSrcNoDataReal = CPLMalloc(sizeof(double));
+        wo->padfSrcNoDataReal[0] = spec->src_nodata;
+    }
     /* An exact transformer (no approximation): every output pixel maps the same way whatever the
      * chunking GDAL picks, which keeps results byte-identical. */
     wo->pTransformerArg = GDALCreateGenImgProjTransformer2(src, dst, NULL);
@@ -62,9 +78,8 @@ int mw_warp_to_grid(const char *src_path, double src_nodata, const mw_grid *g, m
         if (op) GDALDestroyWarpOperation(op);
         GDALDestroyGenImgProjTransformer(wo->pTransformerArg);
     }
-    if (rc == 0 &&
-        GDALRasterIO(GDALGetRasterBand(dst, 1), GF_Read, 0, 0, g->width, g->height,
-                     fout ? (void *)fout : (void *)bout, g->width, g->height, dt, 0, 0) != CE_None)
+    if (rc == 0 && GDALRasterIO(GDALGetRasterBand(dst, 1), GF_Read, 0, 0, g->width, g->height, out,
+                                g->width, g->height, dt, 0, 0) != CE_None)
         rc = mw_error_from_gdal(MW_ERR_INTERNAL, "reading the warped window of '%s'", src_path);
     GDALDestroyWarpOptions(wo);
     GDALClose(dst);

@@ -1,7 +1,9 @@
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cpl_conv.h>
 #include <jansson.h>
@@ -16,20 +18,22 @@ void mw_scene_free(mw_scene *s)
     free(s->id);
     free(s->item_path);
     free(s->platform);
-    free(s->sensor);
     free(s->datetime);
     free(s->baseline);
+    free(s->offset_source);
     for (int b = 0; b < MW_BAND_COUNT; b++)
         free(s->bands[b].href);
-    free(s->scl.href);
+    free(s->qa.href);
+    free(s->radsat.href);
     memset(s, 0, sizeof *s);
 }
 
 /* Asset hrefs are relative to the item file unless absolute or a URL. */
 static char *resolve_href(const char *item_path, const char *href)
 {
+    if (strncmp(href, "file://", 7) == 0) href += 7;
     if (strstr(href, "://")) {
-        /* Remote assets are read through GDAL's network layer (issue: STAC sources). */
+        /* Remote assets are read through GDAL's network layer: only the blocks needed. */
         size_t n = strlen(href) + 16;
         char *s = malloc(n);
         if (s) snprintf(s, n, "/vsicurl/%s", href);
@@ -40,51 +44,165 @@ static char *resolve_href(const char *item_path, const char *href)
     return mw_text_dup(CPLFormFilename(CPLGetPath(item_path), rel, NULL));
 }
 
-/* Which harmonised band an asset carries: by key, then by eo:bands name or common_name. */
-static int asset_band(const char *key, json_t *asset, int *is_scl)
+typedef enum { A_NONE = -1, A_QA = MW_BAND_COUNT, A_RADSAT } asset_kind;
+
+static int key_is(const char *key, const char *name)
 {
-    *is_scl = 0;
-    if (strcasecmp(key, "scl") == 0) {
-        *is_scl = 1;
-        return -1;
-    }
-    const mw_band_info *bi = mw_band_by_name(key);
-    if (bi) return (int)bi->band;
+    return strcasecmp(key, name) == 0;
+}
+
+/* The QA role of an asset key: SCL for Sentinel-2, QA_PIXEL / QA_RADSAT for Landsat. */
+static int qa_kind(const char *key)
+{
+    if (key_is(key, "scl") || key_is(key, "SCL")) return A_QA;
+    if (key_is(key, "qa_pixel") || mw_text_ifind(key, "QA_PIXEL")) return A_QA;
+    if (key_is(key, "qa_radsat") || mw_text_ifind(key, "QA_RADSAT")) return A_RADSAT;
+    return A_NONE;
+}
+
+/* Which band an asset is by its eo:bands entry: an object (name / common_name) or, in old STAC,
+ * an index into properties."eo:bands". */
+static int band_by_eo(const mw_sensor_info *si, json_t *asset, json_t *props)
+{
     json_t *eob = json_object_get(asset, "eo:bands");
-    json_t *b0 = json_is_array(eob) ? json_array_get(eob, 0) : NULL;
-    if (b0) {
-        const char *nm = json_string_value(json_object_get(b0, "name"));
-        const char *cn = json_string_value(json_object_get(b0, "common_name"));
-        if (nm && strcasecmp(nm, "SCL") == 0) {
-            *is_scl = 1;
-            return -1;
-        }
-        if (nm && (bi = mw_band_by_name(nm))) return (int)bi->band;
-        if (cn && (bi = mw_band_by_name(cn))) return (int)bi->band;
+    if (!json_is_array(eob) || json_array_size(eob) != 1) return A_NONE;
+    json_t *b0 = json_array_get(eob, 0);
+    if (json_is_integer(b0))
+        b0 = json_array_get(json_object_get(props, "eo:bands"), (size_t)json_integer_value(b0));
+    if (!json_is_object(b0)) return A_NONE;
+    const char *nm = json_string_value(json_object_get(b0, "name"));
+    const char *cn = json_string_value(json_object_get(b0, "common_name"));
+    int b;
+    if (nm && (b = mw_sensor_band_from_native(si, nm)) >= 0) return b;
+    if (nm && key_is(nm, "SCL")) return A_QA;
+    const mw_band_info *bi;
+    if (cn && (bi = mw_band_by_name(cn)) && si->native[bi->band]) return (int)bi->band;
+    return A_NONE;
+}
+
+/* Landsat has one NIR band: it stands for both nir and nir08. */
+static int band_by_key(const mw_sensor_info *si, const char *key)
+{
+    const mw_band_info *bi = mw_band_by_name(key);
+    if (bi && (si->id == MW_SENSOR_S2_MSI || strcasecmp(key, bi->s2_name) != 0))
+        return (int)bi->band;
+    int b = mw_sensor_band_from_native(si, key);
+    if (b >= 0) return b;
+    /* "LC08_..._SR_B4.TIF" */
+    const char *sr = mw_text_ifind(key, "SR_B");
+    return sr ? mw_sensor_band_from_native(si, sr) : A_NONE;
+}
+
+static void set_asset(mw_scene_asset *a, const char *item_path, json_t *asset)
+{
+    free(a->href);
+    a->href = resolve_href(item_path, json_string_value(json_object_get(asset, "href")));
+    a->scale = NAN;
+    a->offset = NAN;
+    a->nodata = 0.0;
+    json_t *rb = json_object_get(asset, "raster:bands");
+    json_t *rb0 = json_is_array(rb) ? json_array_get(rb, 0) : NULL;
+    json_t *v;
+    if (rb0 && json_is_number(v = json_object_get(rb0, "nodata"))) a->nodata = json_number_value(v);
+    if (rb0 && json_is_number(v = json_object_get(rb0, "scale"))) {
+        a->scale = json_number_value(v);
+        json_t *o = json_object_get(rb0, "offset");
+        a->offset = json_is_number(o) ? json_number_value(o) : 0.0;
     }
-    return -1;
 }
 
-/* Processing baseline "NN.NN" >= 04.00 means BOA_ADD_OFFSET -1000. */
-static int baseline_offset(const char *pb, double *offset)
+/* "NN.NN" from the properties, or from the "_Nxxyy_" field of an ESA product name. */
+static char *find_baseline(json_t *props, const char *id, const char **from)
 {
-    int maj = 0, min = 0;
-    if (!pb || sscanf(pb, "%d.%d", &maj, &min) != 2) return -1;
-    *offset = (maj >= 4 ? MW_S2_BOA_OFFSET_PB0400 : 0.0) / MW_S2_QUANTIFICATION;
+    static const char *const keys[] = {"s2:processing_baseline", "sentinel:processing_baseline",
+                                       NULL};
+    for (const char *const *k = keys; *k; k++) {
+        const char *v = json_string_value(json_object_get(props, *k));
+        if (v && *v) {
+            *from = *k;
+            return mw_text_dup(v);
+        }
+    }
+    const char *names[] = {json_string_value(json_object_get(props, "s2:product_uri")),
+                           json_string_value(json_object_get(props, "sentinel:product_id")), id};
+    static const char *const labels[] = {"s2:product_uri", "sentinel:product_id", "id"};
+    for (int i = 0; i < 3; i++) {
+        const char *n = names[i];
+        for (const char *p = n ? strstr(n, "_N") : NULL; p; p = strstr(p + 1, "_N"))
+            if (isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[3]) &&
+                isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5]) && p[6] == '_') {
+                char b[6] = {p[2], p[3], '.', p[4], p[5], 0};
+                *from = labels[i];
+                return mw_text_dup(b);
+            }
+    }
+    return NULL;
+}
+
+/* Decide DN -> reflectance for every band, and say where the numbers came from.
+ * Sentinel-2, in order:
+ *  1. earthsearch:boa_offset_applied = true: the COG values are already harmonised; Earth
+ *     Search's raster:bands offset -0.1 is then wrong (Element84/earth-search#9, maintainer:
+ *     "boa_offset_applied is the truth"), so scale 1e-4, offset 0;
+ *  2. raster:bands scale/offset;
+ *  3. the processing baseline (properties or product name): offset -1000 DN from 04.00.
+ * Landsat C2 L2: raster:bands, else the product's documented constants. Otherwise: refuse. */
+static int decide_radiometry(mw_scene *s, json_t *props, const char *path)
+{
+    char buf[160];
+    const char *from = NULL;
+    char *pb = s->sensor == MW_SENSOR_S2_MSI ? find_baseline(props, s->id, &from) : NULL;
+    free(s->baseline);
+    s->baseline = mw_text_dup(pb);
+    json_t *applied = json_object_get(props, "earthsearch:boa_offset_applied");
+    int all_rb = 1;
+    for (int b = 0; b < MW_BAND_COUNT; b++)
+        if (s->bands[b].href && isnan(s->bands[b].scale)) all_rb = 0;
+    if (s->sensor == MW_SENSOR_S2_MSI && json_is_true(applied)) {
+        for (int b = 0; b < MW_BAND_COUNT; b++) {
+            s->bands[b].scale = 1.0 / MW_S2_QUANTIFICATION;
+            s->bands[b].offset = 0.0;
+        }
+        snprintf(buf, sizeof buf,
+                 "earthsearch:boa_offset_applied=true (values already harmonised; "
+                 "raster:bands offset ignored)");
+    } else if (all_rb) {
+        snprintf(buf, sizeof buf, "raster:bands scale/offset");
+    } else if (s->sensor == MW_SENSOR_S2_MSI && pb) {
+        int maj = 0, min = 0;
+        if (sscanf(pb, "%d.%d", &maj, &min) != 2) {
+            free(pb);
+            return mw_error_set(MW_ERR_INPUT,
+                                "%s: scene '%s' has an unreadable processing baseline '%s'", path,
+                                s->id, s->baseline);
+        }
+        double off = (maj >= 4 ? MW_S2_BOA_OFFSET_PB0400 : 0.0) / MW_S2_QUANTIFICATION;
+        for (int b = 0; b < MW_BAND_COUNT; b++) {
+            s->bands[b].scale = 1.0 / MW_S2_QUANTIFICATION;
+            s->bands[b].offset = off;
+        }
+        snprintf(buf, sizeof buf, "processing baseline %s (from %s)", pb, from);
+    } else if (s->sensor != MW_SENSOR_S2_MSI &&
+               ((strstr(s->id, "_L2SP_") || strstr(s->id, "_L2SR_")) && strstr(s->id, "_02_T"))) {
+        for (int b = 0; b < MW_BAND_COUNT; b++) {
+            s->bands[b].scale = MW_LANDSAT_C2L2_SCALE;
+            s->bands[b].offset = MW_LANDSAT_C2L2_OFFSET;
+        }
+        snprintf(buf, sizeof buf, "Landsat Collection 2 Level-2 SR constants (LSDS-1619)");
+    } else {
+        free(pb);
+        return mw_error_set(
+            MW_ERR_INPUT,
+            "%s: scene '%s': cannot tell how to turn its numbers into reflectance: no "
+            "raster:bands scale/offset and no processing baseline (s2:processing_baseline "
+            "or an _Nxxyy_ product name). minewatch does not guess the offset; add one "
+            "to the item",
+            path, s->id);
+    }
+    free(pb);
+    free(s->offset_source);
+    s->offset_source = mw_text_dup(buf);
     return 0;
-}
-
-int mw_stac_item_read(const char *path, mw_scene *s)
-{
-    memset(s, 0, sizeof *s);
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root)
-        return mw_error_set(MW_ERR_INPUT, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
-                            jerr.column, jerr.text);
-    int rc = mw_stac_item_from_json(root, path, s);
-    json_decref(root);
-    return rc;
 }
 
 int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *s)
@@ -107,79 +225,87 @@ int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *s)
     if (!dt) dt = json_string_value(json_object_get(props, "start_datetime"));
     if (!dt || mw_day_parse(dt, &s->day, &s->seconds) != 0) {
         mw_error_set(MW_ERR_INPUT,
-                     "%s: scene '%s' has no valid properties.datetime (ISO 8601 "
-                     "UTC expected)",
+                     "%s: scene '%s' has no valid properties.datetime (ISO 8601 UTC expected)",
                      path, id);
         goto done;
     }
     s->datetime = mw_text_dup(dt);
     const char *plat = json_string_value(json_object_get(props, "platform"));
-    s->platform = mw_text_dup(plat ? plat : "");
-    s->sensor = mw_text_dup("S2");
+    if (!plat) plat = json_string_value(json_object_get(props, "eo:platform"));
+    s->platform = mw_text_dup(plat);
+    int sensor = mw_sensor_from_platform(plat, id);
+    if (sensor < 0) {
+        mw_error_set(
+            MW_ERR_INPUT,
+            "%s: scene '%s' is from platform '%s', which minewatch does not know (Sentinel-2 "
+            "and Landsat 4-9 are supported)",
+            path, id, plat ? plat : "?");
+        goto done;
+    }
+    s->sensor = (mw_sensor)sensor;
+    const mw_sensor_info *si = &mw_sensors[sensor];
+    s->sensor_code = si->code;
+    s->qa_source = si->qa;
     json_t *cc = json_object_get(props, "eo:cloud_cover");
     s->cloud_cover = json_is_number(cc) ? json_number_value(cc) : NAN;
-    const char *pb = json_string_value(json_object_get(props, "s2:processing_baseline"));
-    s->baseline = mw_text_dup(pb ? pb : "");
     json_t *bbox = json_object_get(root, "bbox");
     if (!json_is_array(bbox) || json_array_size(bbox) < 4) {
         mw_error_set(MW_ERR_INPUT, "%s: scene '%s' has no bbox", path, id);
         goto done;
     }
-    for (int i = 0; i < 4; i++)
-        s->bbox[i] = json_number_value(json_array_get(bbox, (size_t)i));
+    size_t nb = json_array_size(bbox); /* 2D or 3D bbox */
+    s->bbox[0] = json_number_value(json_array_get(bbox, 0));
+    s->bbox[1] = json_number_value(json_array_get(bbox, 1));
+    s->bbox[2] = json_number_value(json_array_get(bbox, nb == 6 ? 3 : 2));
+    s->bbox[3] = json_number_value(json_array_get(bbox, nb == 6 ? 4 : 3));
     if (!json_is_object(assets)) {
         mw_error_set(MW_ERR_INPUT, "%s: scene '%s' has no assets", path, id);
         goto done;
     }
-    double pb_offset = 0;
-    int have_pb = baseline_offset(pb, &pb_offset) == 0;
-    int all_from_raster = 1, any_band = 0;
-    const char *key;
-    json_t *asset;
-    json_object_foreach(assets, key, asset)
-    {
-        int is_scl;
-        int b = asset_band(key, asset, &is_scl);
-        if (b < 0 && !is_scl) continue;
-        const char *href = json_string_value(json_object_get(asset, "href"));
-        if (!href) continue;
-        mw_scene_asset *a = is_scl ? &s->scl : &s->bands[b];
-        free(a->href);
-        a->href = resolve_href(path, href);
-        a->scale = 1.0;
-        a->offset = 0.0;
-        a->nodata = 0.0;
-        json_t *rb = json_object_get(asset, "raster:bands");
-        json_t *rb0 = json_is_array(rb) ? json_array_get(rb, 0) : NULL;
-        json_t *nd = rb0 ? json_object_get(rb0, "nodata") : NULL;
-        if (json_is_number(nd)) a->nodata = json_number_value(nd);
-        if (is_scl) continue;
-        any_band = 1;
-        json_t *jsc = rb0 ? json_object_get(rb0, "scale") : NULL;
-        json_t *jof = rb0 ? json_object_get(rb0, "offset") : NULL;
-        if (json_is_number(jsc)) {
-            a->scale = json_number_value(jsc);
-            a->offset = json_is_number(jof) ? json_number_value(jof) : 0.0;
-        } else if (have_pb) {
-            a->scale = 1.0 / MW_S2_QUANTIFICATION;
-            a->offset = pb_offset;
-            all_from_raster = 0;
-        } else {
-            mw_error_set(MW_ERR_INPUT,
-                         "%s: scene '%s': cannot tell how to convert band '%s' to reflectance: "
-                         "no raster:bands scale/offset and no s2:processing_baseline. Add "
-                         "either to the item; minewatch does not guess the BOA offset",
-                         path, id, key);
-            goto done;
+    /* Pass 1 by asset key, pass 2 by eo:bands for bands still missing: a key names the primary
+     * asset, while eo:bands also matches resampled copies (blue_20m) and other encodings. */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *key;
+        json_t *asset;
+        json_object_foreach(assets, key, asset)
+        {
+            if (!json_string_value(json_object_get(asset, "href"))) continue;
+            int k = qa_kind(key);
+            if (k == A_NONE) k = pass == 0 ? band_by_key(si, key) : band_by_eo(si, asset, props);
+            if (k == A_NONE) continue;
+            mw_scene_asset *a = k == A_QA ? &s->qa : k == A_RADSAT ? &s->radsat : &s->bands[k];
+            if (a->href) continue;
+            set_asset(a, path, asset);
         }
     }
-    if (!any_band) {
-        mw_error_set(MW_ERR_INPUT, "%s: scene '%s' has no recognised band assets", path, id);
+    if (s->sensor != MW_SENSOR_S2_MSI && !s->bands[MW_BAND_NIR].href &&
+        s->bands[MW_BAND_NIR08].href) {
+        mw_scene_asset *n8 = &s->bands[MW_BAND_NIR08];
+        s->bands[MW_BAND_NIR] = *n8;
+        s->bands[MW_BAND_NIR].href = mw_text_dup(n8->href);
+    }
+    int any = 0;
+    for (int b = 0; b < MW_BAND_COUNT; b++)
+        any |= s->bands[b].href != NULL;
+    if (!any) {
+        rc = 1; /* e.g. a Landsat surface-temperature item: nothing for us, not an error */
         goto done;
     }
-    s->offset_source = all_from_raster ? MW_OFFSET_FROM_RASTER_BANDS : MW_OFFSET_FROM_BASELINE;
-    rc = 0;
+    rc = decide_radiometry(s, props, path);
 done:
     if (rc) mw_scene_free(s);
+    return rc;
+}
+
+int mw_stac_item_read(const char *path, mw_scene *s)
+{
+    memset(s, 0, sizeof *s);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (!root)
+        return mw_error_set(MW_ERR_INPUT, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
+                            jerr.column, jerr.text);
+    int rc = mw_stac_item_from_json(root, path, s);
+    json_decref(root);
     return rc;
 }

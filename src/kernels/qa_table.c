@@ -36,3 +36,45 @@ const mw_scl_class mw_scl_classes[12] = {
     {10, "thin_cirrus", MW_QA_CIRRUS},
     {11, "snow", MW_QA_SNOW},
 };
+
+/* USGS, Landsat 8-9 Collection 2 Level 2 Science Product Guide (LSDS-1619), QA_PIXEL. */
+const mw_qa_pixel_bit mw_landsat_qa_pixel_bits[8] = {
+    {0, "fill", MW_QA_NODATA}, {1, "dilated_cloud", MW_QA_CLOUD}, {2, "cirrus", MW_QA_CIRRUS},
+    {3, "cloud", MW_QA_CLOUD}, {4, "cloud_shadow", MW_QA_SHADOW}, {5, "snow", MW_QA_SNOW},
+    {6, "clear", 0},           {7, "water", MW_QA_WATER},
+};
+
+uint8_t mw_qa_from_landsat(uint16_t qp, uint16_t radsat)
+{
+    uint8_t q = 0;
+    for (int i = 0; i < 8; i++)
+        if (qp & (1u << mw_landsat_qa_pixel_bits[i].bit)) q |= mw_landsat_qa_pixel_bits[i].qa;
+    if (radsat & 0x1FFu) q |= MW_QA_SATURATED; /* bands 1-9 */
+    return q;
+}
+
+void mw_qa_dilate(uint8_t *qa, int w, int h, uint8_t bits, int r, uint8_t *src)
+{
+    if (r <= 0 || !bits) return;
+    memcpy(src, qa, (size_t)w * h);
+    /* Separable max filter on the selected bits: rows, then columns. */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t m = 0;
+            for (int d = -r; d <= r; d++) {
+                int xx = x + d;
+                if (xx >= 0 && xx < w) m |= src[(size_t)y * w + xx] & bits;
+            }
+            qa[(size_t)y * w + x] = (uint8_t)(src[(size_t)y * w + x] | m);
+        }
+    memcpy(src, qa, (size_t)w * h);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t m = 0;
+            for (int d = -r; d <= r; d++) {
+                int yy = y + d;
+                if (yy >= 0 && yy < h) m |= src[(size_t)yy * w + x] & bits;
+            }
+            qa[(size_t)y * w + x] = (uint8_t)(src[(size_t)y * w + x] | m);
+        }
+}

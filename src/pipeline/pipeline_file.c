@@ -11,6 +11,7 @@
 #include "minewatch/error.h"
 #include "minewatch/pipeline.h"
 #include "minewatch/qa.h"
+#include "minewatch/warp.h"
 
 typedef struct ctx {
     const char *path;
@@ -267,7 +268,7 @@ static int parse_periods(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 
 static int parse_grid(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
-    static const char *const keys[] = {"pixel_size_m", "buffer_m", NULL};
+    static const char *const keys[] = {"pixel_size_m", "buffer_m", "origin_m", "resampling", NULL};
     if (check_keys(c, n, "grid", keys)) return -1;
     yaml_node_t *v;
     if ((v = map_get(c, n, "pixel_size_m")) &&
@@ -275,17 +276,33 @@ static int parse_grid(const ctx *c, yaml_node_t *n, mw_pipeline *p)
         return -1;
     if ((v = map_get(c, n, "buffer_m")) && get_num(c, v, "grid.buffer_m", 0, 50000, &p->buffer_m))
         return -1;
+    if ((v = map_get(c, n, "origin_m"))) {
+        if (need_list(c, v, "grid.origin_m") ||
+            v->data.sequence.items.top - v->data.sequence.items.start != 2)
+            return err_at(c, v, "'grid.origin_m' must be [x, y] in metres, e.g. [499980, 5200020]");
+        yaml_node_t *x = yaml_document_get_node(c->doc, v->data.sequence.items.start[0]);
+        yaml_node_t *y = yaml_document_get_node(c->doc, v->data.sequence.items.start[1]);
+        if (get_num(c, x, "grid.origin_m[0]", -1e8, 1e8, &p->origin_x) ||
+            get_num(c, y, "grid.origin_m[1]", -1e8, 1e8, &p->origin_y))
+            return -1;
+    }
+    if ((v = map_get(c, n, "resampling"))) {
+        const char *r = scalar(v);
+        int k = -1;
+        for (int i = MW_RESAMPLE_NEAREST; r && i <= MW_RESAMPLE_CUBIC; i++)
+            if (strcmp(r, mw_resample_name((mw_resample)i)) == 0) k = i;
+        if (k < 0)
+            return err_at(c, v, "'grid.resampling' must be nearest, bilinear or cubic, got '%s'",
+                          r ? r : "?");
+        p->resampling = k;
+    }
     return 0;
 }
 
-static int parse_mask(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+static int qa_bits(const ctx *c, yaml_node_t *v, const char *what, uint8_t *out)
 {
-    static const char *const keys[] = {"exclude", NULL};
-    if (check_keys(c, n, "mask", keys)) return -1;
-    yaml_node_t *v = map_get(c, n, "exclude");
-    if (!v) return 0;
-    if (need_list(c, v, "mask.exclude")) return -1;
-    p->qa_exclude = MW_QA_NODATA; /* no-data is never composited */
+    if (need_list(c, v, what)) return -1;
+    *out = 0;
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
          it++) {
         yaml_node_t *in = yaml_document_get_node(c->doc, *it);
@@ -297,11 +314,26 @@ static int parse_mask(const ctx *c, yaml_node_t *n, mw_pipeline *p)
                 if (*list) strncat(list, ", ", sizeof list - strlen(list) - 1);
                 strncat(list, mw_qa_flags[i].name, sizeof list - strlen(list) - 1);
             }
-            return err_at(c, in, "unknown QA class '%s' in mask.exclude (known: %s)", s ? s : "?",
+            return err_at(c, in, "unknown QA class '%s' in %s (known: %s)", s ? s : "?", what,
                           list);
         }
-        p->qa_exclude |= (uint8_t)bit;
+        *out |= (uint8_t)bit;
     }
+    return 0;
+}
+
+static int parse_mask(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"exclude", "dilate", "dilate_m", NULL};
+    if (check_keys(c, n, "mask", keys)) return -1;
+    yaml_node_t *v;
+    if ((v = map_get(c, n, "exclude"))) {
+        if (qa_bits(c, v, "mask.exclude", &p->qa_exclude)) return -1;
+        p->qa_exclude |= MW_QA_NODATA; /* no-data is never composited */
+    }
+    if ((v = map_get(c, n, "dilate")) && qa_bits(c, v, "mask.dilate", &p->qa_dilate)) return -1;
+    if ((v = map_get(c, n, "dilate_m")) && get_num(c, v, "mask.dilate_m", 0, 5000, &p->dilate_m))
+        return -1;
     return 0;
 }
 
@@ -369,6 +401,9 @@ static void defaults(mw_pipeline *p)
     p->pixel_size_m = 10;
     p->buffer_m = 500;
     p->qa_exclude = MW_QA_DEFAULT_EXCLUDE;
+    p->qa_dilate = MW_QA_CLOUD | MW_QA_SHADOW;
+    p->dilate_m = 0;
+    p->resampling = MW_RESAMPLE_BILINEAR;
     p->forest_ndvi_min = 0.7;
     p->loss_ndvi_drop_min = 0.2;
     p->min_clear_obs = 1;

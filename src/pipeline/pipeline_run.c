@@ -169,7 +169,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     json_t *jsite = json_pack("{s:s,s:s}", "id", site->id, "name", site->name);
     json_array_append_new(sc->prov_sites, jsite);
     mw_grid g;
-    if (mw_grid_for_site(site, p->pixel_size_m, p->buffer_m, &g)) {
+    if (mw_grid_for_site(site, p->pixel_size_m, p->buffer_m, p->origin_x, p->origin_y, &g)) {
         mw_report_add(sc->rep, site->id, "", "grid", "%s", mw_error_message());
         return;
     }
@@ -234,14 +234,15 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                 sel[nsel++] = s;
         }
         mw_chip *chips = calloc(nsel + 1, sizeof *chips);
+        const mw_ingest_options io = {ndvi_bands,   2,          p->resampling, p->qa_exclude,
+                                      p->qa_dilate, p->dilate_m};
         int *state = calloc(nsel + 1, sizeof *state); /* 0 ok, 1 misses the site, -1 failed */
         long done = 0;
         char stage[256];
         snprintf(stage, sizeof stage, "%s %s: ingest", site->id, per->name);
 #pragma omp parallel for schedule(dynamic, 1)
         for (long i = 0; i < (long)nsel; i++) {
-            state[i] =
-                mw_chip_ingest(sel[i], &g, site_dir, ndvi_bands, 2, mask, p->qa_exclude, &chips[i]);
+            state[i] = mw_chip_ingest(sel[i], &g, site_dir, &io, mask, &chips[i]);
             if (state[i] < 0)
                 mw_report_add(sc->rep, site->id, sel[i]->id, "ingest", "%s; the scene is skipped",
                               mw_error_message());
@@ -259,13 +260,11 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                 const mw_scene_asset *a = &sel[i]->bands[MW_BAND_RED];
                 json_array_append_new(
                     jscenes,
-                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:b}", "id", sel[i]->id,
-                              "datetime", sel[i]->datetime, "item", sel[i]->item_path,
-                              "processing_baseline", sel[i]->baseline, "offset_source",
-                              sel[i]->offset_source == MW_OFFSET_FROM_RASTER_BANDS
-                                  ? "raster:bands"
-                                  : "s2:processing_baseline",
-                              "scale", a->scale, "offset", a->offset, "coverage_fraction",
+                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:b}", "id", sel[i]->id,
+                              "sensor", mw_sensors[sel[i]->sensor].name, "datetime",
+                              sel[i]->datetime, "item", sel[i]->item_path, "processing_baseline",
+                              sel[i]->baseline, "radiometry", sel[i]->offset_source, "scale",
+                              a->scale, "offset", a->offset, "coverage_fraction",
                               chips[i].coverage_fraction, "clear_fraction", chips[i].clear_fraction,
                               "chip", chips[i].path, "chip_reused", chips[i].reused));
                 chips[nok++] = chips[i];
