@@ -278,11 +278,14 @@ int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *s)
             set_asset(a, path, asset);
         }
     }
-    if (s->sensor != MW_SENSOR_S2_MSI && !s->bands[MW_BAND_NIR].href &&
-        s->bands[MW_BAND_NIR08].href) {
-        mw_scene_asset *n8 = &s->bands[MW_BAND_NIR08];
-        s->bands[MW_BAND_NIR] = *n8;
-        s->bands[MW_BAND_NIR].href = mw_text_dup(n8->href);
+    if (s->sensor != MW_SENSOR_S2_MSI) { /* one NIR band: it is both nir and nir08 */
+        mw_scene_asset *n = &s->bands[MW_BAND_NIR], *n8 = &s->bands[MW_BAND_NIR08];
+        const mw_scene_asset *from = n->href ? n : n8->href ? n8 : NULL;
+        mw_scene_asset *to = n->href ? n8 : n;
+        if (from && !to->href) {
+            *to = *from;
+            to->href = mw_text_dup(from->href);
+        }
     }
     int any = 0;
     for (int b = 0; b < MW_BAND_COUNT; b++)

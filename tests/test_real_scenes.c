@@ -1,0 +1,470 @@
+/* Real products from ../shared/data: every STAC flavour parses to the right bands, dates, cloud
+ * cover and radiometry; the Sentinel-2 L2A series and the Landsat C2 L2 scene ingest into chips
+ * that match a direct GDAL read and the documented formulae, pixel for pixel. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+#include "minewatch/chip.h"
+#include "minewatch/error.h"
+#include "minewatch/grid.h"
+#include "minewatch/qa.h"
+#include "minewatch/scene.h"
+#include "minewatch/site.h"
+#include "minewatch/warp.h"
+#include "test_util.h"
+
+#define DATA MW_SOURCE_DIR "/../shared/data"
+static char *g_dir;
+
+static int have_data(void)
+{
+    struct stat st;
+    if (stat(DATA "/SOURCES.md", &st) == 0) return 1;
+    if (getenv("CI") && strcmp(getenv("CI"), "true") == 0)
+        fail_msg("the real test data is missing at %s (required when CI=true)", DATA);
+    fprintf(stderr, "SKIP: real test data not found at %s\n", DATA);
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = s ? strlen(s) : 0, b = strlen(suf);
+    return s && a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+typedef struct expect {
+    const char *file;
+    mw_sensor sensor;
+    const char *date;
+    double cloud;
+    double offset;      /* of the red band */
+    const char *source; /* substring of the radiometry source */
+    const char *red, *nir, *nir08, *swir22, *qa;
+} expect;
+
+static const expect items[] = {
+    {"stac_items/earth_search_v0/S2A_28QCH_20200714_0_L2A.json", MW_SENSOR_S2_MSI, "2020-07-14",
+     2.36, 0, "processing baseline 02.14 (from sentinel:product_id)", "/B04.tif", "/B08.tif",
+     "/B8A.tif", "/B12.tif", "/SCL.tif"},
+    {"stac_items/earth_search_v1/S2A_12RWT_20240106_0_L2A.json", MW_SENSOR_S2_MSI, "2024-01-06",
+     1.051041, 0, "earthsearch:boa_offset_applied=true", "/B04.tif", "/B08.tif", "/B8A.tif",
+     "/B12.tif", "/SCL.tif"},
+    {"stac_items/earth_search_v1/S2A_33TWN_20161202_0_L2A.json", MW_SENSOR_S2_MSI, "2016-12-02",
+     51.059555, 0, "raster:bands", "/B04.tif", "/B08.tif", "/B8A.tif", "/B12.tif", "/SCL.tif"},
+    {"stac_items/earth_search_v1/S2A_33TWN_20220122_0_L2A.json", MW_SENSOR_S2_MSI, "2022-01-22",
+     51.567542, 0, "raster:bands", "/B04.tif", "/B08.tif", "/B8A.tif", "/B12.tif", "/SCL.tif"},
+    {"stac_items/earth_search_v1/S2B_33TWN_20220130_0_L2A.json", MW_SENSOR_S2_MSI, "2022-01-30",
+     55.048245, 0, "earthsearch:boa_offset_applied=true", "/B04.tif", "/B08.tif", "/B8A.tif",
+     "/B12.tif", "/SCL.tif"},
+    {"stac_items/earth_search_v1/S2B_33TWN_20220226_0_L2A.json", MW_SENSOR_S2_MSI, "2022-02-26",
+     75.198358, -0.1, "raster:bands", "/B04.tif", "/B08.tif", "/B8A.tif", "/B12.tif", "/SCL.tif"},
+    {"stac_items/planetary_computer/S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531.json",
+     MW_SENSOR_S2_MSI, "2019-06-29", 0.314306, 0,
+     "processing baseline 02.12 (from s2:processing_baseline)", "_B04_10m.tif", "_B08_10m.tif",
+     "_B8A_20m.tif", "_B12_20m.tif", "_SCL_20m.tif"},
+    {"stac_items/stactools_sentinel2/"
+     "S2A_MSIL2A_20230821T221941_N0509_R029_T01KAB_20230822T021825.json",
+     MW_SENSOR_S2_MSI, "2023-08-21", 59.050727, -0.1, "raster:bands", "_B04_10m.jp2",
+     "_B08_10m.jp2", "_B8A_20m.jp2", "_B12_20m.jp2", "_SCL_20m.jp2"},
+    {"stac_items/stactools_sentinel2/S2A_OPER_MSI_L2A_TL_VGS1_20220401T110010_A035382_T34LBP.json",
+     MW_SENSOR_S2_MSI, "2022-04-01", 92.696983, -0.1, "raster:bands", "/R10m/B04.jp2",
+     "/R10m/B08.jp2", "/R20m/B8A.jp2", "/R20m/B12.jp2", "/R20m/SCL.jp2"},
+    {"stac_items/stactools_sentinel2/"
+     "esa_S2B_MSIL2A_20210122T133229_N0214_R081_T22HBD_20210122T155500.json",
+     MW_SENSOR_S2_MSI, "2021-01-22", 0.447807, 0, "raster:bands", "_B04_10m.jp2", "_B08_10m.jp2",
+     "_B8A_20m.jp2", "_B12_20m.jp2", "_SCL_20m.jp2"},
+    {"stac_items/usgs_landsat_c2/LC08_L2SP_028030_20200114_20200824_02_T1_SR.json",
+     MW_SENSOR_LANDSAT_OLI, "2020-01-14", 8.18, -0.2, "Landsat Collection 2 Level-2", "_SR_B4.TIF",
+     "_SR_B5.TIF", "_SR_B5.TIF", "_SR_B7.TIF", "_QA_PIXEL.TIF"},
+    {"stac_items/usgs_landsat_c2/LE07_L2SP_044033_20210329_20210424_02_T1_SR.json",
+     MW_SENSOR_LANDSAT_ETM, "2021-03-29", 0, -0.2, "Landsat Collection 2 Level-2", "_SR_B3.TIF",
+     "_SR_B4.TIF", "_SR_B4.TIF", "_SR_B7.TIF", "_QA_PIXEL.TIF"},
+    {"landsat8_c2l2_001062_20201031_600m/LC08_L2SP_001062_20201031_20201106_02_T2_SR_stac.json",
+     MW_SENSOR_LANDSAT_OLI, "2020-10-31", 99.94, -0.2, "Landsat Collection 2 Level-2", "_SR_B4.TIF",
+     "_SR_B5.TIF", "_SR_B5.TIF", "_SR_B7.TIF", "_QA_PIXEL.TIF"},
+    {"s2l2a_timeseries_33TWM_2023-08_120m/S2B_33TWM_20230813_0_L2A/S2B_33TWM_20230813_0_L2A.json",
+     MW_SENSOR_S2_MSI, "2023-08-13", 1.1, 0, "earthsearch:boa_offset_applied=true", "/B04.tif",
+     "/B08.tif", NULL, NULL, "/SCL.tif"},
+};
+
+static void every_item_flavour_parses(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    for (size_t i = 0; i < sizeof items / sizeof *items; i++) {
+        const expect *e = &items[i];
+        char *path = tu_path(DATA, e->file);
+        mw_scene s;
+        if (mw_stac_item_read(path, &s) != 0) fail_msg("%s: %s", e->file, mw_error_message());
+        char d[11];
+        mw_day_format(s.day, d);
+        if (s.sensor != e->sensor || strcmp(d, e->date) != 0 ||
+            fabs(s.cloud_cover - e->cloud) > 0.06)
+            fail_msg("%s: sensor %d date %s cloud %g", e->file, s.sensor, d, s.cloud_cover);
+        if (fabs(s.bands[MW_BAND_RED].offset - e->offset) > 1e-12 ||
+            !strstr(s.offset_source, e->source))
+            fail_msg("%s: offset %g from '%s', want %g from '%s'", e->file,
+                     s.bands[MW_BAND_RED].offset, s.offset_source, e->offset, e->source);
+        double want_scale = e->sensor == MW_SENSOR_S2_MSI ? 1e-4 : 2.75e-5;
+        assert_true(fabs(s.bands[MW_BAND_RED].scale - want_scale) < 1e-15);
+        const struct {
+            const char *got, *want;
+        } hrefs[] = {{s.bands[MW_BAND_RED].href, e->red},
+                     {s.bands[MW_BAND_NIR].href, e->nir},
+                     {s.bands[MW_BAND_NIR08].href, e->nir08},
+                     {s.bands[MW_BAND_SWIR22].href, e->swir22},
+                     {s.qa.href, e->qa}};
+        for (int h = 0; h < 5; h++)
+            if (hrefs[h].want && !ends_with(hrefs[h].got, hrefs[h].want))
+                fail_msg("%s: asset %d is '%s', want '...%s'", e->file, h,
+                         hrefs[h].got ? hrefs[h].got : "(none)", hrefs[h].want);
+        /* Every band present gets the same radiometry (one source per scene). */
+        for (int b = 0; b < MW_BAND_COUNT; b++)
+            if (s.bands[b].href) assert_true(s.bands[b].offset == s.bands[MW_BAND_RED].offset);
+        mw_scene_free(&s);
+        free(path);
+    }
+}
+
+static void non_items_and_duplicates(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    mw_scene s;
+    /* A collection is not an item; a surface-temperature item has no reflectance for us. */
+    assert_int_equal(
+        mw_stac_item_read(DATA "/stac_items/planetary_computer/sentinel-2-l2a.collection.json", &s),
+        -1);
+    assert_non_null(strstr(mw_error_message(), "not a STAC item"));
+    assert_int_equal(mw_stac_item_read(DATA "/landsat8_c2l2_001062_20201031_600m/"
+                                            "LC08_L2SP_001062_20201031_20201106_02_T2_ST_stac.json",
+                                       &s),
+                     1);
+    /* The MTL gives the same product with its own constants. */
+    assert_int_equal(
+        mw_landsat_mtl_read(
+            DATA
+            "/landsat8_c2l2_001062_20201031_600m/LC08_L2SP_001062_20201031_20201106_02_T2_MTL.json",
+            &s),
+        0);
+    assert_string_equal(s.id, "LC08_L2SP_001062_20201031_20201106_02_T2");
+    assert_true(s.bands[MW_BAND_RED].scale == 2.75e-5 && s.bands[MW_BAND_RED].offset == -0.2);
+    assert_true(ends_with(s.radsat.href, "_QA_RADSAT.TIF"));
+    assert_true(fabs(s.cloud_cover - 99.94) < 1e-9);
+    mw_scene_free(&s);
+    /* Scanning the folder finds it once (item and MTL are one product), the ST item is ignored. */
+    mw_scene_catalog cat;
+    int fails = 0;
+    assert_int_equal(
+        mw_scene_catalog_scan(DATA "/landsat8_c2l2_001062_20201031_600m", &cat, NULL, &fails), 0);
+    assert_int_equal(cat.n, 1);
+    mw_scene_catalog_free(&cat);
+    assert_int_equal(
+        mw_scene_catalog_scan(DATA "/s2l2a_timeseries_33TWM_2023-08_120m", &cat, NULL, NULL), 0);
+    assert_int_equal(cat.n, 5);
+    for (size_t i = 1; i < cat.n; i++)
+        assert_true(cat.scenes[i - 1].day <= cat.scenes[i].day);
+    mw_scene_catalog_free(&cat);
+}
+
+/* A square site given in a projected CRS, written as a one-feature GeoPackage and loaded back. */
+static void make_site(const char *path, int epsg, double x0, double y0, double x1, double y1,
+                      mw_site_catalog *cat)
+{
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GPKG"), path, 0, 0, 0, GDT_Unknown, NULL);
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(srs, epsg);
+    OGRLayerH l = GDALDatasetCreateLayer(ds, "sites", srs, wkbPolygon, NULL);
+    const char *fields[] = {"id", "name", "kind"};
+    for (int i = 0; i < 3; i++) {
+        OGRFieldDefnH fd = OGR_Fld_Create(fields[i], OFTString);
+        OGR_L_CreateField(l, fd, 1);
+        OGR_Fld_Destroy(fd);
+    }
+    OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(l));
+    OGR_F_SetFieldString(f, 0, "real-site");
+    OGR_F_SetFieldString(f, 1, "test window");
+    OGR_F_SetFieldString(f, 2, "mine");
+    char wkt[256];
+    snprintf(wkt, sizeof wkt, "POLYGON((%f %f,%f %f,%f %f,%f %f,%f %f))", x0, y0, x1, y0, x1, y1,
+             x0, y1, x0, y0);
+    OGRGeometryH g;
+    char *p = wkt;
+    OGR_G_CreateFromWkt(&p, srs, &g);
+    OGR_F_SetGeometryDirectly(f, g);
+    assert_int_equal(OGR_L_CreateFeature(l, f), OGRERR_NONE);
+    OGR_F_Destroy(f);
+    OSRDestroySpatialReference(srs);
+    GDALClose(ds);
+    assert_int_equal(mw_site_catalog_load(path, cat), 0);
+}
+
+static void *read_window(const char *path, GDALDataType t, int x, int y, int w, int h)
+{
+    GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+    assert_non_null(ds);
+    void *buf = malloc((size_t)w * h * GDALGetDataTypeSizeBytes(t));
+    assert_int_equal(
+        GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Read, x, y, w, h, buf, w, h, t, 0, 0), CE_None);
+    GDALClose(ds);
+    return buf;
+}
+
+static void s2_series_matches_direct_reads(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    char *gp = tu_path(g_dir, "s2site.gpkg");
+    mw_site_catalog cat;
+    make_site(gp, 32633, 560000, 5120000, 580000, 5140000, &cat);
+    mw_grid g;
+    /* The grid is anchored on the tile's own lattice, so bilinear reads land on pixel centres. */
+    assert_int_equal(mw_grid_for_site(&cat.sites[0], 120, 240, 499980, 5200020, &g), 0);
+    assert_int_equal(g.epsg, 32633);
+    int col0 = (int)lround((g.x0 - 499980) / 120), row0 = (int)lround((5200020 - g.y0) / 120);
+    assert_true(fabs(g.x0 - (499980 + col0 * 120.0)) < 1e-6);
+    size_t npix = mw_grid_npix(&g);
+    uint8_t *mask = malloc(npix);
+    assert_int_equal(mw_grid_site_mask(&g, &cat.sites[0], mask), 0);
+    mw_scene_catalog sc;
+    assert_int_equal(
+        mw_scene_catalog_scan(DATA "/s2l2a_timeseries_33TWM_2023-08_120m", &sc, NULL, NULL), 0);
+    static const mw_band bands[2] = {MW_BAND_RED, MW_BAND_NIR};
+    long compared = 0, nodata = 0, cloud = 0;
+    for (size_t k = 0; k < sc.n; k++) {
+        const mw_scene *s = &sc.scenes[k];
+        mw_ingest_options o = {bands, 2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0};
+        mw_chip chip;
+        if (mw_chip_ingest(s, &g, g_dir, &o, mask, &chip) != 0)
+            fail_msg("%s: %s", s->id, mw_error_message());
+        float *refl = malloc(npix * 2 * sizeof *refl);
+        GDALDatasetH cd = GDALOpen(chip.path, GA_ReadOnly);
+        assert_string_equal(GDALGetDriverShortName(GDALGetDatasetDriver(cd)), "GTiff");
+        assert_non_null(strstr(GDALGetMetadataItem(cd, "LAYOUT", "IMAGE_STRUCTURE"), "COG"));
+        assert_string_equal(GDALGetMetadataItem(cd, "MW_SCENE_ID", NULL), s->id);
+        assert_int_equal(GDALDatasetRasterIO(cd, GF_Read, 0, 0, g.width, g.height, refl, g.width,
+                                             g.height, GDT_Float32, 2, NULL, 0, 0, 0),
+                         CE_None);
+        GDALClose(cd);
+        uint8_t *qa = read_window(chip.qa_path, GDT_Byte, 0, 0, g.width, g.height);
+        uint16_t *dn4 =
+            read_window(s->bands[MW_BAND_RED].href, GDT_UInt16, col0, row0, g.width, g.height);
+        uint16_t *dn8 =
+            read_window(s->bands[MW_BAND_NIR].href, GDT_UInt16, col0, row0, g.width, g.height);
+        uint8_t *scl = read_window(s->qa.href, GDT_Byte, col0, row0, g.width, g.height);
+        for (size_t p = 0; p < npix; p++) {
+            uint8_t want_qa = mw_qa_from_scl(scl[p]);
+            if (dn4[p] == 0 || dn8[p] == 0) want_qa |= MW_QA_NODATA;
+            if (qa[p] != want_qa)
+                fail_msg("%s pixel %zu: QA %u, SCL %u gives %u", s->id, p, qa[p], scl[p], want_qa);
+            if (want_qa & MW_QA_NODATA) {
+                assert_true(isnan(refl[p]) && isnan(refl[npix + p]));
+                nodata++;
+                continue;
+            }
+            cloud += (want_qa & MW_QA_CLOUD) != 0;
+            /* Earth Search says the offset is already applied: reflectance = DN / 10000. */
+            if (fabs(refl[p] - dn4[p] / 10000.0) > 1e-7 ||
+                fabs(refl[npix + p] - dn8[p] / 10000.0) > 1e-7)
+                fail_msg("%s pixel %zu: %g %g vs DN %u %u", s->id, p, refl[p], refl[npix + p],
+                         dn4[p], dn8[p]);
+            compared++;
+        }
+        free(refl), free(qa), free(dn4), free(dn8), free(scl);
+        mw_chip_free(&chip);
+    }
+    assert_true(compared > 5 * (long)npix * 8 / 10);
+    assert_true(cloud > 0);
+    (void)nodata;
+    mw_scene_catalog_free(&sc);
+    mw_site_catalog_free(&cat);
+    free(mask), free(gp);
+}
+
+static void qa_dilation_in_metres(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    char *gp = tu_path(g_dir, "s2site2.gpkg");
+    mw_site_catalog cat;
+    make_site(gp, 32633, 540000, 5100000, 580000, 5140000, &cat);
+    mw_grid g;
+    assert_int_equal(mw_grid_for_site(&cat.sites[0], 120, 0, 499980, 5200020, &g), 0);
+    size_t npix = mw_grid_npix(&g);
+    uint8_t *mask = malloc(npix);
+    mw_grid_site_mask(&g, &cat.sites[0], mask);
+    mw_scene s;
+    assert_int_equal(mw_stac_item_read(DATA
+                                       "/s2l2a_timeseries_33TWM_2023-08_120m/"
+                                       "S2A_33TWM_20230818_0_L2A/S2A_33TWM_20230818_0_L2A.json",
+                                       &s),
+                     0);
+    static const mw_band bands[1] = {MW_BAND_RED};
+    char *d0 = tu_path(g_dir, "d0"), *d1 = tu_path(g_dir, "d1");
+    mkdir(d0, 0755);
+    mkdir(d1, 0755);
+    mw_ingest_options o = {bands, 1, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, MW_QA_CLOUD, 0};
+    mw_chip c0, c1;
+    assert_int_equal(mw_chip_ingest(&s, &g, d0, &o, mask, &c0), 0);
+    o.dilate_m = 200; /* 200 m at 120 m pixels: 2 pixels */
+    assert_int_equal(mw_chip_ingest(&s, &g, d1, &o, mask, &c1), 0);
+    uint8_t *q0 = read_window(c0.qa_path, GDT_Byte, 0, 0, g.width, g.height);
+    uint8_t *q1 = read_window(c1.qa_path, GDT_Byte, 0, 0, g.width, g.height);
+    long grown = 0;
+    for (int y = 0; y < g.height; y++)
+        for (int x = 0; x < g.width; x++) {
+            size_t p = (size_t)y * g.width + x;
+            assert_int_equal(q1[p] & ~MW_QA_CLOUD, q0[p] & ~MW_QA_CLOUD); /* only cloud grows */
+            if ((q1[p] & MW_QA_CLOUD) && !(q0[p] & MW_QA_CLOUD)) {
+                grown++;
+                int near = 0; /* a cloud pixel within 2 pixels (Chebyshev) */
+                for (int dy = -2; dy <= 2 && !near; dy++)
+                    for (int dx = -2; dx <= 2 && !near; dx++) {
+                        int xx = x + dx, yy = y + dy;
+                        if (xx >= 0 && yy >= 0 && xx < g.width && yy < g.height)
+                            near = q0[(size_t)yy * g.width + xx] & MW_QA_CLOUD;
+                    }
+                assert_true(near);
+            }
+        }
+    assert_true(grown > 0);
+    assert_true(c1.clear_fraction < c0.clear_fraction);
+    free(q0), free(q1), free(mask), free(gp), free(d0), free(d1);
+    mw_chip_free(&c0), mw_chip_free(&c1);
+    mw_scene_free(&s);
+    mw_site_catalog_free(&cat);
+}
+
+static void landsat_matches_direct_reads(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    const char *dir = DATA "/landsat8_c2l2_001062_20201031_600m";
+    mw_scene s;
+    assert_int_equal(
+        mw_landsat_mtl_read(
+            DATA
+            "/landsat8_c2l2_001062_20201031_600m/LC08_L2SP_001062_20201031_20201106_02_T2_MTL.json",
+            &s),
+        0);
+    (void)dir;
+    char *gp = tu_path(g_dir, "lsite.gpkg");
+    mw_site_catalog cat;
+    make_site(gp, 32620, 250000, -330000, 310000, -270000, &cat);
+    mw_grid g;
+    assert_int_equal(mw_grid_for_site(&cat.sites[0], 600, 0, 0, 0, &g), 0);
+    assert_int_equal(g.epsg, 32720); /* south of the equator: the grid takes the southern zone */
+    size_t npix = mw_grid_npix(&g);
+    uint8_t *mask = malloc(npix);
+    mw_grid_site_mask(&g, &cat.sites[0], mask);
+    static const mw_band bands[2] = {MW_BAND_RED, MW_BAND_NIR};
+    mw_ingest_options o = {bands, 2, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0};
+    mw_chip chip;
+    if (mw_chip_ingest(&s, &g, g_dir, &o, mask, &chip) != 0) fail_msg("%s", mw_error_message());
+    float *refl = malloc(npix * 2 * sizeof *refl);
+    GDALDatasetH cd = GDALOpen(chip.path, GA_ReadOnly);
+    assert_int_equal(GDALDatasetRasterIO(cd, GF_Read, 0, 0, g.width, g.height, refl, g.width,
+                                         g.height, GDT_Float32, 2, NULL, 0, 0, 0),
+                     CE_None);
+    GDALClose(cd);
+    uint8_t *qa = read_window(chip.qa_path, GDT_Byte, 0, 0, g.width, g.height);
+    /* The reference: the source pixel holding each grid pixel centre, found with PROJ through OGR
+     * (north-zone scene, south-zone grid), read directly with GDAL. */
+    GDALDatasetH b4 = GDALOpen(s.bands[MW_BAND_RED].href, GA_ReadOnly),
+                 qp = GDALOpen(s.qa.href, GA_ReadOnly);
+    GDALDatasetH rs = GDALOpen(s.radsat.href, GA_ReadOnly);
+    double sgt[6], inv[6];
+    GDALGetGeoTransform(b4, sgt);
+    assert_true(GDALInvGeoTransform(sgt, inv));
+    OGRSpatialReferenceH from = OSRNewSpatialReference(NULL), to = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(from, g.epsg);
+    OSRImportFromWkt(to, (char **)&(const char *){GDALGetProjectionRef(b4)});
+    OSRSetAxisMappingStrategy(from, OAMS_TRADITIONAL_GIS_ORDER);
+    OSRSetAxisMappingStrategy(to, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(from, to);
+    long compared = 0, clouds = 0, edge_skipped = 0;
+    for (int y = 0; y < g.height; y++)
+        for (int x = 0; x < g.width; x++) {
+            size_t p = (size_t)y * g.width + x;
+            double gx = g.x0 + (x + 0.5) * g.res, gy = g.y0 - (y + 0.5) * g.res;
+            OCTTransform(ct, 1, &gx, &gy, NULL);
+            double sx = inv[0] + gx * inv[1] + gy * inv[2], sy = inv[3] + gx * inv[4] + gy * inv[5];
+            /* Centres within 1e-6 px of a source pixel edge may round either way: skip those. */
+            if (fabs(sx - floor(sx + 0.5)) < 1e-6 || fabs(sy - floor(sy + 0.5)) < 1e-6) {
+                edge_skipped++;
+                continue;
+            }
+            int ix = (int)floor(sx), iy = (int)floor(sy);
+            if (ix < 0 || iy < 0 || ix >= GDALGetRasterXSize(b4) || iy >= GDALGetRasterYSize(b4))
+                continue;
+            uint16_t dn, q, r;
+            assert_int_equal(GDALRasterIO(GDALGetRasterBand(b4, 1), GF_Read, ix, iy, 1, 1, &dn, 1,
+                                          1, GDT_UInt16, 0, 0),
+                             CE_None);
+            assert_int_equal(GDALRasterIO(GDALGetRasterBand(qp, 1), GF_Read, ix, iy, 1, 1, &q, 1, 1,
+                                          GDT_UInt16, 0, 0),
+                             CE_None);
+            assert_int_equal(GDALRasterIO(GDALGetRasterBand(rs, 1), GF_Read, ix, iy, 1, 1, &r, 1, 1,
+                                          GDT_UInt16, 0, 0),
+                             CE_None);
+            uint8_t want = mw_qa_from_landsat(q, r);
+            if (dn == 0) want |= MW_QA_NODATA;
+            if ((qa[p] & ~MW_QA_NODATA) != (want & ~MW_QA_NODATA) && !(qa[p] & MW_QA_NODATA))
+                fail_msg("pixel %d,%d: QA %u, QA_PIXEL %u RADSAT %u give %u", x, y, qa[p], q, r,
+                         want);
+            if (want & MW_QA_NODATA) continue;
+            if (fabs(refl[p] - (dn * 2.75e-5 - 0.2)) > 1e-6)
+                fail_msg("pixel %d,%d: %g vs DN %u -> %g", x, y, refl[p], dn, dn * 2.75e-5 - 0.2);
+            clouds += (q >> 3) & 1;
+            compared++;
+        }
+    assert_true(compared > (long)npix / 2);
+    assert_true(clouds > compared / 2); /* the scene is 99.94 % cloud */
+    assert_true(edge_skipped < (long)npix / 100);
+    OCTDestroyCoordinateTransformation(ct);
+    OSRDestroySpatialReference(from), OSRDestroySpatialReference(to);
+    GDALClose(b4), GDALClose(qp), GDALClose(rs);
+    free(refl), free(qa), free(mask), free(gp);
+    mw_chip_free(&chip);
+    mw_scene_free(&s);
+    mw_site_catalog_free(&cat);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    GDALAllRegister();
+    CPLSetErrorHandler(CPLQuietErrorHandler);
+    g_dir = tu_mkdtemp("real");
+    return g_dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(g_dir);
+    free(g_dir);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_item_flavour_parses),
+        cmocka_unit_test(non_items_and_duplicates),
+        cmocka_unit_test(s2_series_matches_direct_reads),
+        cmocka_unit_test(qa_dilation_in_metres),
+        cmocka_unit_test(landsat_matches_direct_reads),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
