@@ -440,6 +440,68 @@ static void landsat_matches_direct_reads(void **state)
     mw_site_catalog_free(&cat);
 }
 
+/* The CLI on real scenes: ingest fills the datacube; a second command reuses every chip and
+ * reads no scene raster (the rasters are zeroed in place, same size and time, to prove it). */
+static void ingest_then_run_on_real_series(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    char cmd[4096], *out;
+    char *scenes = tu_path(g_dir, "twm"), *cube = tu_path(g_dir, "twm-tiles"),
+         *o1 = tu_path(g_dir, "twm-out1"), *o2 = tu_path(g_dir, "twm-out2");
+    snprintf(cmd, sizeof cmd, "cp -rp %s %s", DATA "/s2l2a_timeseries_33TWM_2023-08_120m", scenes);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    char *sites = tu_path(g_dir, "twm-sites.geojson");
+    tu_write(sites,
+             "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":"
+             "{\"id\":\"si-window\",\"name\":\"Slovenian test window\",\"kind\":\"mine\"},"
+             "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[15.6,46.3],[15.9,46.3],"
+             "[15.9,46.5],[15.6,46.5],[15.6,46.3]]]}}]}");
+    char *pl = tu_path(g_dir, "twm.yaml");
+    char text[2048];
+    snprintf(text, sizeof text,
+             "name: twm\nsites: {catalogue: %s}\nsource: {type: local, path: %s}\n"
+             "periods:\n  baseline: {start: 2023-08-10, end: 2023-08-13}\n"
+             "  monitoring: [{name: later, start: 2023-08-15, end: 2023-08-20}]\n"
+             "grid: {pixel_size_m: 120, origin_m: [499980, 5200020]}\nmask: {dilate_m: 240}\n",
+             sites, scenes);
+    tu_write(pl, text);
+    snprintf(cmd, sizeof cmd, "%s ingest %s -o %s --datacube %s", MW_CLI, pl, o1, cube);
+    int rc = tu_run(cmd, &out);
+    if (rc != 0) fail_msg("ingest exited %d:\n%s", rc, out);
+    assert_non_null(strstr(out, "si-window"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "ls %s/si-window/*_qa.tif | wc -l", cube);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_int_equal(atoi(out), 5);
+    free(out);
+    /* Zero every band raster in place, keeping size and modification time. */
+    snprintf(cmd, sizeof cmd,
+             "for f in %s/*/*.tif; do s=$(stat -c %%s $f); cp -p $f $f.ref; "
+             "dd if=/dev/zero of=$f bs=$s count=1 conv=notrunc status=none; touch -r $f.ref $f; rm "
+             "$f.ref; done",
+             scenes);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s run %s -o %s --datacube %s -q", MW_CLI, pl, o2, cube);
+    rc = tu_run(cmd, &out);
+    if (rc != 0) fail_msg("run on the cached datacube exited %d:\n%s", rc, out);
+    free(out);
+    char *pp = tu_path(o2, "provenance.json");
+    char *prov = tu_read(pp, NULL);
+    assert_non_null(prov);
+    assert_null(strstr(prov, "\"chip_reused\": false"));
+    assert_non_null(strstr(prov, "\"chip_reused\": true"));
+    assert_non_null(strstr(prov, "earthsearch:boa_offset_applied=true"));
+    free(prov);
+    char *csv = tu_path(o2, "indicators.csv"), *c = tu_read(csv, NULL);
+    assert_non_null(c);
+    assert_non_null(
+        strstr(c, "si-window,Slovenian test window,baseline,2023-08-10,2023-08-13,2,0,"));
+    assert_non_null(strstr(c, "si-window,Slovenian test window,later,2023-08-15,2023-08-20,3,0,"));
+    free(c), free(csv), free(pp), free(pl), free(sites), free(scenes), free(cube), free(o1),
+        free(o2);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -465,6 +527,7 @@ int main(void)
         cmocka_unit_test(s2_series_matches_direct_reads),
         cmocka_unit_test(qa_dilation_in_metres),
         cmocka_unit_test(landsat_matches_direct_reads),
+        cmocka_unit_test(ingest_then_run_on_real_series),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -15,6 +15,7 @@ typedef struct mw_run_options {
     int chunk_rows;       /* 0: derived from the budget; set only to test chunk invariance */
     const char *command_line;
     const char *datacube; /* overrides the pipeline's outputs.datacube when set */
+    int ingest_only;      /* stop after the datacube: chips and provenance, no indicators */
 } mw_run_options;
 
 typedef struct mw_run_result {

@@ -43,6 +43,8 @@ static const char *const usage_main =
     "commands:\n"
     "  run PIPELINE        run a pipeline file end to end; writes indicators.gpkg,\n"
     "                      indicators.csv, provenance.json and maps/ to the output folder\n"
+    "  ingest PIPELINE     only fill the site datacube (tiles/): each scene's site window,\n"
+    "                      harmonised to surface reflectance with a QA band, as COG chips\n"
     "  simulate PIPELINE   write simulated Sentinel-2 L2A scenes and truth.json for the\n"
     "                      pipeline's sites and periods\n"
     "  sites [CATALOGUE]   list the sites of a catalogue (default "
@@ -75,6 +77,14 @@ static const char *const usage_run =
     "                      depend on it\n"
     "\n"
     "A scene or site that fails is reported and skipped; the others still run (exit 1).\n";
+
+static const char *const usage_ingest =
+    "usage: minewatch ingest PIPELINE [-o DIR] [--datacube DIR] [--threads N] [--quiet]\n"
+    "\n"
+    "Catalogues the pipeline's scenes and writes each scene's site window onto the site grid,\n"
+    "harmonised to surface reflectance (offsets from the scene's own metadata) with one\n"
+    "bit-packed QA band, as COG chips in the datacube (default: outputs.datacube, else\n"
+    "DIR/tiles). Chips whose key still matches are reused. Writes DIR/provenance.json.\n";
 
 static const char *const usage_simulate =
     "usage: minewatch simulate PIPELINE [-o DIR] [--seed N]\n"
@@ -147,21 +157,29 @@ static void print_report(const mw_run_report *rep)
     }
 }
 
-static int cmd_run(cli *c, int argc, char **argv)
+static int run_or_ingest(cli *c, int argc, char **argv, int ingest_only)
 {
-    if (c->help) return fputs(usage_run, stdout), EXIT_OK;
-    if (argc != 1) return fprintf(stderr, "%s", usage_run), EXIT_BAD_INPUT;
+    const char *usage = ingest_only ? usage_ingest : usage_run;
+    if (c->help) return fputs(usage, stdout), EXIT_OK;
+    if (argc != 1) return fprintf(stderr, "%s", usage), EXIT_BAD_INPUT;
     mw_pipeline p;
     if (mw_pipeline_load(argv[0], &p)) return exit_for_error();
     char *out = c->out ? strdup(c->out) : default_out(&p, NULL);
-    mw_run_options o = {out, (size_t)c->mem_mb, c->chunk_rows, c->command_line, c->datacube};
+    mw_run_options o = {out,         (size_t)c->mem_mb, c->chunk_rows, c->command_line,
+                        c->datacube, ingest_only};
     mw_run_report rep = {0};
     mw_run_result res;
     int rc;
     if (mw_pipeline_run(&p, &o, &rep, &res)) {
         rc = exit_for_error();
     } else {
-        if (!c->quiet) {
+        if (!c->quiet && ingest_only) {
+            printf("%-22s %-10s %6s %7s\n", "site_id", "period", "chips", "failed");
+            for (size_t i = 0; i < res.nrows; i++)
+                printf("%-22s %-10s %6ld %7ld\n", res.rows[i].site_id, res.rows[i].period,
+                       res.rows[i].n_scenes, res.rows[i].n_scenes_failed);
+            printf("\ndatacube chips written or reused; provenance in %s/provenance.json\n", out);
+        } else if (!c->quiet) {
             printf("%-22s %-10s %6s %6s %10s %10s %8s %7s\n", "site_id", "period", "scenes",
                    "clear", "forest_ha", "loss_ha", "ndvi", "failed");
             for (size_t i = 0; i < res.nrows; i++) {
@@ -182,6 +200,16 @@ static int cmd_run(cli *c, int argc, char **argv)
     free(out);
     mw_pipeline_free(&p);
     return rc;
+}
+
+static int cmd_run(cli *c, int argc, char **argv)
+{
+    return run_or_ingest(c, argc, argv, 0);
+}
+
+static int cmd_ingest(cli *c, int argc, char **argv)
+{
+    return run_or_ingest(c, argc, argv, 1);
 }
 
 static int cmd_simulate(cli *c, int argc, char **argv)
@@ -383,6 +411,8 @@ static int run_main(cli *cp, int argc, char **argv)
     int rc;
     if (strcmp(cmd, "run") == 0)
         rc = cmd_run(&c, nargs - 1, args + 1);
+    else if (strcmp(cmd, "ingest") == 0)
+        rc = cmd_ingest(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "simulate") == 0)
         rc = cmd_simulate(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "sites") == 0)

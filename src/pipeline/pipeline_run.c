@@ -284,6 +284,14 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                               json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", per->name, "start", sd,
                                         "end", ed, "scenes", jscenes, "skipped", jskipped));
         r->n_scenes = (long)nok;
+        if (sc->o->ingest_only) { /* the datacube is the product: no composites */
+            for (size_t i = 0; i < nok; i++)
+                mw_chip_free(&chips[i]);
+            free(chips);
+            free(state);
+            free(sel);
+            continue;
+        }
         ndvi[k] = malloc(npix * sizeof(float));
         if (nok == 0) {
             mw_report_add(
@@ -323,6 +331,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         free(state);
         free(sel);
     }
+    if (sc->o->ingest_only) goto out;
     /* Areas and means: one pass per period in pixel order, so sums never depend on threads. */
     mw_forest_rule rule = {p->forest_ndvi_min, p->loss_ndvi_drop_min};
     uint8_t *first_loss = p->write_maps ? malloc(npix) : NULL;
@@ -454,9 +463,10 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         }
         char *csv = mw_text_path(o->out_dir, "indicators.csv"),
              *gpkg = mw_text_path(o->out_dir, "indicators.gpkg");
-        if (p->write_csv && mw_indicators_write_csv(csv, res->rows, res->nrows))
+        if (!o->ingest_only && p->write_csv && mw_indicators_write_csv(csv, res->rows, res->nrows))
             mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
-        if (p->write_gpkg && mw_indicators_write_gpkg(gpkg, res->rows, res->nrows))
+        if (!o->ingest_only && p->write_gpkg &&
+            mw_indicators_write_gpkg(gpkg, res->rows, res->nrows))
             mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
         json_object_set_new(prov, "outputs",
                             json_pack("{s:s?,s:s?,s:s?,s:s}", "csv", p->write_csv ? csv : NULL,
