@@ -94,7 +94,7 @@ static void mistakes_have_positions(void **state)
     expect_error("start: 2021-06-01", "start: 2021-06-31", 7, 21, "must be a date YYYY-MM-DD");
     expect_error("end: 2023-09-30", "end: 2023-05-30", 9, 46, "ends before it starts");
     expect_error("start: 2023-06-01", "start: 2021-07-01", 9, 7, "must start after the baseline");
-    expect_error("type: local", "type: s3", 5, 16, "must be 'simulator' or 'local'");
+    expect_error("type: local", "type: s3", 5, 16, "must be 'simulator', 'local' or 'stac_api'");
     expect_error("[cloud, shadow]", "[cloud, smoke]", 11, 25, "unknown QA class 'smoke'");
     expect_error("[csv]", "[csv, pdf]", 13, 26, "unknown output format 'pdf'");
     expect_error("ids: [a, b]", "ids: [a, a]", 4, 12, "listed twice");

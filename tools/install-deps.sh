@@ -3,7 +3,8 @@
 # otherwise it prints the exact command to run and fails, so nothing half-installs silently.
 set -eu
 PKGS="build-essential cmake pkg-config libgdal-dev gdal-bin libproj-dev proj-data libfftw3-dev
-libtiff-dev libyaml-dev libjansson-dev libcmocka-dev libssl-dev libomp-dev"
+libtiff-dev libyaml-dev libjansson-dev libcmocka-dev libssl-dev libcurl4-openssl-dev libomp-dev
+python3"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

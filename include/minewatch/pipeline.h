@@ -13,7 +13,11 @@ typedef struct mw_period {
     mw_day start, end; /* inclusive */
 } mw_period;
 
-typedef enum mw_source_type { MW_SOURCE_SIMULATOR, MW_SOURCE_LOCAL } mw_source_type;
+typedef enum mw_source_type {
+    MW_SOURCE_SIMULATOR,
+    MW_SOURCE_LOCAL,
+    MW_SOURCE_STAC_API
+} mw_source_type;
 
 typedef struct mw_pipeline {
     char *path; /* the file, as given */
@@ -27,7 +31,12 @@ typedef struct mw_pipeline {
     char *source_path; /* local: folder of STAC items (resolved); simulator: NULL */
     uint64_t sim_seed;
     int sim_scenes_per_period;
-    double sim_cloud_cover; /* mean fraction of each scene under cloud, 0..1 */
+    double sim_cloud_cover;      /* mean fraction of each scene under cloud, 0..1 */
+    char *stac_url;              /* stac_api: API root */
+    char **stac_collections;     /* NULL-terminated */
+    double stac_max_cloud_cover; /* percent, < 0: none */
+    int stac_page_size, stac_max_items, stac_retries;
+    double stac_timeout_s, stac_backoff_s;
 
     mw_period *periods; /* [0] is the baseline, then monitoring periods in file order */
     size_t n_periods;

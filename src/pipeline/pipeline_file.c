@@ -169,12 +169,28 @@ static int parse_sites(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 
 static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
-    static const char *const keys[] = {"type",        "path", "seed", "scenes_per_period",
-                                       "cloud_cover", NULL};
-    if (check_keys(c, n, "source", keys)) return -1;
+    if (!n || n->type != YAML_MAPPING_NODE)
+        return err_at(c, n, "'source' must be a mapping of keys to values");
     yaml_node_t *t;
     if (need(c, n, "type", "source", &t)) return -1;
     const char *ts = scalar(t);
+    /* Each type has its own keys: one meant for another type is an error, not ignored. */
+    static const char *const sim_keys[] = {"type", "seed", "scenes_per_period", "cloud_cover",
+                                           NULL};
+    static const char *const local_keys[] = {"type", "path", NULL};
+    static const char *const api_keys[] = {
+        "type",      "url",       "collections", "max_cloud_cover", "page_size",
+        "max_items", "timeout_s", "retries",     "backoff_s",       NULL};
+    const char *const *keys = ts && strcmp(ts, "simulator") == 0  ? sim_keys
+                              : ts && strcmp(ts, "local") == 0    ? local_keys
+                              : ts && strcmp(ts, "stac_api") == 0 ? api_keys
+                                                                  : NULL;
+    if (keys && check_keys(c, n,
+                           ts && strcmp(ts, "simulator") == 0 ? "source (type simulator)"
+                           : ts && strcmp(ts, "local") == 0   ? "source (type local)"
+                                                              : "source (type stac_api)",
+                           keys))
+        return -1;
     yaml_node_t *v;
     if (ts && strcmp(ts, "simulator") == 0) {
         p->source_type = MW_SOURCE_SIMULATOR;
@@ -190,22 +206,49 @@ static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
         if ((v = map_get(c, n, "cloud_cover")) &&
             get_num(c, v, "source.cloud_cover", 0, 0.9, &p->sim_cloud_cover))
             return -1;
-        if ((v = map_get(c, n, "path")))
-            return err_at(c, v,
-                          "'source.path' is for type 'local'; the simulator writes its "
-                          "scenes under the output folder");
     } else if (ts && strcmp(ts, "local") == 0) {
         p->source_type = MW_SOURCE_LOCAL;
         char *path = NULL;
         if (need(c, n, "path", "source", &v) || get_str(c, v, "source.path", &path)) return -1;
         p->source_path = resolve(p, path);
         free(path);
-        static const char *const simkeys[] = {"seed", "scenes_per_period", "cloud_cover", NULL};
-        for (const char *const *k = simkeys; *k; k++)
-            if ((v = map_get(c, n, *k)))
-                return err_at(c, v, "'source.%s' is for type 'simulator'", *k);
+    } else if (ts && strcmp(ts, "stac_api") == 0) {
+        p->source_type = MW_SOURCE_STAC_API;
+        if (need(c, n, "url", "source", &v) || get_str(c, v, "source.url", &p->stac_url)) return -1;
+        if (need(c, n, "collections", "source", &v) || need_list(c, v, "source.collections"))
+            return -1;
+        size_t nc = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        if (nc == 0) return err_at(c, v, "'source.collections' is empty, e.g. [sentinel-2-l2a]");
+        p->stac_collections = calloc(nc + 1, sizeof *p->stac_collections);
+        if (!p->stac_collections) return mw_error_set(MW_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < nc; i++)
+            if (get_str(c, yaml_document_get_node(c->doc, v->data.sequence.items.start[i]),
+                        "source.collections[]", &p->stac_collections[i]))
+                return -1;
+        long l;
+        if ((v = map_get(c, n, "max_cloud_cover")) &&
+            get_num(c, v, "source.max_cloud_cover", 0, 100, &p->stac_max_cloud_cover))
+            return -1;
+        if ((v = map_get(c, n, "page_size"))) {
+            if (get_int(c, v, "source.page_size", 1, 10000, &l)) return -1;
+            p->stac_page_size = (int)l;
+        }
+        if ((v = map_get(c, n, "max_items"))) {
+            if (get_int(c, v, "source.max_items", 1, 1000000, &l)) return -1;
+            p->stac_max_items = (int)l;
+        }
+        if ((v = map_get(c, n, "retries"))) {
+            if (get_int(c, v, "source.retries", 0, 20, &l)) return -1;
+            p->stac_retries = (int)l;
+        }
+        if ((v = map_get(c, n, "timeout_s")) &&
+            get_num(c, v, "source.timeout_s", 0.1, 3600, &p->stac_timeout_s))
+            return -1;
+        if ((v = map_get(c, n, "backoff_s")) &&
+            get_num(c, v, "source.backoff_s", 0, 600, &p->stac_backoff_s))
+            return -1;
     } else {
-        return err_at(c, t, "'source.type' must be 'simulator' or 'local', got '%s'",
+        return err_at(c, t, "'source.type' must be 'simulator', 'local' or 'stac_api', got '%s'",
                       ts ? ts : "?");
     }
     return 0;
@@ -398,6 +441,12 @@ static void defaults(mw_pipeline *p)
     p->sim_seed = 1;
     p->sim_scenes_per_period = 6;
     p->sim_cloud_cover = 0.2;
+    p->stac_max_cloud_cover = -1;
+    p->stac_page_size = 100;
+    p->stac_max_items = 2000;
+    p->stac_retries = 3;
+    p->stac_timeout_s = 60;
+    p->stac_backoff_s = 1;
     p->pixel_size_m = 10;
     p->buffer_m = 500;
     p->qa_exclude = MW_QA_DEFAULT_EXCLUDE;
@@ -475,6 +524,10 @@ void mw_pipeline_free(mw_pipeline *p)
         free(p->site_ids[i]);
     free(p->site_ids);
     free(p->source_path);
+    free(p->stac_url);
+    for (size_t i = 0; p->stac_collections && p->stac_collections[i]; i++)
+        free(p->stac_collections[i]);
+    free(p->stac_collections);
     for (size_t i = 0; i < p->n_periods; i++)
         free(p->periods[i].name);
     free(p->periods);

@@ -23,6 +23,7 @@
 #include "minewatch/scene.h"
 #include "minewatch/sim.h"
 #include "minewatch/spectral_index.h"
+#include "minewatch/stac_api.h"
 #include "pipeline/provenance.h"
 
 static const char *keep(mw_run_result *r, char *s)
@@ -102,6 +103,54 @@ static int ensure_simulated(const mw_pipeline *p, const mw_site *const *sites, s
     mw_log(MW_LOG_INFO, "simulating scenes into %s", scene_dir);
     mw_remove_tree(scene_dir);
     return mw_simulate(sites, ns, p->periods, p->n_periods, &so, scene_dir);
+}
+
+/* Remote assets are read through GDAL's /vsicurl/ with the same patience as the search. */
+static void configure_remote_reads(const mw_pipeline *p)
+{
+    char v[32];
+    CPLSetConfigOption("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR"); /* no directory listings */
+    snprintf(v, sizeof v, "%d", (int)ceil(p->stac_timeout_s));
+    CPLSetConfigOption("GDAL_HTTP_TIMEOUT", v);
+    CPLSetConfigOption("GDAL_HTTP_CONNECTTIMEOUT", v);
+    snprintf(v, sizeof v, "%d", p->stac_retries);
+    CPLSetConfigOption("GDAL_HTTP_MAX_RETRY", v);
+    snprintf(v, sizeof v, "%g", p->stac_backoff_s);
+    CPLSetConfigOption("GDAL_HTTP_RETRY_DELAY", v);
+}
+
+/* One search per site over the span of all its periods; scenes are split by period later. */
+static void search_site(const mw_pipeline *p, const mw_site *site, mw_scene_catalog *out,
+                        mw_run_report *rep)
+{
+    OGRGeometryH g = mw_site_polygon_wgs84(site, mw_site_utm_epsg(site));
+    char *gj = g ? OGR_G_ExportToJson(g) : NULL;
+    mw_stac_query q = {p->stac_url,
+                       (const char *const *)p->stac_collections,
+                       gj,
+                       {0, 0, 0, 0},
+                       p->periods[0].start,
+                       p->periods[0].end,
+                       p->stac_max_cloud_cover,
+                       p->stac_page_size,
+                       p->stac_max_items,
+                       p->stac_timeout_s,
+                       p->stac_retries,
+                       p->stac_backoff_s};
+    for (size_t k = 1; k < p->n_periods; k++) {
+        if (p->periods[k].start < q.start) q.start = p->periods[k].start;
+        if (p->periods[k].end > q.end) q.end = p->periods[k].end;
+    }
+    mw_stac_stats st;
+    if (mw_stac_search(&q, out, on_scan_fail, rep, &st) != 0)
+        mw_report_add(rep, site->id, "", "catalogue", "%s; the site's scenes could not be listed",
+                      mw_error_message());
+    else
+        mw_log(MW_LOG_INFO, "site %s: %d item(s) in %d page(s), %d request(s) to %s", site->id,
+               st.items, st.pages, st.requests, p->stac_url);
+    mw_error_clear();
+    CPLFree(gj);
+    if (g) OGR_G_DestroyGeometry(g);
 }
 
 static int bbox_overlap(const double a[4], const double b[4])
@@ -421,8 +470,9 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     int rc = mw_make_dirs(o->out_dir);
     char *scene_dir = NULL, *cube_dir = NULL, *maps_dir = NULL;
     if (rc == 0) {
-        scene_dir = p->source_type == MW_SOURCE_SIMULATOR ? mw_text_path(o->out_dir, "scenes")
-                                                          : mw_text_dup(p->source_path);
+        scene_dir = p->source_type == MW_SOURCE_SIMULATOR  ? mw_text_path(o->out_dir, "scenes")
+                    : p->source_type == MW_SOURCE_STAC_API ? mw_text_dup(p->stac_url)
+                                                           : mw_text_dup(p->source_path);
         cube_dir = o->datacube   ? mw_text_dup(o->datacube)
                    : p->datacube ? mw_text_dup(p->datacube)
                                  : mw_text_path(o->out_dir, "tiles");
@@ -433,7 +483,10 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     if (rc == 0 && p->source_type == MW_SOURCE_SIMULATOR)
         rc = ensure_simulated(p, sites, ns, scene_dir);
     mw_scene_catalog scenes = {0};
-    if (rc == 0) rc = mw_scene_catalog_scan(scene_dir, &scenes, on_scan_fail, rep);
+    if (rc == 0 && p->source_type == MW_SOURCE_STAC_API)
+        configure_remote_reads(p);
+    else if (rc == 0)
+        rc = mw_scene_catalog_scan(scene_dir, &scenes, on_scan_fail, rep);
     if (rc == 0) {
         mw_log(MW_LOG_INFO, "%zu scene(s) catalogued in %s", scenes.n, scene_dir);
         res->rows = calloc(ns * p->n_periods + 1, sizeof *res->rows);
@@ -453,7 +506,14 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
                        json_object_get(prov, "sites")};
         for (size_t s = 0; s < ns; s++) {
             mw_log(MW_LOG_INFO, "site %zu/%zu: %s (%s)", s + 1, ns, sites[s]->id, sites[s]->name);
+            mw_scene_catalog found = {0};
+            sc.scenes = &scenes;
+            if (p->source_type == MW_SOURCE_STAC_API) {
+                search_site(p, sites[s], &found, rep);
+                sc.scenes = &found;
+            }
             run_site(&sc, sites[s], s * p->n_periods);
+            mw_scene_catalog_free(&found);
         }
         /* The rows point into the catalogue, which is freed below: copy the strings. */
         for (size_t i = 0; i < res->nrows; i++) {

@@ -82,7 +82,9 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o, int c
         prov, "parameters",
         json_pack("{s:s,s:s,s:o,s:f,s:f,s:o,s:f,s:f,s:i,s:i,s:I,s:i}", "site_catalogue",
                   p->catalogue, "source",
-                  p->source_type == MW_SOURCE_SIMULATOR ? "simulator" : p->source_path, "periods",
+                  p->source_type == MW_SOURCE_SIMULATOR   ? "simulator"
+                  : p->source_type == MW_SOURCE_STAC_API ? p->stac_url
+                                                         : p->source_path, "periods",
                   periods, "pixel_size_m", p->pixel_size_m, "buffer_m", p->buffer_m, "qa_exclude",
                   qa_names(p->qa_exclude), "forest_ndvi_min", p->forest_ndvi_min,
                   "loss_ndvi_drop_min", p->loss_ndvi_drop_min, "min_clear_observations",

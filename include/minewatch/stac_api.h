@@ -1,0 +1,36 @@
+/* STAC API item search (POST /search), with paging, timeouts and retries (libcurl). */
+#ifndef MINEWATCH_STAC_API_H
+#define MINEWATCH_STAC_API_H
+
+#include <stddef.h>
+
+#include "minewatch/date.h"
+#include "minewatch/scene.h"
+
+typedef struct mw_stac_query {
+    const char *url;                /* API root; /search is appended */
+    const char *const *collections; /* NULL-terminated */
+    const char *intersects_geojson; /* site geometry (WGS 84 GeoJSON), or NULL to use bbox */
+    double bbox[4];                 /* lon/lat, used when intersects_geojson is NULL */
+    mw_day start, end;              /* inclusive */
+    double max_cloud_cover;         /* percent; < 0: no filter */
+    int page_size;
+    int max_items;    /* stop after this many (a guard against runaway paging) */
+    double timeout_s; /* whole request */
+    int retries;      /* attempts after the first, on network errors, 429 and 5xx */
+    double backoff_s; /* wait before the first retry; doubles each time */
+} mw_stac_query;
+
+typedef struct mw_stac_stats {
+    int requests; /* HTTP requests made, retries included */
+    int pages;
+    int items;
+} mw_stac_stats;
+
+/* Appends the matching items to *out as scenes (asset hrefs read through /vsicurl/). Items that
+ * do not parse go to on_fail and the search goes on. Returns -1 with an error naming the URL and
+ * the server's answer when the search itself fails after its retries. */
+int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failure_fn on_fail,
+                   void *user, mw_stac_stats *stats);
+
+#endif
