@@ -32,6 +32,7 @@ static mw_period g_per[2];
 typedef struct server {
     pid_t pid;
     int port;
+    int out; /* the server's stdout: kept open while it runs, so its writes never fail */
     char *log;
 } server;
 
@@ -63,9 +64,14 @@ static server start_server(const char *tag, const char *const *extra)
     close(fd[1]);
     if (g_nservers < 16) g_servers[g_nservers++] = s.pid;
     char buf[32] = "";
-    ssize_t got = read(fd[0], buf, sizeof buf - 1);
-    close(fd[0]);
-    if (got <= 0) fail_msg("the test HTTP server did not start (is python3 installed?)");
+    size_t got = 0;
+    while (got + 1 < sizeof buf) { /* the port, up to its newline */
+        ssize_t r = read(fd[0], buf + got, 1);
+        if (r <= 0 || buf[got] == '\n') break;
+        got++;
+    }
+    s.out = fd[0];
+    if (got == 0) fail_msg("the test HTTP server did not start (is python3 installed?)");
     buf[got] = 0;
     s.port = atoi(buf);
     assert_true(s.port > 0);
@@ -80,6 +86,7 @@ static void stop_server(server *s)
         for (int i = 0; i < g_nservers; i++)
             if (g_servers[i] == s->pid) g_servers[i] = 0;
     }
+    if (s->out > 0) close(s->out);
     free(s->log);
 }
 
