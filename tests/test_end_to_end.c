@@ -292,6 +292,84 @@ static void bad_scenes_are_skipped_and_reported(void **state)
     free(pp), free(pl), free(o), free(bad);
 }
 
+/* Shift a raster by dx metres, or strip its CRS (dx == 0). */
+static void edit_raster(const char *path, double dx)
+{
+    GDALDatasetH ds = GDALOpen(path, GA_Update);
+    assert_non_null(ds);
+    if (dx != 0) {
+        double gt[6];
+        GDALGetGeoTransform(ds, gt);
+        gt[0] += dx;
+        assert_int_equal(GDALSetGeoTransform(ds, gt), CE_None);
+    } else {
+        assert_int_equal(GDALSetSpatialRef(ds, NULL), CE_None);
+    }
+    GDALClose(ds);
+}
+
+/* An unknown baseline, a raster without CRS, and a scene whose rasters miss the site. */
+static void more_bad_scenes_are_named(void **state)
+{
+    (void)state;
+    char *bad = tu_path(g_dir, "scenes-bad2"), cmd[4096], *out;
+    snprintf(cmd, sizeof cmd, "cp -r %s %s", g_scenes, bad);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, "ls %s | grep id-imip-morowali_2023 | head -3", bad);
+    char *list, id[3][128];
+    assert_int_equal(tu_run(cmd, &list), 0);
+    assert_int_equal(sscanf(list, "%127s %127s %127s", id[0], id[1], id[2]), 3);
+    free(list);
+    /* 1: no raster:bands scale/offset and no processing baseline anywhere */
+    char item[1024];
+    snprintf(item, sizeof item, "%s/%s/%s.json", bad, id[0], id[0]);
+    json_t *j = json_load_file(item, 0, NULL);
+    json_object_del(json_object_get(j, "properties"), "s2:processing_baseline");
+    const char *k;
+    json_t *a;
+    json_object_foreach(json_object_get(j, "assets"), k, a) json_object_del(a, "raster:bands");
+    assert_int_equal(json_dump_file(j, item, JSON_INDENT(1)), 0);
+    json_decref(j);
+    /* 2: a band without CRS; 3: every raster moved 500 km east (the item still says otherwise) */
+    snprintf(cmd, sizeof cmd, "%s/%s/B08.tif", bad, id[1]);
+    edit_raster(cmd, 0);
+    static const char *const files[] = {"B02", "B03", "B04", "B08", "B8A", "B11", "B12", "SCL"};
+    for (int i = 0; i < 8; i++) {
+        snprintf(cmd, sizeof cmd, "%s/%s/%s.tif", bad, id[2], files[i]);
+        edit_raster(cmd, 500000);
+    }
+    char src[1024];
+    snprintf(src, sizeof src, "{type: local, path: %s}", bad);
+    char *pl = write_pipeline("bad2.yaml", src, NULL), *o = tu_path(g_dir, "out-bad2");
+    snprintf(cmd, sizeof cmd, "run %s -o %s --threads 2", pl, o);
+    assert_int_equal(run_cli(cmd, &out), 1);
+    if (!strstr(out, id[0]) || !strstr(out, "does not guess the offset"))
+        fail_msg("unknown baseline not reported for %s:\n%s", id[0], out);
+    if (!strstr(out, id[1]) || !strstr(out, "has no coordinate reference system"))
+        fail_msg("CRS-less raster not reported for %s:\n%s", id[1], out);
+    free(out);
+    char *pp = tu_path(o, "provenance.json");
+    json_t *prov = json_load_file(pp, 0, NULL);
+    int recorded = 0;
+    size_t si, pi, ki;
+    json_t *site, *per, *sk;
+    json_array_foreach(json_object_get(prov, "sites"), si, site)
+        json_array_foreach(json_object_get(site, "periods"), pi, per)
+            json_array_foreach(json_object_get(per, "skipped"), ki, sk) recorded |=
+        !strcmp(json_string_value(json_object_get(sk, "id")), id[2]) &&
+        !strcmp(json_string_value(json_object_get(sk, "reason")), "does not cover the site");
+    json_decref(prov);
+    if (!recorded) fail_msg("provenance does not record that %s misses the site", id[2]);
+    row rows[8];
+    assert_int_equal(read_rows(o, rows, 8), 4);
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(rows[i].site, "id-imip-morowali") && !strcmp(rows[i].period, "2023")) {
+            assert_int_equal(rows[i].n_scenes, 2);
+            assert_int_equal(rows[i].n_failed, 1);
+        }
+    free(pp), free(pl), free(o), free(bad);
+}
+
 static void bad_input_exits_2_and_keeps_outputs(void **state)
 {
     (void)state;
@@ -443,6 +521,7 @@ int main(void)
         cmocka_unit_test(run_recovers_truth),
         cmocka_unit_test(identical_for_any_threads_and_chunks),
         cmocka_unit_test(bad_scenes_are_skipped_and_reported),
+        cmocka_unit_test(more_bad_scenes_are_named),
         cmocka_unit_test(bad_input_exits_2_and_keeps_outputs),
         cmocka_unit_test(demo_pipeline_matches_truth),
         cmocka_unit_test(cli_basics),
