@@ -439,6 +439,88 @@ static void demo_pipeline_matches_truth(void **state)
     free(chips), free(scenes), free(o), free(cube);
 }
 
+/* Sites across the antimeridian and across a UTM zone edge: the same truth recovered, and output
+ * geometries in lon/lat that are split at 180 degrees instead of wrapping round the Earth. */
+static void sites_across_the_antimeridian_and_zone_edges(void **state)
+{
+    (void)state;
+    char *cat = tu_path(g_dir, "edge-sites.geojson");
+    tu_write(
+        cat,
+        "{\"type\":\"FeatureCollection\",\"features\":["
+        "{\"type\":\"Feature\",\"properties\":{\"id\":\"fj-point\",\"name\":\"antimeridian point\","
+        "\"kind\":\"mine\",\"radius_m\":2500},\"geometry\":{\"type\":\"Point\",\"coordinates\":["
+        "179.99,-16.6]}},"
+        "{\"type\":\"Feature\",\"properties\":{\"id\":\"fj-split\",\"name\":\"antimeridian "
+        "polygon\","
+        "\"kind\":\"mine\"},\"geometry\":{\"type\":\"MultiPolygon\",\"coordinates\":["
+        "[[[179.965,-16.95],[180,-16.95],[180,-16.91],[179.965,-16.91],[179.965,-16.95]]],"
+        "[[[-180,-16.95],[-179.985,-16.95],[-179.985,-16.91],[-180,-16.91],[-180,-16.95]]]]}},"
+        "{\"type\":\"Feature\",\"properties\":{\"id\":\"zm-zone-edge\",\"name\":\"UTM 35/36 edge\","
+        "\"kind\":\"mine\",\"radius_m\":2500},\"geometry\":{\"type\":\"Point\",\"coordinates\":[30."
+        "005,-13.0]}}]}");
+    char *pl = tu_path(g_dir, "edge.yaml");
+    char text[2048];
+    snprintf(text, sizeof text,
+             "name: edge\nsites: {catalogue: %s}\nsource: {type: simulator, seed: 9, "
+             "scenes_per_period: 3}\n"
+             "periods:\n  baseline: {start: 2021-06-01, end: 2021-07-31}\n"
+             "  monitoring: [{name: \"2023\", start: 2023-06-01, end: 2023-07-31}]\n"
+             "grid: {pixel_size_m: 10, buffer_m: 200}\noutputs: {formats: [gpkg, csv]}\n",
+             cat);
+    tu_write(pl, text);
+    char *o = tu_path(g_dir, "out-edge"), args[2048], *out;
+    snprintf(args, sizeof args, "run %s -o %s -q", pl, o);
+    int rc = run_cli(args, &out);
+    if (rc != 0) fail_msg("exited %d:\n%s", rc, out);
+    free(out);
+    char *scenes = tu_path(o, "scenes");
+    row rows[8];
+    assert_int_equal(read_rows(o, rows, 8), 6);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(rows[i].n_scenes, 3);
+        double area = truth_value(scenes, rows[i].site, rows[i].period, "area_ha");
+        assert_true(fabs(rows[i].area - area) / area < 0.002);
+        if (!strcmp(rows[i].period, "baseline")) continue;
+        double t = truth_value(scenes, rows[i].site, rows[i].period, "forest_loss_ha");
+        if (fabs(rows[i].loss - t) / t > 0.10)
+            fail_msg("%s: loss %.2f ha, truth %.2f ha", rows[i].site, rows[i].loss, t);
+    }
+    char *gp = tu_path(o, "indicators.gpkg");
+    GDALDatasetH ds = GDALOpenEx(gp, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    OGRLayerH l = GDALDatasetGetLayer(ds, 0);
+    OGRFeatureH f;
+    while ((f = OGR_L_GetNextFeature(l)) != NULL) {
+        const char *id = OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "site_id"));
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        OGREnvelope e;
+        OGR_G_GetEnvelope(g, &e);
+        assert_true(e.MinX >= -180 && e.MaxX <= 180);
+        if (!strncmp(id, "fj-", 3)) {
+            assert_int_equal(OGR_G_GetGeometryCount(g), 2); /* one part each side of 180 */
+            assert_true(e.MaxX - e.MinX > 359);
+        } else {
+            assert_int_equal(OGR_G_GetGeometryCount(g), 1);
+            assert_true(e.MaxX - e.MinX < 0.1);
+        }
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    char *pp = tu_path(o, "provenance.json");
+    json_t *prov = json_load_file(pp, 0, NULL);
+    size_t i;
+    json_t *site;
+    json_array_foreach(json_object_get(prov, "sites"), i, site)
+    {
+        const char *id = json_string_value(json_object_get(site, "id"));
+        json_int_t epsg =
+            json_integer_value(json_object_get(json_object_get(site, "grid"), "epsg"));
+        assert_int_equal(epsg, strncmp(id, "fj-", 3) == 0 ? 32760 : 32736);
+    }
+    json_decref(prov);
+    free(pp), free(gp), free(scenes), free(o), free(pl), free(cat);
+}
+
 static void cli_basics(void **state)
 {
     (void)state;
@@ -524,6 +606,7 @@ int main(void)
         cmocka_unit_test(more_bad_scenes_are_named),
         cmocka_unit_test(bad_input_exits_2_and_keeps_outputs),
         cmocka_unit_test(demo_pipeline_matches_truth),
+        cmocka_unit_test(sites_across_the_antimeridian_and_zone_edges),
         cmocka_unit_test(cli_basics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

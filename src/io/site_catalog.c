@@ -12,6 +12,7 @@
 
 #include "core/text.h"
 #include "minewatch/error.h"
+#include "minewatch/lonlat.h"
 
 static const char *field_str(OGRFeatureH f, OGRFeatureDefnH defn, const char *name)
 {
@@ -97,11 +98,7 @@ static int load_feature(const char *path, long fidx, OGRFeatureH f, OGRFeatureDe
                             "radius_m",
                             path, id, OGRGeometryTypeToName(t));
     }
-    OGRGeometryH c = OGR_G_CreateGeometry(wkbPoint);
-    OGR_G_Centroid(gc, c);
-    s->lon = OGR_G_GetX(c, 0);
-    s->lat = OGR_G_GetY(c, 0);
-    OGR_G_DestroyGeometry(c);
+    mw_lonlat_centroid(gc, &s->lon, &s->lat);
     if (!(fabs(s->lat) <= 84 && fabs(s->lon) <= 180)) {
         OGR_G_DestroyGeometry(gc);
         return mw_error_set(MW_ERR_INPUT,
@@ -251,18 +248,14 @@ void *mw_site_polygon(const mw_site *s, int epsg)
 
 void *mw_site_polygon_wgs84(const mw_site *s, int utm_epsg)
 {
-    OGRGeometryH g = mw_site_polygon(s, utm_epsg);
-    if (!g) return NULL;
-    if (s->radius_m > 0) {
-        OGRSpatialReferenceH wgs = srs_epsg(4326), src = srs_epsg(utm_epsg);
-        OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(src, wgs);
-        OGR_G_Transform(g, ct);
-        OCTDestroyCoordinateTransformation(ct);
-        OSRDestroySpatialReference(wgs);
-        OSRDestroySpatialReference(src);
-        return g;
+    if (s->radius_m > 0) { /* the disc, split at the antimeridian if it crosses it */
+        OGRGeometryH g = mw_site_polygon(s, utm_epsg);
+        if (!g) return NULL;
+        OGRGeometryH w = mw_lonlat_from_projected(g, utm_epsg);
+        OGR_G_DestroyGeometry(g);
+        return w;
     }
-    OGR_G_DestroyGeometry(g);
+    OGRGeometryH g = NULL;
     OGR_G_CreateFromWkt((char **)&(const char *){s->wkt_wgs84}, NULL, &g);
     return g;
 }

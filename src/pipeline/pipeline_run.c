@@ -19,6 +19,7 @@
 #include "minewatch/forest_change.h"
 #include "minewatch/grid.h"
 #include "minewatch/log.h"
+#include "minewatch/lonlat.h"
 #include "minewatch/qa.h"
 #include "minewatch/scene.h"
 #include "minewatch/sim.h"
@@ -153,11 +154,6 @@ static void search_site(const mw_pipeline *p, const mw_site *site, mw_scene_cata
     if (g) OGR_G_DestroyGeometry(g);
 }
 
-static int bbox_overlap(const double a[4], const double b[4])
-{
-    return a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3];
-}
-
 /* A per-site map on the site grid, written whole or not at all. */
 static int write_map(const char *path, const mw_grid *g, GDALDataType t, const void *v,
                      double nodata, const char *desc)
@@ -226,12 +222,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     OGRGeometryH upoly = mw_site_polygon(site, g.epsg);
     double site_bbox[4] = {0, 0, 0, 0}, area_ha = NAN;
     if (wpoly && upoly) {
-        OGREnvelope env;
-        OGR_G_GetEnvelope(wpoly, &env);
-        site_bbox[0] = env.MinX;
-        site_bbox[1] = env.MinY;
-        site_bbox[2] = env.MaxX;
-        site_bbox[3] = env.MaxY;
+        mw_lonlat_bbox(wpoly, site_bbox);
         char *wkt = NULL;
         OGR_G_ExportToWkt(wpoly, &wkt);
         wkt_out = keep(sc->res, mw_text_dup(wkt));
@@ -279,7 +270,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         const mw_scene **sel = calloc(sc->scenes->n + 1, sizeof *sel);
         for (size_t i = 0; i < sc->scenes->n; i++) {
             const mw_scene *s = &sc->scenes->scenes[i];
-            if (s->day >= per->start && s->day <= per->end && bbox_overlap(s->bbox, site_bbox))
+            if (s->day >= per->start && s->day <= per->end &&
+                mw_lonlat_bbox_overlap(s->bbox, site_bbox))
                 sel[nsel++] = s;
         }
         mw_chip *chips = calloc(nsel + 1, sizeof *chips);

@@ -21,6 +21,7 @@
 #include "minewatch/band.h"
 #include "minewatch/error.h"
 #include "minewatch/log.h"
+#include "minewatch/lonlat.h"
 #include "minewatch/version.h"
 #include "sim/sim_world.h"
 
@@ -349,29 +350,24 @@ static void plan_clouds(const sim_site *ss, sim_scene *sc, int nper, double mean
 
 static json_t *footprint_geojson(const sim_site *ss, double bbox[4])
 {
-    OGRSpatialReferenceH src = OSRNewSpatialReference(NULL), dst = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(src, ss->world.epsg);
-    OSRImportFromEPSG(dst, 4326);
-    OSRSetAxisMappingStrategy(src, OAMS_TRADITIONAL_GIS_ORDER);
-    OSRSetAxisMappingStrategy(dst, OAMS_TRADITIONAL_GIS_ORDER);
-    OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(src, dst);
-    double xs[5] = {ss->X0, ss->X0 + ss->W * 10.0, ss->X0 + ss->W * 10.0, ss->X0, ss->X0};
-    double ys[5] = {ss->Y0, ss->Y0, ss->Y0 - ss->H * 10.0, ss->Y0 - ss->H * 10.0, ss->Y0};
-    OCTTransform(ct, 5, xs, ys, NULL);
-    bbox[0] = bbox[2] = xs[0];
-    bbox[1] = bbox[3] = ys[0];
-    json_t *ring = json_array();
-    for (int i = 0; i < 5; i++) {
-        json_array_append_new(ring, json_pack("[f,f]", xs[i], ys[i]));
-        if (xs[i] < bbox[0]) bbox[0] = xs[i];
-        if (xs[i] > bbox[2]) bbox[2] = xs[i];
-        if (ys[i] < bbox[1]) bbox[1] = ys[i];
-        if (ys[i] > bbox[3]) bbox[3] = ys[i];
-    }
-    OCTDestroyCoordinateTransformation(ct);
-    OSRDestroySpatialReference(src);
-    OSRDestroySpatialReference(dst);
-    return json_pack("{s:s,s:[o]}", "type", "Polygon", "coordinates", ring);
+    OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
+    double x1 = ss->X0 + ss->W * 10.0, y1 = ss->Y0 - ss->H * 10.0;
+    OGR_G_AddPoint_2D(ring, ss->X0, ss->Y0);
+    OGR_G_AddPoint_2D(ring, x1, ss->Y0);
+    OGR_G_AddPoint_2D(ring, x1, y1);
+    OGR_G_AddPoint_2D(ring, ss->X0, y1);
+    OGR_G_AddPoint_2D(ring, ss->X0, ss->Y0);
+    OGRGeometryH rect = OGR_G_CreateGeometry(wkbPolygon);
+    OGR_G_AddGeometryDirectly(rect, ring);
+    OGR_G_Segmentize(rect, 1000.0); /* straight in UTM is curved in lon/lat */
+    OGRGeometryH ll = mw_lonlat_from_projected(rect, ss->world.epsg);
+    OGR_G_DestroyGeometry(rect);
+    mw_lonlat_bbox(ll, bbox);
+    char *js = OGR_G_ExportToJson(ll);
+    json_t *g = json_loads(js, 0, NULL);
+    CPLFree(js);
+    OGR_G_DestroyGeometry(ll);
+    return g;
 }
 
 static json_t *stac_item(const sim_site *ss, const sim_scene *sc)
