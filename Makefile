@@ -7,7 +7,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 DEMO_OUT ?= out/demo
 
-.PHONY: all deps build build-asan demo test test-release test-asan clean format
+.PHONY: all deps build build-asan demo test test-release test-asan bench clean format
 
 all: build
 
@@ -34,6 +34,9 @@ test-asan: build-asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 test: test-release test-asan
+
+bench: build
+	$(BUILD)/bench_ingest out/bench/ingest
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
