@@ -19,10 +19,12 @@ ap.add_argument("--search-400", action="store_true")
 ap.add_argument("--fail-500", action="append", default=[])
 ap.add_argument("--stall", action="append", default=[])
 ap.add_argument("--truncate", action="append", default=[])
+ap.add_argument("--require-token", action="store_true")
 args = ap.parse_args()
 root = os.path.abspath(args.root)
 lock = threading.Lock()
-state = {"searches": 0}
+state = {"searches": 0, "tokens": 0}
+TOKEN = "st=2026-11-23&se=2030-01-01&sp=rl&sig=SECRET-TOKEN-4711"
 
 
 def log(entry):
@@ -114,13 +116,26 @@ class Handler(BaseHTTPRequestHandler):
                              "numberMatched": len(hits)})
 
     def serve_file(self, head):
-        path = os.path.normpath(os.path.join(root, self.path.lstrip("/")))
+        if self.path.startswith("/api/sas/v1/token/"):
+            with lock:
+                state["tokens"] += 1
+            return self.send_json(200, {"msft:expiry": "2030-01-01T00:00:00Z", "token": TOKEN})
+        rel, _, query = self.path.partition("?")
+        if args.require_token and "sig=SECRET-TOKEN-4711" not in query:
+            body = b"<Error><Code>AuthenticationFailed</Code></Error>"
+            self.send_response(403)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+            return log({"method": self.command, "path": self.path, "status": 403, "bytes": 0})
+        path = os.path.normpath(os.path.join(root, rel.lstrip("/")))
         if not path.startswith(root) or not os.path.isfile(path):
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return log({"method": self.command, "path": self.path, "status": 404, "bytes": 0})
-        if any(s in self.path for s in args.fail_500):
+        if any(s in rel for s in args.fail_500):
             body = b"internal error"
             self.send_response(500)
             self.send_header("Content-Length", str(len(body)))
@@ -128,7 +143,7 @@ class Handler(BaseHTTPRequestHandler):
             if not head:
                 self.wfile.write(body)
             return log({"method": self.command, "path": self.path, "status": 500, "bytes": 0 if head else len(body)})
-        if any(s in self.path for s in args.stall):
+        if any(s in rel for s in args.stall):
             log({"method": self.command, "path": self.path, "status": 0, "bytes": 0, "stalled": True})
             time.sleep(30)
             return
@@ -153,7 +168,7 @@ class Handler(BaseHTTPRequestHandler):
             with open(path, "rb") as f:
                 f.seek(a)
                 data = f.read(length)
-            if any(s in self.path for s in args.truncate):
+            if any(s in rel for s in args.truncate):
                 data = data[: len(data) // 2]
                 self.close_connection = True
             self.wfile.write(data)

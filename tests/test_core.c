@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <cpl_error.h>
 #include <omp.h>
 
 #include "minewatch/band.h"
@@ -71,6 +72,24 @@ static void errors_are_per_thread(void **state)
     mw_error_clear();
 }
 
+static void gdal_messages_never_carry_tokens(void **state)
+{
+    (void)state;
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    CPLError(CE_Failure, CPLE_AppDefined,
+             "HTTP error code: 500 - "
+             "https://x.blob.core.windows.net/a/B04.tif?st=1&sig=SECRET%%2Fabc, retried");
+    CPLPopErrorHandler();
+    mw_error_from_gdal(MW_ERR_IO, "cannot open '%s'",
+                       "/vsicurl/https://x.blob.core.windows.net/a/B04.tif");
+    const char *m = mw_error_message();
+    assert_null(strstr(m, "SECRET"));
+    assert_null(strstr(m, "sig="));
+    assert_non_null(strstr(m, "B04.tif?<query hidden>, retried"));
+    assert_non_null(strstr(m, "cannot open '/vsicurl/https://x.blob.core.windows.net/a/B04.tif'"));
+    mw_error_clear();
+}
+
 static void scl_table_matches_esa_legend(void **state)
 {
     (void)state;
@@ -124,6 +143,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dates_round_trip),
         cmocka_unit_test(errors_are_per_thread),
+        cmocka_unit_test(gdal_messages_never_carry_tokens),
         cmocka_unit_test(scl_table_matches_esa_legend),
         cmocka_unit_test(index_registry_edges),
     };

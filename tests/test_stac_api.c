@@ -286,6 +286,55 @@ static void broken_assets_skip_their_scenes(void **state)
     stop_server(&s);
 }
 
+/* Planetary Computer signing: the token reaches the server with every read, and nowhere else. */
+static void signed_assets_keep_tokens_out_of_outputs(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--require-token", NULL};
+    server s = start_server("signed", extra);
+    char sign[256];
+    snprintf(sign, sizeof sign,
+             ", sign: planetary_computer, token_url: \"http://127.0.0.1:%d/api/sas/v1/token\"",
+             s.port);
+    char *src = api_source(s.port, sign), *pl = write_pipeline("signed.yaml", src);
+    char *out = tu_path(g_dir, "out-signed"), *text;
+    int rc = run_cli(pl, out, &text);
+    if (rc != 0) fail_msg("signed run exited %d:\n%s", rc, text);
+    assert_null(strstr(text, "SECRET-TOKEN"));
+    free(text);
+    /* Every file read carried the signature; one token was fetched for the one collection. */
+    FILE *f = fopen(s.log, "r");
+    char line[4096];
+    int gets = 0, tokens = 0, unsigned_reads = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "/api/sas/v1/token/sentinel-2-l2a"))
+            tokens++;
+        else if (strstr(line, "\"GET\"") || strstr(line, "\"HEAD\"")) {
+            gets++;
+            unsigned_reads += strstr(line, "sig=SECRET-TOKEN-4711") == NULL;
+        }
+    }
+    fclose(f);
+    assert_int_equal(tokens, 1);
+    assert_true(gets > 6);
+    assert_int_equal(unsigned_reads, 0);
+    /* The token is in no output: not provenance, indicators, chip tags or keys. */
+    char cmd[1024], *grep;
+    snprintf(cmd, sizeof cmd, "grep -rl SECRET-TOKEN %s; true", out);
+    tu_run(cmd, &grep);
+    if (*grep) fail_msg("the token leaked into: %s", grep);
+    free(grep);
+    free(src), free(pl), free(out);
+    /* Without signing, the server refuses every read: each scene is reported, without a token. */
+    src = api_source(s.port, NULL);
+    pl = write_pipeline("unsigned.yaml", src);
+    out = tu_path(g_dir, "out-unsigned");
+    assert_int_equal(run_cli(pl, out, &text), 1);
+    assert_non_null(strstr(text, "the scene is skipped"));
+    free(text), free(src), free(pl), free(out);
+    stop_server(&s);
+}
+
 static void search_failures_are_clear(void **state)
 {
     (void)state;
@@ -352,6 +401,7 @@ int main(void)
         cmocka_unit_test(paged_search_reads_only_the_window),
         cmocka_unit_test(search_retries_then_succeeds),
         cmocka_unit_test(broken_assets_skip_their_scenes),
+        cmocka_unit_test(signed_assets_keep_tokens_out_of_outputs),
         cmocka_unit_test(search_failures_are_clear),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

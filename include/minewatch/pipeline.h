@@ -37,6 +37,7 @@ typedef struct mw_pipeline {
     double stac_max_cloud_cover; /* percent, < 0: none */
     int stac_page_size, stac_max_items, stac_retries;
     double stac_timeout_s, stac_backoff_s;
+    char *stac_sign_token_url; /* sign: planetary_computer -> the SAS token endpoint; else NULL */
 
     mw_period *periods; /* [0] is the baseline, then monitoring periods in file order */
     size_t n_periods;

@@ -14,7 +14,12 @@ typedef struct mw_scene_asset {
     double scale; /* reflectance = DN * scale + offset */
     double offset;
     double nodata; /* DN value meaning no data */
+    char *signature; /* access token query (Planetary Computer SAS): added only when reading, never
+                        written to keys, tags, provenance or messages */
 } mw_scene_asset;
+
+/* The path GDAL opens: href plus its signature, if any. Caller frees. */
+char *mw_scene_asset_read_path(const mw_scene_asset *a);
 
 typedef struct mw_scene {
     char *id;

@@ -19,12 +19,14 @@ typedef struct mw_stac_query {
     double timeout_s; /* whole request */
     int retries;      /* attempts after the first, on network errors, 429 and 5xx */
     double backoff_s; /* wait before the first retry; doubles each time */
+    const char *sign_token_url; /* Planetary Computer SAS token endpoint, or NULL: no signing */
 } mw_stac_query;
 
 typedef struct mw_stac_stats {
     int requests; /* HTTP requests made, retries included */
     int pages;
     int items;
+    int tokens; /* SAS tokens fetched */
 } mw_stac_stats;
 
 /* Appends the matching items to *out as scenes (asset hrefs read through /vsicurl/). Items that

@@ -3,6 +3,7 @@
 #define MINEWATCH_WARP_H
 
 #include "minewatch/grid.h"
+#include "minewatch/scene.h"
 
 typedef enum mw_resample {
     MW_RESAMPLE_NEAREST,
@@ -18,9 +19,9 @@ typedef struct mw_warp_spec {
     double fill; /* integer outputs: value where the source has nothing */
 } mw_warp_spec;
 
-/* Warps band 1 of src onto g into out (width*height values of spec->gdal_type). Returns 0, or -1
- * with an error naming the file. */
-int mw_warp_to_grid(const char *src, const mw_grid *g, const mw_warp_spec *spec, void *out);
+/* Warps band 1 of the asset onto g into out (width*height values of spec->gdal_type). Returns 0,
+ * or -1 with an error naming the asset's href (never its signature). */
+int mw_warp_to_grid(const mw_scene_asset *src, const mw_grid *g, const mw_warp_spec *spec, void *out);
 const char *mw_resample_name(mw_resample r);
 
 #endif

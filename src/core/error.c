@@ -77,18 +77,40 @@ void mw_error_clear(void)
     tl_kind = MW_ERR_NONE;
 }
 
+/* Query strings of URLs in a message may hold access tokens (SAS signatures): hide them. */
+static void redact_queries(char *s)
+{
+    for (char *q = s ? strchr(s, '?') : NULL; q; q = strchr(q + 1, '?')) {
+        char *end = q + 1;
+        while (*end && *end != ' ' && *end != '\'' && *end != '"' && *end != ')' && *end != ',')
+            end++;
+        if (end - q <= 1) continue;
+        static const char mark[] = "?<query hidden>";
+        size_t rest = strlen(end);
+        if ((size_t)(end - q) >= sizeof mark - 1) {
+            memcpy(q, mark, sizeof mark - 1);
+            memmove(q + sizeof mark - 1, end, rest + 1);
+            q += sizeof mark - 2;
+        } else {
+            memset(q + 1, '*', (size_t)(end - q - 1));
+        }
+    }
+}
+
 int mw_error_from_gdal(mw_error_kind kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     char *head = mw_text_vformat(fmt, ap);
     va_end(ap);
-    const char *g = CPLGetLastErrorMsg();
+    char *g = mw_text_dup(CPLGetLastErrorMsg());
+    redact_queries(g);
     if (g && *g)
         mw_error_set(kind, "%s (GDAL: %s)", head ? head : "", g);
     else
         mw_error_set(kind, "%s", head ? head : "");
     free(head);
+    free(g);
     CPLErrorReset();
     return -1;
 }

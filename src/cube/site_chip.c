@@ -142,7 +142,7 @@ static int ingest_qa(const mw_scene *sc, const mw_grid *g, uint8_t *qa)
     size_t npix = mw_grid_npix(g);
     if (sc->qa_source == MW_QA_FROM_SCL) {
         mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_Byte, 0, 0, 0 /* SCL 0 = no data */};
-        if (mw_warp_to_grid(sc->qa.href, g, &ws, qa)) return -1;
+        if (mw_warp_to_grid(&sc->qa, g, &ws, qa)) return -1;
         for (size_t p = 0; p < npix; p++)
             qa[p] = mw_qa_from_scl(qa[p]);
         return 0;
@@ -150,9 +150,9 @@ static int ingest_qa(const mw_scene *sc, const mw_grid *g, uint8_t *qa)
     uint16_t *qp = malloc(npix * sizeof *qp), *rs = calloc(npix, sizeof *rs);
     int rc = qp && rs ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory for the QA window");
     mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_UInt16, 0, 0, 1 /* fill bit */};
-    if (rc == 0) rc = mw_warp_to_grid(sc->qa.href, g, &ws, qp);
+    if (rc == 0) rc = mw_warp_to_grid(&sc->qa, g, &ws, qp);
     ws.fill = 0;
-    if (rc == 0 && sc->radsat.href) rc = mw_warp_to_grid(sc->radsat.href, g, &ws, rs);
+    if (rc == 0 && sc->radsat.href) rc = mw_warp_to_grid(&sc->radsat, g, &ws, rs);
     if (rc == 0)
         for (size_t p = 0; p < npix; p++)
             qa[p] = mw_qa_from_landsat(qp[p], rs[p]);
@@ -205,7 +205,7 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
         const mw_scene_asset *a = &sc->bands[o->bands[i]];
         float *dst = refl + (size_t)i * npix;
         mw_warp_spec ws = {(mw_resample)o->resample, GDT_Float32, 1, a->nodata, 0};
-        rc = mw_warp_to_grid(a->href, g, &ws, dst);
+        rc = mw_warp_to_grid(a, g, &ws, dst);
         if (rc) break;
         const float scale = (float)a->scale, offset = (float)a->offset;
 #pragma omp simd

@@ -156,6 +156,53 @@ static json_t *first_body(const mw_stac_query *q)
     return body;
 }
 
+/* Planetary Computer: GET <token_url>/<collection> -> {"token": "st=...&sig=..."}; one token per
+ * collection per search. The token is kept apart from hrefs (see mw_scene_asset.signature). */
+typedef struct token_cache {
+    char *collection[8], *token[8];
+    int n;
+} token_cache;
+
+static const char *token_for(CURL *c, token_cache *tc, const char *collection,
+                             const mw_stac_query *q, mw_stac_stats *st)
+{
+    for (int i = 0; i < tc->n; i++)
+        if (strcmp(tc->collection[i], collection) == 0) return tc->token[i];
+    size_t n = strlen(q->sign_token_url) + strlen(collection) + 2;
+    char *url = malloc(n);
+    snprintf(url, n, "%s/%s", q->sign_token_url, collection);
+    json_t *j = exchange(c, url, NULL, q, st);
+    free(url);
+    const char *tok = j ? json_string_value(json_object_get(j, "token")) : NULL;
+    if (!tok) {
+        if (j)
+            mw_error_set(MW_ERR_IO, "the signing endpoint %s gave no token for '%s'",
+                         q->sign_token_url, collection);
+        json_decref(j);
+        return NULL;
+    }
+    st->tokens++;
+    if (tc->n == 8) { /* tiny cache: drop the oldest */
+        free(tc->collection[0]);
+        free(tc->token[0]);
+        memmove(tc->collection, tc->collection + 1, 7 * sizeof *tc->collection);
+        memmove(tc->token, tc->token + 1, 7 * sizeof *tc->token);
+        tc->n--;
+    }
+    tc->collection[tc->n] = mw_text_dup(collection);
+    tc->token[tc->n] = mw_text_dup(tok);
+    json_decref(j);
+    return tc->token[tc->n++];
+}
+
+static void sign_asset(mw_scene_asset *a, const char *token)
+{
+    if (a->href && strncmp(a->href, "/vsicurl/http", 13) == 0) {
+        free(a->signature);
+        a->signature = mw_text_dup(token);
+    }
+}
+
 int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failure_fn on_fail,
                    void *user, mw_stac_stats *stats)
 {
@@ -169,6 +216,7 @@ int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failur
     snprintf(url, ul + 16, "%s%ssearch", q->url, ul && q->url[ul - 1] == '/' ? "" : "/");
     json_t *body = first_body(q);
     char *method_post = mw_text_dup("POST");
+    token_cache tc = {{0}, {0}, 0};
     int rc = 0;
     while (url) {
         char *bs = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -200,6 +248,22 @@ int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failur
             char *where = malloc(strlen(url) + (iid ? strlen(iid) : 1) + 8);
             sprintf(where, "%s#%s", url, iid ? iid : "?");
             int r = mw_stac_item_from_json(item, where, &out->scenes[out->n]);
+            if (r == 0 && q->sign_token_url) {
+                const char *col = json_string_value(json_object_get(item, "collection"));
+                if (!col) col = q->collections && q->collections[0] ? q->collections[0] : "";
+                const char *tok = token_for(c, &tc, col, q, st);
+                if (!tok) {
+                    mw_scene_free(&out->scenes[out->n]);
+                    free(where);
+                    rc = mw_error_prefix("signing assets of '%s'", iid ? iid : "?");
+                    break;
+                }
+                mw_scene *signed_scene = &out->scenes[out->n];
+                for (int b = 0; b < MW_BAND_COUNT; b++)
+                    sign_asset(&signed_scene->bands[b], tok);
+                sign_asset(&signed_scene->qa, tok);
+                sign_asset(&signed_scene->radsat, tok);
+            }
             if (r == 0)
                 out->n++;
             else if (r < 0 && on_fail)
@@ -238,6 +302,10 @@ int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failur
     free(url);
     free(method_post);
     json_decref(body);
+    for (int i = 0; i < tc.n; i++) {
+        free(tc.collection[i]);
+        free(tc.token[i]);
+    }
     curl_easy_cleanup(c);
     return rc;
 }

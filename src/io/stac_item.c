@@ -28,6 +28,16 @@ void mw_scene_free(mw_scene *s)
     memset(s, 0, sizeof *s);
 }
 
+char *mw_scene_asset_read_path(const mw_scene_asset *a)
+{
+    if (!a->href) return NULL;
+    if (!a->signature) return mw_text_dup(a->href);
+    size_t n = strlen(a->href) + strlen(a->signature) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s%c%s", a->href, strchr(a->href, '?') ? '&' : '?', a->signature);
+    return p;
+}
+
 /* Asset hrefs are relative to the item file unless absolute or a URL. */
 static char *resolve_href(const char *item_path, const char *href)
 {

@@ -179,8 +179,9 @@ static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
                                            NULL};
     static const char *const local_keys[] = {"type", "path", NULL};
     static const char *const api_keys[] = {
-        "type",      "url",       "collections", "max_cloud_cover", "page_size",
-        "max_items", "timeout_s", "retries",     "backoff_s",       NULL};
+        "type",      "url",       "collections", "max_cloud_cover",
+        "page_size", "max_items", "timeout_s",   "retries",
+        "backoff_s", "sign",      "token_url",   NULL};
     const char *const *keys = ts && strcmp(ts, "simulator") == 0  ? sim_keys
                               : ts && strcmp(ts, "local") == 0    ? local_keys
                               : ts && strcmp(ts, "stac_api") == 0 ? api_keys
@@ -247,6 +248,19 @@ static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
         if ((v = map_get(c, n, "backoff_s")) &&
             get_num(c, v, "source.backoff_s", 0, 600, &p->stac_backoff_s))
             return -1;
+        if ((v = map_get(c, n, "sign"))) {
+            const char *sg = scalar(v);
+            if (!sg || (strcmp(sg, "planetary_computer") != 0 && strcmp(sg, "none") != 0))
+                return err_at(c, v, "'source.sign' must be 'planetary_computer' or 'none'");
+            if (strcmp(sg, "planetary_computer") == 0)
+                p->stac_sign_token_url =
+                    mw_text_dup("https://planetarycomputer.microsoft.com/api/sas/v1/token");
+        }
+        if ((v = map_get(c, n, "token_url"))) {
+            if (!p->stac_sign_token_url)
+                return err_at(c, v, "'source.token_url' needs 'sign: planetary_computer'");
+            if (get_str(c, v, "source.token_url", &p->stac_sign_token_url)) return -1;
+        }
     } else {
         return err_at(c, t, "'source.type' must be 'simulator', 'local' or 'stac_api', got '%s'",
                       ts ? ts : "?");
@@ -525,6 +539,7 @@ void mw_pipeline_free(mw_pipeline *p)
     free(p->site_ids);
     free(p->source_path);
     free(p->stac_url);
+    free(p->stac_sign_token_url);
     for (size_t i = 0; p->stac_collections && p->stac_collections[i]; i++)
         free(p->stac_collections[i]);
     free(p->stac_collections);

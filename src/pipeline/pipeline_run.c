@@ -137,7 +137,8 @@ static void search_site(const mw_pipeline *p, const mw_site *site, mw_scene_cata
                        p->stac_max_items,
                        p->stac_timeout_s,
                        p->stac_retries,
-                       p->stac_backoff_s};
+                       p->stac_backoff_s,
+                       p->stac_sign_token_url};
     for (size_t k = 1; k < p->n_periods; k++) {
         if (p->periods[k].start < q.start) q.start = p->periods[k].start;
         if (p->periods[k].end > q.end) q.end = p->periods[k].end;
