@@ -7,11 +7,17 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <cpl_string.h>
+#include <sys/stat.h>
 #include <gdal.h>
 #include <jansson.h>
 #include <omp.h>
 
+#include "minewatch/chip.h"
 #include "minewatch/error.h"
+#include "minewatch/grid.h"
+#include "minewatch/qa.h"
+#include "minewatch/warp.h"
 #include "minewatch/scene.h"
 #include "minewatch/sim.h"
 #include "minewatch/site.h"
@@ -303,6 +309,153 @@ static void same_seed_same_bytes_any_threads(void **state)
     free(a), free(b), free(c);
 }
 
+/* A SAFE folder (MTD_MSIL2A.xml + JP2 bands in the ESA layout) made from a simulated scene reads
+ * to the same reflectance as the scene's STAC item. */
+static void write_mtd(const char *path, const char *baseline, int with_offsets, const char *granule,
+                      const char *stem)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<n1:Level-2A_User_Product "
+            "xmlns:n1=\"https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-2A.xsd\">\n"
+            "<n1:General_Info><Product_Info>\n"
+            "<PRODUCT_START_TIME>2023-06-11T08:15:59.024Z</PRODUCT_START_TIME>\n"
+            "<PRODUCT_URI>S2A_MSIL2A_20230611T081559_N%.2s%.2s_R121_T35LPC_20230611T120000.SAFE</"
+            "PRODUCT_URI>\n"
+            "<PROCESSING_BASELINE>%s</PROCESSING_BASELINE>\n"
+            "<Datatake><SPACECRAFT_NAME>Sentinel-2A</SPACECRAFT_NAME></Datatake>\n"
+            "<Product_Organisation><Granule_List><Granule>\n",
+            baseline, baseline + 3, baseline);
+    const char *img[][2] = {{"R10m", "B04_10m"}, {"R10m", "B08_10m"}, {"R20m", "SCL_20m"}};
+    for (int i = 0; i < 3; i++)
+        fprintf(f, "<IMAGE_FILE>GRANULE/%s/IMG_DATA/%s/%s_%s</IMAGE_FILE>\n", granule, img[i][0],
+                stem, img[i][1]);
+    fprintf(f, "</Granule></Granule_List></Product_Organisation></Product_Info>\n"
+               "<Product_Image_Characteristics><QUANTIFICATION_VALUES_LIST>"
+               "<BOA_QUANTIFICATION_VALUE "
+               "unit=\"none\">10000</BOA_QUANTIFICATION_VALUE></QUANTIFICATION_VALUES_LIST>\n");
+    if (with_offsets) {
+        fprintf(f, "<BOA_ADD_OFFSET_VALUES_LIST>");
+        for (int b = 0; b < 13; b++)
+            fprintf(f, "<BOA_ADD_OFFSET band_id=\"%d\">-1000</BOA_ADD_OFFSET>", b);
+        fprintf(f, "</BOA_ADD_OFFSET_VALUES_LIST>\n");
+    }
+    fprintf(
+        f, "</Product_Image_Characteristics></n1:General_Info>\n"
+           "<n1:Geometric_Info><Product_Footprint><Product_Footprint><Global_Footprint>"
+           "<EXT_POS_LIST>-10.6 25.3 -10.6 25.6 -10.9 25.6 -10.9 25.3 -10.6 25.3</EXT_POS_LIST>"
+           "</Global_Footprint></Product_Footprint></Product_Footprint></n1:Geometric_Info>\n"
+           "<n1:Quality_Indicators_Info><Cloud_Coverage_Assessment>12.5</Cloud_Coverage_Assessment>"
+           "</n1:Quality_Indicators_Info></n1:Level-2A_User_Product>\n");
+    fclose(f);
+}
+
+static void to_jp2(const char *src, const char *dst)
+{
+    GDALDatasetH in = GDALOpen(src, GA_ReadOnly);
+    char **co = CSLSetNameValue(NULL, "REVERSIBLE", "YES");
+    co = CSLSetNameValue(co, "QUALITY", "100");
+    GDALDatasetH out =
+        GDALCreateCopy(GDALGetDriverByName("JP2OpenJPEG"), dst, in, FALSE, co, NULL, NULL);
+    CSLDestroy(co);
+    assert_non_null(out);
+    GDALClose(out);
+    GDALClose(in);
+}
+
+static void safe_folder_reads_like_its_stac_item(void **state)
+{
+    (void)state;
+    char ymd[9], name[64];
+    scene_ymd(1, 0, ymd);
+    const char *granule = "L2A_T35LPC_A041000_20230611T082000", *stem = "T35LPC_20230611T081559";
+    char *safe =
+        tu_path(g_dir, "S2A_MSIL2A_20230611T081559_N0509_R121_T35LPC_20230611T120000.SAFE");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/GRANULE/%s/IMG_DATA/R10m %s/GRANULE/%s/IMG_DATA/R20m",
+             safe, granule, safe, granule);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    const char *srcs[] = {"B04.tif", "B08.tif", "SCL.tif"};
+    const char *dsts[][2] = {{"R10m", "B04_10m"}, {"R10m", "B08_10m"}, {"R20m", "SCL_20m"}};
+    for (int i = 0; i < 3; i++) {
+        char dst[1024];
+        snprintf(dst, sizeof dst, "%s/GRANULE/%s/IMG_DATA/%s/%s_%s.jp2", safe, granule, dsts[i][0],
+                 stem, dsts[i][1]);
+        char *src = scene_file(g_a, "cd-kamoto", ymd, srcs[i]);
+        to_jp2(src, dst);
+        free(src);
+    }
+    char *mtd = tu_path(safe, "MTD_MSIL2A.xml");
+    write_mtd(mtd, "05.09", 1, granule, stem);
+    mw_scene a, b;
+    assert_int_equal(mw_safe_read(mtd, &a), 0);
+    assert_string_equal(a.id, "S2A_MSIL2A_20230611T081559_N0509_R121_T35LPC_20230611T120000");
+    assert_string_equal(a.baseline, "05.09");
+    assert_true(fabs(a.bands[MW_BAND_RED].offset + 0.1) < 1e-12 &&
+                a.bands[MW_BAND_RED].scale == 1e-4);
+    assert_true(fabs(a.cloud_cover - 12.5) < 1e-9);
+    assert_true(a.bbox[0] == 25.3 && a.bbox[3] == -10.6);
+    assert_non_null(strstr(a.qa.href, "_SCL_20m.jp2"));
+    snprintf(name, sizeof name, "S2SIM_cd-kamoto_%s.json", ymd);
+    char *item = scene_file(g_a, "cd-kamoto", ymd, name);
+    assert_int_equal(mw_stac_item_read(item, &b), 0);
+    /* Same grid, same scene: the two chips hold the same numbers. */
+    mw_grid g;
+    assert_int_equal(mw_grid_for_site(g_sites[0], 10, 200, 0, 0, &g), 0);
+    uint8_t *mask = malloc(mw_grid_npix(&g));
+    mw_grid_site_mask(&g, g_sites[0], mask);
+    static const mw_band bands[2] = {MW_BAND_RED, MW_BAND_NIR};
+    mw_ingest_options o = {bands, 2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0};
+    char *da = tu_path(g_dir, "safe-chip"), *db = tu_path(g_dir, "item-chip");
+    mkdir(da, 0755);
+    mkdir(db, 0755);
+    mw_chip ca, cb;
+    if (mw_chip_ingest(&a, &g, da, &o, mask, &ca)) fail_msg("%s", mw_error_message());
+    assert_int_equal(mw_chip_ingest(&b, &g, db, &o, mask, &cb), 0);
+    size_t npix = mw_grid_npix(&g);
+    float *ra = malloc(npix * 2 * 4), *rb = malloc(npix * 2 * 4);
+    GDALDatasetH x = GDALOpen(ca.path, GA_ReadOnly), y = GDALOpen(cb.path, GA_ReadOnly);
+    assert_int_equal(GDALDatasetRasterIO(x, GF_Read, 0, 0, g.width, g.height, ra, g.width, g.height,
+                                         GDT_Float32, 2, NULL, 0, 0, 0),
+                     CE_None);
+    assert_int_equal(GDALDatasetRasterIO(y, GF_Read, 0, 0, g.width, g.height, rb, g.width, g.height,
+                                         GDT_Float32, 2, NULL, 0, 0, 0),
+                     CE_None);
+    GDALClose(x), GDALClose(y);
+    assert_memory_equal(ra, rb, npix * 2 * 4);
+    uint8_t *qa = malloc(npix), *qb = malloc(npix);
+    x = GDALOpen(ca.qa_path, GA_ReadOnly), y = GDALOpen(cb.qa_path, GA_ReadOnly);
+    assert_int_equal(GDALRasterIO(GDALGetRasterBand(x, 1), GF_Read, 0, 0, g.width, g.height, qa,
+                                  g.width, g.height, GDT_Byte, 0, 0),
+                     CE_None);
+    assert_int_equal(GDALRasterIO(GDALGetRasterBand(y, 1), GF_Read, 0, 0, g.width, g.height, qb,
+                                  g.width, g.height, GDT_Byte, 0, 0),
+                     CE_None);
+    GDALClose(x), GDALClose(y);
+    assert_memory_equal(qa, qb, npix);
+    /* Baseline 04.00 without BOA_ADD_OFFSET: refused, never guessed; before 04.00: no offset. */
+    write_mtd(mtd, "04.00", 0, granule, stem);
+    mw_scene refused;
+    assert_int_equal(mw_safe_read(mtd, &refused), -1);
+    assert_non_null(strstr(mw_error_message(), "no BOA_ADD_OFFSET for band"));
+    mw_error_clear();
+    write_mtd(mtd, "02.14", 0, granule, stem);
+    mw_scene c;
+    assert_int_equal(mw_safe_read(mtd, &c), 0);
+    assert_true(c.bands[MW_BAND_RED].offset == 0.0);
+    /* The catalogue finds the SAFE by its MTD_MSIL2A.xml. */
+    mw_scene_catalog cat;
+    assert_int_equal(mw_scene_catalog_scan(safe, &cat, NULL, NULL), 0);
+    assert_int_equal(cat.n, 1);
+    mw_scene_catalog_free(&cat);
+    mw_scene_free(&c), mw_scene_free(&b), mw_scene_free(&a);
+    mw_chip_free(&ca), mw_chip_free(&cb);
+    free(ra), free(rb), free(qa), free(qb), free(mask), free(da), free(db), free(item), free(mtd),
+        free(safe);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -340,6 +493,7 @@ int main(void)
         cmocka_unit_test(truth_matches_planted_shapes),
         cmocka_unit_test(clouds_nodata_and_hot_pixels_in_scl),
         cmocka_unit_test(same_seed_same_bytes_any_threads),
+        cmocka_unit_test(safe_folder_reads_like_its_stac_item),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

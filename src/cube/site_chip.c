@@ -60,6 +60,8 @@ static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_opti
 static int try_reuse(mw_chip *c, const char *key)
 {
     int ok = 0;
+    struct stat st;
+    if (stat(c->path, &st) != 0 || stat(c->qa_path, &st) != 0) return 0; /* nothing to reuse */
     GDALDatasetH q = GDALOpen(c->qa_path, GA_ReadOnly);
     GDALDatasetH d = q ? GDALOpen(c->path, GA_ReadOnly) : NULL;
     if (q && d) {

@@ -55,7 +55,7 @@ static int walk(const char *dir, path_list *out, int depth)
         if (stat(p, &st) == 0) {
             if (S_ISDIR(st.st_mode))
                 walk(p, out, depth + 1);
-            else if (ends_with(p, ".json"))
+            else if (ends_with(p, ".json") || ends_with(p, "/MTD_MSIL2A.xml"))
                 rc = push(out, p);
         }
         free(p);
@@ -99,6 +99,15 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
     int rc = out->scenes ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory scanning '%s'", dir);
     for (size_t i = 0; i < pl.n && rc == 0; i++) {
         /* Items are JSON files whose "type" is "Feature"; collections and truth files are not. */
+        if (ends_with(pl.v[i], "/MTD_MSIL2A.xml")) {
+            int r = mw_safe_read(pl.v[i], &out->scenes[out->n]);
+            if (r == 0)
+                out->n++;
+            else if (on_fail)
+                on_fail(pl.v[i], mw_error_message(), user);
+            mw_error_clear();
+            continue;
+        }
         json_error_t jerr;
         json_t *root = json_load_file(pl.v[i], 0, &jerr);
         const char *t = root ? json_string_value(json_object_get(root, "type")) : NULL;
