@@ -521,6 +521,51 @@ static void sites_across_the_antimeridian_and_zone_edges(void **state)
     free(pp), free(gp), free(scenes), free(o), free(pl), free(cat);
 }
 
+/* A grid in a CRS the user sets: the neighbouring UTM zone, 6 degrees off the site. */
+static void grid_in_a_user_crs(void **state)
+{
+    (void)state;
+    char src[1024];
+    snprintf(src, sizeof src, "{type: local, path: %s}", g_scenes);
+    char *pl = write_pipeline("crs.yaml", src, NULL);
+    char *text = tu_read(pl, NULL), fixed[4096];
+    const char *at = strstr(text, "grid: {pixel_size_m: 10, buffer_m: 300}");
+    assert_non_null(at);
+    snprintf(fixed, sizeof fixed, "%.*sgrid: {pixel_size_m: 10, buffer_m: 300, epsg: 32734}%s",
+             (int)(at - text), text, at + strlen("grid: {pixel_size_m: 10, buffer_m: 300}"));
+    tu_write(pl, fixed);
+    char *o = tu_path(g_dir, "out-crs"), args[2048], *out;
+    snprintf(args, sizeof args, "run %s -o %s -q", pl, o);
+    int rc = run_cli(args, &out);
+    if (rc != 0) fail_msg("exited %d:\n%s", rc, out);
+    free(out);
+    row rows[8];
+    assert_int_equal(read_rows(o, rows, 8), 4);
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(rows[i].site, "cd-kamoto") || !strcmp(rows[i].period, "baseline")) continue;
+        double t = truth_value(g_scenes, "cd-kamoto", rows[i].period, "forest_loss_ha");
+        /* Zone 34 is 6 degrees from the site: grid areas grow by the zone's scale factor squared.
+         */
+        if (fabs(rows[i].loss - t) / t > 0.10)
+            fail_msg("loss %.2f ha, truth %.2f ha", rows[i].loss, t);
+    }
+    char *pp = tu_path(o, "provenance.json");
+    json_t *prov = json_load_file(pp, 0, NULL);
+    json_t *s0 = json_array_get(json_object_get(prov, "sites"), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(s0, "grid"), "epsg")),
+                     32734);
+    json_decref(prov);
+    /* A geographic CRS is a mistake in the pipeline file: refused before anything runs. */
+    tu_write(pl, text);
+    at = strstr(text, "grid: {pixel_size_m: 10, buffer_m: 300}");
+    snprintf(fixed, sizeof fixed, "%.*sgrid: {pixel_size_m: 10, buffer_m: 300, epsg: 4326}%s",
+             (int)(at - text), text, at + strlen("grid: {pixel_size_m: 10, buffer_m: 300}"));
+    tu_write(pl, fixed);
+    assert_int_equal(run_cli(args, &out), 2);
+    assert_non_null(strstr(out, "'grid.epsg' 4326 is not a projected CRS in metres"));
+    free(out), free(pp), free(o), free(text), free(pl);
+}
+
 static void cli_basics(void **state)
 {
     (void)state;
@@ -607,6 +652,7 @@ int main(void)
         cmocka_unit_test(bad_input_exits_2_and_keeps_outputs),
         cmocka_unit_test(demo_pipeline_matches_truth),
         cmocka_unit_test(sites_across_the_antimeridian_and_zone_edges),
+        cmocka_unit_test(grid_in_a_user_crs),
         cmocka_unit_test(cli_basics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

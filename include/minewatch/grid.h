@@ -18,6 +18,9 @@ typedef struct mw_grid {
  * through (ox, oy). */
 int mw_grid_for_site(const mw_site *site, double res, double buffer_m, double ox, double oy,
                      mw_grid *out);
+/* The same in a CRS the user chose (a projected EPSG code in metres). */
+int mw_grid_for_site_in(const mw_site *site, int epsg, double res, double buffer_m, double ox,
+                        double oy, mw_grid *out);
 void mw_grid_geotransform(const mw_grid *g, double gt[6]);
 char *mw_grid_wkt(const mw_grid *g); /* caller frees with CPLFree */
 /* A GDAL dataset (GDALDatasetH) laid on the grid: size, geotransform and CRS set. driver is a

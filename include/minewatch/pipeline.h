@@ -46,6 +46,7 @@ typedef struct mw_pipeline {
     double buffer_m;
     double origin_x, origin_y; /* the grid lattice passes through this point (default 0, 0) */
     int resampling;            /* mw_resample for reflectance; QA is always nearest */
+    int grid_epsg;             /* 0: the UTM zone of each site's centroid */
     uint8_t qa_exclude;        /* mw_qa_flag bits left out of composites */
     uint8_t qa_dilate;         /* mw_qa_flag bits grown by dilate_m */
     double dilate_m;

@@ -14,10 +14,26 @@
 int mw_grid_for_site(const mw_site *site, double res, double buffer_m, double ox, double oy,
                      mw_grid *g)
 {
+    return mw_grid_for_site_in(site, mw_site_utm_epsg(site), res, buffer_m, ox, oy, g);
+}
+
+int mw_grid_for_site_in(const mw_site *site, int epsg, double res, double buffer_m, double ox,
+                        double oy, mw_grid *g)
+{
     if (!(res > 0) || !(buffer_m >= 0))
         return mw_error_set(MW_ERR_INPUT, "grid: pixel size must be > 0 and buffer >= 0");
     memset(g, 0, sizeof *g);
-    g->epsg = mw_site_utm_epsg(site);
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    int projected = OSRImportFromEPSG(srs, epsg) == OGRERR_NONE && OSRIsProjected(srs) &&
+                    fabs(OSRGetLinearUnits(srs, NULL) - 1.0) < 1e-9;
+    OSRDestroySpatialReference(srs);
+    if (!projected)
+        return mw_error_set(
+            MW_ERR_INPUT,
+            "grid CRS EPSG:%d is not a projected CRS in metres; pixel sizes and areas "
+            "need one (leave grid.epsg out to use the site's UTM zone)",
+            epsg);
+    g->epsg = epsg;
     OGRGeometryH poly = mw_site_polygon(site, g->epsg);
     if (!poly) return -1;
     OGREnvelope env;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <cpl_conv.h>
+#include <ogr_srs_api.h>
 #include <yaml.h>
 
 #include "core/text.h"
@@ -325,7 +326,8 @@ static int parse_periods(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 
 static int parse_grid(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
-    static const char *const keys[] = {"pixel_size_m", "buffer_m", "origin_m", "resampling", NULL};
+    static const char *const keys[] = {"pixel_size_m", "buffer_m", "origin_m",
+                                       "resampling",   "epsg",     NULL};
     if (check_keys(c, n, "grid", keys)) return -1;
     yaml_node_t *v;
     if ((v = map_get(c, n, "pixel_size_m")) &&
@@ -342,6 +344,20 @@ static int parse_grid(const ctx *c, yaml_node_t *n, mw_pipeline *p)
         if (get_num(c, x, "grid.origin_m[0]", -1e8, 1e8, &p->origin_x) ||
             get_num(c, y, "grid.origin_m[1]", -1e8, 1e8, &p->origin_y))
             return -1;
+    }
+    long ep;
+    if ((v = map_get(c, n, "epsg"))) {
+        if (get_int(c, v, "grid.epsg", 1024, 999999, &ep)) return -1;
+        OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+        int ok = OSRImportFromEPSG(srs, (int)ep) == OGRERR_NONE && OSRIsProjected(srs) &&
+                 fabs(OSRGetLinearUnits(srs, NULL) - 1.0) < 1e-9;
+        OSRDestroySpatialReference(srs);
+        if (!ok)
+            return err_at(c, v,
+                          "'grid.epsg' %ld is not a projected CRS in metres (leave it out to use "
+                          "each site's UTM zone)",
+                          ep);
+        p->grid_epsg = (int)ep;
     }
     if ((v = map_get(c, n, "resampling"))) {
         const char *r = scalar(v);

@@ -215,7 +215,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     json_t *jsite = json_pack("{s:s,s:s}", "id", site->id, "name", site->name);
     json_array_append_new(sc->prov_sites, jsite);
     mw_grid g;
-    if (mw_grid_for_site(site, p->pixel_size_m, p->buffer_m, p->origin_x, p->origin_y, &g)) {
+    if (mw_grid_for_site_in(site, p->grid_epsg ? p->grid_epsg : mw_site_utm_epsg(site),
+                            p->pixel_size_m, p->buffer_m, p->origin_x, p->origin_y, &g)) {
         mw_report_add(sc->rep, site->id, "", "grid", "%s", mw_error_message());
         return;
     }
