@@ -136,6 +136,53 @@ static void every_item_flavour_parses(void **state)
     }
 }
 
+static void on_fail_count(const char *path, const char *msg, void *user)
+{
+    fprintf(stderr, "FAILED %s: %s\n", path, msg);
+    ++*(int *)user;
+}
+
+/* Every item file under stac_items, not only the ones with exact expectations above. */
+static void every_item_in_shared_data_parses(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    static const struct {
+        const char *dir;
+        size_t items;
+    } dirs[] = {{"earth_search_v0", 1},
+                {"earth_search_v1", 16},
+                {"planetary_computer", 1},
+                {"stactools_sentinel2", 3},
+                {"usgs_landsat_c2", 2}};
+    size_t total = 0;
+    for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
+        char path[1024];
+        snprintf(path, sizeof path, DATA "/stac_items/%s", dirs[d].dir);
+        mw_scene_catalog cat;
+        int fails = 0;
+        assert_int_equal(mw_scene_catalog_scan(path, &cat, on_fail_count, &fails), 0);
+        assert_int_equal(fails, 0);
+        if (cat.n != dirs[d].items)
+            fail_msg("%s: %zu scenes, want %zu", dirs[d].dir, cat.n, dirs[d].items);
+        for (size_t i = 0; i < cat.n; i++) {
+            const mw_scene *sc = &cat.scenes[i];
+            assert_non_null(sc->bands[MW_BAND_RED].href);
+            assert_non_null(sc->bands[MW_BAND_NIR].href);
+            assert_non_null(sc->bands[MW_BAND_SWIR16].href);
+            assert_non_null(sc->qa.href);
+            assert_true(!isnan(sc->bands[MW_BAND_RED].scale) &&
+                        !isnan(sc->bands[MW_BAND_RED].offset));
+            assert_true(sc->cloud_cover >= 0 && sc->cloud_cover <= 100);
+            assert_true(sc->bbox[1] < sc->bbox[3]);
+            assert_non_null(sc->offset_source);
+        }
+        total += cat.n;
+        mw_scene_catalog_free(&cat);
+    }
+    assert_int_equal(total, 23);
+}
+
 static void non_items_and_duplicates(void **state)
 {
     (void)state;
@@ -523,6 +570,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_item_flavour_parses),
+        cmocka_unit_test(every_item_in_shared_data_parses),
         cmocka_unit_test(non_items_and_duplicates),
         cmocka_unit_test(s2_series_matches_direct_reads),
         cmocka_unit_test(qa_dilation_in_metres),

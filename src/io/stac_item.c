@@ -21,10 +21,14 @@ void mw_scene_free(mw_scene *s)
     free(s->datetime);
     free(s->baseline);
     free(s->offset_source);
-    for (int b = 0; b < MW_BAND_COUNT; b++)
+    for (int b = 0; b < MW_BAND_COUNT; b++) {
         free(s->bands[b].href);
+        free(s->bands[b].signature);
+    }
     free(s->qa.href);
+    free(s->qa.signature);
     free(s->radsat.href);
+    free(s->radsat.signature);
     memset(s, 0, sizeof *s);
 }
 
