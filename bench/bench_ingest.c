@@ -27,6 +27,7 @@
 #include "minewatch/qa.h"
 #include "minewatch/scene.h"
 #include "minewatch/site.h"
+#include "http_fixture.h"
 
 #define TILE_X0 499980.0
 #define TILE_Y0 5200020.0
@@ -109,46 +110,6 @@ static void write_item(const char *dir)
     json_decref(item);
 }
 
-static long served_bytes(const char *log, const char *suffix)
-{
-    FILE *f = fopen(log, "r");
-    char line[4096];
-    long sum = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        json_t *j = json_loads(line, 0, NULL);
-        const char *p = j ? json_string_value(json_object_get(j, "path")) : NULL;
-        if (p && strlen(p) >= strlen(suffix) && !strcmp(p + strlen(p) - strlen(suffix), suffix))
-            sum += (long)json_integer_value(json_object_get(j, "bytes"));
-        json_decref(j);
-    }
-    if (f) fclose(f);
-    return sum;
-}
-
-static long window_tile_bytes(const char *tif, const mw_grid *g)
-{
-    GDALDatasetH ds = GDALOpen(tif, GA_ReadOnly);
-    double gt[6];
-    GDALGetGeoTransform(ds, gt);
-    GDALRasterBandH b = GDALGetRasterBand(ds, 1);
-    int bw, bh;
-    GDALGetBlockSize(b, &bw, &bh);
-    int c0 = (int)floor((g->x0 - gt[0]) / gt[1]),
-        c1 = (int)ceil((g->x0 + g->width * g->res - gt[0]) / gt[1]);
-    int r0 = (int)floor((gt[3] - g->y0) / -gt[5]),
-        r1 = (int)ceil((gt[3] - g->y0 + g->height * g->res) / -gt[5]);
-    long sum = 0;
-    for (int by = r0 / bh; by <= (r1 - 1) / bh; by++)
-        for (int bx = c0 / bw; bx <= (c1 - 1) / bw; bx++) {
-            char k[64];
-            snprintf(k, sizeof k, "BLOCK_SIZE_%d_%d", bx, by);
-            const char *v = GDALGetMetadataItem(b, k, "TIFF");
-            sum += v ? atol(v) : 0;
-        }
-    GDALClose(ds);
-    return sum;
-}
-
 static long file_size(const char *p)
 {
     struct stat st;
@@ -226,22 +187,8 @@ int main(int argc, char **argv)
 
     /* 2. Over HTTP from the loopback server */
     remove(log);
-    int fdp[2];
-    if (pipe(fdp)) return 1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fdp[1], 1);
-        const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-        execlp(py, py, "tests/stac_test_server.py", "--root", scene, "--log", log, (char *)NULL);
-        _exit(127);
-    }
-    close(fdp[1]);
-    char pb[32] = "";
-    size_t got = 0;
-    while (got + 1 < sizeof pb && read(fdp[0], pb + got, 1) == 1 && pb[got] != '\n')
-        got++;
-    pb[got] = 0;
-    int port = atoi(pb);
+    http_server srv = http_server_start("tests/stac_test_server.py", scene, log, NULL);
+    int port = srv.port;
     if (port <= 0)
         return fprintf(stderr,
                        "cannot start tests/stac_test_server.py (run from the source tree)\n"),
@@ -265,12 +212,11 @@ int main(int argc, char **argv)
     double t2 = now();
     int rc = mw_chip_ingest(&sc, &grid, cube, &o, mask, &chip);
     double remote_s = now() - t2;
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    http_server_stop(&srv);
     if (rc) return fprintf(stderr, "%s\n", mw_error_message()), 1;
     mw_chip_free(&chip);
     mw_scene_free(&sc);
-    long fetched = served_bytes(log, "/B04.tif"), tiles = window_tile_bytes(b04, &grid);
+    long fetched = http_log_read(log, "/B04.tif").bytes_for, tiles = window_tile_bytes(b04, &grid);
     double raw = (double)grid.width * grid.height * 2;
     printf("site window: %d x %d px (20 x 20 km) of %d x %d\n", grid.width, grid.height, N10, N10);
     printf("B04 over HTTP: fetched %.2f MB; window's tiles %.2f MB -> %.2fx (goal <= 1.5x); raw "
@@ -279,8 +225,8 @@ int main(int argc, char **argv)
            fetched / 1e6, tiles / 1e6, fetched / (double)tiles, raw / 1e6, fetched / raw,
            file_size(b04) / 1e6, 100.0 * fetched / file_size(b04));
     printf("all 3 assets over HTTP: fetched %.2f MB of %.2f MB on disk\n",
-           (served_bytes(log, "/B04.tif") + served_bytes(log, "/B08.tif") +
-            served_bytes(log, "/SCL.tif")) /
+           (http_log_read(log, "/B04.tif").bytes_for + http_log_read(log, "/B08.tif").bytes_for +
+            http_log_read(log, "/SCL.tif").bytes_for) /
                1e6,
            (file_size(b04) + file_size(b08) + file_size(scl)) / 1e6);
     printf("ingest time per scene (red, nir, SCL -> COG chip): %.2f s from disk, %.2f s over "

@@ -21,6 +21,7 @@
 #include "minewatch/grid.h"
 #include "minewatch/sim.h"
 #include "minewatch/site.h"
+#include "http_fixture.h"
 #include "test_util.h"
 
 #define AOI MW_SOURCE_DIR "/aoi/critical_mineral_sites.geojson"
@@ -30,63 +31,31 @@ static int g_nservers;
 static mw_period g_per[2];
 
 typedef struct server {
-    pid_t pid;
+    http_server h;
     int port;
-    int out; /* the server's stdout: kept open while it runs, so its writes never fail */
     char *log;
 } server;
 
 /* Starts the test server with extra arguments; returns once it listens. */
 static server start_server(const char *tag, const char *const *extra)
 {
-    server s = {0};
+    server s = {{-1, 0, -1}, 0, NULL};
     char name[64];
     snprintf(name, sizeof name, "server-%s.jsonl", tag);
     s.log = tu_path(g_dir, name);
     remove(s.log);
-    int fd[2];
-    if (pipe(fd) != 0) abort();
-    const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-    const char *argv[32] = {
-        py, MW_SOURCE_DIR "/tests/stac_test_server.py", "--root", g_scenes, "--log", s.log};
-    int n = 6;
-    for (int i = 0; extra && extra[i] && n < 30; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    s.pid = fork();
-    if (s.pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        dup2(fd[1], 1);
-        close(fd[0]);
-        execvp(py, (char *const *)argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    if (g_nservers < 16) g_servers[g_nservers++] = s.pid;
-    char buf[32] = "";
-    size_t got = 0;
-    while (got + 1 < sizeof buf) { /* the port, up to its newline */
-        ssize_t r = read(fd[0], buf + got, 1);
-        if (r <= 0 || buf[got] == '\n') break;
-        got++;
-    }
-    s.out = fd[0];
-    if (got == 0) fail_msg("the test HTTP server did not start (is python3 installed?)");
-    buf[got] = 0;
-    s.port = atoi(buf);
-    assert_true(s.port > 0);
+    s.h = http_server_start(MW_SOURCE_DIR "/tests/stac_test_server.py", g_scenes, s.log, extra);
+    if (s.h.pid > 0 && g_nservers < 16) g_servers[g_nservers++] = s.h.pid;
+    if (s.h.port <= 0) fail_msg("the test HTTP server did not start (is python3 installed?)");
+    s.port = s.h.port;
     return s;
 }
 
 static void stop_server(server *s)
 {
-    if (s->pid > 0) {
-        kill(s->pid, SIGTERM);
-        waitpid(s->pid, NULL, 0);
-        for (int i = 0; i < g_nservers; i++)
-            if (g_servers[i] == s->pid) g_servers[i] = 0;
-    }
-    if (s->out > 0) close(s->out);
+    for (int i = 0; i < g_nservers; i++)
+        if (g_servers[i] == s->h.pid) g_servers[i] = 0;
+    http_server_stop(&s->h);
     free(s->log);
 }
 
@@ -120,62 +89,6 @@ static int run_cli(const char *pipeline, const char *out, char **text)
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s run %s -o %s --threads 2", MW_CLI, pipeline, out);
     return tu_run(cmd, text);
-}
-
-typedef struct log_sum {
-    int searches, gets;
-    long bytes_for; /* bytes sent for paths ending with the given suffix */
-} log_sum;
-
-static log_sum read_log(const char *log, const char *suffix)
-{
-    log_sum s = {0};
-    FILE *f = fopen(log, "r");
-    char line[4096];
-    while (f && fgets(line, sizeof line, f)) {
-        json_t *j = json_loads(line, 0, NULL);
-        if (!j) continue;
-        const char *m = json_string_value(json_object_get(j, "method"));
-        const char *p = json_string_value(json_object_get(j, "path"));
-        if (m && !strcmp(m, "POST") && p && !strcmp(p, "/search")) s.searches++;
-        if (m && !strcmp(m, "GET")) s.gets++;
-        size_t lp = p ? strlen(p) : 0, ls = suffix ? strlen(suffix) : 0;
-        if (suffix && lp >= ls && !strcmp(p + lp - ls, suffix))
-            s.bytes_for += (long)json_integer_value(json_object_get(j, "bytes"));
-        json_decref(j);
-    }
-    if (f) fclose(f);
-    return s;
-}
-
-/* Compressed bytes of the tiles of `tif` that the site grid's window touches. */
-static long window_tile_bytes(const char *tif, const mw_grid *g, long *file_size)
-{
-    GDALDatasetH ds = GDALOpen(tif, GA_ReadOnly);
-    assert_non_null(ds);
-    double gt[6];
-    GDALGetGeoTransform(ds, gt);
-    GDALRasterBandH b = GDALGetRasterBand(ds, 1);
-    int bw, bh;
-    GDALGetBlockSize(b, &bw, &bh);
-    int c0 = (int)floor((g->x0 - gt[0]) / gt[1]),
-        c1 = (int)ceil((g->x0 + g->width * g->res - gt[0]) / gt[1]);
-    int r0 = (int)floor((gt[3] - g->y0) / -gt[5]),
-        r1 = (int)ceil((gt[3] - (g->y0 - g->height * g->res)) / -gt[5]);
-    long sum = 0;
-    for (int by = r0 / bh; by <= (r1 - 1) / bh; by++)
-        for (int bx = c0 / bw; bx <= (c1 - 1) / bw; bx++) {
-            char k[64];
-            snprintf(k, sizeof k, "BLOCK_SIZE_%d_%d", bx, by);
-            const char *v = GDALGetMetadataItem(b, k, "TIFF");
-            assert_non_null(v);
-            sum += atol(v);
-        }
-    GDALClose(ds);
-    struct stat st;
-    stat(tif, &st);
-    *file_size = (long)st.st_size;
-    return sum;
 }
 
 static void paged_search_reads_only_the_window(void **state)
@@ -215,9 +128,12 @@ static void paged_search_reads_only_the_window(void **state)
     char suffix[256], tif[2048];
     snprintf(suffix, sizeof suffix, "/%s/B04.tif", first);
     snprintf(tif, sizeof tif, "%s/%s/B04.tif", g_scenes, first);
-    log_sum ls = read_log(s.log, suffix);
+    http_log ls = http_log_read(s.log, suffix);
     assert_int_equal(ls.searches, 3);
-    long fsize, wbytes = window_tile_bytes(tif, &g, &fsize);
+    struct stat fst;
+    assert_int_equal(stat(tif, &fst), 0);
+    long fsize = (long)fst.st_size, wbytes = window_tile_bytes(tif, &g);
+    assert_true(wbytes > 0);
     double ratio = (double)ls.bytes_for / (double)wbytes;
     fprintf(stderr,
             "B04 of %s: %ld bytes fetched for a window of %ld tile bytes (%.2fx), file %ld bytes "
@@ -240,7 +156,7 @@ static void search_retries_then_succeeds(void **state)
     char *out = tu_path(g_dir, "out-retry"), *text;
     int rc = run_cli(pl, out, &text);
     if (rc != 0) fail_msg("exited %d:\n%s", rc, text);
-    log_sum ls = read_log(s.log, NULL);
+    http_log ls = http_log_read(s.log, NULL);
     assert_int_equal(ls.searches, 5); /* 2 failures, then 3 pages */
     free(text), free(src), free(pl), free(out);
     stop_server(&s);
@@ -358,7 +274,7 @@ static void search_failures_are_clear(void **state)
     assert_int_equal(run_cli(pl, out, &text), 1);
     assert_non_null(strstr(text, "refused the request: HTTP 400"));
     assert_non_null(strstr(text, "collection 'nope' does not exist"));
-    assert_int_equal(read_log(s.log, NULL).searches, 1); /* a refusal is not retried */
+    assert_int_equal(http_log_read(s.log, NULL).searches, 1); /* a refusal is not retried */
     free(text), free(src), free(pl), free(out);
     stop_server(&s);
 }
