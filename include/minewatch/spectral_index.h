@@ -27,5 +27,10 @@ const mw_spectral_index *mw_spectral_index_find(const char *name);
  * NaN in, zero denominators and values outside the valid range give NaN (no data). */
 void mw_spectral_index_row(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
                            float *out, size_t n);
+/* The same from raw numbers: reflectance = row * scale[b] + offset[b], taken in double precision
+ * so that near-zero reflectances keep their digits. */
+void mw_spectral_index_row_dn(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
+                              const double scale[MW_BAND_COUNT], const double offset[MW_BAND_COUNT],
+                              float *out, size_t n);
 
 #endif

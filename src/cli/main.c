@@ -12,10 +12,12 @@
 #include <gdal.h>
 #include <omp.h>
 
+#include "minewatch/index_stream.h"
 #include "minewatch/log.h"
 #include "minewatch/pipeline.h"
 #include "minewatch/qa.h"
 #include "minewatch/run.h"
+#include "minewatch/scene.h"
 #include "minewatch/sim.h"
 #include "minewatch/site.h"
 #include "minewatch/spectral_index.h"
@@ -24,6 +26,10 @@
 enum { EXIT_OK = 0, EXIT_PARTIAL = 1, EXIT_BAD_INPUT = 2 };
 
 typedef struct cli {
+    const char *band_file[MW_BAND_COUNT]; /* index: --red FILE[:BAND] ... */
+    const char *item;
+    double scale, offset, nodata;
+    int has_nodata, cog;
     int quiet, threads, chunk_rows, help;
     long mem_mb;
     const char *out, *datacube;
@@ -49,6 +55,7 @@ static const char *const usage_main =
     "                      pipeline's sites and periods\n"
     "  sites [CATALOGUE]   list the sites of a catalogue (default "
     "aoi/critical_mineral_sites.geojson)\n"
+    "  index NAME -o OUT   compute one registered index from band files or a STAC item\n"
     "  indices             list the registered spectral indices with formulae and citations\n"
     "  indicators          list the indicator columns written per site and period\n"
     "\n"
@@ -105,6 +112,22 @@ static const char *const usage_sites =
     "\n"
     "      --kind K        only sites of this kind (mine, refinery, smelter, ...)\n"
     "      --commodity C   only sites whose commodities include C\n";
+
+static const char *const usage_index =
+    "usage: minewatch index NAME -o OUT.tif (--item ITEM.json | --red FILE[:BAND] --nir "
+    "FILE[:BAND] ...)\n"
+    "                       [--scale S] [--offset O] [--nodata DN] [--cog] [--threads N] [--mem "
+    "MB]\n"
+    "\n"
+    "Computes a registered spectral index (see 'minewatch indices') into a Float32 tiled GeoTIFF,\n"
+    "streaming row strips sized from --mem. Bands come from a STAC item (with its own radiometry)\n"
+    "or from files: --blue --green --red --nir --nir08 --swir16 --swir22, each FILE or FILE:BAND.\n"
+    "Reflectance = DN x scale + offset (default 1 and 0). No data, saturated values (the largest\n"
+    "value of integer inputs), zero denominators and values outside the index's range are written\n"
+    "as -9999, never NaN. Bands on different grids are aligned to the finest. The output is the\n"
+    "same, byte for byte, for any thread count and --mem.\n"
+    "\n"
+    "      --cog           write a Cloud Optimized GeoTIFF\n";
 
 static const char *const usage_indices = "usage: minewatch indices\n\nLists the spectral index "
                                          "registry: name, formula, bands and citation.\n";
@@ -273,6 +296,55 @@ static int cmd_sites(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+static int cmd_index(cli *c, int argc, char **argv)
+{
+    if (c->help) return fputs(usage_index, stdout), EXIT_OK;
+    if (argc != 1 || !c->out) return fprintf(stderr, "%s", usage_index), EXIT_BAD_INPUT;
+    const mw_spectral_index *ix = mw_spectral_index_find(argv[0]);
+    if (!ix) {
+        fprintf(stderr, "minewatch: error: unknown index '%s'; 'minewatch indices' lists them\n",
+                argv[0]);
+        return EXIT_BAD_INPUT;
+    }
+    mw_index_input in[MW_BAND_COUNT] = {{0}};
+    char *paths[MW_BAND_COUNT] = {0};
+    mw_scene sc = {0};
+    int have_scene = 0;
+    if (c->item) {
+        if (mw_stac_item_read(c->item, &sc)) return exit_for_error();
+        have_scene = 1;
+    }
+    for (int b = 0; b < MW_BAND_COUNT; b++) {
+        in[b].band = 1;
+        in[b].scale = c->scale;
+        in[b].offset = c->offset;
+        in[b].has_nodata = c->has_nodata;
+        in[b].nodata = c->nodata;
+        if (c->band_file[b]) {
+            paths[b] = strdup(c->band_file[b]);
+            char *colon = strrchr(paths[b], ':');
+            if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
+                *colon = 0;
+                in[b].band = atoi(colon + 1);
+            }
+            in[b].path = paths[b];
+        } else if (have_scene && sc.bands[b].href) {
+            in[b].path = sc.bands[b].href;
+            in[b].scale = sc.bands[b].scale;
+            in[b].offset = sc.bands[b].offset;
+            in[b].has_nodata = 1;
+            in[b].nodata = sc.bands[b].nodata;
+        }
+    }
+    mw_index_options o = {(size_t)c->mem_mb * 1024 * 1024 / 2, c->chunk_rows, c->cog};
+    int rc = mw_index_compute(ix, in, c->out, &o) ? exit_for_error() : EXIT_OK;
+    if (rc == EXIT_OK && !c->quiet) printf("%s written to %s\n", ix->name, c->out);
+    for (int b = 0; b < MW_BAND_COUNT; b++)
+        free(paths[b]);
+    if (have_scene) mw_scene_free(&sc);
+    return rc;
+}
+
 static int cmd_indices(cli *c, int argc, char **argv)
 {
     (void)argv;
@@ -326,7 +398,22 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 static int run_main(cli *cp, int argc, char **argv)
 {
     cli c = *cp;
-    enum { O_VERSION = 256, O_THREADS, O_MEM, O_CHUNK, O_SEED, O_KIND, O_COMMODITY, O_CUBE };
+    enum {
+        O_VERSION = 256,
+        O_THREADS,
+        O_MEM,
+        O_CHUNK,
+        O_SEED,
+        O_KIND,
+        O_COMMODITY,
+        O_CUBE,
+        O_ITEM,
+        O_SCALE,
+        O_OFFSET,
+        O_NODATA,
+        O_COG,
+        O_BAND0 /* + mw_band */
+    };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"version", no_argument, 0, O_VERSION},
                                          {"quiet", no_argument, 0, 'q'},
@@ -338,6 +425,18 @@ static int run_main(cli *cp, int argc, char **argv)
                                          {"kind", required_argument, 0, O_KIND},
                                          {"commodity", required_argument, 0, O_COMMODITY},
                                          {"datacube", required_argument, 0, O_CUBE},
+                                         {"item", required_argument, 0, O_ITEM},
+                                         {"scale", required_argument, 0, O_SCALE},
+                                         {"offset", required_argument, 0, O_OFFSET},
+                                         {"nodata", required_argument, 0, O_NODATA},
+                                         {"cog", no_argument, 0, O_COG},
+                                         {"blue", required_argument, 0, O_BAND0 + MW_BAND_BLUE},
+                                         {"green", required_argument, 0, O_BAND0 + MW_BAND_GREEN},
+                                         {"red", required_argument, 0, O_BAND0 + MW_BAND_RED},
+                                         {"nir", required_argument, 0, O_BAND0 + MW_BAND_NIR},
+                                         {"nir08", required_argument, 0, O_BAND0 + MW_BAND_NIR08},
+                                         {"swir16", required_argument, 0, O_BAND0 + MW_BAND_SWIR16},
+                                         {"swir22", required_argument, 0, O_BAND0 + MW_BAND_SWIR22},
                                          {0, 0, 0, 0}};
     int ch;
     long v;
@@ -377,6 +476,26 @@ static int run_main(cli *cp, int argc, char **argv)
             c.seed = v;
             c.have_seed = 1;
             break;
+        case O_ITEM:
+            c.item = optarg;
+            break;
+        case O_SCALE:
+        case O_OFFSET:
+        case O_NODATA: {
+            char *end;
+            double d = strtod(optarg, &end);
+            if (!*optarg || *end) return fail_input("--scale, --offset and --nodata need a number");
+            if (ch == O_SCALE)
+                c.scale = d;
+            else if (ch == O_OFFSET)
+                c.offset = d;
+            else
+                c.nodata = d, c.has_nodata = 1;
+            break;
+        }
+        case O_COG:
+            c.cog = 1;
+            break;
         case O_CUBE:
             c.datacube = optarg;
             break;
@@ -390,6 +509,10 @@ static int run_main(cli *cp, int argc, char **argv)
             fprintf(stderr, "minewatch: error: option '%s' needs a value\n", argv[optind - 1]);
             return EXIT_BAD_INPUT;
         default:
+            if (ch >= O_BAND0 && ch < O_BAND0 + MW_BAND_COUNT) {
+                c.band_file[ch - O_BAND0] = optarg;
+                break;
+            }
             fprintf(stderr, "minewatch: error: unknown option '%s' (see minewatch --help)\n",
                     argv[optind - 1]);
             return EXIT_BAD_INPUT;
@@ -417,6 +540,8 @@ static int run_main(cli *cp, int argc, char **argv)
         rc = cmd_simulate(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "sites") == 0)
         rc = cmd_sites(&c, nargs - 1, args + 1);
+    else if (strcmp(cmd, "index") == 0)
+        rc = cmd_index(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "indices") == 0)
         rc = cmd_indices(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "indicators") == 0)
@@ -430,7 +555,7 @@ static int run_main(cli *cp, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    cli c = {.mem_mb = 1024, .tty = isatty(STDERR_FILENO)};
+    cli c = {.mem_mb = 1024, .tty = isatty(STDERR_FILENO), .scale = 1.0};
     c.command_line = join_args(argc, argv);
     int rc = run_main(&c, argc, argv);
     free(c.command_line); /* every exit path comes through here */

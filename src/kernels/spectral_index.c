@@ -149,20 +149,34 @@ const mw_spectral_index *mw_spectral_index_find(const char *name)
     return NULL;
 }
 
-void mw_spectral_index_row(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
-                           float *restrict out, size_t n)
+void mw_spectral_index_row_dn(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
+                              const double scale[MW_BAND_COUNT], const double offset[MW_BAND_COUNT],
+                              float *restrict out, size_t n)
 {
     double rho[MW_BAND_COUNT];
     for (int b = 0; b < MW_BAND_COUNT; b++)
         rho[b] = NAN;
+    /* A value within rounding of a bound is that bound; beyond it, the index has no meaning. */
+    const double tmin = 1e-6 * fmax(1.0, fabs(ix->valid_min)),
+                 tmax = 1e-6 * fmax(1.0, fabs(ix->valid_max));
     for (size_t i = 0; i < n; i++) {
         int bad = 0;
         for (int k = 0; k < ix->nbands; k++) {
-            double v = rows[ix->bands[k]][i];
+            const int b = ix->bands[k];
+            double v = rows[b][i];
+            if (scale) v = v * scale[b] + offset[b];
             bad |= isnan(v);
-            rho[ix->bands[k]] = v;
+            rho[b] = v;
         }
         double v = bad ? NAN : ix->fn(rho);
+        if (v < ix->valid_min && v >= ix->valid_min - tmin) v = ix->valid_min;
+        if (v > ix->valid_max && v <= ix->valid_max + tmax) v = ix->valid_max;
         out[i] = (isfinite(v) && v >= ix->valid_min && v <= ix->valid_max) ? (float)v : NAN;
     }
+}
+
+void mw_spectral_index_row(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
+                           float *restrict out, size_t n)
+{
+    mw_spectral_index_row_dn(ix, rows, NULL, NULL, out, n);
 }

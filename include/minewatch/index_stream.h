@@ -1,0 +1,32 @@
+/* A spectral index over whole rasters, streamed in row strips: the engine of `minewatch index`. */
+#ifndef MINEWATCH_INDEX_STREAM_H
+#define MINEWATCH_INDEX_STREAM_H
+
+#include <stddef.h>
+
+#include "minewatch/band.h"
+#include "minewatch/spectral_index.h"
+
+typedef struct mw_index_input {
+    const char *path;     /* NULL when the index does not use the band */
+    int band;             /* 1-based band number in the file */
+    double scale, offset; /* reflectance = DN * scale + offset */
+    int has_nodata;
+    double nodata; /* DN meaning no data (default: the file's own no-data value) */
+} mw_index_input;
+
+#define MW_INDEX_NODATA (-9999.0f) /* written where the index has no value: never NaN */
+
+typedef struct mw_index_options {
+    size_t mem_budget_bytes; /* all strips in flight, all threads */
+    int chunk_rows;          /* 0: from the budget; rounded to whole tile rows */
+    int cog;                 /* write a COG (via a temporary tiled GeoTIFF) */
+} mw_index_options;
+
+/* Computes ix from inputs (indexed by mw_band) into a Float32 tiled GeoTIFF at out_path, whole or
+ * not at all. Bands on different grids are aligned to the finest one (GDAL VRT, nearest). The
+ * file's bytes do not depend on the thread count or the chunk size. */
+int mw_index_compute(const mw_spectral_index *ix, const mw_index_input inputs[MW_BAND_COUNT],
+                     const char *out_path, const mw_index_options *o);
+
+#endif
