@@ -37,6 +37,7 @@ test: test-release test-asan
 
 bench: build
 	$(BUILD)/bench_ingest out/bench/ingest
+	$(BUILD)/bench_ndvi out/bench/ndvi $(BUILD)/minewatch
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -21,6 +21,7 @@ typedef struct mw_index_options {
     size_t mem_budget_bytes; /* all strips in flight, all threads */
     int chunk_rows;          /* 0: from the budget; rounded to whole tile rows */
     int cog;                 /* write a COG (via a temporary tiled GeoTIFF) */
+    const char *compress; /* GTiff COMPRESS: "DEFLATE" (default when NULL), "NONE", "ZSTD", "LZW" */
 } mw_index_options;
 
 /* Computes ix from inputs (indexed by mw_band) into a Float32 tiled GeoTIFF at out_path, whole or

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cpl_conv.h>
@@ -29,6 +30,7 @@ typedef struct cli {
     const char *band_file[MW_BAND_COUNT]; /* index: --red FILE[:BAND] ... */
     const char *item;
     double scale, offset, nodata;
+    const char *compress;
     int has_nodata, cog;
     int quiet, threads, chunk_rows, help;
     long mem_mb;
@@ -127,7 +129,8 @@ static const char *const usage_index =
     "as -9999, never NaN. Bands on different grids are aligned to the finest. The output is the\n"
     "same, byte for byte, for any thread count and --mem.\n"
     "\n"
-    "      --cog           write a Cloud Optimized GeoTIFF\n";
+    "      --cog           write a Cloud Optimized GeoTIFF\n"
+    "      --compress C    none, deflate (default, level 1), zstd or lzw\n";
 
 static const char *const usage_indices = "usage: minewatch indices\n\nLists the spectral index "
                                          "registry: name, formula, bands and citation.\n";
@@ -336,7 +339,7 @@ static int cmd_index(cli *c, int argc, char **argv)
             in[b].nodata = sc.bands[b].nodata;
         }
     }
-    mw_index_options o = {(size_t)c->mem_mb * 1024 * 1024 / 2, c->chunk_rows, c->cog};
+    mw_index_options o = {(size_t)c->mem_mb * 1024 * 1024 / 2, c->chunk_rows, c->cog, c->compress};
     int rc = mw_index_compute(ix, in, c->out, &o) ? exit_for_error() : EXIT_OK;
     if (rc == EXIT_OK && !c->quiet) printf("%s written to %s\n", ix->name, c->out);
     for (int b = 0; b < MW_BAND_COUNT; b++)
@@ -412,6 +415,7 @@ static int run_main(cli *cp, int argc, char **argv)
         O_OFFSET,
         O_NODATA,
         O_COG,
+        O_COMPRESS,
         O_BAND0 /* + mw_band */
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
@@ -430,6 +434,7 @@ static int run_main(cli *cp, int argc, char **argv)
                                          {"offset", required_argument, 0, O_OFFSET},
                                          {"nodata", required_argument, 0, O_NODATA},
                                          {"cog", no_argument, 0, O_COG},
+                                         {"compress", required_argument, 0, O_COMPRESS},
                                          {"blue", required_argument, 0, O_BAND0 + MW_BAND_BLUE},
                                          {"green", required_argument, 0, O_BAND0 + MW_BAND_GREEN},
                                          {"red", required_argument, 0, O_BAND0 + MW_BAND_RED},
@@ -493,6 +498,12 @@ static int run_main(cli *cp, int argc, char **argv)
                 c.nodata = d, c.has_nodata = 1;
             break;
         }
+        case O_COMPRESS:
+            if (strcasecmp(optarg, "none") && strcasecmp(optarg, "deflate") &&
+                strcasecmp(optarg, "zstd") && strcasecmp(optarg, "lzw"))
+                return fail_input("--compress is one of none, deflate, zstd, lzw");
+            c.compress = optarg;
+            break;
         case O_COG:
             c.cog = 1;
             break;

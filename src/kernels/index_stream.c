@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cpl_conv.h>
@@ -162,9 +163,10 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
     char **co = CSLSetNameValue(NULL, "TILED", "YES");
     co = CSLSetNameValue(co, "BLOCKXSIZE", "256");
     co = CSLSetNameValue(co, "BLOCKYSIZE", "256");
-    co = CSLSetNameValue(co, "COMPRESS", "DEFLATE");
-    co = CSLSetNameValue(co, "PREDICTOR", "3");
-    co = CSLSetNameValue(co, "ZLEVEL", "1");
+    const char *comp = o->compress ? o->compress : "DEFLATE";
+    co = CSLSetNameValue(co, "COMPRESS", comp);
+    if (strcasecmp(comp, "NONE") != 0) co = CSLSetNameValue(co, "PREDICTOR", "3");
+    if (strcasecmp(comp, "DEFLATE") == 0) co = CSLSetNameValue(co, "ZLEVEL", "1");
     if ((double)W * H * 4 > 3.5e9) co = CSLSetNameValue(co, "BIGTIFF", "YES");
     GDALDatasetH out =
         GDALCreate(GDALGetDriverByName("GTiff"), o->cog ? tmp2 : tmp, W, H, 1, GDT_Float32, co);
