@@ -17,6 +17,7 @@ typedef struct mw_spectral_index {
     double valid_min, valid_max; /* values outside are no data */
     mw_index_fn fn;
     const char *citation;
+    int normalised_difference; /* 1: (bands[0]-bands[1])/(bands[0]+bands[1]), computed by a SIMD loop */
 } mw_spectral_index;
 
 extern const mw_spectral_index mw_spectral_indices[];
