@@ -14,10 +14,10 @@
 
 #include <cpl_string.h>
 #include <gdal.h>
-#include <ogr_srs_api.h>
 
 #include "core/atomic_file.h"
 #include "core/hash_random.h"
+#include "minewatch/grid.h"
 
 #define N 10980
 
@@ -77,17 +77,10 @@ static void make_input(const char *path)
     struct stat st;
     if (stat(path, &st) == 0) return;
     char **co = CSLSetNameValue(NULL, "TILED", "YES");
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path, N, N, 2, GDT_UInt16, co);
+    const mw_grid g = {32633, 499980, 5200020, 10, N, N};
+    GDALDatasetH ds = mw_grid_create_dataset(&g, "GTiff", path, 2, GDT_UInt16, co);
     CSLDestroy(co);
-    double gt[6] = {499980, 10, 0, 5200020, 0, -10};
-    GDALSetGeoTransform(ds, gt);
-    OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(s, 32633);
-    char *wkt;
-    OSRExportToWkt(s, &wkt);
-    GDALSetProjection(ds, wkt);
-    CPLFree(wkt);
-    OSRDestroySpatialReference(s);
+    if (!ds) abort();
     uint16_t *row = malloc(sizeof(uint16_t) * N * 256);
     for (int b = 1; b <= 2; b++)
         for (int y0 = 0; y0 < N; y0 += 256) {

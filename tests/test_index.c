@@ -11,9 +11,9 @@
 #include <cmocka.h>
 #include <cpl_string.h>
 #include <gdal.h>
-#include <ogr_srs_api.h>
 
 #include "core/hash_random.h"
+#include "minewatch/grid.h"
 #include "minewatch/spectral_index.h"
 #include "test_util.h"
 
@@ -28,17 +28,10 @@ static uint16_t g_coarse[CW * CH]; /* swir22 at 20 m */
 static void write_raster(const char *path, int w, int h, int nb, const uint16_t *data, double res)
 {
     char **co = CSLSetNameValue(NULL, "TILED", "YES");
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path, w, h, nb, GDT_UInt16, co);
+    const mw_grid g = {32633, 300000, 5000000, res, w, h};
+    GDALDatasetH ds = mw_grid_create_dataset(&g, "GTiff", path, nb, GDT_UInt16, co);
     CSLDestroy(co);
-    double gt[6] = {300000, res, 0, 5000000, 0, -res};
-    GDALSetGeoTransform(ds, gt);
-    OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(s, 32633);
-    char *wkt;
-    OSRExportToWkt(s, &wkt);
-    GDALSetProjection(ds, wkt);
-    CPLFree(wkt);
-    OSRDestroySpatialReference(s);
+    assert_non_null(ds);
     for (int b = 0; b < nb; b++) {
         GDALSetRasterNoDataValue(GDALGetRasterBand(ds, b + 1), 0);
         assert_int_equal(GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Write, 0, 0, w, h,

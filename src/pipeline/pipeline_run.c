@@ -186,7 +186,6 @@ typedef struct site_ctx {
     const mw_scene_catalog *scenes;
     const char *cube_dir;
     const char *maps_dir;
-    int chunk_rows; /* 0: from budget */
     mw_run_report *rep;
     mw_run_result *res;
     json_t *prov_sites;
@@ -240,12 +239,10 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     uint16_t *nclear = malloc(npix * sizeof *nclear);
     char *site_dir = mw_text_path(sc->cube_dir, site->id);
     json_t *jperiods = json_array();
-    char *wkt_grid = mw_grid_wkt(&g);
     json_object_set_new(jsite, "grid",
                         json_pack("{s:i,s:f,s:f,s:f,s:i,s:i}", "epsg", g.epsg, "x0", g.x0, "y0",
                                   g.y0, "pixel_size_m", g.res, "width", g.width, "height",
                                   g.height));
-    CPLFree(wkt_grid);
     json_object_set_new(jsite, "periods", jperiods);
     if (!mask || !ndvi || !band[0] || !band[1] || !nclear || !site_dir) {
         mw_report_add(sc->rep, site->id, "", "memory", "out of memory for a %dx%d grid", g.width,
@@ -346,8 +343,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                 for (size_t i = 0; i < npix; i++)
                     ndvi[k][i] = NAN;
         } else if (ndvi[k]) {
-            int rows_per = sc->chunk_rows
-                               ? sc->chunk_rows
+            int rows_per = sc->o->chunk_rows
+                               ? sc->o->chunk_rows
                                : mw_composite_chunk_rows(&g, nok, 2, omp_get_max_threads(),
                                                          sc->o->mem_budget_mb * 1024 * 1024 / 2);
             if (mw_composite_median(chips, nok, 2, &g, mask, p->qa_exclude, p->min_clear_obs,
@@ -488,13 +485,12 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         if (!res->rows) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
     }
     if (rc == 0) {
-        json_t *prov = mw_provenance_begin(p, o, o->chunk_rows);
+        json_t *prov = mw_provenance_begin(p, o);
         site_ctx sc = {p,
                        o,
                        &scenes,
                        cube_dir,
                        p->write_maps ? maps_dir : NULL,
-                       o->chunk_rows,
                        rep,
                        res,
                        json_object_get(prov, "sites")};

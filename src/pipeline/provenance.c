@@ -57,7 +57,7 @@ static json_t *qa_names(uint8_t bits)
     return a;
 }
 
-json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o, int chunk_rows)
+json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
 {
     char now[32];
     mw_utc_now(now);
@@ -78,18 +78,18 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o, int c
         json_array_append_new(periods, json_pack("{s:s,s:s,s:s}", "name", p->periods[i].name,
                                                  "start", sd, "end", ed));
     }
-    json_object_set_new(
-        prov, "parameters",
-        json_pack("{s:s,s:s,s:o,s:f,s:f,s:o,s:f,s:f,s:i,s:i,s:I,s:i}", "site_catalogue",
-                  p->catalogue, "source",
-                  p->source_type == MW_SOURCE_SIMULATOR   ? "simulator"
-                  : p->source_type == MW_SOURCE_STAC_API ? p->stac_url
-                                                         : p->source_path, "periods",
-                  periods, "pixel_size_m", p->pixel_size_m, "buffer_m", p->buffer_m, "qa_exclude",
-                  qa_names(p->qa_exclude), "forest_ndvi_min", p->forest_ndvi_min,
-                  "loss_ndvi_drop_min", p->loss_ndvi_drop_min, "min_clear_observations",
-                  p->min_clear_obs, "loss_min_width_px", p->loss_min_width_px, "memory_budget_mb",
-                  (json_int_t)o->mem_budget_mb, "chunk_rows", chunk_rows));
+    json_object_set_new(prov, "parameters",
+                        json_pack("{s:s,s:s,s:o,s:f,s:f,s:o,s:f,s:f,s:i,s:i,s:I,s:i}",
+                                  "site_catalogue", p->catalogue, "source",
+                                  p->source_type == MW_SOURCE_SIMULATOR  ? "simulator"
+                                  : p->source_type == MW_SOURCE_STAC_API ? p->stac_url
+                                                                         : p->source_path,
+                                  "periods", periods, "pixel_size_m", p->pixel_size_m, "buffer_m",
+                                  p->buffer_m, "qa_exclude", qa_names(p->qa_exclude),
+                                  "forest_ndvi_min", p->forest_ndvi_min, "loss_ndvi_drop_min",
+                                  p->loss_ndvi_drop_min, "min_clear_observations", p->min_clear_obs,
+                                  "loss_min_width_px", p->loss_min_width_px, "memory_budget_mb",
+                                  (json_int_t)o->mem_budget_mb, "chunk_rows", o->chunk_rows));
     json_t *scl = json_array();
     for (int i = 0; i < 12; i++)
         json_array_append_new(scl, json_pack("{s:i,s:s,s:o}", "value", mw_scl_classes[i].value,

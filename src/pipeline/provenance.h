@@ -7,7 +7,7 @@
 #include "minewatch/pipeline.h"
 #include "minewatch/run.h"
 
-json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o, int chunk_rows);
+json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o);
 void mw_provenance_finish(json_t *prov, const mw_run_report *rep);
 /* SHA-256 of a file as 64 hex digits; "" if unreadable. Caller frees. */
 char *mw_sha256_file(const char *path);
