@@ -64,11 +64,15 @@ static double in_range(double v, double lo, double hi)
     return v < lo || v > hi ? NAN : v;
 }
 
-/* Reflectance after scale 1e-4 and offset -0.1; NaN for no data (0) and saturated (65535). */
+/* The radiometry of a run: Sentinel-2's (a whole -1000 DN offset, the exact DN-domain path) or
+ * Landsat C2's (-0.2 at 2.75e-5 is no whole DN: the double path). */
+static double g_scale = 1e-4, g_offset = -0.1;
+
+/* Reflectance; NaN for no data (0) and saturated (65535). */
 static double rho(int b, size_t i)
 {
     uint16_t d = g_dn[b][i];
-    return d == 0 || d == 65535 ? NAN : d * 1e-4 - 0.1;
+    return d == 0 || d == 65535 ? NAN : d * g_scale + g_offset;
 }
 
 static double nd(double a, double b)
@@ -101,9 +105,9 @@ static int run_index(const char *name, const char *extra, const char *out)
     snprintf(cmd, sizeof cmd,
              "%s index %s -o %s --blue %s:1 --green %s:2 --red %s:3 --nir %s:4 --nir08 %s:5 "
              "--swir16 %s:6 "
-             "--swir22 %s:7 --scale 1e-4 --offset -0.1 -q %s",
+             "--swir22 %s:7 --scale %.17g --offset %.17g -q %s",
              MW_CLI, name, out, g_stack, g_stack, g_stack, g_stack, g_stack, g_stack, g_stack,
-             extra ? extra : "");
+             g_scale, g_offset, extra ? extra : "");
     int rc = tu_run(cmd, &text);
     if (rc != 0) fprintf(stderr, "%s\n", text);
     free(text);
@@ -113,32 +117,37 @@ static int run_index(const char *name, const char *extra, const char *out)
 static void every_index_against_its_formula(void **state)
 {
     (void)state;
-    for (int k = 0; k < mw_spectral_nindices; k++) {
-        const mw_spectral_index *ix = &mw_spectral_indices[k];
-        char name[64];
-        snprintf(name, sizeof name, "%s.tif", ix->name);
-        char *out = tu_path(g_dir, name);
-        assert_int_equal(run_index(ix->name, NULL, out), 0);
-        float *v = read_out(out, W);
-        long nodata = 0, valued = 0;
-        for (size_t i = 0; i < (size_t)W * H; i++) {
-            double want = in_range(reference(ix->name, i), ix->valid_min, ix->valid_max);
-            int none = isnan(want);
-            assert_false(isnan(v[i])); /* never NaN in the file */
-            if (none) {
-                if (v[i] != -9999.0f)
-                    fail_msg("%s pixel %zu: %g, want no data (-9999)", ix->name, i, v[i]);
-                nodata++;
-            } else {
-                /* Computed in double, stored as float: within a float step. */
-                if (fabs(v[i] - want) > 2e-7 * fmax(1.0, fabs(want)))
-                    fail_msg("%s pixel %zu: %.9g, want %.9g", ix->name, i, v[i], want);
-                valued++;
+    const double radiometry[][2] = {{1e-4, -0.1}, {2.75e-5, -0.2}};
+    for (int r = 0; r < 2; r++) {
+        g_scale = radiometry[r][0], g_offset = radiometry[r][1];
+        for (int k = 0; k < mw_spectral_nindices; k++) {
+            const mw_spectral_index *ix = &mw_spectral_indices[k];
+            char name[64];
+            snprintf(name, sizeof name, "%s.tif", ix->name);
+            char *out = tu_path(g_dir, name);
+            assert_int_equal(run_index(ix->name, NULL, out), 0);
+            float *v = read_out(out, W);
+            long nodata = 0, valued = 0;
+            for (size_t i = 0; i < (size_t)W * H; i++) {
+                double want = in_range(reference(ix->name, i), ix->valid_min, ix->valid_max);
+                int none = isnan(want);
+                assert_false(isnan(v[i])); /* never NaN in the file */
+                if (none) {
+                    if (v[i] != -9999.0f)
+                        fail_msg("%s pixel %zu: %g, want no data (-9999)", ix->name, i, v[i]);
+                    nodata++;
+                } else {
+                    /* Computed in double, stored as float: within a float step. */
+                    if (fabs(v[i] - want) > 2e-7 * fmax(1.0, fabs(want)))
+                        fail_msg("%s pixel %zu: %.9g, want %.9g", ix->name, i, v[i], want);
+                    valued++;
+                }
             }
+            assert_true(nodata > 100 && valued > (long)W * H / 2);
+            free(v), free(out);
         }
-        assert_true(nodata > 100 && valued > (long)W * H / 2);
-        free(v), free(out);
     }
+    g_scale = 1e-4, g_offset = -0.1;
 }
 
 static void same_bytes_for_any_threads_and_strips(void **state)
@@ -146,9 +155,12 @@ static void same_bytes_for_any_threads_and_strips(void **state)
     (void)state;
     const char *runs[] = {"--threads 1",
                           "--threads 2",
+                          "--threads 2 --chunk-rows 64",
                           "--threads 2 --chunk-rows 256",
-                          "--threads 2 --chunk-rows 512",
+                          "--threads 2 --chunk-rows 1024",
                           "--threads 1 --chunk-rows 4096",
+                          "--threads 2 --chunk-rows 7",
+                          "--threads 1 --chunk-rows 300",
                           "--threads 2 --mem 64"};
     char *ref = tu_path(g_dir, "ndvi-ref.tif");
     assert_int_equal(run_index("ndvi", runs[0], ref), 0);
@@ -161,6 +173,52 @@ static void same_bytes_for_any_threads_and_strips(void **state)
         free(out);
     }
     free(ref);
+}
+
+/* The same numbers from single-band striped files and from Float32 tiles: block reads of any
+ * shape, and the double path for values that are not small whole numbers. */
+static void any_input_layout_gives_the_same_values(void **state)
+{
+    (void)state;
+    char *ref = tu_path(g_dir, "ndvi-layout-ref.tif");
+    assert_int_equal(run_index("ndvi", NULL, ref), 0);
+    float *want = read_out(ref, W);
+    const char *layouts[][2] = {
+        {"TILED=NO", "UInt16"}, {"BLOCKYSIZE=3", "UInt16"}, {"TILED=YES", "Float32"}};
+    for (size_t l = 0; l < 3; l++) {
+        char *red = tu_path(g_dir, "layout-red.tif"), *nir = tu_path(g_dir, "layout-nir.tif");
+        char **co = CSLAddString(NULL, layouts[l][0]);
+        const mw_grid g = {32633, 300000, 5000000, 10, W, H};
+        const GDALDataType t = GDALGetDataTypeByName(layouts[l][1]);
+        for (int k = 0; k < 2; k++) {
+            GDALDatasetH ds = mw_grid_create_dataset(&g, "GTiff", k ? nir : red, 1, t, co);
+            assert_non_null(ds);
+            GDALSetRasterNoDataValue(GDALGetRasterBand(ds, 1), 0);
+            assert_int_equal(GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Write, 0, 0, W, H,
+                                          g_dn[k ? 3 : 2], W, H, GDT_UInt16, 0, 0),
+                             CE_None);
+            GDALClose(ds);
+        }
+        CSLDestroy(co);
+        char cmd[2048], *text, *out = tu_path(g_dir, "ndvi-layout.tif");
+        snprintf(cmd, sizeof cmd,
+                 "%s index ndvi -o %s --red %s --nir %s --scale 1e-4 --offset -0.1 -q --chunk-rows "
+                 "100",
+                 MW_CLI, out, red, nir);
+        int rc = tu_run(cmd, &text);
+        if (rc) fail_msg("%s: %s", layouts[l][0], text);
+        free(text);
+        float *got = read_out(out, W);
+        for (size_t i = 0; i < (size_t)W * H; i++) {
+            /* Float32 inputs are not saturated at 65535: those pixels get a value */
+            if (t == GDT_Float32 && (g_dn[2][i] == 65535 || g_dn[3][i] == 65535)) continue;
+            if ((got[i] == -9999.0f) != (want[i] == -9999.0f) || fabs(got[i] - want[i]) > 2e-7)
+                fail_msg("%s %s pixel %zu: %.9g, want %.9g", layouts[l][0], layouts[l][1], i,
+                         got[i], want[i]);
+        }
+        free(got), free(out), free(red), free(nir);
+    }
+    free(want), free(ref);
 }
 
 static void bands_on_mixed_grids(void **state)
@@ -257,6 +315,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_index_against_its_formula),
         cmocka_unit_test(same_bytes_for_any_threads_and_strips),
+        cmocka_unit_test(any_input_layout_gives_the_same_values),
         cmocka_unit_test(bands_on_mixed_grids),
         cmocka_unit_test(bad_calls_are_clear),
     };

@@ -17,7 +17,8 @@ typedef struct mw_spectral_index {
     double valid_min, valid_max; /* values outside are no data */
     mw_index_fn fn;
     const char *citation;
-    int normalised_difference; /* 1: (bands[0]-bands[1])/(bands[0]+bands[1]), computed by a SIMD loop */
+    int normalised_difference; /* 1: (bands[0]-bands[1])/(bands[0]+bands[1]), computed by a SIMD
+                                  loop */
 } mw_spectral_index;
 
 extern const mw_spectral_index mw_spectral_indices[];
@@ -33,5 +34,12 @@ void mw_spectral_index_row(const mw_spectral_index *ix, const float *const rows[
 void mw_spectral_index_row_dn(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
                               const double scale[MW_BAND_COUNT], const double offset[MW_BAND_COUNT],
                               float *out, size_t n);
+/* The same for rows of whole DN below 2^22 in magnitude (8- and 16-bit files): a normalised
+ * difference whose offsets are whole DN is computed in the DN domain, exactly up to the one
+ * rounding of its division (Sentinel-2's -1000 DN offset is; Landsat's -0.2 at 2.75e-5 is not and
+ * takes the double path). */
+void mw_spectral_index_row_int(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
+                               const double scale[MW_BAND_COUNT],
+                               const double offset[MW_BAND_COUNT], float *out, size_t n);
 
 #endif

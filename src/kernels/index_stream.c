@@ -15,6 +15,8 @@
 #include <omp.h>
 
 #include "core/atomic_file.h"
+#include "core/big_buffer.h"
+#include "core/simd.h"
 #include "minewatch/error.h"
 
 #define TILE 256
@@ -24,7 +26,183 @@ typedef struct source {
     int band;
     double scale, offset, nodata, saturated;
     int has_nodata, has_saturated;
+    int handle;        /* which per-thread dataset: one per distinct path */
+    GDALDataType type; /* native type, read without GDAL's conversion */
+    int bw, bh;        /* native block: read with GDALReadBlock, bypassing the block cache */
+    int by_block;      /* 0: a block too large to hold, read through GDALRasterIO instead */
 } source;
+
+/* Native numbers to float, no data and saturation to NaN: the one conversion of an input value.
+ * Types up to 16 bits are exact in float and compare there (a vector loop); wider ones in double.
+ */
+#define MW_CONVERT(T, C)                                                                           \
+    do {                                                                                           \
+        const T *restrict p = in;                                                                  \
+        const C ndc = (C)nd, satc = (C)sat;                                                        \
+        _Pragma("omp simd") for (size_t i = 0; i < n; i++)                                         \
+        {                                                                                          \
+            const C d = (C)p[i];                                                                   \
+            out[i] = (hn && d == ndc) | (hs && d == satc) ? NAN : (float)d;                        \
+        }                                                                                          \
+    } while (0)
+
+MW_TARGET_CLONES
+static void to_float(const source *s, const void *in, float *restrict out, size_t n)
+{
+    const int hn = s->has_nodata, hs = s->has_saturated;
+    const double nd = s->nodata, sat = s->saturated;
+    switch (s->type) {
+    case GDT_Byte:
+        MW_CONVERT(uint8_t, float);
+        break;
+    case GDT_UInt16:
+        MW_CONVERT(uint16_t, float);
+        break;
+    case GDT_Int16:
+        MW_CONVERT(int16_t, float);
+        break;
+    case GDT_UInt32:
+        MW_CONVERT(uint32_t, double);
+        break;
+    case GDT_Int32:
+        MW_CONVERT(int32_t, double);
+        break;
+    case GDT_Float32:
+        MW_CONVERT(float, double);
+        break;
+    default:
+        MW_CONVERT(double, double);
+        break;
+    }
+}
+#undef MW_CONVERT
+
+/* Types read natively; anything else is asked of GDAL as Float64. */
+static int native_type(GDALDataType t)
+{
+    return t == GDT_Byte || t == GDT_UInt16 || t == GDT_Int16 || t == GDT_UInt32 ||
+           t == GDT_Int32 || t == GDT_Float32 || t == GDT_Float64;
+}
+
+#define MAX_BLOCK_BYTES                                                                            \
+    ((size_t)16 << 20) /* larger blocks (single-strip files) go via RasterIO                       \
+                        */
+
+/* Rows [r0, r0+nr) of sources idx[0..n) (one dataset, one block shape) into dst[k] as float.
+ * Blocks are read in place with GDALReadBlock, every band of a block in turn, so a
+ * pixel-interleaved file is read once per block. */
+static int read_blocks(GDALDatasetH h, const source *src, const int *idx, int n, int r0, int nr,
+                       int W, int H, void *scratch, float *const dst[4])
+{
+    const int bw = src[idx[0]].bw, bh = src[idx[0]].bh;
+    const int nbx = (W + bw - 1) / bw;
+    const size_t esize = (size_t)GDALGetDataTypeSizeBytes(src[idx[0]].type);
+    for (int by = r0 / bh; by <= (r0 + nr - 1) / bh; by++) {
+        const int y0 = by * bh > r0 ? by * bh : r0;
+        const int y1 = (by + 1) * bh < r0 + nr ? (by + 1) * bh : r0 + nr;
+        for (int bx = 0; bx < nbx; bx++) {
+            const int x0 = bx * bw, w = x0 + bw <= W ? bw : W - x0;
+            for (int j = 0; j < n; j++) {
+                const source *s = &src[idx[j]];
+                if (GDALReadBlock(GDALGetRasterBand(h, s->band), bx, by, scratch) != CE_None)
+                    return -1;
+                for (int y = y0; y < y1 && y < H; y++)
+                    to_float(s, (const char *)scratch + (size_t)(y - by * bh) * bw * esize,
+                             dst[idx[j]] + (size_t)(y - r0) * W + x0, (size_t)w);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Rows through GDAL's own path (cache and conversion): for blocks too large to hold. */
+static int read_rasterio(GDALDatasetH h, const source *s, int r0, int nr, int W, double *tmp,
+                         float *dst)
+{
+    if (GDALRasterIO(GDALGetRasterBand(h, s->band), GF_Read, 0, r0, W, nr, tmp, W, nr, GDT_Float64,
+                     0, 0) != CE_None)
+        return -1;
+    source d = *s;
+    d.type = GDT_Float64;
+    to_float(&d, tmp, dst, (size_t)W * nr);
+    return 0;
+}
+
+/* The output is written tile by tile with GDALWriteBlock, in tile order, so the file's layout is
+ * fixed by the tile grid alone, never by the chunk height or the thread that computed a chunk.
+ * Each thread computes its chunk straight into tile layout; chunks that cover whole tile rows
+ * are written from there, and a tile row split between chunks is gathered in `stage` first. */
+typedef struct tile_writer {
+    GDALRasterBandH band;
+    int W, H, ntx;
+    float *stage; /* one tile row (ntx tiles) being filled by consecutive chunks */
+} tile_writer;
+
+#define TILE_PX ((size_t)TILE * TILE)
+
+/* Rows [r0, r0+nr) of the index into `tiles` (tile rows from r0/TILE on), no data as the
+ * no-data value and the padding past the right edge fixed, so every byte written is defined. */
+static void compute_tiles(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
+                          const double *scale, const double *offset, int whole, int r0, int nr,
+                          int W, float *tiles)
+{
+    const int ntx = (W + TILE - 1) / TILE, ty0 = r0 / TILE;
+    for (int y = r0; y < r0 + nr; y++) {
+        float *trow =
+            tiles + ((size_t)(y / TILE - ty0) * ntx * TILE_PX) + (size_t)(y % TILE) * TILE;
+        for (int tx = 0; tx < ntx; tx++) {
+            const int x0 = tx * TILE, w = x0 + TILE <= W ? TILE : W - x0;
+            const float *seg[MW_BAND_COUNT] = {0};
+            for (int k = 0; k < ix->nbands; k++) {
+                const int b = ix->bands[k];
+                seg[b] = rows[b] + (size_t)(y - r0) * W + x0;
+            }
+            float *d = trow + (size_t)tx * TILE_PX;
+            if (whole)
+                mw_spectral_index_row_int(ix, seg, scale, offset, d, (size_t)w);
+            else
+                mw_spectral_index_row_dn(ix, seg, scale, offset, d, (size_t)w);
+#pragma omp simd
+            for (int x = 0; x < w; x++) /* NaN compares false */
+                d[x] = d[x] == d[x] ? d[x] : MW_INDEX_NODATA;
+            for (int x = w; x < TILE; x++)
+                d[x] = MW_INDEX_NODATA;
+        }
+    }
+}
+
+static int write_tiles(tile_writer *t, float *tiles, int ty)
+{
+    const int valid = ty * TILE + TILE <= t->H ? TILE : t->H - ty * TILE;
+    for (int tx = 0; tx < t->ntx; tx++) {
+        float *tile = tiles + (size_t)tx * TILE_PX;
+        for (size_t i = (size_t)valid * TILE; i < TILE_PX; i++)
+            tile[i] = MW_INDEX_NODATA; /* rows past the bottom edge */
+        if (GDALWriteBlock(t->band, tx, ty, tile) != CE_None) return -1;
+    }
+    return 0;
+}
+
+/* Called in row order with each chunk's tiles. */
+static int put_chunk(tile_writer *t, float *tiles, int r0, int nr)
+{
+    const int ty0 = r0 / TILE;
+    for (int ty = ty0; ty * TILE < r0 + nr; ty++) {
+        const int top = ty * TILE, end = top + TILE <= t->H ? top + TILE : t->H;
+        const int a = r0 > top ? r0 : top, b = r0 + nr < end ? r0 + nr : end;
+        float *mine = tiles + (size_t)(ty - ty0) * t->ntx * TILE_PX;
+        if (a == top && b == end) {
+            if (write_tiles(t, mine, ty)) return -1;
+            continue;
+        }
+        for (int tx = 0; tx < t->ntx; tx++)
+            memcpy(t->stage + tx * TILE_PX + (size_t)(a - top) * TILE,
+                   mine + tx * TILE_PX + (size_t)(a - top) * TILE,
+                   (size_t)(b - a) * TILE * sizeof(float));
+        if (b == end && write_tiles(t, t->stage, ty)) return -1;
+    }
+    return 0;
+}
 
 static int same_grid(GDALDatasetH a, GDALDatasetH b)
 {
@@ -86,14 +264,12 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
         GDALRasterBandH b = GDALGetRasterBand(ds, p->band);
         int hn = 0;
         double nd = GDALGetRasterNoDataValue(b, &hn);
-        src[k] = (source){p->path,
-                          p->band,
-                          p->scale,
-                          p->offset,
-                          p->has_nodata ? p->nodata : nd,
-                          0,
-                          p->has_nodata || hn,
-                          0};
+        src[k] = (source){.path = p->path,
+                          .band = p->band,
+                          .scale = p->scale,
+                          .offset = p->offset,
+                          .nodata = p->has_nodata ? p->nodata : nd,
+                          .has_nodata = p->has_nodata || hn};
         src[k].has_saturated = saturated_value(GDALGetRasterDataType(b), &src[k].saturated);
         if (!first)
             first = ds;
@@ -150,14 +326,43 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
     GDALGetGeoTransform(first, gt);
     char *wkt = CPLStrdup(GDALGetProjectionRef(first));
     GDALClose(first);
-    /* Strip height: whole tile rows, sized so every thread's strip fits in the budget. */
+    /* How each source is read: its native type and block, one dataset per distinct path. */
+    const char *paths[4];
+    int npaths = 0, maxbh = 1;
+    size_t scratch_bytes = 0;
+    for (int k = 0; k < ix->nbands; k++) {
+        int j = 0;
+        while (j < npaths && strcmp(paths[j], src[k].path) != 0)
+            j++;
+        if (j == npaths) paths[npaths++] = src[k].path;
+        src[k].handle = j;
+        GDALDatasetH ds = GDALOpen(src[k].path, GA_ReadOnly);
+        if (!ds) {
+            CPLFree(wkt);
+            return mw_error_from_gdal(MW_ERR_INPUT, "cannot open '%s'", src[k].path);
+        }
+        GDALRasterBandH b = GDALGetRasterBand(ds, src[k].band);
+        GDALGetBlockSize(b, &src[k].bw, &src[k].bh);
+        src[k].type = GDALGetRasterDataType(b);
+        GDALClose(ds);
+        const size_t bb =
+            (size_t)src[k].bw * src[k].bh * (size_t)GDALGetDataTypeSizeBytes(src[k].type);
+        src[k].by_block = native_type(src[k].type) && bb <= MAX_BLOCK_BYTES;
+        if (src[k].by_block && bb > scratch_bytes) scratch_bytes = bb;
+        if (src[k].by_block && src[k].bh > maxbh) maxbh = src[k].bh;
+    }
+    /* Chunk height: from the budget (every thread's float rows, inputs and result), rounded to
+     * whole input blocks so no block is read twice; or exactly the rows asked for. */
     int nthreads = omp_get_max_threads();
     size_t per_row = (size_t)W * sizeof(float) * (size_t)(ix->nbands + 1);
-    int rows = o->chunk_rows > 0 ? o->chunk_rows
-                                 : (int)(o->mem_budget_bytes / ((size_t)nthreads * per_row));
-    rows = rows / TILE * TILE;
-    if (rows < TILE) rows = TILE;
-    if (rows > H) rows = (H + TILE - 1) / TILE * TILE;
+    int rows = o->chunk_rows;
+    if (rows <= 0) {
+        rows = (int)(o->mem_budget_bytes / ((size_t)nthreads * per_row));
+        int unit = maxbh < TILE ? TILE : maxbh;
+        rows = rows / unit * unit;
+        if (rows < unit) rows = unit;
+    }
+    if (rows > H) rows = H;
     const int nstrips = (H + rows - 1) / rows;
     char *tmp = mw_part_path(out_path), *tmp2 = o->cog ? mw_part_path(tmp) : NULL;
     char **co = CSLSetNameValue(NULL, "TILED", "YES");
@@ -190,46 +395,76 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
         scale[ix->bands[k]] = src[k].scale;
         offset[ix->bands[k]] = src[k].offset;
     }
+    /* Every block is read and written directly, so GDAL's cache would only hold the other bands
+     * of pixel-interleaved blocks that GTiff copies in ahead (FillCacheForOtherBands): allocating
+     * and filling those costs a fifth of the run. A cache smaller than one block per band turns
+     * that off; it is restored on return. */
+    const GIntBig cache_before = GDALGetCacheMax64();
+    int direct = 1;
+    GIntBig smallest = cache_before;
+    for (int k = 0; k < ix->nbands; k++) {
+        direct &= src[k].by_block;
+        const GIntBig bb = (GIntBig)src[k].bw * src[k].bh * GDALGetDataTypeSizeBytes(src[k].type);
+        if (bb < smallest) smallest = bb;
+    }
+    if (direct && !vrt[0]) GDALSetCacheMax64(smallest);
+    int whole = 1; /* every input holds whole DN that float arithmetic keeps exact */
+    for (int k = 0; k < ix->nbands; k++)
+        whole &= src[k].type == GDT_Byte || src[k].type == GDT_UInt16 || src[k].type == GDT_Int16;
     int failed = 0;
     char *first_err = NULL;
+    const int ntx = (W + TILE - 1) / TILE;
+    const int span = (rows - 1 + TILE - 1) / TILE + 1; /* tile rows a chunk can touch */
+    tile_writer tw = {ob, W, H, ntx, mw_big_alloc((size_t)ntx * TILE_PX * sizeof(float))};
+    if (!tw.stage) failed = 1, first_err = strdup("out of memory");
 #pragma omp parallel
     {
         GDALDatasetH h[4] = {0};
-        float *buf = malloc((size_t)W * rows * sizeof(float) * (size_t)(ix->nbands + 1));
-        int ok = buf != NULL;
+        float *buf = mw_big_alloc((size_t)W * rows * sizeof(float) * (size_t)ix->nbands);
+        float *tiles = mw_big_alloc((size_t)span * ntx * TILE_PX * sizeof(float));
+        void *scratch = malloc(scratch_bytes ? scratch_bytes : 1);
+        double *f64 = NULL;
+        int ok = buf && tiles && scratch;
+        for (int j = 0; j < npaths && ok; j++)
+            ok = (h[j] = GDALOpen(paths[j], GA_ReadOnly)) != NULL;
         for (int k = 0; k < ix->nbands && ok; k++)
-            ok = (h[k] = GDALOpen(src[k].path, GA_ReadOnly)) != NULL;
+            if (!src[k].by_block && !f64)
+                ok = (f64 = malloc((size_t)W * rows * sizeof(double))) != NULL;
+        float *dst[4] = {0};
         const float *rowsp[MW_BAND_COUNT] = {0};
+        for (int k = 0; k < ix->nbands && buf; k++) {
+            dst[k] = buf + (size_t)k * W * rows;
+            rowsp[ix->bands[k]] = dst[k];
+        }
 #pragma omp for ordered schedule(static, 1)
         for (int s = 0; s < nstrips; s++) {
             const int r0 = s * rows, nr = r0 + rows <= H ? rows : H - r0;
-            const size_t n = (size_t)W * nr;
-            float *res = buf + (size_t)ix->nbands * W * rows;
             int err = !ok;
+            /* Sources of one dataset with one block shape are read together, block by block. */
+            int done[4] = {0};
             for (int k = 0; k < ix->nbands && !err; k++) {
-                float *b = buf + (size_t)k * W * rows;
-                err = GDALRasterIO(GDALGetRasterBand(h[k], src[k].band), GF_Read, 0, r0, W, nr, b,
-                                   W, nr, GDT_Float32, 0, 0) != CE_None;
-                const float nd = (float)src[k].nodata, sat = (float)src[k].saturated;
-                const int hn = src[k].has_nodata, hs = src[k].has_saturated;
-                for (size_t i = 0; i < n; i++) /* DN stay exact; reflectance is taken in double */
-                    if ((hn && b[i] == nd) || (hs && b[i] == sat)) b[i] = NAN;
-                rowsp[ix->bands[k]] = b;
+                if (done[k]) continue;
+                if (!src[k].by_block) {
+                    err = read_rasterio(h[src[k].handle], &src[k], r0, nr, W, f64, dst[k]);
+                    done[k] = 1;
+                    continue;
+                }
+                int idx[4], m = 0;
+                for (int j = k; j < ix->nbands; j++)
+                    if (!done[j] && src[j].by_block && src[j].handle == src[k].handle &&
+                        src[j].bw == src[k].bw && src[j].bh == src[k].bh &&
+                        src[j].type == src[k].type)
+                        idx[m++] = j, done[j] = 1;
+                err = read_blocks(h[src[k].handle], src, idx, m, r0, nr, W, H, scratch, dst);
             }
-            if (!err) {
-                mw_spectral_index_row_dn(ix, rowsp, scale, offset, res, n);
-                for (size_t i = 0; i < n; i++)
-                    if (res[i] != res[i]) res[i] = MW_INDEX_NODATA;
-            }
+            if (!err) compute_tiles(ix, rowsp, scale, offset, whole, r0, nr, W, tiles);
 #pragma omp ordered
             {
-                /* In row order, one strip at a time: the file's tile layout never depends on
-                 * which thread finished first. */
+                /* In row order: the tiles go to the file in the same order whatever the thread
+                 * count or chunk height. */
                 if (!err && !failed) {
                     CPLErrorReset();
-                    err = GDALRasterIO(ob, GF_Write, 0, r0, W, nr, res, W, nr, GDT_Float32, 0, 0) !=
-                          CE_None;
-                    GDALFlushCache(out); /* this strip's tiles go to disk now, in order */
+                    err = put_chunk(&tw, tiles, r0, nr) != 0;
                     err |= CPLGetLastErrorType() == CE_Failure;
                 }
                 if (err && !failed) {
@@ -241,10 +476,12 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
                 }
             }
         }
-        for (int k = 0; k < ix->nbands; k++)
-            if (h[k]) GDALClose(h[k]);
-        free(buf);
+        for (int j = 0; j < npaths; j++)
+            if (h[j]) GDALClose(h[j]);
+        free(buf), free(tiles), free(scratch), free(f64);
     }
+    free(tw.stage);
+    if (direct && !vrt[0]) GDALSetCacheMax64(cache_before);
     GDALClose(out);
     if (vrt[0]) VSIUnlink(vrt);
     for (int k = 0; k < 4; k++)

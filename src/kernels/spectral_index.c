@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/simd.h"
+
 /* Normalised difference (a-b)/(a+b); a zero sum has no defined value. */
 static inline double nd(double a, double b)
 {
@@ -86,6 +88,7 @@ const mw_spectral_index *mw_spectral_index_find(const char *name)
 /* Normalised difference straight from the numbers: with reflectance = x*s + o,
  * (ra - rb)/(ra + rb) = s(a - b)/(s(a + b) + oa + ob). One branch-free loop the compiler
  * vectorises; NaN in, a zero sum or a value out of [-1, 1] (beyond rounding) give NaN. */
+MW_TARGET_CLONES
 static void nd_row(const float *restrict a, const float *restrict b, double sa, double oa,
                    double sb, double ob, float *restrict out, size_t n)
 {
@@ -128,6 +131,47 @@ void mw_spectral_index_row_dn(const mw_spectral_index *ix, const float *const ro
         if (v > ix->valid_max && v <= ix->valid_max + tmax) v = ix->valid_max;
         out[i] = (isfinite(v) && v >= ix->valid_min && v <= ix->valid_max) ? (float)v : NAN;
     }
+}
+
+/* Normalised difference of whole DN shifted by whole offsets: A = a + ka and B = b + kb are
+ * exact in float, so are A - B and A + B, and one correctly rounded division gives the float
+ * nearest the true index; |A - B| <= |A + B| keeps it within [-1, 1] with no clamp. */
+MW_TARGET_CLONES
+static void nd_row_whole(const float *restrict a, const float *restrict b, float ka, float kb,
+                         float *restrict out, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        const float x = a[i] + ka, y = b[i] + kb;
+        const float den = x + y, v = (x - y) / den;
+        out[i] = den != 0.0f && v >= -1.0f && v <= 1.0f ? v : NAN;
+    }
+}
+
+/* k when offset/scale is a whole number of DN small enough for float arithmetic to stay exact. */
+static int whole_dn(double offset, double scale, float *k)
+{
+    const double d = offset / scale, r = nearbyint(d);
+    if (fabs(d - r) > 1e-9 * fmax(1.0, fabs(d)) || fabs(r) > 4194304.0) return 0;
+    *k = (float)r;
+    return 1;
+}
+
+void mw_spectral_index_row_int(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
+                               const double scale[MW_BAND_COUNT],
+                               const double offset[MW_BAND_COUNT], float *restrict out, size_t n)
+{
+    float ka, kb;
+    if (ix->normalised_difference) {
+        const int a = ix->bands[0], b = ix->bands[1];
+        const double sa = scale ? scale[a] : 1.0, sb = scale ? scale[b] : 1.0;
+        if (sa == sb && sa > 0 && whole_dn(scale ? offset[a] : 0.0, sa, &ka) &&
+            whole_dn(scale ? offset[b] : 0.0, sb, &kb)) {
+            nd_row_whole(rows[a], rows[b], ka, kb, out, n);
+            return;
+        }
+    }
+    mw_spectral_index_row_dn(ix, rows, scale, offset, out, n);
 }
 
 void mw_spectral_index_row(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
