@@ -196,9 +196,12 @@ static void run_recovers_truth(void **state)
 
 static void compare_outputs(const char *a, const char *b)
 {
-    const char *files[] = {"indicators.csv", "maps/cd-kamoto_forest_loss.tif",
-                           "maps/id-imip-morowali_forest_loss.tif", "maps/cd-kamoto_ndvi_2023.tif",
-                           "maps/id-imip-morowali_ndvi_baseline.tif"};
+    const char *files[] = {"indicators.csv",
+                           "maps/cd-kamoto_forest_loss.tif",
+                           "maps/id-imip-morowali_forest_loss.tif",
+                           "maps/cd-kamoto_ndvi_2023.tif",
+                           "maps/id-imip-morowali_ndvi_baseline.tif",
+                           "maps/cd-kamoto_clear_obs_2023.tif"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char *x = tu_path(a, files[i]), *y = tu_path(b, files[i]);
         if (!tu_same_file(x, y)) fail_msg("%s differs between %s and %s", files[i], a, b);
@@ -225,6 +228,108 @@ static void identical_for_any_threads_and_chunks(void **state)
         free(out);
         compare_outputs(g_out1, o);
         free(o);
+    }
+}
+
+static void *read_map(const char *dir, const char *site, const char *what, const char *period,
+                      GDALDataType t, int *w, int *h)
+{
+    char name[256];
+    snprintf(name, sizeof name, "maps/%s_%s_%s.tif", site, what, period);
+    char *path = tu_path(dir, name);
+    GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+    if (!ds) fail_msg("no map %s", path);
+    *w = GDALGetRasterXSize(ds), *h = GDALGetRasterYSize(ds);
+    void *v = malloc((size_t)*w * *h * GDALGetDataTypeSizeBytes(t));
+    assert_int_equal(
+        GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Read, 0, 0, *w, *h, v, *w, *h, t, 0, 0), CE_None);
+    GDALClose(ds);
+    free(path);
+    return v;
+}
+
+/* max_ndvi and bap from the same datacube: each pixel's date is one of its period's scene dates,
+ * the clear-observation count is the median run's, max-NDVI is at least as green as the median,
+ * and provenance names the method. */
+static void composite_methods_write_dates_and_counts(void **state)
+{
+    (void)state;
+    const char *methods[] = {"max_ndvi", "bap"};
+    for (int m = 0; m < 2; m++) {
+        char text[4096], src[1024], name[64];
+        snprintf(src, sizeof src, "{type: local, path: %s}", g_scenes);
+        snprintf(text, sizeof text, PIPELINE_FMT,
+                 MW_SOURCE_DIR "/aoi/critical_mineral_sites.geojson", src);
+        char *o = strstr(text, "outputs:");
+        snprintf(o, sizeof text - (size_t)(o - text),
+                 "outputs: {formats: [csv, maps], datacube: %s/tiles}\ncomposite: {method: %s}\n",
+                 g_out1, methods[m]);
+        snprintf(name, sizeof name, "%s.yaml", methods[m]);
+        char *pl = tu_path(g_dir, name);
+        tu_write(pl, text);
+        snprintf(name, sizeof name, "out-%s", methods[m]);
+        char *dir = tu_path(g_dir, name), args[2048], *out;
+        snprintf(args, sizeof args, "run %s -o %s -q", pl, dir);
+        int rc = run_cli(args, &out);
+        if (rc != 0) fail_msg("%s exited %d:\n%s", args, rc, out);
+        free(out);
+        char *pp = tu_path(dir, "provenance.json");
+        json_t *prov = json_load_file(pp, 0, NULL);
+        assert_non_null(prov);
+        json_t *cm = json_object_get(json_object_get(prov, "methods"), "composite");
+        assert_string_equal(json_string_value(json_object_get(cm, "method")), methods[m]);
+        json_t *sites = json_object_get(prov, "sites");
+        for (size_t si = 0; si < json_array_size(sites); si++) {
+            json_t *js = json_array_get(sites, si);
+            const char *site = json_string_value(json_object_get(js, "id"));
+            json_t *pers = json_object_get(js, "periods");
+            for (size_t k = 0; k < json_array_size(pers); k++) {
+                json_t *jp = json_array_get(pers, k);
+                const char *per = json_string_value(json_object_get(jp, "name"));
+                json_t *sc = json_object_get(jp, "scenes");
+                uint32_t dates[16];
+                size_t nd = 0;
+                for (size_t i = 0; i < json_array_size(sc) && nd < 16; i++) {
+                    const char *dt =
+                        json_string_value(json_object_get(json_array_get(sc, i), "datetime"));
+                    int y, mo, d;
+                    assert_int_equal(sscanf(dt, "%4d-%2d-%2d", &y, &mo, &d), 3);
+                    dates[nd++] = (uint32_t)(y * 10000 + mo * 100 + d);
+                }
+                assert_true(nd >= 3);
+                int w, h, w2, h2;
+                uint32_t *date = read_map(dir, site, "date", per, GDT_UInt32, &w, &h);
+                uint16_t *n = read_map(dir, site, "clear_obs", per, GDT_UInt16, &w2, &h2);
+                uint16_t *n_med = read_map(g_out1, site, "clear_obs", per, GDT_UInt16, &w2, &h2);
+                assert_memory_equal(n, n_med, (size_t)w * h * sizeof *n);
+                long dated = 0;
+                for (size_t i = 0; i < (size_t)w * h; i++) {
+                    if (date[i] == 0) {
+                        assert_true(n[i] == 0); /* min_clear_observations is 1 */
+                        continue;
+                    }
+                    int found = 0;
+                    for (size_t j = 0; j < nd; j++)
+                        found |= date[i] == dates[j];
+                    if (!found)
+                        fail_msg("%s %s pixel %zu: date %u is no scene's", site, per, i, date[i]);
+                    dated++;
+                }
+                assert_true(dated > (long)w * h / 4);
+                free(date), free(n), free(n_med);
+            }
+        }
+        if (m == 0) { /* the greenest date beats the median's NDVI on every site mean */
+            row med[8], mx[8];
+            int a = read_rows(g_out1, med, 8), b = read_rows(dir, mx, 8);
+            assert_int_equal(a, b);
+            for (int i = 0; i < a; i++)
+                if (mx[i].ndvi < med[i].ndvi)
+                    fail_msg("%s %s: max-NDVI mean %.4f < median %.4f", mx[i].site, mx[i].period,
+                             mx[i].ndvi, med[i].ndvi);
+        }
+        json_decref(prov);
+        free(pp), free(dir), free(pl);
     }
 }
 
@@ -647,6 +752,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(run_recovers_truth),
         cmocka_unit_test(identical_for_any_threads_and_chunks),
+        cmocka_unit_test(composite_methods_write_dates_and_counts),
         cmocka_unit_test(bad_scenes_are_skipped_and_reported),
         cmocka_unit_test(more_bad_scenes_are_named),
         cmocka_unit_test(bad_input_exits_2_and_keeps_outputs),

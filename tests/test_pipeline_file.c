@@ -97,6 +97,10 @@ static void mistakes_have_positions(void **state)
     expect_error("type: local", "type: s3", 5, 16, "must be 'simulator', 'local' or 'stac_api'");
     expect_error("[cloud, shadow]", "[cloud, smoke]", 11, 25, "unknown QA class 'smoke'");
     expect_error("[csv]", "[csv, pdf]", 13, 26, "unknown output format 'pdf'");
+    expect_error("thresholds:", "composite: {method: mean}\nthresholds:", 12, 21,
+                 "unknown composite.method 'mean' (known: median, max_ndvi, bap)");
+    expect_error("thresholds:", "composite: {methd: bap}\nthresholds:", 12, 13,
+                 "unknown key 'methd'");
     expect_error("ids: [a, b]", "ids: [a, a]", 4, 12, "listed twice");
     expect_error("  catalogue: sites.geojson\n", "", 3, 3, "needs 'catalogue'");
     expect_error("name: \"2023\"", "name: baseline", 9, 14, "name of the baseline");

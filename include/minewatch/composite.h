@@ -1,4 +1,6 @@
-/* Per-period composites from clear observations only, streamed in row chunks. */
+/* Per-period composites from clear observations only: the per-band median (default), the
+ * observation of greatest NDVI, or the best available pixel; with the count of clear
+ * observations and the date taken per pixel. Streamed from chips in row chunks, or in memory. */
 #ifndef MINEWATCH_COMPOSITE_H
 #define MINEWATCH_COMPOSITE_H
 
@@ -6,18 +8,70 @@
 #include <stdint.h>
 
 #include "minewatch/chip.h"
+#include "minewatch/date.h"
 #include "minewatch/grid.h"
+
+typedef enum mw_composite_method {
+    MW_COMPOSITE_MEDIAN,
+    MW_COMPOSITE_MAX_NDVI,
+    MW_COMPOSITE_BAP
+} mw_composite_method;
+
+/* One line per method: what the pipeline file says, the rule, its citation. */
+typedef struct mw_composite_method_info {
+    const char *name;
+    const char *rule;
+    const char *citation;
+} mw_composite_method_info;
+extern const mw_composite_method_info mw_composite_methods[];
+extern const int mw_composite_nmethods;
+int mw_composite_method_find(const char *name); /* -1 if unknown */
+
+/* Best-available-pixel weights (White et al. 2014): day-of-year closeness to the target and the
+ * chip's clear fraction over the site. Their distance-to-cloud score is the QA dilation, already
+ * applied to the chips' masks. */
+#define MW_BAP_WEIGHT_DAY 0.75
+#define MW_BAP_WEIGHT_CLEAR 0.25
+#define MW_BAP_DAY_SIGMA 30.0 /* days: the Gaussian of the day score */
+
+#define MW_COMPOSITE_NO_DAY INT32_MIN /* day map where no observation was taken */
+
+typedef struct mw_composite_spec {
+    mw_composite_method method;
+    uint8_t qa_exclude;  /* QA flags that make an observation unclear */
+    int min_obs;         /* fewer clear observations: no composite */
+    int red, nir;        /* band positions in the chips (max_ndvi) */
+    const mw_day *day;   /* per chip: acquisition day (the date taken; may be NULL) */
+    const double *score; /* per chip, BAP: larger is better (mw_composite_bap_scores) */
+} mw_composite_spec;
+
+/* score[c] = W_DAY * exp(-(day[c]-target)^2 / (2 sigma^2)) + W_CLEAR * clear_fraction[c]. */
+void mw_composite_bap_scores(const mw_day *day, const double *clear_fraction, size_t n,
+                             mw_day target, double *score);
+
+typedef struct mw_composite_result {
+    float *const *band; /* nbands planes of npx: NaN where no composite or outside the mask */
+    uint16_t *nclear;   /* clear observations per pixel */
+    mw_day *day;        /* may be NULL: the day of the observation taken (max_ndvi, BAP);
+                           MW_COMPOSITE_NO_DAY for the median (a statistic of several) or none */
+} mw_composite_result;
 
 /* Rows per chunk so that every thread's scratch fits in budget_bytes in all. */
 int mw_composite_chunk_rows(const mw_grid *g, size_t nchips, int nbands, int nthreads,
                             size_t budget_bytes);
 
-/* Per-band median of the clear observations (QA & exclude == 0, all bands finite) of each pixel
- * inside the mask. out[b] holds width*height values (NaN where fewer than min_obs clear
- * observations or outside the mask); nclear receives the count. Identical results for any
- * chunk_rows and thread count: each pixel is computed alone, in a fixed order of chips. */
-int mw_composite_median(const mw_chip *chips, size_t nchips, int nbands, const mw_grid *g,
-                        const uint8_t *mask, uint8_t qa_exclude, int min_obs, int chunk_rows,
-                        float *const *out, uint16_t *nclear);
+/* From chips (in date order), in row chunks across threads; chunks the mask leaves empty are
+ * never read. Identical results for any chunk_rows and thread count: each pixel is computed alone,
+ * from the chips in a fixed order, ties going to the earlier chip. */
+int mw_composite_chips(const mw_chip *chips, size_t nchips, int nbands, const mw_grid *g,
+                       const uint8_t *mask, const mw_composite_spec *s, int chunk_rows,
+                       const mw_composite_result *out);
+
+/* The same kernel over a stack in memory: values[c * nbands + b] holds npx values of band b of
+ * chip c, qa[c] npx QA bytes (qa may be NULL: every finite observation is clear); mask may be
+ * NULL. Parallel over pixels. */
+int mw_composite_stack(const float *const *values, const uint8_t *const *qa, size_t nchips,
+                       int nbands, size_t npx, const uint8_t *mask, const mw_composite_spec *s,
+                       const mw_composite_result *out);
 
 #endif

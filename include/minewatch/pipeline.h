@@ -55,6 +55,7 @@ typedef struct mw_pipeline {
     double loss_ndvi_drop_min; /* baseline minus later NDVI must reach this for loss */
     int min_clear_obs;         /* fewer clear observations than this: no data */
     int loss_min_width_px;     /* loss narrower than this (pixels) is dropped; 1 keeps all */
+    int composite_method;      /* mw_composite_method */
 
     bool write_gpkg, write_csv, write_maps;
     char *datacube; /* resolved; NULL means <out>/tiles */

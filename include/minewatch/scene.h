@@ -13,7 +13,7 @@ typedef struct mw_scene_asset {
     char *href;   /* absolute path or GDAL-readable URL; NULL when the scene lacks the band */
     double scale; /* reflectance = DN * scale + offset */
     double offset;
-    double nodata; /* DN value meaning no data */
+    double nodata;   /* DN value meaning no data */
     char *signature; /* access token query (Planetary Computer SAS): added only when reading, never
                         written to keys, tags, provenance or messages */
 } mw_scene_asset;

@@ -15,10 +15,10 @@ typedef struct mw_stac_query {
     mw_day start, end;              /* inclusive */
     double max_cloud_cover;         /* percent; < 0: no filter */
     int page_size;
-    int max_items;    /* stop after this many (a guard against runaway paging) */
-    double timeout_s; /* whole request */
-    int retries;      /* attempts after the first, on network errors, 429 and 5xx */
-    double backoff_s; /* wait before the first retry; doubles each time */
+    int max_items;              /* stop after this many (a guard against runaway paging) */
+    double timeout_s;           /* whole request */
+    int retries;                /* attempts after the first, on network errors, 429 and 5xx */
+    double backoff_s;           /* wait before the first retry; doubles each time */
     const char *sign_token_url; /* Planetary Computer SAS token endpoint, or NULL: no signing */
 } mw_stac_query;
 

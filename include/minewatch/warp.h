@@ -21,7 +21,8 @@ typedef struct mw_warp_spec {
 
 /* Warps band 1 of the asset onto g into out (width*height values of spec->gdal_type). Returns 0,
  * or -1 with an error naming the asset's href (never its signature). */
-int mw_warp_to_grid(const mw_scene_asset *src, const mw_grid *g, const mw_warp_spec *spec, void *out);
+int mw_warp_to_grid(const mw_scene_asset *src, const mw_grid *g, const mw_warp_spec *spec,
+                    void *out);
 const char *mw_resample_name(mw_resample r);
 
 #endif

@@ -9,6 +9,33 @@
 
 #include "minewatch/error.h"
 
+// clang-format off
+const mw_composite_method_info mw_composite_methods[] = {
+    {"median", "per-band median of the clear observations (the mean of the middle two for an even count)", "Flood N. 2013, Seasonal composite Landsat TM/ETM+ images using the medoid, Remote Sens. 5(12):6481-6500"},
+    {"max_ndvi", "the clear observation of greatest NDVI, all bands from that date", "Holben B.N. 1986, Int. J. Remote Sens. 7(11):1417-1434"},
+    {"bap", "the clear observation of best score: 0.75 x Gaussian day-of-year closeness (sigma 30 d) to the period's middle + 0.25 x the chip's clear fraction over the site", "White J.C. et al. 2014, Can. J. Remote Sens. 40(3):192-212; Griffiths P. et al. 2013, IEEE JSTARS 6(5):2088-2101"},
+};
+// clang-format on
+const int mw_composite_nmethods =
+    (int)(sizeof mw_composite_methods / sizeof mw_composite_methods[0]);
+
+int mw_composite_method_find(const char *name)
+{
+    for (int i = 0; i < mw_composite_nmethods; i++)
+        if (strcmp(name, mw_composite_methods[i].name) == 0) return i;
+    return -1;
+}
+
+void mw_composite_bap_scores(const mw_day *day, const double *clear_fraction, size_t n,
+                             mw_day target, double *score)
+{
+    for (size_t c = 0; c < n; c++) {
+        const double d = (double)(day[c] - target) / MW_BAP_DAY_SIGMA;
+        const double cf = clear_fraction && isfinite(clear_fraction[c]) ? clear_fraction[c] : 0;
+        score[c] = MW_BAP_WEIGHT_DAY * exp(-0.5 * d * d) + MW_BAP_WEIGHT_CLEAR * cf;
+    }
+}
+
 int mw_composite_chunk_rows(const mw_grid *g, size_t nchips, int nbands, int nthreads,
                             size_t budget_bytes)
 {
@@ -34,11 +61,118 @@ static float median(float *v, int n)
     return n % 2 ? v[n / 2] : (float)(((double)v[n / 2 - 1] + (double)v[n / 2]) * 0.5);
 }
 
+/* Pixels [0, npx) of one stretch: values[c * nbands + b][p], qa[c][p]; out pointers already at
+ * the stretch. gather holds nbands x nchips floats. */
+static void composite_pixels(const float *const *values, const uint8_t *const *qa, size_t nchips,
+                             int nbands, size_t npx, const uint8_t *mask,
+                             const mw_composite_spec *s, float *const *band, uint16_t *nclear,
+                             mw_day *day, float *gather)
+{
+    const int sel = s->method != MW_COMPOSITE_MEDIAN;
+    for (size_t p = 0; p < npx; p++) {
+        for (int b = 0; b < nbands; b++)
+            band[b][p] = NAN;
+        nclear[p] = 0;
+        if (day) day[p] = MW_COMPOSITE_NO_DAY;
+        if (mask && !mask[p]) continue;
+        int n = 0;
+        long best = -1;
+        double best_score = 0;
+        for (size_t c = 0; c < nchips; c++) {
+            if (qa && (qa[c][p] & s->qa_exclude)) continue;
+            const float *const *v = values + c * (size_t)nbands;
+            int finite = 1;
+            for (int b = 0; b < nbands; b++)
+                finite &= isfinite(v[b][p]);
+            if (!finite) continue;
+            if (!sel) {
+                for (int b = 0; b < nbands; b++)
+                    gather[(size_t)b * nchips + (size_t)n] = v[b][p];
+            } else {
+                double score;
+                if (s->method == MW_COMPOSITE_MAX_NDVI) {
+                    const double r = v[s->red][p], ni = v[s->nir][p];
+                    score = r + ni != 0 ? (ni - r) / (ni + r) : -INFINITY;
+                } else {
+                    score = s->score[c];
+                }
+                if (best < 0 || score > best_score) /* ties: the earlier chip stays */
+                    best = (long)c, best_score = score;
+            }
+            n++;
+        }
+        nclear[p] = (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
+        if (n == 0 || n < s->min_obs) continue;
+        if (!sel) {
+            for (int b = 0; b < nbands; b++)
+                band[b][p] = median(gather + (size_t)b * nchips, n);
+        } else {
+            for (int b = 0; b < nbands; b++)
+                band[b][p] = values[(size_t)best * nbands + (size_t)b][p];
+            if (day && s->day) day[p] = s->day[best];
+        }
+    }
+}
+
+static int check_spec(const mw_composite_spec *s, int nbands)
+{
+    if (s->method == MW_COMPOSITE_MAX_NDVI &&
+        (s->red < 0 || s->red >= nbands || s->nir < 0 || s->nir >= nbands))
+        return mw_error_set(MW_ERR_INTERNAL,
+                            "composite max_ndvi: red/nir band positions %d/%d "
+                            "outside the chips' %d bands",
+                            s->red, s->nir, nbands);
+    if (s->method == MW_COMPOSITE_BAP && !s->score)
+        return mw_error_set(MW_ERR_INTERNAL, "composite bap: no chip scores given");
+    return 0;
+}
+
+#define STRETCH 4096 /* pixels per task in memory: any split gives the same pixels */
+
+int mw_composite_stack(const float *const *values, const uint8_t *const *qa, size_t nchips,
+                       int nbands, size_t npx, const uint8_t *mask, const mw_composite_spec *s,
+                       const mw_composite_result *out)
+{
+    if (check_spec(s, nbands)) return -1;
+    const long ntasks = (long)((npx + STRETCH - 1) / STRETCH);
+    const size_t nv = nchips * (size_t)nbands;
+    int failed = 0;
+#pragma omp parallel
+    {
+        float *gather = malloc((size_t)nbands * nchips * sizeof(float) + 1);
+        const float **v = malloc(nv * sizeof *v + 1);
+        const uint8_t **q = malloc(nchips * sizeof *q + 1);
+        float *bp[64];
+        if (!gather || !v || !q || nbands > 64) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 16)
+        for (long t = 0; t < ntasks; t++) {
+            if (!gather || !v || !q || nbands > 64) continue;
+            const size_t p0 = (size_t)t * STRETCH, n = p0 + STRETCH <= npx ? STRETCH : npx - p0;
+            for (size_t i = 0; i < nv; i++)
+                v[i] = values[i] + p0;
+            for (size_t c = 0; qa && c < nchips; c++)
+                q[c] = qa[c] + p0;
+            for (int b = 0; b < nbands; b++)
+                bp[b] = out->band[b] + p0;
+            composite_pixels(v, qa ? q : NULL, nchips, nbands, n, mask ? mask + p0 : NULL, s, bp,
+                             out->nclear + p0, out->day ? out->day + p0 : NULL, gather);
+        }
+        free(gather), free(v), free(q);
+    }
+    if (failed) return mw_error_set(MW_ERR_NOMEM, "composite: out of memory");
+    return 0;
+}
+
 typedef struct thread_state {
     GDALDatasetH *refl, *qa; /* one handle per chip, owned by this thread */
     float *buf;              /* nchips x nbands x chunk pixels */
     uint8_t *qbuf;           /* nchips x chunk pixels */
     float *gather;           /* nbands x nchips */
+    const float **v;         /* nchips x nbands plane pointers into buf */
+    const uint8_t **q;       /* nchips plane pointers into qbuf */
 } thread_state;
 
 static void state_free(thread_state *t, size_t nchips)
@@ -47,11 +181,8 @@ static void state_free(thread_state *t, size_t nchips)
         if (t->refl && t->refl[c]) GDALClose(t->refl[c]);
         if (t->qa && t->qa[c]) GDALClose(t->qa[c]);
     }
-    free(t->refl);
-    free(t->qa);
-    free(t->buf);
-    free(t->qbuf);
-    free(t->gather);
+    free(t->refl), free(t->qa), free(t->buf), free(t->qbuf), free(t->gather);
+    free(t->v), free(t->q);
 }
 
 static int state_init(thread_state *t, const mw_chip *chips, size_t nchips, int nbands,
@@ -63,10 +194,16 @@ static int state_init(thread_state *t, const mw_chip *chips, size_t nchips, int 
     t->buf = malloc(nchips * (size_t)nbands * chunk_px * sizeof *t->buf);
     t->qbuf = malloc(nchips * chunk_px);
     t->gather = malloc((size_t)nbands * nchips * sizeof *t->gather + 1);
-    if (!t->refl || !t->qa || !t->buf || !t->qbuf || !t->gather)
+    t->v = malloc(nchips * (size_t)nbands * sizeof *t->v + 1);
+    t->q = malloc(nchips * sizeof *t->q + 1);
+    if (!t->refl || !t->qa || !t->buf || !t->qbuf || !t->gather || !t->v || !t->q)
         return mw_error_set(MW_ERR_NOMEM, "composite: out of memory for a %zu-pixel chunk",
                             chunk_px);
     for (size_t c = 0; c < nchips; c++) {
+        t->q[c] = t->qbuf + c * chunk_px;
+        for (int b = 0; b < nbands; b++)
+            t->v[c * (size_t)nbands + (size_t)b] =
+                t->buf + (c * (size_t)nbands + (size_t)b) * chunk_px;
         t->refl[c] = GDALOpen(chips[c].path, GA_ReadOnly);
         t->qa[c] = GDALOpen(chips[c].qa_path, GA_ReadOnly);
         if (!t->refl[c] || !t->qa[c])
@@ -75,10 +212,13 @@ static int state_init(thread_state *t, const mw_chip *chips, size_t nchips, int 
     return 0;
 }
 
-int mw_composite_median(const mw_chip *chips, size_t nchips, int nbands, const mw_grid *g,
-                        const uint8_t *mask, uint8_t qa_exclude, int min_obs, int chunk_rows,
-                        float *const *out, uint16_t *nclear)
+int mw_composite_chips(const mw_chip *chips, size_t nchips, int nbands, const mw_grid *g,
+                       const uint8_t *mask, const mw_composite_spec *s, int chunk_rows,
+                       const mw_composite_result *out)
 {
+    if (check_spec(s, nbands)) return -1;
+    if (nbands > 64)
+        return mw_error_set(MW_ERR_INTERNAL, "composite: %d bands (at most 64)", nbands);
     const int W = g->width, H = g->height;
     if (chunk_rows < 1) chunk_rows = 1;
     const int nchunks = (H + chunk_rows - 1) / chunk_rows;
@@ -107,14 +247,17 @@ int mw_composite_median(const mw_chip *chips, size_t nchips, int nbands, const m
             if (stop || !ok) continue;
             const int r0 = k * chunk_rows, nr = r0 + chunk_rows <= H ? chunk_rows : H - r0;
             const size_t off = (size_t)r0 * W, npx = (size_t)nr * W;
+            float *bp[64];
+            for (int b = 0; b < nbands; b++)
+                bp[b] = out->band[b] + off;
             int any = 0;
             for (size_t p = 0; p < npx && !any; p++)
                 any = mask[off + p];
-            for (int b = 0; b < nbands; b++)
-                for (size_t p = 0; p < npx; p++)
-                    out[b][off + p] = NAN;
-            memset(nclear + off, 0, npx * sizeof *nclear);
-            if (!any) continue; /* outside the site: never read */
+            if (!any) { /* outside the site: never read */
+                composite_pixels(ts.v, ts.q, 0, nbands, npx, mask + off, s, bp, out->nclear + off,
+                                 out->day ? out->day + off : NULL, ts.gather);
+                continue;
+            }
             int err = 0;
             for (size_t c = 0; c < nchips && !err; c++) {
                 float *cb = ts.buf + c * (size_t)nbands * chunk_px;
@@ -136,25 +279,8 @@ int mw_composite_median(const mw_chip *chips, size_t nchips, int nbands, const m
                 }
             }
             if (err) continue;
-            for (size_t p = 0; p < npx; p++) {
-                if (!mask[off + p]) continue;
-                int n = 0;
-                for (size_t c = 0; c < nchips; c++) {
-                    if (ts.qbuf[c * chunk_px + p] & qa_exclude) continue;
-                    const float *cb = ts.buf + c * (size_t)nbands * chunk_px;
-                    int finite = 1;
-                    for (int b = 0; b < nbands; b++)
-                        finite &= isfinite(cb[(size_t)b * chunk_px + p]);
-                    if (!finite) continue;
-                    for (int b = 0; b < nbands; b++)
-                        ts.gather[(size_t)b * nchips + n] = cb[(size_t)b * chunk_px + p];
-                    n++;
-                }
-                nclear[off + p] = (uint16_t)n;
-                if (n < min_obs || n == 0) continue;
-                for (int b = 0; b < nbands; b++)
-                    out[b][off + p] = median(ts.gather + (size_t)b * nchips, n);
-            }
+            composite_pixels(ts.v, ts.q, nchips, nbands, npx, mask + off, s, bp, out->nclear + off,
+                             out->day ? out->day + off : NULL, ts.gather);
         }
         state_free(&ts, nchips);
     }

@@ -11,6 +11,8 @@
 #include "core/text.h"
 #include "minewatch/error.h"
 #include "minewatch/pipeline.h"
+
+#include "minewatch/composite.h"
 #include "minewatch/qa.h"
 #include "minewatch/warp.h"
 
@@ -434,6 +436,26 @@ static int parse_thresholds(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     return 0;
 }
 
+static int parse_composite(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"method", NULL};
+    if (check_keys(c, n, "composite", keys)) return -1;
+    yaml_node_t *v = map_get(c, n, "method");
+    if (!v) return 0;
+    const char *s = scalar(v);
+    int m = s ? mw_composite_method_find(s) : -1;
+    if (m < 0) {
+        char list[128] = "";
+        for (int i = 0; i < mw_composite_nmethods; i++) {
+            if (*list) strncat(list, ", ", sizeof list - strlen(list) - 1);
+            strncat(list, mw_composite_methods[i].name, sizeof list - strlen(list) - 1);
+        }
+        return err_at(c, v, "unknown composite.method '%s' (known: %s)", s ? s : "?", list);
+    }
+    p->composite_method = m;
+    return 0;
+}
+
 static int parse_outputs(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
     static const char *const keys[] = {"formats", "datacube", NULL};
@@ -493,8 +515,8 @@ static void defaults(mw_pipeline *p)
 static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
 {
     if (!root) return mw_error_set(MW_ERR_INPUT, "%s:1:1: the pipeline file is empty", c->path);
-    static const char *const keys[] = {"name", "sites",      "source",  "periods", "grid",
-                                       "mask", "thresholds", "outputs", NULL};
+    static const char *const keys[] = {"name", "sites",     "source",     "periods", "grid",
+                                       "mask", "composite", "thresholds", "outputs", NULL};
     if (check_keys(c, root, "top level", keys)) return -1;
     yaml_node_t *v;
     if (need(c, root, "name", "the pipeline", &v) || get_str(c, v, "name", &p->name)) return -1;
@@ -503,6 +525,7 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     if (need(c, root, "periods", "the pipeline", &v) || parse_periods(c, v, p)) return -1;
     if ((v = map_get(c, root, "grid")) && parse_grid(c, v, p)) return -1;
     if ((v = map_get(c, root, "mask")) && parse_mask(c, v, p)) return -1;
+    if ((v = map_get(c, root, "composite")) && parse_composite(c, v, p)) return -1;
     if ((v = map_get(c, root, "thresholds")) && parse_thresholds(c, v, p)) return -1;
     if ((v = map_get(c, root, "outputs")) && parse_outputs(c, v, p)) return -1;
     return 0;

@@ -193,6 +193,37 @@ typedef struct site_ctx {
 
 static const mw_band ndvi_bands[2] = {MW_BAND_RED, MW_BAND_NIR};
 
+/* The count of clear observations, and for selecting methods the date each pixel took
+ * (YYYYMMDD), beside the period's NDVI map: what an auditor asks of a composite pixel. */
+static void write_composite_maps(site_ctx *sc, const mw_site *site, const mw_period *per,
+                                 const mw_grid *g, const uint16_t *nclear, const mw_day *taken)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s/%s_clear_obs_%s.tif", sc->maps_dir, site->id, per->name);
+    if (write_map(name, g, GDT_UInt16, nclear, 65535,
+                  "clear observations composited per pixel (QA flags not excluded, all bands "
+                  "finite)"))
+        mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
+    if (!taken) return;
+    const size_t npix = mw_grid_npix(g);
+    uint32_t *ymd = malloc(npix * sizeof *ymd);
+    if (!ymd) return;
+    for (size_t i = 0; i < npix; i++) {
+        int y, m, d;
+        if (taken[i] == MW_COMPOSITE_NO_DAY) {
+            ymd[i] = 0;
+            continue;
+        }
+        mw_day_to_ymd(taken[i], &y, &m, &d);
+        ymd[i] = (uint32_t)(y * 10000 + m * 100 + d);
+    }
+    snprintf(name, sizeof name, "%s/%s_date_%s.tif", sc->maps_dir, site->id, per->name);
+    if (write_map(name, g, GDT_UInt32, ymd, 0,
+                  "acquisition date (YYYYMMDD, UTC) of the observation each pixel took; 0 none"))
+        mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
+    free(ymd);
+}
+
 /* One site: ingest each period's scenes into chips, composite, NDVI, forest, loss, indicators. */
 static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
 {
@@ -237,6 +268,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     float **ndvi = calloc(p->n_periods, sizeof *ndvi);
     float *band[2] = {malloc(npix * sizeof(float)), malloc(npix * sizeof(float))};
     uint16_t *nclear = malloc(npix * sizeof *nclear);
+    const int selects = p->composite_method != MW_COMPOSITE_MEDIAN;
+    mw_day *taken = selects ? malloc(npix * sizeof *taken) : NULL; /* the date each pixel took */
     char *site_dir = mw_text_path(sc->cube_dir, site->id);
     json_t *jperiods = json_array();
     json_object_set_new(jsite, "grid",
@@ -244,7 +277,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                                   g.y0, "pixel_size_m", g.res, "width", g.width, "height",
                                   g.height));
     json_object_set_new(jsite, "periods", jperiods);
-    if (!mask || !ndvi || !band[0] || !band[1] || !nclear || !site_dir) {
+    if (!mask || !ndvi || !band[0] || !band[1] || !nclear || !site_dir || (selects && !taken)) {
         mw_report_add(sc->rep, site->id, "", "memory", "out of memory for a %dx%d grid", g.width,
                       g.height);
         goto out;
@@ -277,6 +310,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         const mw_ingest_options io = {ndvi_bands,   2,          p->resampling, p->qa_exclude,
                                       p->qa_dilate, p->dilate_m};
         int *state = calloc(nsel + 1, sizeof *state); /* 0 ok, 1 misses the site, -1 failed */
+        mw_day *days = calloc(nsel + 1, sizeof *days);
+        double *cfrac = calloc(nsel + 1, sizeof *cfrac), *score = calloc(nsel + 1, sizeof *score);
         long done = 0;
         char stage[256];
         snprintf(stage, sizeof stage, "%s %s: ingest", site->id, per->name);
@@ -307,6 +342,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                               a->scale, "offset", a->offset, "coverage_fraction",
                               chips[i].coverage_fraction, "clear_fraction", chips[i].clear_fraction,
                               "chip", chips[i].path, "chip_reused", chips[i].reused));
+                days[nok] = sel[i]->day;
+                cfrac[nok] = chips[i].clear_fraction;
                 chips[nok++] = chips[i];
             } else {
                 if (state[i] < 0) r->n_scenes_failed++;
@@ -330,6 +367,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
             free(chips);
             free(state);
             free(sel);
+            free(days), free(cfrac), free(score);
             continue;
         }
         ndvi[k] = malloc(npix * sizeof(float));
@@ -347,8 +385,13 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                                ? sc->o->chunk_rows
                                : mw_composite_chunk_rows(&g, nok, 2, omp_get_max_threads(),
                                                          sc->o->mem_budget_mb * 1024 * 1024 / 2);
-            if (mw_composite_median(chips, nok, 2, &g, mask, p->qa_exclude, p->min_clear_obs,
-                                    rows_per, band, nclear)) {
+            /* BAP aims at the middle of the period. */
+            mw_composite_bap_scores(days, cfrac, nok, per->start + (per->end - per->start) / 2,
+                                    score);
+            const mw_composite_spec spec = {
+                p->composite_method, p->qa_exclude, p->min_clear_obs, 0, 1, days, score};
+            const mw_composite_result res = {band, nclear, taken};
+            if (mw_composite_chips(chips, nok, 2, &g, mask, &spec, rows_per, &res)) {
                 mw_report_add(sc->rep, site->id, "", "composite", "period '%s': %s", per->name,
                               mw_error_message());
                 for (size_t i = 0; i < npix; i++)
@@ -363,6 +406,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                     if (mask[i]) clear_obs += nclear[i];
                 r->clear_fraction =
                     inside ? (double)clear_obs / ((double)nok * (double)inside) : NAN;
+                if (p->write_maps && sc->maps_dir)
+                    write_composite_maps(sc, site, per, &g, nclear, taken);
             }
         }
         for (size_t i = 0; i < nok; i++)
@@ -370,6 +415,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         free(chips);
         free(state);
         free(sel);
+        free(days), free(cfrac), free(score);
     }
     if (sc->o->ingest_only) goto out;
     /* Areas and means: one pass per period in pixel order, so sums never depend on threads. */
@@ -440,6 +486,7 @@ out:
     free(band[0]);
     free(band[1]);
     free(nclear);
+    free(taken);
     free(site_dir);
     for (size_t k = 0; k < p->n_periods; k++)
         rows[k].wkt_wgs84 = wkt_out;

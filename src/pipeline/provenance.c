@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "minewatch/band.h"
+#include "minewatch/composite.h"
 #include "minewatch/forest_change.h"
 #include "minewatch/indicator.h"
 #include "minewatch/qa.h"
@@ -103,15 +104,16 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
                                               mw_indicator_columns[c].description));
     json_object_set_new(
         prov, "methods",
-        json_pack("{s:s,s:{s:s,s:o},s:s,s:s,s:{s:s,s:s,s:s},s:s,s:s,s:s}", "harmonisation",
-                  MW_S2_HARMONISATION_CITATION, "qa", "citation", MW_SCL_CITATION, "scl_classes",
-                  scl, "resampling",
+        json_pack("{s:s,s:{s:s,s:o},s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s},s:s,s:s,s:s}",
+                  "harmonisation", MW_S2_HARMONISATION_CITATION, "qa", "citation", MW_SCL_CITATION,
+                  "scl_classes", scl, "resampling",
                   "GDAL warp onto the site grid: bilinear for reflectance, nearest for SCL; exact "
                   "transformer",
-                  "composite", "per-band median of clear observations (QA flags not in qa_exclude)",
-                  "index", "name", ndvi->name, "formula", ndvi->formula, "citation", ndvi->citation,
-                  "forest", MW_FOREST_RULE_CITATION, "loss_filter", MW_LOSS_OPENING_CITATION,
-                  "areas",
+                  "composite", "method", mw_composite_methods[p->composite_method].name, "rule",
+                  mw_composite_methods[p->composite_method].rule, "citation",
+                  mw_composite_methods[p->composite_method].citation, "index", "name", ndvi->name,
+                  "formula", ndvi->formula, "citation", ndvi->citation, "forest",
+                  MW_FOREST_RULE_CITATION, "loss_filter", MW_LOSS_OPENING_CITATION, "areas",
                   "pixel counts x pixel area on the UTM grid plane (UTM scale error < 0.1 % within "
                   "the zone's central 3 degrees)"));
     json_object_set_new(prov, "indicator_columns", cols);
