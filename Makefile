@@ -38,6 +38,7 @@ test: test-release test-asan
 bench: build
 	$(BUILD)/bench_ingest out/bench/ingest
 	$(BUILD)/bench_ndvi out/bench/ndvi $(BUILD)/minewatch
+	$(BUILD)/bench_kernels out/bench/kernels bench/nanmedian.py
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
