@@ -127,10 +127,12 @@ static const char *const usage_index =
     "Reflectance = DN x scale + offset (default 1 and 0). No data, saturated values (the largest\n"
     "value of integer inputs), zero denominators and values outside the index's range are written\n"
     "as -9999, never NaN. Bands on different grids are aligned to the finest. The output is the\n"
-    "same, byte for byte, for any thread count and --mem.\n"
+    "same, byte for byte, for any thread count, --mem and --chunk-rows.\n"
     "\n"
     "      --cog           write a Cloud Optimized GeoTIFF\n"
-    "      --compress C    none, deflate (default, level 1), zstd or lzw\n";
+    "      --compress C    none (fastest), deflate (default, level 1), zstd or lzw; compression\n"
+    "                      runs in the one ordered writer\n"
+    "      --chunk-rows N  rows per chunk (default: from --mem, whole input blocks)\n";
 
 static const char *const usage_indices = "usage: minewatch indices\n\nLists the spectral index "
                                          "registry: name, formula, bands and citation.\n";
