@@ -38,7 +38,7 @@ test: test-release test-asan
 bench: build
 	$(BUILD)/bench_ingest out/bench/ingest
 	$(BUILD)/bench_ndvi out/bench/ndvi $(BUILD)/minewatch
-	$(BUILD)/bench_kernels out/bench/kernels bench/nanmedian.py
+	$(BUILD)/bench_kernels out/bench/kernels bench/nanmedian.py ../shared/data tests
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -82,6 +82,8 @@ static void upsampled_dft(const double complex *data, int w, int h, int r, doubl
     for (int v = 0; v < r; v++)
         for (int j = 0; j < h; j++)
             ky[(size_t)v * h + j] = cexp(-2.0 * PI * I * (v - oy) * fftfreq(h, j, up));
+    /* each sum is one thread's, in a fixed order: the same bits for any thread count */
+#pragma omp parallel for schedule(static)
     for (int u = 0; u < r; u++)
         for (int j = 0; j < h; j++) {
             double complex s = 0;
@@ -90,6 +92,7 @@ static void upsampled_dft(const double complex *data, int w, int h, int r, doubl
                 s += kr[k] * d[k];
             tmp[(size_t)u * h + j] = s;
         }
+#pragma omp parallel for schedule(static)
     for (int v = 0; v < r; v++)
         for (int u = 0; u < r; u++) {
             double complex s = 0;
