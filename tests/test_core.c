@@ -14,6 +14,7 @@
 #include "minewatch/date.h"
 #include "minewatch/error.h"
 #include "minewatch/qa.h"
+#include "minewatch/severity.h"
 #include "minewatch/spectral_index.h"
 
 static void dates_round_trip(void **state)
@@ -138,6 +139,36 @@ static void index_registry_edges(void **state)
     assert_int_equal(mw_band_by_name("swir16")->band, MW_BAND_SWIR16);
 }
 
+/* Key & Benson's table: each bound belongs to the class above it. */
+static void severity_classes_at_their_bounds(void **state)
+{
+    (void)state;
+    const struct {
+        double dnbr;
+        const char *cls;
+    } cases[] = {{-0.6, "enhanced_regrowth_high"},
+                 {-0.2500001, "enhanced_regrowth_high"},
+                 {-0.25, "enhanced_regrowth_low"},
+                 {-0.1, "unburned"},
+                 {0.0999, "unburned"},
+                 {0.1, "low"},
+                 {0.27, "moderate_low"},
+                 {0.4399, "moderate_low"},
+                 {0.44, "moderate_high"},
+                 {0.66, "high"},
+                 {1.8, "high"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int k = mw_severity_of(cases[i].dnbr);
+        assert_true(k >= 0);
+        if (strcmp(mw_severity_classes[k].name, cases[i].cls) != 0)
+            fail_msg("dNBR %g: %s, want %s", cases[i].dnbr, mw_severity_classes[k].name,
+                     cases[i].cls);
+    }
+    assert_int_equal(mw_severity_of(NAN), -1);
+    assert_int_equal(mw_severity_nclasses, 7);
+    assert_non_null(strstr(mw_severity_citation, "RMRS-GTR-164"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +177,7 @@ int main(void)
         cmocka_unit_test(gdal_messages_never_carry_tokens),
         cmocka_unit_test(scl_table_matches_esa_legend),
         cmocka_unit_test(index_registry_edges),
+        cmocka_unit_test(severity_classes_at_their_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
