@@ -28,18 +28,12 @@
 #include "minewatch/scene.h"
 #include "minewatch/site.h"
 #include "http_fixture.h"
+#include "bench_util.h"
 
 #define TILE_X0 499980.0
 #define TILE_Y0 5200020.0
 #define N10 10980
 #define N20 5490
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* A tiled DEFLATE GeoTIFF filled block by block with texture, so compression is realistic. */
 static void write_band(const char *path, int n, double res, GDALDataType t, int kind)

@@ -19,31 +19,13 @@
 #include "minewatch/composite.h"
 #include "minewatch/coregister.h"
 #include "minewatch/spectral_index.h"
+#include "bench_util.h"
 
 #define DATES 24
 #define SIDE 2000
 #define NPX ((size_t)SIDE * SIDE)
 #define NDVI_W 10980
 #define NDVI_H 4096
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double med(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp);
-    return t[n / 2];
-}
 
 static double time_composite(const float *const *planes, float *out, uint16_t *n, int threads,
                              int runs)
@@ -58,7 +40,7 @@ static double time_composite(const float *const *planes, float *out, uint16_t *n
         if (mw_composite_stack(planes, NULL, DATES, 1, NPX, NULL, &s, &r)) abort();
         t[i] = now() - t0;
     }
-    return med(t, runs);
+    return median_of(t, runs);
 }
 
 static double time_ndvi(const float *red, const float *nir, float *out, int threads, int runs)
@@ -80,7 +62,7 @@ static double time_ndvi(const float *red, const float *nir, float *out, int thre
         }
         t[i] = now() - t0;
     }
-    return med(t, runs);
+    return median_of(t, runs);
 }
 
 static float *read_band(const char *path, int *w, int *h)
@@ -121,14 +103,14 @@ static void bench_coreg(const char *data, const char *py_dir, int runs)
         mw_coreg_estimate(ra, rb, w, h, &o, &r);
         t[i] = now() - t0;
     }
-    double mine = med(t, runs), sk = NAN, sy = NAN, sx = NAN;
+    double mine = median_of(t, runs), sk = NAN, sy = NAN, sx = NAN;
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/skimage_coreg.py %s 1 %s 1 100", py_dir, a, b);
     for (int i = 0; i < runs; i++) {
         FILE *pp = popen(cmd, "r");
         if (!pp || fscanf(pp, "%lf %lf %lf", &sy, &sx, &t[i]) != 3) t[i] = NAN;
         if (pp) pclose(pp);
     }
-    sk = med(t, runs);
+    sk = median_of(t, runs);
     printf("\nco-registration, OSCD B04 pair %d x %d, upsample 100 (%d run(s), median):\n", w, h,
            runs);
     printf("  minewatch     %.3f s  shift (%.2f, %.2f) px, snr %.0f\n", mine, r.dy, r.dx, r.snr);

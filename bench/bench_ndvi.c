@@ -18,6 +18,7 @@
 #include "core/atomic_file.h"
 #include "core/hash_random.h"
 #include "minewatch/grid.h"
+#include "bench_util.h"
 
 #define N 10980
 
@@ -26,19 +27,6 @@ typedef struct result {
     double med_s, min_s, rss_mb;
     int ran;
 } result;
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Runs argv (env additions in env) `runs` times; median wall time and the largest peak RSS. The
  * output is removed before each run, so no tool pays for replacing the previous run's file. */

@@ -82,7 +82,7 @@ static void upsampled_dft(const double complex *data, int w, int h, int r, doubl
     for (int v = 0; v < r; v++)
         for (int j = 0; j < h; j++)
             ky[(size_t)v * h + j] = cexp(-2.0 * PI * I * (v - oy) * fftfreq(h, j, up));
-    /* each sum is one thread's, in a fixed order: the same bits for any thread count */
+            /* each sum is one thread's, in a fixed order: the same bits for any thread count */
 #pragma omp parallel for schedule(static)
     for (int u = 0; u < r; u++)
         for (int j = 0; j < h; j++) {

@@ -16,13 +16,15 @@ const char *mw_resample_name(mw_resample r)
     return r == MW_RESAMPLE_BILINEAR ? "bilinear" : r == MW_RESAMPLE_CUBIC ? "cubic" : "nearest";
 }
 
-int mw_warp_to_grid(const mw_scene_asset *asset, const mw_grid *g, const mw_warp_spec *spec, void *out)
+int mw_warp_to_grid(const mw_scene_asset *asset, const mw_grid *g, const mw_warp_spec *spec,
+                    void *out)
 {
     const char *src_path = asset->href; /* for messages */
     char *open_path = mw_scene_asset_read_path(asset);
     const int is_float = spec->gdal_type == GDT_Float32;
     GDALDatasetH src =
-        open_path ? GDALOpenEx(open_path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL) : NULL;
+        open_path ? GDALOpenEx(open_path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL)
+                  : NULL;
     free(open_path);
     if (!src) return mw_error_from_gdal(MW_ERR_IO, "cannot open raster '%s'", src_path);
     const char *swkt = GDALGetProjectionRef(src);
