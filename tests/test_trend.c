@@ -42,11 +42,11 @@ static void one_bad_year_does_not_move_the_slope(void **state)
     v[3] = 0.9f; /* a smoke-hazed or mis-masked year */
     mw_trend r;
     mw_trend_fit(t, v, 8, &r);
-    assert_true(fabs(r.slope - 0.05) < 0.0101);
-    v[5] = NAN; /* a year with no clear composite */
+    assert_true(fabs(r.slope - 0.05) < 1e-6); /* the median of the pairwise slopes ignores it */
+    v[5] = NAN;                               /* a year with no clear composite */
     mw_trend_fit(t, v, 8, &r);
     assert_int_equal(r.n, 7);
-    assert_true(fabs(r.slope - 0.05) < 0.0101);
+    assert_true(fabs(r.slope - 0.05) < 1e-6);
 }
 
 static void short_and_flat_series(void **state)

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "core/text.h"
+#include "io/json_file.h"
 #include "minewatch/error.h"
 #include "minewatch/scene.h"
 
@@ -26,11 +27,8 @@ static double num(json_t *o, const char *k)
 int mw_landsat_mtl_read(const char *path, mw_scene *s)
 {
     memset(s, 0, sizeof *s);
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root)
-        return mw_error_set(MW_ERR_INPUT, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
-                            jerr.column, jerr.text);
+    json_t *root = mw_json_load_file(path);
+    if (!root) return -1;
     int rc = -1;
     json_t *m = json_object_get(root, "LANDSAT_METADATA_FILE");
     json_t *pc = json_object_get(m, "PRODUCT_CONTENTS"),

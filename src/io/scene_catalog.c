@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "io/json_file.h"
 #include "minewatch/error.h"
 #include "minewatch/scene.h"
 
@@ -108,13 +109,11 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
             mw_error_clear();
             continue;
         }
-        json_error_t jerr;
-        json_t *root = json_load_file(pl.v[i], 0, &jerr);
+        json_t *root = mw_json_load_file(pl.v[i]);
         const char *t = root ? json_string_value(json_object_get(root, "type")) : NULL;
         int r = 0;
         if (!root)
-            r = mw_error_set(MW_ERR_INPUT, "%s:%d:%d: not valid JSON: %s", pl.v[i], jerr.line,
-                             jerr.column, jerr.text);
+            r = -1;
         else if (t && strcmp(t, "Feature") == 0)
             r = mw_stac_item_from_json(root, pl.v[i], &out->scenes[out->n]);
         else

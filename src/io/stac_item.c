@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "core/text.h"
+#include "io/json_file.h"
 #include "minewatch/error.h"
 #include "minewatch/scene.h"
 
@@ -317,11 +318,8 @@ done:
 int mw_stac_item_read(const char *path, mw_scene *s)
 {
     memset(s, 0, sizeof *s);
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root)
-        return mw_error_set(MW_ERR_INPUT, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
-                            jerr.column, jerr.text);
+    json_t *root = mw_json_load_file(path);
+    if (!root) return -1;
     int rc = mw_stac_item_from_json(root, path, s);
     json_decref(root);
     return rc;

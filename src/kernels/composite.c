@@ -114,8 +114,12 @@ static void composite_pixels(const float *const *values, const uint8_t *const *q
     }
 }
 
+#define MAX_BANDS 64
+
 static int check_spec(const mw_composite_spec *s, int nbands)
 {
+    if (nbands < 1 || nbands > MAX_BANDS)
+        return mw_error_set(MW_ERR_INTERNAL, "composite: %d bands (1 to %d)", nbands, MAX_BANDS);
     if (s->method == MW_COMPOSITE_MAX_NDVI &&
         (s->red < 0 || s->red >= nbands || s->nir < 0 || s->nir >= nbands))
         return mw_error_set(MW_ERR_INTERNAL,
@@ -142,14 +146,14 @@ int mw_composite_stack(const float *const *values, const uint8_t *const *qa, siz
         float *gather = malloc((size_t)nbands * nchips * sizeof(float) + 1);
         const float **v = malloc(nv * sizeof *v + 1);
         const uint8_t **q = malloc(nchips * sizeof *q + 1);
-        float *bp[64];
-        if (!gather || !v || !q || nbands > 64) {
+        float *bp[MAX_BANDS];
+        if (!gather || !v || !q) {
 #pragma omp atomic write
             failed = 1;
         }
 #pragma omp for schedule(dynamic, 16)
         for (long t = 0; t < ntasks; t++) {
-            if (!gather || !v || !q || nbands > 64) continue;
+            if (!gather || !v || !q) continue;
             const size_t p0 = (size_t)t * STRETCH, n = p0 + STRETCH <= npx ? STRETCH : npx - p0;
             for (size_t i = 0; i < nv; i++)
                 v[i] = values[i] + p0;
@@ -217,8 +221,6 @@ int mw_composite_chips(const mw_chip *chips, size_t nchips, int nbands, const mw
                        const mw_composite_result *out)
 {
     if (check_spec(s, nbands)) return -1;
-    if (nbands > 64)
-        return mw_error_set(MW_ERR_INTERNAL, "composite: %d bands (at most 64)", nbands);
     const int W = g->width, H = g->height;
     if (chunk_rows < 1) chunk_rows = 1;
     const int nchunks = (H + chunk_rows - 1) / chunk_rows;
@@ -247,7 +249,7 @@ int mw_composite_chips(const mw_chip *chips, size_t nchips, int nbands, const mw
             if (stop || !ok) continue;
             const int r0 = k * chunk_rows, nr = r0 + chunk_rows <= H ? chunk_rows : H - r0;
             const size_t off = (size_t)r0 * W, npx = (size_t)nr * W;
-            float *bp[64];
+            float *bp[MAX_BANDS];
             for (int b = 0; b < nbands; b++)
                 bp[b] = out->band[b] + off;
             int any = 0;

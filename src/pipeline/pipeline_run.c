@@ -361,15 +361,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                               json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", per->name, "start", sd,
                                         "end", ed, "scenes", jscenes, "skipped", jskipped));
         r->n_scenes = (long)nok;
-        if (sc->o->ingest_only) { /* the datacube is the product: no composites */
-            for (size_t i = 0; i < nok; i++)
-                mw_chip_free(&chips[i]);
-            free(chips);
-            free(state);
-            free(sel);
-            free(days), free(cfrac), free(score);
-            continue;
-        }
+        if (sc->o->ingest_only) goto period_done; /* the datacube is the product */
         ndvi[k] = malloc(npix * sizeof(float));
         if (nok == 0) {
             mw_report_add(
@@ -410,6 +402,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                     write_composite_maps(sc, site, per, &g, nclear, taken);
             }
         }
+    period_done:
         for (size_t i = 0; i < nok; i++)
             mw_chip_free(&chips[i]);
         free(chips);
