@@ -290,7 +290,7 @@ static void s2_series_matches_direct_reads(void **state)
     long compared = 0, cloud = 0;
     for (size_t k = 0; k < sc.n; k++) {
         const mw_scene *s = &sc.scenes[k];
-        mw_ingest_options o = {bands, 2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0};
+        mw_ingest_options o = {bands, 2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0};
         mw_chip chip;
         if (mw_chip_ingest(s, &g, g_dir, &o, mask, &chip) != 0)
             fail_msg("%s: %s", s->id, mw_error_message());
@@ -358,7 +358,7 @@ static void qa_dilation_in_metres(void **state)
     char *d0 = tu_path(g_dir, "d0"), *d1 = tu_path(g_dir, "d1");
     mkdir(d0, 0755);
     mkdir(d1, 0755);
-    mw_ingest_options o = {bands, 1, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, MW_QA_CLOUD, 0};
+    mw_ingest_options o = {bands, 1, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, MW_QA_CLOUD, 0, 0, 0};
     mw_chip c0, c1;
     assert_int_equal(mw_chip_ingest(&s, &g, d0, &o, mask, &c0), 0);
     o.dilate_m = 200; /* 200 m at 120 m pixels: 2 pixels */
@@ -413,7 +413,7 @@ static void landsat_matches_direct_reads(void **state)
     uint8_t *mask = malloc(npix);
     mw_grid_site_mask(&g, &cat.sites[0], mask);
     static const mw_band bands[2] = {MW_BAND_RED, MW_BAND_NIR};
-    mw_ingest_options o = {bands, 2, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0};
+    mw_ingest_options o = {bands, 2, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0};
     mw_chip chip;
     if (mw_chip_ingest(&s, &g, g_dir, &o, mask, &chip) != 0) fail_msg("%s", mw_error_message());
     float *refl = malloc(npix * 2 * sizeof *refl);

@@ -24,6 +24,10 @@ typedef struct mw_ingest_options {
     uint8_t qa_exclude; /* for the chip's clear fraction */
     uint8_t qa_dilate;  /* QA flags grown by dilate_m */
     double dilate_m;
+    /* Co-registration: resample the scene so its content moves by (shift_dx, shift_dy) pixels,
+     * out(x) = scene(x - shift); one resampling from the scene, written as a second chip
+     * (<chip>_coreg.tif) beside the unshifted one, which stays the source of the estimate. */
+    double shift_dx, shift_dy;
 } mw_ingest_options;
 
 /* Ingest one scene for one site into a COG chip. Returns 0 (chip ready), 1 (scene does not cover

@@ -50,6 +50,8 @@ static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_opti
                                             a->offset, a->nodata, file_stamp(a->href)));
     }
     json_object_set_new(k, "bands", jb);
+    if (o->shift_dx != 0 || o->shift_dy != 0)
+        json_object_set_new(k, "shift_px", json_pack("[f,f]", o->shift_dx, o->shift_dy));
     json_object_set_new(k, "qa", file_stamp(sc->qa.href));
     json_object_set_new(k, "radsat", file_stamp(sc->radsat.href));
     char *s = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
@@ -187,10 +189,15 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
         mw_chip_free(out);
         return mw_error_set(MW_ERR_NOMEM, "out of memory");
     }
-    snprintf(out->path, n, "%s/%.4s%.2s%.2s_%s_%s.tif", site_dir, date, date + 5, date + 8,
-             sc->sensor_code, sc->id);
-    snprintf(out->qa_path, n, "%s/%.4s%.2s%.2s_%s_%s_qa.tif", site_dir, date, date + 5, date + 8,
-             sc->sensor_code, sc->id);
+    const int shifted = o->shift_dx != 0 || o->shift_dy != 0;
+    snprintf(out->path, n, "%s/%.4s%.2s%.2s_%s_%s%s.tif", site_dir, date, date + 5, date + 8,
+             sc->sensor_code, sc->id, shifted ? "_coreg" : "");
+    snprintf(out->qa_path, n, "%s/%.4s%.2s%.2s_%s_%s%s_qa.tif", site_dir, date, date + 5, date + 8,
+             sc->sensor_code, sc->id, shifted ? "_coreg" : "");
+    /* Sampling the scene at the grid moved by -shift puts its content at +shift on the grid. */
+    mw_grid gw = *g;
+    gw.x0 -= o->shift_dx * g->res;
+    gw.y0 += o->shift_dy * g->res;
     char *key = chip_key(sc, g, o);
     if (key && try_reuse(out, key)) {
         free(key);
@@ -207,14 +214,14 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
         const mw_scene_asset *a = &sc->bands[o->bands[i]];
         float *dst = refl + (size_t)i * npix;
         mw_warp_spec ws = {(mw_resample)o->resample, GDT_Float32, 1, a->nodata, 0};
-        rc = mw_warp_to_grid(a, g, &ws, dst);
+        rc = mw_warp_to_grid(a, &gw, &ws, dst);
         if (rc) break;
         const float scale = (float)a->scale, offset = (float)a->offset;
 #pragma omp simd
         for (size_t p = 0; p < npix; p++)
             dst[p] = dst[p] * scale + offset; /* NaN stays NaN */
     }
-    if (rc == 0) rc = ingest_qa(sc, g, qa);
+    if (rc == 0) rc = ingest_qa(sc, &gw, qa);
     if (rc) mw_error_prefix("scene '%s'", sc->id);
     long inside = 0, covered = 0, clear = 0;
     if (rc == 0) {

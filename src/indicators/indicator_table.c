@@ -31,6 +31,21 @@ const mw_indicator_column mw_indicator_columns[] = {
         "only that share"),
     COL(ndvi_mean, MW_COL_REAL, 4, "NDVI",
         "mean NDVI of the period composite over valid site pixels"),
+    COL(loss_patches, MW_COL_INT, 0, "count",
+        "8-connected forest-loss patches of at least the minimum mapping unit, lost by this "
+        "period"),
+    COL(disturbed_ha, MW_COL_REAL, 2, "ha", "bare or disturbed ground (land-cover class)"),
+    COL(water_ha, MW_COL_REAL, 2, "ha", "open water (land-cover class)"),
+    COL(built_ha, MW_COL_REAL, 2, "ha", "bright built or industrial surfaces (land-cover class)"),
+    COL(reveg_ha, MW_COL_REAL, 2, "ha",
+        "vegetated now and bare or disturbed in an earlier period (rehabilitation)"),
+    COL(dnbr_high_ha, MW_COL_REAL, 2, "ha",
+        "dNBR against the baseline in Key & Benson's high-severity class"),
+    COL(ndvi_trend_per_yr, MW_COL_REAL, 5, "NDVI/yr",
+        "Theil-Sen slope of the site-mean NDVI over all periods (same on every row of a site)"),
+    COL(ndvi_trend_p, MW_COL_REAL, 4, "p", "two-sided Mann-Kendall p-value of that trend"),
+    COL(coreg_shift_px, MW_COL_REAL, 3, "px",
+        "mean length of the co-registration shifts applied to this period's scenes"),
 };
 #undef COL
 const int mw_indicator_ncolumns =

@@ -13,6 +13,7 @@
 #include "minewatch/pipeline.h"
 
 #include "minewatch/composite.h"
+#include "minewatch/land_cover.h"
 #include "minewatch/qa.h"
 #include "minewatch/warp.h"
 
@@ -414,8 +415,10 @@ static int parse_mask(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 
 static int parse_thresholds(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
-    static const char *const keys[] = {"forest_ndvi_min", "loss_ndvi_drop_min",
-                                       "min_clear_observations", "loss_min_width_px", NULL};
+    static const char *const keys[] = {
+        "forest_ndvi_min",   "loss_ndvi_drop_min",   "min_clear_observations",
+        "loss_min_width_px", "loss_mmu_ha",          "water_mndwi_min",
+        "veg_ndvi_min",      "built_iron_ratio_max", NULL};
     if (check_keys(c, n, "thresholds", keys)) return -1;
     yaml_node_t *v;
     if ((v = map_get(c, n, "forest_ndvi_min")) &&
@@ -433,6 +436,42 @@ static int parse_thresholds(const ctx *c, yaml_node_t *n, mw_pipeline *p)
         if (get_int(c, v, "thresholds.loss_min_width_px", 1, 5, &l)) return -1;
         p->loss_min_width_px = (int)l;
     }
+    if ((v = map_get(c, n, "loss_mmu_ha")) &&
+        get_num(c, v, "thresholds.loss_mmu_ha", 0, 10000, &p->loss_mmu_ha))
+        return -1;
+    if ((v = map_get(c, n, "water_mndwi_min")) &&
+        get_num(c, v, "thresholds.water_mndwi_min", -1, 1, &p->water_mndwi_min))
+        return -1;
+    if ((v = map_get(c, n, "veg_ndvi_min")) &&
+        get_num(c, v, "thresholds.veg_ndvi_min", -1, 1, &p->veg_ndvi_min))
+        return -1;
+    if ((v = map_get(c, n, "built_iron_ratio_max")) &&
+        get_num(c, v, "thresholds.built_iron_ratio_max", 0, 100, &p->built_iron_ratio_max))
+        return -1;
+    if (p->veg_ndvi_min > p->forest_ndvi_min)
+        return err_at(c, n, "thresholds.veg_ndvi_min (%g) must not exceed forest_ndvi_min (%g)",
+                      p->veg_ndvi_min, p->forest_ndvi_min);
+    return 0;
+}
+
+static int parse_coregistration(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"enabled", "min_snr", NULL};
+    if (check_keys(c, n, "coregistration", keys)) return -1;
+    yaml_node_t *v;
+    if ((v = map_get(c, n, "enabled"))) {
+        const char *s = scalar(v);
+        if (s && (!strcmp(s, "true") || !strcmp(s, "yes")))
+            p->coregister = true;
+        else if (s && (!strcmp(s, "false") || !strcmp(s, "no")))
+            p->coregister = false;
+        else
+            return err_at(c, v, "coregistration.enabled must be true or false, not '%s'",
+                          s ? s : "?");
+    }
+    if ((v = map_get(c, n, "min_snr")) &&
+        get_num(c, v, "coregistration.min_snr", 1, 1e6, &p->coreg_min_snr))
+        return -1;
     return 0;
 }
 
@@ -506,17 +545,25 @@ static void defaults(mw_pipeline *p)
     p->dilate_m = 0;
     p->resampling = MW_RESAMPLE_BILINEAR;
     p->forest_ndvi_min = 0.7;
-    p->loss_ndvi_drop_min = 0.2;
+    p->loss_ndvi_drop_min = 0.3;
     p->min_clear_obs = 1;
-    p->loss_min_width_px = 2;
+    p->loss_min_width_px = 1;
+    p->loss_mmu_ha = 0.5;
+    mw_cover_thresholds ct = mw_cover_default_thresholds();
+    p->water_mndwi_min = ct.water_mndwi_min;
+    p->veg_ndvi_min = ct.veg_ndvi_min;
+    p->built_iron_ratio_max = ct.built_iron_ratio_max;
+    p->coregister = true;
+    p->coreg_min_snr = 12;
     p->write_gpkg = p->write_csv = p->write_maps = true;
 }
 
 static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
 {
     if (!root) return mw_error_set(MW_ERR_INPUT, "%s:1:1: the pipeline file is empty", c->path);
-    static const char *const keys[] = {"name", "sites",     "source",     "periods", "grid",
-                                       "mask", "composite", "thresholds", "outputs", NULL};
+    static const char *const keys[] = {"name",    "sites",          "source",    "periods",
+                                       "grid",    "mask",           "composite", "thresholds",
+                                       "outputs", "coregistration", NULL};
     if (check_keys(c, root, "top level", keys)) return -1;
     yaml_node_t *v;
     if (need(c, root, "name", "the pipeline", &v) || get_str(c, v, "name", &p->name)) return -1;
@@ -528,6 +575,7 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     if ((v = map_get(c, root, "composite")) && parse_composite(c, v, p)) return -1;
     if ((v = map_get(c, root, "thresholds")) && parse_thresholds(c, v, p)) return -1;
     if ((v = map_get(c, root, "outputs")) && parse_outputs(c, v, p)) return -1;
+    if ((v = map_get(c, root, "coregistration")) && parse_coregistration(c, v, p)) return -1;
     return 0;
 }
 

@@ -16,7 +16,6 @@
 #include "core/text.h"
 #include "minewatch/chip.h"
 #include "minewatch/composite.h"
-#include "minewatch/forest_change.h"
 #include "minewatch/grid.h"
 #include "minewatch/log.h"
 #include "minewatch/lonlat.h"
@@ -25,7 +24,10 @@
 #include "minewatch/sim.h"
 #include "minewatch/spectral_index.h"
 #include "minewatch/stac_api.h"
+#include "minewatch/site_change.h"
 #include "pipeline/provenance.h"
+#include "pipeline/site_maps.h"
+#include "pipeline/site_stack.h"
 
 static const char *keep(mw_run_result *r, char *s)
 {
@@ -155,31 +157,6 @@ static void search_site(const mw_pipeline *p, const mw_site *site, mw_scene_cata
     if (g) OGR_G_DestroyGeometry(g);
 }
 
-/* A per-site map on the site grid, written whole or not at all. */
-static int write_map(const char *path, const mw_grid *g, GDALDataType t, const void *v,
-                     double nodata, const char *desc)
-{
-    char *tmp = mw_part_path(path);
-    char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
-    co = CSLSetNameValue(co, "TILED", "YES");
-    GDALDatasetH ds = mw_grid_create_dataset(g, "GTiff", tmp, 1, t, co);
-    CSLDestroy(co);
-    int rc = ds ? 0 : -1;
-    if (ds) {
-        GDALRasterBandH b = GDALGetRasterBand(ds, 1);
-        GDALSetRasterNoDataValue(b, nodata);
-        GDALSetDescription(b, desc);
-        if (GDALRasterIO(b, GF_Write, 0, 0, g->width, g->height, (void *)v, g->width, g->height, t,
-                         0, 0) != CE_None)
-            rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
-        GDALClose(ds);
-    }
-    if (rc == 0) rc = mw_commit_path(tmp, path);
-    if (rc) mw_remove_tree(tmp);
-    free(tmp);
-    return rc;
-}
-
 typedef struct site_ctx {
     const mw_pipeline *p;
     const mw_run_options *o;
@@ -191,21 +168,35 @@ typedef struct site_ctx {
     json_t *prov_sites;
 } site_ctx;
 
-static const mw_band ndvi_bands[2] = {MW_BAND_RED, MW_BAND_NIR};
-
 /* The count of clear observations, and for selecting methods the date each pixel took
- * (YYYYMMDD), beside the period's NDVI map: what an auditor asks of a composite pixel. */
+ * (YYYYMMDD), beside the period's composite: what an auditor asks of a composite pixel. */
 static void write_composite_maps(site_ctx *sc, const mw_site *site, const mw_period *per,
-                                 const mw_grid *g, const uint16_t *nclear, const mw_day *taken)
+                                 const mw_grid *g, float *const *band, const uint16_t *nclear,
+                                 const mw_day *taken)
 {
+    const size_t npix = mw_grid_npix(g);
     char name[512];
+    const char *bn[MW_COMPOSITE_NBANDS];
+    float *stack = malloc(npix * MW_COMPOSITE_NBANDS * sizeof *stack);
+    for (int b = 0; b < MW_COMPOSITE_NBANDS; b++) {
+        bn[b] = mw_bands[mw_composite_bands[b]].name;
+        if (stack) memcpy(stack + (size_t)b * npix, band[b], npix * sizeof *stack);
+    }
+    char *cp = mw_composite_map_path(sc->maps_dir, site->id, per->name);
+    if (!stack || !cp ||
+        mw_write_map(cp, g, GDT_Float32, MW_COMPOSITE_NBANDS, stack, NAN,
+                     "period composite: surface reflectance per band", bn))
+        mw_report_add(sc->rep, site->id, "", "outputs", "%s",
+                      stack && cp ? mw_error_message() : "out of memory");
+    free(cp);
+    free(stack);
     snprintf(name, sizeof name, "%s/%s_clear_obs_%s.tif", sc->maps_dir, site->id, per->name);
-    if (write_map(name, g, GDT_UInt16, nclear, 65535,
-                  "clear observations composited per pixel (QA flags not excluded, all bands "
-                  "finite)"))
+    if (mw_write_map(name, g, GDT_UInt16, 1, nclear, 65535,
+                     "clear observations composited per pixel (QA flags not excluded, all bands "
+                     "finite)",
+                     NULL))
         mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
     if (!taken) return;
-    const size_t npix = mw_grid_npix(g);
     uint32_t *ymd = malloc(npix * sizeof *ymd);
     if (!ymd) return;
     for (size_t i = 0; i < npix; i++) {
@@ -218,19 +209,95 @@ static void write_composite_maps(site_ctx *sc, const mw_site *site, const mw_per
         ymd[i] = (uint32_t)(y * 10000 + m * 100 + d);
     }
     snprintf(name, sizeof name, "%s/%s_date_%s.tif", sc->maps_dir, site->id, per->name);
-    if (write_map(name, g, GDT_UInt32, ymd, 0,
-                  "acquisition date (YYYYMMDD, UTC) of the observation each pixel took; 0 none"))
+    if (mw_write_map(name, g, GDT_UInt32, 1, ymd, 0,
+                     "acquisition date (YYYYMMDD, UTC) of the observation each pixel took; 0 none",
+                     NULL))
         mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
     free(ymd);
 }
 
-/* One site: ingest each period's scenes into chips, composite, NDVI, forest, loss, indicators. */
+/* Ingests the period's scenes over the site into chips, in catalogue order. */
+static void ingest_period(site_ctx *sc, const mw_site *site, size_t k, const mw_grid *g,
+                          const double site_bbox[4], const uint8_t *mask, const char *site_dir,
+                          const mw_ingest_options *io, period_stack *ps, json_t *jperiods)
+{
+    const mw_pipeline *p = sc->p;
+    const mw_period *per = &p->periods[k];
+    size_t nsel = 0;
+    const mw_scene **sel = calloc(sc->scenes->n + 1, sizeof *sel);
+    for (size_t i = 0; sel && i < sc->scenes->n; i++) {
+        const mw_scene *s = &sc->scenes->scenes[i];
+        if (s->day >= per->start && s->day <= per->end &&
+            mw_lonlat_bbox_overlap(s->bbox, site_bbox))
+            sel[nsel++] = s;
+    }
+    mw_chip *chips = calloc(nsel + 1, sizeof *chips);
+    int *state = calloc(nsel + 1, sizeof *state); /* 0 ok, 1 misses the site, -1 failed */
+    ps->c = calloc(nsel + 1, sizeof *ps->c);
+    ps->n = 0;
+    if (!sel || !chips || !state || !ps->c) {
+        mw_report_add(sc->rep, site->id, "", "memory", "out of memory listing period '%s'",
+                      per->name);
+        free(sel), free(chips), free(state);
+        return;
+    }
+    long done = 0;
+    char stage[256];
+    snprintf(stage, sizeof stage, "%s %s: ingest", site->id, per->name);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long i = 0; i < (long)nsel; i++) {
+        state[i] = mw_chip_ingest(sel[i], g, site_dir, io, mask, &chips[i]);
+        if (state[i] < 0)
+            mw_report_add(sc->rep, site->id, sel[i]->id, "ingest", "%s; the scene is skipped",
+                          mw_error_message());
+        mw_error_clear();
+        long d;
+#pragma omp atomic capture
+        d = ++done;
+        mw_progress(stage, d, (long)nsel);
+    }
+    /* Compact in catalogue order so the composite's input order never depends on threads. */
+    json_t *jscenes = json_array(), *jskipped = json_array();
+    long failed = 0;
+    for (size_t i = 0; i < nsel; i++) {
+        if (state[i] == 0) {
+            const mw_scene_asset *a = &sel[i]->bands[MW_BAND_RED];
+            json_t *js = json_pack(
+                "{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:b}", "id", sel[i]->id, "sensor",
+                mw_sensors[sel[i]->sensor].name, "datetime", sel[i]->datetime, "item",
+                sel[i]->item_path, "processing_baseline", sel[i]->baseline, "radiometry",
+                sel[i]->offset_source, "scale", a->scale, "offset", a->offset, "coverage_fraction",
+                chips[i].coverage_fraction, "clear_fraction", chips[i].clear_fraction, "chip",
+                chips[i].path, "chip_reused", chips[i].reused);
+            json_array_append_new(jscenes, js);
+            ps->c[ps->n++] = (site_chip){sel[i], chips[i], js, 0, 0};
+        } else {
+            failed += state[i] < 0;
+            json_array_append_new(jskipped,
+                                  json_pack("{s:s,s:s}", "id", sel[i]->id, "reason",
+                                            state[i] < 0 ? "failed to ingest (see failures)"
+                                                         : "does not cover the site"));
+            mw_chip_free(&chips[i]);
+        }
+    }
+    char sd[11], ed[11];
+    mw_day_format(per->start, sd);
+    mw_day_format(per->end, ed);
+    json_array_append_new(jperiods,
+                          json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", per->name, "start", sd, "end",
+                                    ed, "scenes", jscenes, "skipped", jskipped));
+    ps->failed = failed;
+    free(sel), free(chips), free(state);
+}
+
+/* One site: ingest every period, co-register, composite, then the change stages. */
 static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
 {
     const mw_pipeline *p = sc->p;
+    const size_t np = p->n_periods;
     mw_indicator_row *rows = sc->res->rows + row0;
     const char *wkt_out = NULL;
-    for (size_t k = 0; k < p->n_periods; k++) {
+    for (size_t k = 0; k < np; k++) {
         mw_indicator_row *r = &rows[k];
         memset(r, 0, sizeof *r);
         r->site_id = site->id;
@@ -241,6 +308,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         r->clear_fraction = r->valid_fraction = r->area_ha = r->forest_ha = NAN;
         r->forest_baseline_ha = r->forest_loss_ha = r->ndvi_mean = r->forest_observed_fraction =
             NAN;
+        r->disturbed_ha = r->water_ha = r->built_ha = r->reveg_ha = r->dnbr_high_ha = NAN;
+        r->ndvi_trend_per_yr = r->ndvi_trend_p = r->coreg_shift_px = NAN;
     }
     json_t *jsite = json_pack("{s:s,s:s}", "id", site->id, "name", site->name);
     json_array_append_new(sc->prov_sites, jsite);
@@ -265,8 +334,10 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     if (upoly) OGR_G_DestroyGeometry(upoly);
     const size_t npix = mw_grid_npix(&g);
     uint8_t *mask = malloc(npix);
-    float **ndvi = calloc(p->n_periods, sizeof *ndvi);
-    float *band[2] = {malloc(npix * sizeof(float)), malloc(npix * sizeof(float))};
+    float **comp = calloc(np * MW_COMPOSITE_NBANDS, sizeof *comp); /* [k * NB + b] */
+    const float *(*rowsv)[MW_BAND_COUNT] = calloc(np, sizeof *rowsv);
+    const float *const **rowsp = calloc(np, sizeof *rowsp);
+    period_stack *ps = calloc(np, sizeof *ps);
     uint16_t *nclear = malloc(npix * sizeof *nclear);
     const int selects = p->composite_method != MW_COMPOSITE_MEDIAN;
     mw_day *taken = selects ? malloc(npix * sizeof *taken) : NULL; /* the date each pixel took */
@@ -277,7 +348,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                                   g.y0, "pixel_size_m", g.res, "width", g.width, "height",
                                   g.height));
     json_object_set_new(jsite, "periods", jperiods);
-    if (!mask || !ndvi || !band[0] || !band[1] || !nclear || !site_dir || (selects && !taken)) {
+    if (!mask || !comp || !rowsv || !rowsp || !ps || !nclear || !site_dir || (selects && !taken)) {
         mw_report_add(sc->rep, site->id, "", "memory", "out of memory for a %dx%d grid", g.width,
                       g.height);
         goto out;
@@ -290,198 +361,124 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     long inside = 0;
     for (size_t i = 0; i < npix; i++)
         inside += mask[i];
-    const double px_ha = g.res * g.res / 1e4;
-    const mw_spectral_index *ix = mw_spectral_index_find("ndvi");
-    for (size_t k = 0; k < p->n_periods; k++) {
+    const mw_ingest_options io = {mw_composite_bands,
+                                  MW_COMPOSITE_NBANDS,
+                                  p->resampling,
+                                  p->qa_exclude,
+                                  p->qa_dilate,
+                                  p->dilate_m,
+                                  0,
+                                  0};
+    for (size_t k = 0; k < np; k++) {
+        rows[k].area_ha = area_ha;
+        ingest_period(sc, site, k, &g, site_bbox, mask, site_dir, &io, &ps[k], jperiods);
+        rows[k].n_scenes = (long)ps[k].n;
+        rows[k].n_scenes_failed = ps[k].failed;
+    }
+    if (sc->o->ingest_only) goto out; /* the datacube is the product */
+    mw_coregister_site(p, &g, site_dir, &io, mask, ps, np, site->id, sc->rep);
+    for (size_t k = 0; k < np; k++) {
         const mw_period *per = &p->periods[k];
         mw_indicator_row *r = &rows[k];
-        r->area_ha = area_ha;
-        r->wkt_wgs84 = wkt_out;
-        /* Scenes of the period over the site, in catalogue (datetime, id) order. */
-        size_t nsel = 0;
-        const mw_scene **sel = calloc(sc->scenes->n + 1, sizeof *sel);
-        for (size_t i = 0; i < sc->scenes->n; i++) {
-            const mw_scene *s = &sc->scenes->scenes[i];
-            if (s->day >= per->start && s->day <= per->end &&
-                mw_lonlat_bbox_overlap(s->bbox, site_bbox))
-                sel[nsel++] = s;
-        }
-        mw_chip *chips = calloc(nsel + 1, sizeof *chips);
-        const mw_ingest_options io = {ndvi_bands,   2,          p->resampling, p->qa_exclude,
-                                      p->qa_dilate, p->dilate_m};
-        int *state = calloc(nsel + 1, sizeof *state); /* 0 ok, 1 misses the site, -1 failed */
-        mw_day *days = calloc(nsel + 1, sizeof *days);
-        double *cfrac = calloc(nsel + 1, sizeof *cfrac), *score = calloc(nsel + 1, sizeof *score);
-        long done = 0;
-        char stage[256];
-        snprintf(stage, sizeof stage, "%s %s: ingest", site->id, per->name);
-#pragma omp parallel for schedule(dynamic, 1)
-        for (long i = 0; i < (long)nsel; i++) {
-            state[i] = mw_chip_ingest(sel[i], &g, site_dir, &io, mask, &chips[i]);
-            if (state[i] < 0)
-                mw_report_add(sc->rep, site->id, sel[i]->id, "ingest", "%s; the scene is skipped",
-                              mw_error_message());
-            mw_error_clear();
-            long d;
-#pragma omp atomic capture
-            d = ++done;
-            mw_progress(stage, d, (long)nsel);
-        }
-        /* Compact in catalogue order so the composite's input order never depends on threads. */
-        size_t nok = 0;
-        json_t *jscenes = json_array(), *jskipped = json_array();
-        for (size_t i = 0; i < nsel; i++) {
-            if (state[i] == 0) {
-                const mw_scene_asset *a = &sel[i]->bands[MW_BAND_RED];
-                json_array_append_new(
-                    jscenes,
-                    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:b}", "id", sel[i]->id,
-                              "sensor", mw_sensors[sel[i]->sensor].name, "datetime",
-                              sel[i]->datetime, "item", sel[i]->item_path, "processing_baseline",
-                              sel[i]->baseline, "radiometry", sel[i]->offset_source, "scale",
-                              a->scale, "offset", a->offset, "coverage_fraction",
-                              chips[i].coverage_fraction, "clear_fraction", chips[i].clear_fraction,
-                              "chip", chips[i].path, "chip_reused", chips[i].reused));
-                days[nok] = sel[i]->day;
-                cfrac[nok] = chips[i].clear_fraction;
-                chips[nok++] = chips[i];
-            } else {
-                if (state[i] < 0) r->n_scenes_failed++;
-                json_array_append_new(jskipped,
-                                      json_pack("{s:s,s:s}", "id", sel[i]->id, "reason",
-                                                state[i] < 0 ? "failed to ingest (see failures)"
-                                                             : "does not cover the site"));
-                mw_chip_free(&chips[i]);
-            }
-        }
+        const size_t nok = ps[k].n;
         char sd[11], ed[11];
         mw_day_format(per->start, sd);
         mw_day_format(per->end, ed);
-        json_array_append_new(jperiods,
-                              json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", per->name, "start", sd,
-                                        "end", ed, "scenes", jscenes, "skipped", jskipped));
-        r->n_scenes = (long)nok;
-        if (sc->o->ingest_only) goto period_done; /* the datacube is the product */
-        ndvi[k] = malloc(npix * sizeof(float));
         if (nok == 0) {
             mw_report_add(
                 sc->rep, site->id, "", "composite",
                 "no usable scene of period '%s' (%s to %s) covers the site; its "
                 "indicators are left empty. Check the scene source's dates and footprints",
                 per->name, sd, ed);
-            if (ndvi[k])
-                for (size_t i = 0; i < npix; i++)
-                    ndvi[k][i] = NAN;
-        } else if (ndvi[k]) {
-            int rows_per = sc->o->chunk_rows
-                               ? sc->o->chunk_rows
-                               : mw_composite_chunk_rows(&g, nok, 2, omp_get_max_threads(),
-                                                         sc->o->mem_budget_mb * 1024 * 1024 / 2);
-            /* BAP aims at the middle of the period. */
+            continue;
+        }
+        mw_chip *chips = calloc(nok, sizeof *chips);
+        mw_day *days = calloc(nok, sizeof *days);
+        double *cfrac = calloc(nok, sizeof *cfrac), *score = calloc(nok, sizeof *score);
+        float **band = comp + k * MW_COMPOSITE_NBANDS;
+        int ok = chips && days && cfrac && score;
+        for (int b = 0; ok && b < MW_COMPOSITE_NBANDS; b++)
+            ok = (band[b] = malloc(npix * sizeof(float))) != NULL;
+        double shift_sum = 0;
+        for (size_t i = 0; ok && i < nok; i++) {
+            chips[i] = ps[k].c[i].chip;
+            days[i] = ps[k].c[i].scene->day;
+            cfrac[i] = chips[i].clear_fraction;
+            shift_sum += hypot(ps[k].c[i].dx, ps[k].c[i].dy);
+        }
+        r->coreg_shift_px = p->coregister && nok ? shift_sum / (double)nok : NAN;
+        int red = 0, nir = 0;
+        for (int b = 0; b < MW_COMPOSITE_NBANDS; b++) {
+            if (mw_composite_bands[b] == MW_BAND_RED) red = b;
+            if (mw_composite_bands[b] == MW_BAND_NIR) nir = b;
+        }
+        int rows_per =
+            sc->o->chunk_rows
+                ? sc->o->chunk_rows
+                : mw_composite_chunk_rows(&g, nok, MW_COMPOSITE_NBANDS, omp_get_max_threads(),
+                                          sc->o->mem_budget_mb * 1024 * 1024 / 2);
+        /* BAP aims at the middle of the period. */
+        if (ok)
             mw_composite_bap_scores(days, cfrac, nok, per->start + (per->end - per->start) / 2,
                                     score);
-            const mw_composite_spec spec = {
-                p->composite_method, p->qa_exclude, p->min_clear_obs, 0, 1, days, score};
-            const mw_composite_result res = {band, nclear, taken};
-            if (mw_composite_chips(chips, nok, 2, &g, mask, &spec, rows_per, &res)) {
-                mw_report_add(sc->rep, site->id, "", "composite", "period '%s': %s", per->name,
-                              mw_error_message());
-                for (size_t i = 0; i < npix; i++)
-                    ndvi[k][i] = NAN;
-            } else {
-                const float *rowsv[MW_BAND_COUNT] = {0};
-                rowsv[MW_BAND_RED] = band[0];
-                rowsv[MW_BAND_NIR] = band[1];
-                mw_spectral_index_row(ix, rowsv, ndvi[k], npix);
-                long clear_obs = 0;
-                for (size_t i = 0; i < npix; i++)
-                    if (mask[i]) clear_obs += nclear[i];
-                r->clear_fraction =
-                    inside ? (double)clear_obs / ((double)nok * (double)inside) : NAN;
-                if (p->write_maps && sc->maps_dir)
-                    write_composite_maps(sc, site, per, &g, nclear, taken);
+        const mw_composite_spec spec = {
+            p->composite_method, p->qa_exclude, p->min_clear_obs, red, nir, days, score};
+        const mw_composite_result res = {band, nclear, taken};
+        if (!ok ||
+            mw_composite_chips(chips, nok, MW_COMPOSITE_NBANDS, &g, mask, &spec, rows_per, &res)) {
+            mw_report_add(sc->rep, site->id, "", "composite", "period '%s': %s", per->name,
+                          ok ? mw_error_message() : "out of memory");
+            for (int b = 0; b < MW_COMPOSITE_NBANDS; b++) {
+                free(band[b]);
+                band[b] = NULL;
             }
+        } else {
+            long clear_obs = 0;
+            for (size_t i = 0; i < npix; i++)
+                if (mask[i]) clear_obs += nclear[i];
+            r->clear_fraction = inside ? (double)clear_obs / ((double)nok * (double)inside) : NAN;
+            if (p->write_maps && sc->maps_dir)
+                write_composite_maps(sc, site, per, &g, band, nclear, taken);
+            for (int b = 0; b < MW_COMPOSITE_NBANDS; b++)
+                rowsv[k][mw_composite_bands[b]] = band[b];
+            rowsp[k] = rowsv[k];
         }
-    period_done:
-        for (size_t i = 0; i < nok; i++)
-            mw_chip_free(&chips[i]);
-        free(chips);
-        free(state);
-        free(sel);
-        free(days), free(cfrac), free(score);
+        free(chips), free(days), free(cfrac), free(score);
     }
-    if (sc->o->ingest_only) goto out;
-    /* Areas and means: one pass per period in pixel order, so sums never depend on threads. */
-    mw_forest_rule rule = {p->forest_ndvi_min, p->loss_ndvi_drop_min};
-    uint8_t *first_loss = p->write_maps ? malloc(npix) : NULL;
-    uint8_t *loss = malloc(npix), *scratch = malloc(npix);
-    if (first_loss)
-        for (size_t i = 0; i < npix; i++)
-            first_loss[i] = mask[i] && ndvi[0] && ndvi[0][i] == ndvi[0][i] ? 0 : 255;
-    long base_forest = 0;
-    int base_ok = ndvi[0] != NULL && rows[0].n_scenes > 0 && loss && scratch;
-    if (base_ok)
-        for (size_t i = 0; i < npix; i++)
-            base_forest += mask[i] && mw_is_forest(ndvi[0][i], &rule);
-    for (size_t k = 0; k < p->n_periods; k++) {
-        mw_indicator_row *r = &rows[k];
-        if (!ndvi[k] || r->n_scenes == 0) continue;
-        long valid = 0, forest = 0, nloss = 0, base_seen = 0;
-        double sum = 0;
-        for (size_t i = 0; i < npix; i++) {
-            float v = ndvi[k][i];
-            if (loss)
-                loss[i] = base_ok && k > 0 && mask[i] && mw_is_forest_loss(ndvi[0][i], v, &rule);
-            if (!mask[i] || v != v) continue;
-            valid++;
-            base_seen += base_ok && mw_is_forest(ndvi[0][i], &rule);
-            sum += v;
-            forest += mw_is_forest(v, &rule);
-        }
-        if (base_ok && k > 0) {
-            mw_loss_open(loss, g.width, g.height, p->loss_min_width_px, scratch);
-            for (size_t i = 0; i < npix; i++) {
-                if (!loss[i]) continue;
-                nloss++;
-                if (first_loss && first_loss[i] == 0) first_loss[i] = (uint8_t)k;
-            }
-        }
-        r->valid_fraction = inside ? (double)valid / (double)inside : NAN;
-        r->forest_ha = forest * px_ha;
-        r->ndvi_mean = valid ? sum / (double)valid : NAN;
-        r->forest_baseline_ha = base_ok ? base_forest * px_ha : NAN;
-        r->forest_loss_ha = base_ok ? (k == 0 ? 0.0 : nloss * px_ha) : NAN;
-        r->forest_observed_fraction =
-            base_ok && base_forest ? (double)base_seen / (double)base_forest : NAN;
-        if (p->write_maps && sc->maps_dir) {
-            char name[512];
-            snprintf(name, sizeof name, "%s/%s_ndvi_%s.tif", sc->maps_dir, site->id,
-                     p->periods[k].name);
-            if (write_map(name, &g, GDT_Float32, ndvi[k], NAN, "NDVI of the period composite"))
-                mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
-        }
+    /* The change stages: land cover, loss, severity, trends; every figure in pixel order. */
+    double *t = malloc(np * sizeof *t);
+    mw_site_change ch;
+    const mw_change_config cfg = mw_pipeline_change_config(p, sc->o->chunk_rows);
+    for (size_t k = 0; t && k < np; k++)
+        t[k] = mw_period_mid_year(&p->periods[k]);
+    if (!t || mw_site_change_compute(&g, mask, np, rowsp, t, &cfg, &ch)) {
+        mw_report_add(sc->rep, site->id, "", "change", "%s; the change indicators are left empty",
+                      t ? mw_error_message() : "out of memory");
+    } else {
+        mw_change_fill_rows(rows, &ch);
+        if (p->write_maps && sc->maps_dir)
+            mw_change_write_outputs(sc->maps_dir, site->id, &g, p, &ch, sc->rep);
+        mw_site_change_free(&ch);
     }
-    free(loss);
-    free(scratch);
-    if (first_loss && sc->maps_dir) {
-        char name[512];
-        snprintf(name, sizeof name, "%s/%s_forest_loss.tif", sc->maps_dir, site->id);
-        if (write_map(name, &g, GDT_Byte, first_loss, 255,
-                      "first monitoring period with forest loss (0 none, 255 no data)"))
-            mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
-    }
-    free(first_loss);
+    mw_error_clear();
+    free(t);
 out:
-    for (size_t k = 0; ndvi && k < p->n_periods; k++)
-        free(ndvi[k]);
-    free(ndvi);
+    for (size_t k = 0; ps && k < np; k++) {
+        for (size_t i = 0; i < ps[k].n; i++)
+            mw_chip_free(&ps[k].c[i].chip);
+        free(ps[k].c);
+    }
+    free(ps);
+    for (size_t i = 0; comp && i < np * MW_COMPOSITE_NBANDS; i++)
+        free(comp[i]);
+    free(comp);
+    free(rowsv);
+    free(rowsp);
     free(mask);
-    free(band[0]);
-    free(band[1]);
     free(nclear);
     free(taken);
     free(site_dir);
-    for (size_t k = 0; k < p->n_periods; k++)
+    for (size_t k = 0; k < np; k++)
         rows[k].wkt_wgs84 = wkt_out;
 }
 

@@ -1,4 +1,5 @@
 #include "pipeline/provenance.h"
+#include "pipeline/site_maps.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,9 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
                   MW_FOREST_RULE_CITATION, "loss_filter", MW_LOSS_OPENING_CITATION, "areas",
                   "pixel counts x pixel area on the UTM grid plane (UTM scale error < 0.1 % within "
                   "the zone's central 3 degrees)"));
+    json_object_set_new(json_object_get(prov, "methods"), "change", mw_change_methods_json(p));
+    json_object_set_new(json_object_get(json_object_get(prov, "methods"), "change"),
+                        "coregistration_enabled", json_boolean(p->coregister));
     json_object_set_new(prov, "indicator_columns", cols);
     json_object_set_new(prov, "sites", json_array());
     return prov;

@@ -109,6 +109,31 @@ static int cloud_state(const sim_scene *sc, double x, double y)
     return st;
 }
 
+#define SIM_SUB 3 /* ground samples per pixel side */
+
+/* Canopy texture: white noise on a 10 m lattice smoothed by a Gaussian of 8 m. Nearly
+ * band-limited (the kernel passes 4 % at the pixel's Nyquist frequency) and not periodic, so
+ * sampling it at shifted points shifts the image by that fraction of a pixel; bilinear lattice
+ * noise would not (linear interpolation biases sub-pixel shifts toward whole pixels). Mean 0. */
+static double texture(double x, double y)
+{
+    const double L = 10.0, sigma = 8.0;
+    const double fx = floor(x / L), fy = floor(y / L);
+    double gx[6], gy[6], v = 0;
+    for (int i = 0; i < 6; i++) {
+        double dx = x - (fx + i - 2) * L, dy = y - (fy + i - 2) * L;
+        gx[i] = exp(-dx * dx / (2 * sigma * sigma));
+        gy[i] = exp(-dy * dy / (2 * sigma * sigma));
+    }
+    for (int j = 0; j < 6; j++)
+        for (int i = 0; i < 6; i++)
+            v += gx[i] * gy[j] *
+                 (mw_unif(mw_hash4(0x7e47u, (uint64_t)(int64_t)(fx + i - 2),
+                                   (uint64_t)(int64_t)(fy + j - 2), 3)) -
+                  0.5);
+    return v; /* sd about 0.16 */
+}
+
 /* Noise-free observation at image-frame point (xi, yi). */
 static void observe(const sim_site *ss, const sim_scene *sc, int era, double xi, double yi,
                     double res, sample *o)
@@ -121,17 +146,27 @@ static void observe(const sim_site *ss, const sim_scene *sc, int era, double xi,
     }
     double xw = xi - sc->dx * res, yw = yi + sc->dy * res;
     const sim_world *w = &ss->world;
-    o->cover = sim_world_cover(w, xw, yw, era);
-    double t = mw_unif(mw_hash4(0x7e47u, (uint64_t)(int64_t)floor(xw / 10.0),
-                                (uint64_t)(int64_t)floor(yw / 10.0), 1)) -
-               0.5;
+    o->cover = sim_world_cover(w, xw, yw, era); /* at the centre: what the SCL sees */
+    /* The ground integrated over the pixel (SIM_SUB^2 samples) and a canopy texture that varies
+     * continuously: a planted sub-pixel shift then moves the image by that fraction of a pixel,
+     * as it does in a real sensor, instead of only where an edge crosses a sample point. */
+    double veg = 0;
     for (int b = 0; b < MW_BAND_COUNT; b++)
-        o->rho[b] = cover_rho[o->cover][b];
-    if (o->cover == SIM_FOREST || o->cover == SIM_GRASS || o->cover == SIM_REVEG) {
-        o->rho[MW_BAND_NIR] += 0.04 * t;
-        o->rho[MW_BAND_NIR08] += 0.04 * t;
-        o->rho[MW_BAND_RED] -= 0.006 * t;
-    }
+        o->rho[b] = 0;
+    for (int sy = 0; sy < SIM_SUB; sy++)
+        for (int sx = 0; sx < SIM_SUB; sx++) {
+            double xs = xw + ((sx + 0.5) / SIM_SUB - 0.5) * res,
+                   ys = yw - ((sy + 0.5) / SIM_SUB - 0.5) * res;
+            sim_cover c = sim_world_cover(w, xs, ys, era);
+            for (int b = 0; b < MW_BAND_COUNT; b++)
+                o->rho[b] += cover_rho[c][b] / (SIM_SUB * SIM_SUB);
+            veg +=
+                (c == SIM_FOREST || c == SIM_GRASS || c == SIM_REVEG) / (double)(SIM_SUB * SIM_SUB);
+        }
+    double t = texture(xw, yw);
+    o->rho[MW_BAND_NIR] += 0.12 * t * veg;
+    o->rho[MW_BAND_NIR08] += 0.12 * t * veg;
+    o->rho[MW_BAND_RED] -= 0.012 * t * veg;
     if (sc->hot) {
         double dx = xw - w->hot_x, dy = yw - w->hot_y;
         if (dx * dx + dy * dy < hot_radius * hot_radius) {
@@ -505,9 +540,10 @@ static json_t *world_json(const sim_world *w)
 char *mw_sim_key(const mw_site *const *sites, size_t nsites, const mw_period *periods,
                  size_t nperiods, const mw_sim_options *opt)
 {
-    json_t *k = json_pack("{s:s,s:I,s:i,s:f,s:f}", "minewatch", MW_VERSION_STRING, "seed",
-                          (json_int_t)opt->seed, "scenes_per_period", opt->scenes_per_period,
-                          "cloud_cover", opt->cloud_cover, "margin_m", opt->margin_m);
+    json_t *k = json_pack("{s:s,s:i,s:I,s:i,s:f,s:f}", "minewatch", MW_VERSION_STRING, "renderer",
+                          2 /* area-integrated pixels */, "seed", (json_int_t)opt->seed,
+                          "scenes_per_period", opt->scenes_per_period, "cloud_cover",
+                          opt->cloud_cover, "margin_m", opt->margin_m);
     json_t *s = json_array(), *p = json_array();
     for (size_t i = 0; i < nsites; i++)
         json_array_append_new(

@@ -1,0 +1,80 @@
+/* The change stages over one site's period composites: land cover and its transitions, forest
+ * loss with a minimum mapping unit and its patches, burn severity (dNBR), recovery trends and
+ * revegetation. `run` calls it after compositing; `change` calls it on the composites a run
+ * wrote. Every figure is a count of grid pixels taken in pixel order, so it never depends on
+ * threads or chunking. */
+#ifndef MINEWATCH_SITE_CHANGE_H
+#define MINEWATCH_SITE_CHANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "minewatch/band.h"
+#include "minewatch/grid.h"
+#include "minewatch/land_cover.h"
+#include "minewatch/trend.h"
+
+/* The bands a composite carries, in chip and map band order. */
+#define MW_COMPOSITE_NBANDS 6
+extern const mw_band mw_composite_bands[MW_COMPOSITE_NBANDS];
+
+typedef struct mw_change_config {
+    mw_cover_thresholds cover;
+    double loss_ndvi_drop_min;      /* baseline minus later NDVI must reach this for loss */
+    int loss_min_width_px;          /* opening by a k x k square (mw_loss_open); 1 keeps all */
+    double mmu_ha;                  /* loss patches smaller than this are dropped */
+    const uint8_t *baseline_forest; /* may be NULL: 1 forest, 0 not, 255 unknown (rule decides) */
+    int chunk_rows;                 /* labelling chunk height; 0: the whole grid */
+} mw_change_config;
+
+/* One period against the baseline (period 0). Hectares are NaN where not computable. */
+typedef struct mw_period_change {
+    int ok; /* the period has a composite */
+    double valid_fraction, ndvi_mean;
+    double cover_ha[MW_COVER_COUNT];
+    double transition_ha[MW_COVER_COUNT * MW_COVER_COUNT]; /* [from baseline * N + to now] */
+    double forest_loss_ha;
+    long loss_patches;               /* 8-connected loss patches >= the MMU, lost by this period */
+    double forest_observed_fraction; /* baseline forest with a value this period */
+    double reveg_ha;                 /* bare or disturbed in an earlier period, vegetated now */
+    double dnbr_high_ha;             /* dNBR in Key & Benson's high class */
+} mw_period_change;
+
+/* A loss patch: connected pixels first lost in the same period. */
+typedef struct mw_loss_patch {
+    int32_t id; /* in the patch_id map */
+    int period; /* index of the first period with the loss */
+    long npix;
+    double area_ha;
+    double mean_dndvi; /* baseline NDVI minus NDVI of that period, over the patch */
+} mw_loss_patch;
+
+typedef struct mw_site_change {
+    size_t nperiods;
+    mw_period_change *per;
+    double forest_baseline_ha;
+    uint8_t **cover;     /* per period: mw_cover codes (NULL where no composite) */
+    float **ndvi;        /* per period */
+    float **dnbr;        /* per period, NULL for the baseline */
+    uint8_t *first_loss; /* first period with loss, 0 none, 255 no data */
+    int32_t *patch_id;   /* 0 none, else an id of patches[] */
+    mw_loss_patch *patches;
+    size_t npatches;
+    float *trend_slope, *trend_p; /* NDVI per year and its Mann-Kendall p, per pixel */
+    mw_trend site_trend;          /* of the site-mean NDVI over the periods */
+} mw_site_change;
+
+/* rows[k][b]: period k's composite band b indexed by mw_band (only mw_composite_bands are read),
+ * or rows[k] == NULL where the period has none; t_years[k]: the period's middle in decimal years.
+ * Needs the baseline and one more period. Errors (kind MW_ERR_INPUT) name what is missing. */
+int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiods,
+                           const float *const *const *rows, const double *t_years,
+                           const mw_change_config *cfg, mw_site_change *out);
+void mw_site_change_free(mw_site_change *c);
+
+/* Writes the loss patches as polygons (GeoPackage, grid CRS; fields site_id, patch_id, period,
+ * first_lost_by, area_ha, mean_dndvi), whole or not at all. */
+int mw_loss_patches_write(const char *path, const mw_grid *g, const char *site_id,
+                          const mw_site_change *c, const char *const *period_names);
+
+#endif

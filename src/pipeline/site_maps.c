@@ -1,0 +1,232 @@
+#include "pipeline/site_maps.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_string.h>
+#include <gdal.h>
+
+#include "core/atomic_file.h"
+#include "core/text.h"
+#include "minewatch/coregister.h"
+#include "minewatch/forest_change.h"
+#include "minewatch/patches.h"
+#include "minewatch/severity.h"
+#include "minewatch/trend.h"
+
+int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands, const void *v,
+                 double nodata, const char *desc, const char *const *band_names)
+{
+    const GDALDataType t = (GDALDataType)gdal_type;
+    char *tmp = mw_part_path(path);
+    char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
+    co = CSLSetNameValue(co, "TILED", "YES");
+    if (nbands > 1) co = CSLSetNameValue(co, "INTERLEAVE", "BAND");
+    GDALDatasetH ds = mw_grid_create_dataset(g, "GTiff", tmp, nbands, t, co);
+    CSLDestroy(co);
+    int rc = ds ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
+    const size_t plane = mw_grid_npix(g) * (size_t)GDALGetDataTypeSizeBytes(t);
+    if (ds) {
+        GDALSetDescription(ds, desc);
+        GDALSetMetadataItem(ds, "TIFFTAG_IMAGEDESCRIPTION", desc, NULL);
+        for (int b = 0; b < nbands && rc == 0; b++) {
+            GDALRasterBandH h = GDALGetRasterBand(ds, b + 1);
+            GDALSetRasterNoDataValue(h, nodata);
+            GDALSetDescription(h, band_names ? band_names[b] : desc);
+            if (GDALRasterIO(h, GF_Write, 0, 0, g->width, g->height,
+                             (void *)((const char *)v + (size_t)b * plane), g->width, g->height, t,
+                             0, 0) != CE_None)
+                rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
+        }
+        GDALClose(ds);
+    }
+    if (rc == 0) rc = mw_commit_path(tmp, path);
+    if (rc) mw_remove_tree(tmp);
+    free(tmp);
+    return rc;
+}
+
+static char *map_path(const char *maps_dir, const char *site_id, const char *what,
+                      const char *period, const char *ext)
+{
+    size_t n = strlen(maps_dir) + strlen(site_id) + strlen(what) + (period ? strlen(period) : 0) +
+               strlen(ext) + 8;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s/%s_%s%s%s%s", maps_dir, site_id, what, period ? "_" : "",
+                 period ? period : "", ext);
+    return s;
+}
+
+char *mw_composite_map_path(const char *maps_dir, const char *site_id, const char *period)
+{
+    return map_path(maps_dir, site_id, "composite", period, ".tif");
+}
+
+mw_change_config mw_pipeline_change_config(const mw_pipeline *p, int chunk_rows)
+{
+    mw_change_config c = {
+        {p->water_mndwi_min, p->forest_ndvi_min, p->veg_ndvi_min, p->built_iron_ratio_max},
+        p->loss_ndvi_drop_min,
+        p->loss_min_width_px,
+        p->loss_mmu_ha,
+        NULL,
+        chunk_rows};
+    return c;
+}
+
+double mw_period_mid_year(const mw_period *per)
+{
+    /* Days since 1970 over the mean Gregorian year: a time axis in years for the trend. */
+    return 1970.0 + (0.5 * ((double)per->start + (double)per->end) + 0.5) / 365.2425;
+}
+
+void mw_change_fill_rows(mw_indicator_row *rows, const mw_site_change *c)
+{
+    for (size_t k = 0; k < c->nperiods; k++) {
+        mw_indicator_row *r = &rows[k];
+        const mw_period_change *pc = &c->per[k];
+        r->ndvi_trend_per_yr = c->site_trend.slope;
+        r->ndvi_trend_p = c->site_trend.p;
+        if (!pc->ok) continue;
+        r->valid_fraction = pc->valid_fraction;
+        r->ndvi_mean = pc->ndvi_mean;
+        r->forest_ha = pc->cover_ha[MW_COVER_FOREST];
+        r->forest_baseline_ha = c->forest_baseline_ha;
+        r->forest_loss_ha = pc->forest_loss_ha;
+        r->forest_observed_fraction = pc->forest_observed_fraction;
+        r->loss_patches = pc->loss_patches;
+        r->disturbed_ha = pc->cover_ha[MW_COVER_BARE];
+        r->water_ha = pc->cover_ha[MW_COVER_WATER];
+        r->built_ha = pc->cover_ha[MW_COVER_BUILT];
+        r->reveg_ha = pc->reveg_ha;
+        r->dnbr_high_ha = pc->dnbr_high_ha;
+    }
+}
+
+static void report_io(mw_run_report *rep, const char *site_id, int rc)
+{
+    if (rc) mw_report_add(rep, site_id, "", "outputs", "%s", mw_error_message());
+    mw_error_clear();
+}
+
+static int write_transitions(const char *path, const char *site_id, const mw_pipeline *p,
+                             const mw_site_change *c)
+{
+    char *tmp = mw_part_path(path);
+    FILE *f = tmp ? fopen(tmp, "w") : NULL;
+    if (!f) {
+        free(tmp);
+        return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
+    }
+    fprintf(f, "site_id,period,from_baseline,to,ha\n");
+    for (size_t k = 1; k < c->nperiods; k++) {
+        if (!c->per[k].ok) continue;
+        for (int a = 0; a < MW_COVER_COUNT; a++)
+            for (int b = 0; b < MW_COVER_COUNT; b++)
+                fprintf(f, "%s,%s,%s,%s,%.2f\n", site_id, p->periods[k].name,
+                        mw_cover_name((mw_cover)a), mw_cover_name((mw_cover)b),
+                        c->per[k].transition_ha[a * MW_COVER_COUNT + b]);
+    }
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    int rc = bad ? mw_error_set(MW_ERR_IO, "writing '%s' failed", path) : mw_commit_path(tmp, path);
+    if (rc) remove(tmp);
+    free(tmp);
+    return rc;
+}
+
+void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw_grid *g,
+                             const mw_pipeline *p, const mw_site_change *c, mw_run_report *rep)
+{
+    char legend[512] = "land cover:";
+    for (int i = 0; i < MW_COVER_COUNT; i++) {
+        char one[64];
+        snprintf(one, sizeof one, " %d %s%s", i, mw_cover_rules[i].name,
+                 i + 1 < MW_COVER_COUNT ? "," : "");
+        strncat(legend, one, sizeof legend - strlen(legend) - 1);
+    }
+    const size_t npix = mw_grid_npix(g);
+    for (size_t k = 0; k < c->nperiods; k++) {
+        if (!c->per[k].ok) continue;
+        const char *pn = p->periods[k].name;
+        char *f = map_path(maps_dir, site_id, "ndvi", pn, ".tif");
+        report_io(rep, site_id,
+                  mw_write_map(f, g, GDT_Float32, 1, c->ndvi[k], NAN,
+                               "NDVI of the period composite", NULL));
+        free(f);
+        f = map_path(maps_dir, site_id, "cover", pn, ".tif");
+        report_io(rep, site_id, mw_write_map(f, g, GDT_Byte, 1, c->cover[k], 0, legend, NULL));
+        free(f);
+        if (k > 0) {
+            f = map_path(maps_dir, site_id, "dnbr", pn, ".tif");
+            report_io(rep, site_id,
+                      mw_write_map(f, g, GDT_Float32, 1, c->dnbr[k], NAN,
+                                   "dNBR = NBR(baseline) - NBR(period); Key & Benson classes",
+                                   NULL));
+            free(f);
+        }
+    }
+    char *f = map_path(maps_dir, site_id, "forest_loss", NULL, ".tif");
+    report_io(rep, site_id,
+              mw_write_map(f, g, GDT_Byte, 1, c->first_loss, 255,
+                           "first monitoring period with forest loss (0 none, 255 no data)", NULL));
+    free(f);
+    float *tr = malloc(2 * npix * sizeof *tr);
+    if (tr) {
+        memcpy(tr, c->trend_slope, npix * sizeof *tr);
+        memcpy(tr + npix, c->trend_p, npix * sizeof *tr);
+        const char *names[2] = {"ndvi_slope_per_year (Theil-Sen)", "mann_kendall_p (two-sided)"};
+        f = map_path(maps_dir, site_id, "ndvi_trend", NULL, ".tif");
+        report_io(rep, site_id,
+                  mw_write_map(f, g, GDT_Float32, 2, tr, NAN,
+                               "NDVI trend over the periods, per pixel", names));
+        free(f);
+        free(tr);
+    }
+    const char **names = calloc(c->nperiods, sizeof *names);
+    if (names) {
+        for (size_t k = 0; k < c->nperiods; k++)
+            names[k] = p->periods[k].name;
+        f = map_path(maps_dir, site_id, "loss_patches", NULL, ".gpkg");
+        report_io(rep, site_id, mw_loss_patches_write(f, g, site_id, c, names));
+        free(f);
+        free(names);
+    }
+    f = map_path(maps_dir, site_id, "transitions", NULL, ".csv");
+    report_io(rep, site_id, write_transitions(f, site_id, p, c));
+    free(f);
+}
+
+json_t *mw_change_methods_json(const mw_pipeline *p)
+{
+    json_t *cover = json_array();
+    for (int i = 0; i < MW_COVER_COUNT; i++)
+        json_array_append_new(
+            cover, json_pack("{s:i,s:s,s:s,s:s}", "code", i, "name", mw_cover_rules[i].name, "rule",
+                             mw_cover_rules[i].rule, "citation", mw_cover_rules[i].citation));
+    return json_pack(
+        "{s:o,s:{s:f,s:f,s:f,s:f},s:{s:s,s:s,s:f,s:f,s:i,s:s},s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:f,"
+        "s:s}}",
+        "land_cover_rules", cover, "land_cover_thresholds", "water_mndwi_min", p->water_mndwi_min,
+        "forest_ndvi_min", p->forest_ndvi_min, "veg_ndvi_min", p->veg_ndvi_min,
+        "built_iron_ratio_max", p->built_iron_ratio_max, "forest_loss", "rule",
+        "forest (land cover) in the baseline, not forest and not no data now, NDVI drop >= "
+        "loss_ndvi_drop_min; opened by loss_min_width_px; 8-connected patches smaller than "
+        "loss_mmu_ha dropped",
+        "citation", MW_FOREST_RULE_CITATION, "loss_ndvi_drop_min", p->loss_ndvi_drop_min,
+        "loss_mmu_ha", p->loss_mmu_ha, "loss_min_width_px", p->loss_min_width_px, "opening",
+        MW_LOSS_OPENING_CITATION, "burn_severity", "rule",
+        "dNBR = NBR(baseline) - NBR(period), NBR = (nir-swir22)/(nir+swir22); dnbr_high_ha: "
+        "dNBR >= 0.66",
+        "citation", mw_severity_citation, "trend", "rule",
+        "per pixel and per site (site-mean NDVI): Theil-Sen slope per year over the periods' "
+        "middles, Mann-Kendall p",
+        "citation", MW_TREND_CITATION, "coregistration", "rule",
+        "NIR phase correlation of every chip against the clearest baseline chip over clear "
+        "pixels (the largest window clear in both), upsampled DFT x100; a shift with SNR >= "
+        "min_snr and >= 0.02 px is applied by re-sampling the scene once",
+        "min_snr", p->coreg_min_snr, "citation", MW_COREG_CITATION);
+}

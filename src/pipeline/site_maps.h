@@ -1,0 +1,32 @@
+/* Per-site maps on the site grid and the change stage's outputs, shared by `run` and `change`. */
+#ifndef MW_SITE_MAPS_H
+#define MW_SITE_MAPS_H
+
+#include <jansson.h>
+
+#include "minewatch/grid.h"
+#include "minewatch/indicator.h"
+#include "minewatch/pipeline.h"
+#include "minewatch/run_report.h"
+#include "minewatch/site_change.h"
+
+/* nbands planes of npix values of GDAL type t, DEFLATE-tiled GeoTIFF, whole or not at all.
+ * band_names may be NULL. */
+int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands, const void *v,
+                 double nodata, const char *desc, const char *const *band_names);
+
+/* <maps>/<site>_composite_<period>.tif: the bands `change` starts from. */
+char *mw_composite_map_path(const char *maps_dir, const char *site_id, const char *period);
+
+mw_change_config mw_pipeline_change_config(const mw_pipeline *p, int chunk_rows);
+double mw_period_mid_year(const mw_period *per);
+
+/* Fills the change columns of rows[0..nperiods). */
+void mw_change_fill_rows(mw_indicator_row *rows, const mw_site_change *c);
+/* Land-cover, loss, dNBR and trend maps, the loss patches and the transition table. */
+void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw_grid *g,
+                             const mw_pipeline *p, const mw_site_change *c, mw_run_report *rep);
+/* The change stage's rules and citations, for provenance. */
+json_t *mw_change_methods_json(const mw_pipeline *p);
+
+#endif
