@@ -42,13 +42,18 @@ typedef struct mw_indicator_column {
     const char *unit;
     const char *description;
     size_t offset; /* into mw_indicator_row */
+    int stage;     /* MW_STAGE_COMPOSITE: only `run` knows it; MW_STAGE_ANY: `change` too */
 } mw_indicator_column;
+
+enum { MW_STAGE_ANY, MW_STAGE_COMPOSITE };
 
 extern const mw_indicator_column mw_indicator_columns[];
 extern const int mw_indicator_ncolumns;
 
 /* Writers: whole file or nothing (temporary name, then rename). */
 int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size_t n);
+/* The same without the columns only compositing knows (for `change`). */
+int mw_indicators_write_csv_change(const char *path, const mw_indicator_row *rows, size_t n);
 int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, size_t n);
 /* Formats one cell as the CSV writer does; "" for missing values. buf >= 64 bytes. */
 void mw_indicator_format(const mw_indicator_column *c, const mw_indicator_row *r, char *buf,

@@ -58,8 +58,9 @@ typedef struct mw_pipeline {
     int composite_method;      /* mw_composite_method */
     double loss_mmu_ha;        /* forest-loss patches smaller than this are dropped */
     double water_mndwi_min, veg_ndvi_min, built_iron_ratio_max; /* land-cover rules */
-    bool coregister;      /* align every chip to the site's reference before compositing */
-    double coreg_min_snr; /* shifts with a weaker phase-correlation peak are not applied */
+    bool coregister;           /* align every chip to the site's reference before compositing */
+    double coreg_min_snr;      /* shifts with a weaker phase-correlation peak are not applied */
+    double coreg_max_shift_px; /* longer shifts are taken as false matches, not applied */
 
     bool write_gpkg, write_csv, write_maps;
     char *datacube; /* resolved; NULL means <out>/tiles */

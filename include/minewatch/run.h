@@ -31,6 +31,14 @@ typedef struct mw_run_result {
 int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report *report,
                     mw_run_result *result);
 void mw_run_result_free(mw_run_result *r);
+/* Keeps s (malloc'd) alive as long as r; returns s. */
+const char *mw_run_result_keep(mw_run_result *r, char *s);
+
+/* The change stages alone, from the composites a run of the same pipeline wrote to
+ * <out_dir>/maps: land cover, transitions, loss patches, dNBR, trends, and <out_dir>/change.csv
+ * (the indicator columns that do not need the scenes). Same return convention as the run. */
+int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_report *report,
+                       mw_run_result *result);
 
 /* Resolve the pipeline's site ids against the catalogue (all sites if the pipeline names none).
  * Unknown ids fail with a message naming them. Caller frees *out. */

@@ -51,6 +51,8 @@ static const char *const usage_main =
     "commands:\n"
     "  run PIPELINE        run a pipeline file end to end; writes indicators.gpkg,\n"
     "                      indicators.csv, provenance.json and maps/ to the output folder\n"
+    "  change PIPELINE     only the change stages, from the composites a run wrote:\n"
+    "                      land cover, transitions, loss patches, dNBR, trends\n"
     "  ingest PIPELINE     only fill the site datacube (tiles/): each scene's site window,\n"
     "                      harmonised to surface reflectance with a QA band, as COG chips\n"
     "  simulate PIPELINE   write simulated Sentinel-2 L2A scenes and truth.json for the\n"
@@ -86,6 +88,18 @@ static const char *const usage_run =
     "                      depend on it\n"
     "\n"
     "A scene or site that fails is reported and skipped; the others still run (exit 1).\n";
+
+static const char *const usage_change =
+    "usage: minewatch change PIPELINE [-o DIR] [--threads N] [--quiet]\n"
+    "\n"
+    "Runs the change stages alone on the period composites that 'minewatch run PIPELINE -o\n"
+    "DIR' wrote to DIR/maps (<site>_composite_<period>.tif): land cover per period (rule\n"
+    "table, 'minewatch indicators' and provenance.json cite it), the class transitions from\n"
+    "the baseline (maps/<site>_transitions.csv), forest loss with the minimum mapping unit\n"
+    "and its patches as polygons (maps/<site>_loss_patches.gpkg), dNBR, and the per-pixel and\n"
+    "per-site NDVI trend (Theil-Sen, Mann-Kendall). Writes DIR/change.csv: the indicator\n"
+    "columns that do not need the scenes. Change thresholds can be edited in PIPELINE and\n"
+    "re-run here without touching the scenes.\n";
 
 static const char *const usage_ingest =
     "usage: minewatch ingest PIPELINE [-o DIR] [--datacube DIR] [--threads N] [--quiet]\n"
@@ -238,6 +252,41 @@ static int cmd_run(cli *c, int argc, char **argv)
 static int cmd_ingest(cli *c, int argc, char **argv)
 {
     return run_or_ingest(c, argc, argv, 1);
+}
+
+static int cmd_change(cli *c, int argc, char **argv)
+{
+    if (c->help) return fputs(usage_change, stdout), EXIT_OK;
+    if (argc != 1) return fprintf(stderr, "%s", usage_change), EXIT_BAD_INPUT;
+    mw_pipeline p;
+    if (mw_pipeline_load(argv[0], &p)) return exit_for_error();
+    char *out = c->out ? strdup(c->out) : default_out(&p, NULL);
+    mw_run_options o = {out, (size_t)c->mem_mb, c->chunk_rows, c->command_line, NULL, 0};
+    mw_run_report rep = {0};
+    mw_run_result res;
+    int rc;
+    if (mw_pipeline_change(&p, &o, &rep, &res)) {
+        rc = exit_for_error();
+    } else {
+        if (!c->quiet) {
+            printf("%-22s %-10s %10s %8s %9s %9s %9s %10s\n", "site_id", "period", "loss_ha",
+                   "patches", "water_ha", "dist_ha", "reveg_ha", "ndvi_trend");
+            for (size_t i = 0; i < res.nrows; i++) {
+                const mw_indicator_row *r = &res.rows[i];
+                printf("%-22s %-10s %10.2f %8ld %9.2f %9.2f %9.2f %10.5f\n", r->site_id, r->period,
+                       r->forest_loss_ha, r->loss_patches, r->water_ha, r->disturbed_ha,
+                       r->reveg_ha, r->ndvi_trend_per_yr);
+            }
+            printf("\noutputs in %s: change.csv, maps/\n", out);
+        }
+        print_report(&rep);
+        rc = rep.n ? EXIT_PARTIAL : EXIT_OK;
+        mw_run_result_free(&res);
+    }
+    mw_report_free(&rep);
+    free(out);
+    mw_pipeline_free(&p);
+    return rc;
 }
 
 static int cmd_simulate(cli *c, int argc, char **argv)
@@ -547,6 +596,8 @@ static int run_main(cli *cp, int argc, char **argv)
     int rc;
     if (strcmp(cmd, "run") == 0)
         rc = cmd_run(&c, nargs - 1, args + 1);
+    else if (strcmp(cmd, "change") == 0)
+        rc = cmd_change(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "ingest") == 0)
         rc = cmd_ingest(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "simulate") == 0)

@@ -4,47 +4,52 @@
 
 #include "minewatch/indicator.h"
 
-#define COL(n, t, d, u, desc)                                                                      \
+#define COL(n, stage, t, d, u, desc)                                                               \
     {                                                                                              \
-#n, t, d, u, desc, offsetof(mw_indicator_row, n)                                           \
+#n, t, d, u, desc, offsetof(mw_indicator_row, n), stage                                    \
     }
 /* Adding an indicator is one line here plus filling it in the run. */
 const mw_indicator_column mw_indicator_columns[] = {
-    COL(site_id, MW_COL_TEXT, 0, "", "site identifier in the site catalogue"),
-    COL(site_name, MW_COL_TEXT, 0, "", "site name in the site catalogue"),
-    COL(period, MW_COL_TEXT, 0, "", "period name ('baseline' or a monitoring period)"),
-    COL(period_start, MW_COL_DATE, 0, "date", "first day of the period"),
-    COL(period_end, MW_COL_DATE, 0, "date", "last day of the period (inclusive)"),
-    COL(n_scenes, MW_COL_INT, 0, "count", "scenes composited for the period"),
-    COL(n_scenes_failed, MW_COL_INT, 0, "count",
+    COL(site_id, MW_STAGE_ANY, MW_COL_TEXT, 0, "", "site identifier in the site catalogue"),
+    COL(site_name, MW_STAGE_ANY, MW_COL_TEXT, 0, "", "site name in the site catalogue"),
+    COL(period, MW_STAGE_ANY, MW_COL_TEXT, 0, "",
+        "period name ('baseline' or a monitoring period)"),
+    COL(period_start, MW_STAGE_ANY, MW_COL_DATE, 0, "date", "first day of the period"),
+    COL(period_end, MW_STAGE_ANY, MW_COL_DATE, 0, "date", "last day of the period (inclusive)"),
+    COL(n_scenes, MW_STAGE_COMPOSITE, MW_COL_INT, 0, "count", "scenes composited for the period"),
+    COL(n_scenes_failed, MW_STAGE_COMPOSITE, MW_COL_INT, 0, "count",
         "scenes of the period that could not be read (see provenance)"),
-    COL(clear_fraction, MW_COL_REAL, 4, "fraction", "clear observations / (scenes x site pixels)"),
-    COL(valid_fraction, MW_COL_REAL, 4, "fraction",
+    COL(clear_fraction, MW_STAGE_COMPOSITE, MW_COL_REAL, 4, "fraction",
+        "clear observations / (scenes x site pixels)"),
+    COL(valid_fraction, MW_STAGE_ANY, MW_COL_REAL, 4, "fraction",
         "site pixels with at least the minimum clear observations"),
-    COL(area_ha, MW_COL_REAL, 2, "ha", "site area (UTM grid plane)"),
-    COL(forest_ha, MW_COL_REAL, 2, "ha", "forest in this period's composite"),
-    COL(forest_baseline_ha, MW_COL_REAL, 2, "ha", "forest in the baseline composite"),
-    COL(forest_loss_ha, MW_COL_REAL, 2, "ha",
+    COL(area_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha", "site area (UTM grid plane)"),
+    COL(forest_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha", "forest in this period's composite"),
+    COL(forest_baseline_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha", "forest in the baseline composite"),
+    COL(forest_loss_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha",
         "baseline forest lost by this period (0 for the baseline)"),
-    COL(forest_observed_fraction, MW_COL_REAL, 4, "fraction",
+    COL(forest_observed_fraction, MW_STAGE_ANY, MW_COL_REAL, 4, "fraction",
         "share of baseline forest with a clear composite in this period: forest_loss_ha covers "
         "only that share"),
-    COL(ndvi_mean, MW_COL_REAL, 4, "NDVI",
+    COL(ndvi_mean, MW_STAGE_ANY, MW_COL_REAL, 4, "NDVI",
         "mean NDVI of the period composite over valid site pixels"),
-    COL(loss_patches, MW_COL_INT, 0, "count",
+    COL(loss_patches, MW_STAGE_ANY, MW_COL_INT, 0, "count",
         "8-connected forest-loss patches of at least the minimum mapping unit, lost by this "
         "period"),
-    COL(disturbed_ha, MW_COL_REAL, 2, "ha", "bare or disturbed ground (land-cover class)"),
-    COL(water_ha, MW_COL_REAL, 2, "ha", "open water (land-cover class)"),
-    COL(built_ha, MW_COL_REAL, 2, "ha", "bright built or industrial surfaces (land-cover class)"),
-    COL(reveg_ha, MW_COL_REAL, 2, "ha",
+    COL(disturbed_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha",
+        "bare or disturbed ground (land-cover class)"),
+    COL(water_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha", "open water (land-cover class)"),
+    COL(built_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha",
+        "bright built or industrial surfaces (land-cover class)"),
+    COL(reveg_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha",
         "vegetated now and bare or disturbed in an earlier period (rehabilitation)"),
-    COL(dnbr_high_ha, MW_COL_REAL, 2, "ha",
+    COL(dnbr_high_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha",
         "dNBR against the baseline in Key & Benson's high-severity class"),
-    COL(ndvi_trend_per_yr, MW_COL_REAL, 5, "NDVI/yr",
+    COL(ndvi_trend_per_yr, MW_STAGE_ANY, MW_COL_REAL, 5, "NDVI/yr",
         "Theil-Sen slope of the site-mean NDVI over all periods (same on every row of a site)"),
-    COL(ndvi_trend_p, MW_COL_REAL, 4, "p", "two-sided Mann-Kendall p-value of that trend"),
-    COL(coreg_shift_px, MW_COL_REAL, 3, "px",
+    COL(ndvi_trend_p, MW_STAGE_ANY, MW_COL_REAL, 4, "p",
+        "two-sided Mann-Kendall p-value of that trend"),
+    COL(coreg_shift_px, MW_STAGE_COMPOSITE, MW_COL_REAL, 3, "px",
         "mean length of the co-registration shifts applied to this period's scenes"),
 };
 #undef COL

@@ -27,7 +27,7 @@ static void csv_cell(FILE *f, const char *s)
     fputc('"', f);
 }
 
-int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size_t n)
+static int write_csv(const char *path, const mw_indicator_row *rows, size_t n, int change_only)
 {
     char *tmp = mw_part_path(path);
     FILE *f = tmp ? fopen(tmp, "w") : NULL;
@@ -35,13 +35,20 @@ int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size
         free(tmp);
         return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
     }
-    for (int c = 0; c < mw_indicator_ncolumns; c++)
-        fprintf(f, "%s%s", c ? "," : "", mw_indicator_columns[c].name);
+    int first = 1;
+    for (int c = 0; c < mw_indicator_ncolumns; c++) {
+        if (change_only && mw_indicator_columns[c].stage == MW_STAGE_COMPOSITE) continue;
+        fprintf(f, "%s%s", first ? "" : ",", mw_indicator_columns[c].name);
+        first = 0;
+    }
     fputc('\n', f);
     char buf[512];
     for (size_t r = 0; r < n; r++) {
+        first = 1;
         for (int c = 0; c < mw_indicator_ncolumns; c++) {
-            if (c) fputc(',', f);
+            if (change_only && mw_indicator_columns[c].stage == MW_STAGE_COMPOSITE) continue;
+            if (!first) fputc(',', f);
+            first = 0;
             mw_indicator_format(&mw_indicator_columns[c], &rows[r], buf, sizeof buf);
             csv_cell(f, buf);
         }
@@ -53,6 +60,16 @@ int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size
     if (rc) remove(tmp);
     free(tmp);
     return rc;
+}
+
+int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size_t n)
+{
+    return write_csv(path, rows, n, 0);
+}
+
+int mw_indicators_write_csv_change(const char *path, const mw_indicator_row *rows, size_t n)
+{
+    return write_csv(path, rows, n, 1);
 }
 
 int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, size_t n)

@@ -456,7 +456,7 @@ static int parse_thresholds(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 
 static int parse_coregistration(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
-    static const char *const keys[] = {"enabled", "min_snr", NULL};
+    static const char *const keys[] = {"enabled", "min_snr", "max_shift_px", NULL};
     if (check_keys(c, n, "coregistration", keys)) return -1;
     yaml_node_t *v;
     if ((v = map_get(c, n, "enabled"))) {
@@ -471,6 +471,9 @@ static int parse_coregistration(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     }
     if ((v = map_get(c, n, "min_snr")) &&
         get_num(c, v, "coregistration.min_snr", 1, 1e6, &p->coreg_min_snr))
+        return -1;
+    if ((v = map_get(c, n, "max_shift_px")) &&
+        get_num(c, v, "coregistration.max_shift_px", 0.1, 1000, &p->coreg_max_shift_px))
         return -1;
     return 0;
 }
@@ -555,6 +558,7 @@ static void defaults(mw_pipeline *p)
     p->built_iron_ratio_max = ct.built_iron_ratio_max;
     p->coregister = true;
     p->coreg_min_snr = 12;
+    p->coreg_max_shift_px = 3;
     p->write_gpkg = p->write_csv = p->write_maps = true;
 }
 

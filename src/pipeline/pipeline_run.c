@@ -29,7 +29,7 @@
 #include "pipeline/site_maps.h"
 #include "pipeline/site_stack.h"
 
-static const char *keep(mw_run_result *r, char *s)
+const char *mw_run_result_keep(mw_run_result *r, char *s)
 {
     char **no = realloc(r->owned, (r->nowned + 1) * sizeof *no);
     if (!no) return s;
@@ -326,7 +326,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         mw_lonlat_bbox(wpoly, site_bbox);
         char *wkt = NULL;
         OGR_G_ExportToWkt(wpoly, &wkt);
-        wkt_out = keep(sc->res, mw_text_dup(wkt));
+        wkt_out = mw_run_result_keep(sc->res, mw_text_dup(wkt));
         CPLFree(wkt);
         area_ha = OGR_G_Area(upoly) / 1e4;
     }
@@ -544,9 +544,9 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         }
         /* The rows point into the catalogue, which is freed below: copy the strings. */
         for (size_t i = 0; i < res->nrows; i++) {
-            res->rows[i].site_id = keep(res, mw_text_dup(res->rows[i].site_id));
-            res->rows[i].site_name = keep(res, mw_text_dup(res->rows[i].site_name));
-            res->rows[i].period = keep(res, mw_text_dup(res->rows[i].period));
+            res->rows[i].site_id = mw_run_result_keep(res, mw_text_dup(res->rows[i].site_id));
+            res->rows[i].site_name = mw_run_result_keep(res, mw_text_dup(res->rows[i].site_name));
+            res->rows[i].period = mw_run_result_keep(res, mw_text_dup(res->rows[i].period));
         }
         char *csv = mw_text_path(o->out_dir, "indicators.csv"),
              *gpkg = mw_text_path(o->out_dir, "indicators.gpkg");

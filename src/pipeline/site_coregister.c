@@ -91,11 +91,18 @@ void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, const char *site
                 mw_error_clear();
                 continue;
             }
+            /* A strong peak far off is a repeated pattern or real change lining up, not the
+             * sub-pixel to few-pixel misregistration of one sensor's products. */
+            const char *why_not = r.trusted ? NULL : r.why_not;
+            if (r.trusted && hypot(r.dx, r.dy) > p->coreg_max_shift_px) {
+                r.trusted = 0;
+                why_not = "implausible shift";
+            }
             int apply = r.trusted && hypot(r.dx, r.dy) >= MIN_APPLIED_SHIFT_PX;
             jc = json_pack("{s:s,s:f,s:f,s:f,s:f,s:b,s:b}", "reference", ref_id, "dx_px", r.dx,
                            "dy_px", r.dy, "snr", r.snr, "valid_fraction", r.valid, "trusted",
                            r.trusted, "applied", apply);
-            if (!r.trusted) json_object_set_new(jc, "why_not", json_string(r.why_not));
+            if (!r.trusted) json_object_set_new(jc, "why_not", json_string(why_not));
             if (apply) {
                 mw_ingest_options so = *io;
                 so.shift_dx = r.dx, so.shift_dy = r.dy;

@@ -209,7 +209,7 @@ json_t *mw_change_methods_json(const mw_pipeline *p)
                              mw_cover_rules[i].rule, "citation", mw_cover_rules[i].citation));
     return json_pack(
         "{s:o,s:{s:f,s:f,s:f,s:f},s:{s:s,s:s,s:f,s:f,s:i,s:s},s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:f,"
-        "s:s}}",
+        "s:f,s:s}}",
         "land_cover_rules", cover, "land_cover_thresholds", "water_mndwi_min", p->water_mndwi_min,
         "forest_ndvi_min", p->forest_ndvi_min, "veg_ndvi_min", p->veg_ndvi_min,
         "built_iron_ratio_max", p->built_iron_ratio_max, "forest_loss", "rule",
@@ -227,6 +227,7 @@ json_t *mw_change_methods_json(const mw_pipeline *p)
         "citation", MW_TREND_CITATION, "coregistration", "rule",
         "NIR phase correlation of every chip against the clearest baseline chip over clear "
         "pixels (the largest window clear in both), upsampled DFT x100; a shift with SNR >= "
-        "min_snr and >= 0.02 px is applied by re-sampling the scene once",
-        "min_snr", p->coreg_min_snr, "citation", MW_COREG_CITATION);
+        "min_snr, >= 0.02 px and <= max_shift_px is applied by re-sampling the scene once",
+        "min_snr", p->coreg_min_snr, "max_shift_px", p->coreg_max_shift_px, "citation",
+        MW_COREG_CITATION);
 }

@@ -1,0 +1,175 @@
+/* `minewatch change`: the change stages alone, from the composites a run wrote. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gdal.h>
+#include <jansson.h>
+
+#include "core/atomic_file.h"
+#include "core/text.h"
+#include "minewatch/log.h"
+#include "minewatch/run.h"
+#include "pipeline/site_maps.h"
+
+/* Reads one period's composite; 1 if the file is absent (the period had none), -1 on error. */
+static int read_composite(const char *path, const mw_grid *g, float **band)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return 1;
+    GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+    if (!ds)
+        return mw_error_from_gdal(MW_ERR_INPUT,
+                                  "cannot open composite '%s'; run 'minewatch run' "
+                                  "again to rewrite it",
+                                  path);
+    int rc = 0;
+    if (GDALGetRasterXSize(ds) != g->width || GDALGetRasterYSize(ds) != g->height ||
+        GDALGetRasterCount(ds) != MW_COMPOSITE_NBANDS)
+        rc = mw_error_set(MW_ERR_INPUT,
+                          "composite '%s' is %dx%d with %d bands, but the site grid is %dx%d with "
+                          "%d bands: it was written with other grid settings. Run 'minewatch run' "
+                          "with this pipeline first",
+                          path, GDALGetRasterXSize(ds), GDALGetRasterYSize(ds),
+                          GDALGetRasterCount(ds), g->width, g->height, MW_COMPOSITE_NBANDS);
+    for (int b = 0; b < MW_COMPOSITE_NBANDS && rc == 0; b++)
+        if (GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Read, 0, 0, g->width, g->height, band[b],
+                         g->width, g->height, GDT_Float32, 0, 0) != CE_None)
+            rc = mw_error_from_gdal(MW_ERR_INPUT, "cannot read composite '%s'", path);
+    GDALClose(ds);
+    return rc;
+}
+
+static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_site *site,
+                        const char *maps_dir, mw_indicator_row *rows, mw_run_report *rep)
+{
+    const size_t np = p->n_periods;
+    mw_grid g;
+    if (mw_grid_for_site_in(site, p->grid_epsg ? p->grid_epsg : mw_site_utm_epsg(site),
+                            p->pixel_size_m, p->buffer_m, p->origin_x, p->origin_y, &g)) {
+        mw_report_add(rep, site->id, "", "grid", "%s", mw_error_message());
+        return;
+    }
+    const size_t npix = mw_grid_npix(&g);
+    uint8_t *mask = malloc(npix);
+    float *planes = malloc(np * MW_COMPOSITE_NBANDS * npix * sizeof *planes);
+    const float *(*rowsv)[MW_BAND_COUNT] = calloc(np, sizeof *rowsv);
+    const float *const **rowsp = calloc(np, sizeof *rowsp);
+    double *t = malloc(np * sizeof *t);
+    if (!mask || !planes || !rowsv || !rowsp || !t) {
+        mw_report_add(rep, site->id, "", "memory", "out of memory for a %dx%d grid", g.width,
+                      g.height);
+        goto out;
+    }
+    if (mw_grid_site_mask(&g, site, mask)) {
+        mw_report_add(rep, site->id, "", "grid", "%s", mw_error_message());
+        goto out;
+    }
+    OGRGeometryH up = mw_site_polygon(site, g.epsg);
+    double area = up ? OGR_G_Area(up) / 1e4 : NAN;
+    if (up) OGR_G_DestroyGeometry(up);
+    for (size_t k = 0; k < np; k++) {
+        rows[k].area_ha = area;
+        t[k] = mw_period_mid_year(&p->periods[k]);
+        float *band[MW_COMPOSITE_NBANDS];
+        for (int b = 0; b < MW_COMPOSITE_NBANDS; b++)
+            band[b] = planes + ((size_t)k * MW_COMPOSITE_NBANDS + b) * npix;
+        char *path = mw_composite_map_path(maps_dir, site->id, p->periods[k].name);
+        int st = path ? read_composite(path, &g, band) : -1;
+        if (st < 0) {
+            mw_report_add(rep, site->id, "", "change", "%s", mw_error_message());
+        } else if (st > 0) {
+            mw_report_add(rep, site->id, "", "change",
+                          "no composite for period '%s' ('%s' is missing): 'minewatch run' "
+                          "writes it when the period has clear scenes; its change figures are "
+                          "left empty",
+                          p->periods[k].name, path);
+        } else {
+            for (int b = 0; b < MW_COMPOSITE_NBANDS; b++)
+                rowsv[k][mw_composite_bands[b]] = band[b];
+            rowsp[k] = rowsv[k];
+        }
+        mw_error_clear();
+        free(path);
+    }
+    mw_site_change ch;
+    mw_change_config cfg = mw_pipeline_change_config(p, o->chunk_rows);
+    if (mw_site_change_compute(&g, mask, np, rowsp, t, &cfg, &ch)) {
+        mw_report_add(rep, site->id, "", "change", "%s", mw_error_message());
+    } else {
+        mw_change_fill_rows(rows, &ch);
+        mw_change_write_outputs(maps_dir, site->id, &g, p, &ch, rep);
+        mw_site_change_free(&ch);
+    }
+    mw_error_clear();
+out:
+    free(mask), free(planes), free(rowsv), free(rowsp), free(t);
+}
+
+int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_report *rep,
+                       mw_run_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (p->n_periods < 2)
+        return mw_error_set(MW_ERR_INPUT,
+                            "%s: change needs the baseline and at least one monitoring period",
+                            p->path);
+    mw_site_catalog cat;
+    if (mw_site_catalog_load(p->catalogue, &cat))
+        return mw_error_prefix("%s: sites.catalogue", p->path);
+    const mw_site **sites = NULL;
+    size_t ns = 0;
+    if (mw_pipeline_select_sites(p, &cat, &sites, &ns)) {
+        mw_site_catalog_free(&cat);
+        return -1;
+    }
+    char *maps_dir = mw_text_path(o->out_dir, "maps");
+    struct stat st;
+    int rc = 0;
+    if (!maps_dir || stat(maps_dir, &st) != 0)
+        rc = mw_error_set(MW_ERR_INPUT,
+                          "'%s' holds no composites: run 'minewatch run %s -o %s' first (with "
+                          "'maps' in outputs.formats)",
+                          maps_dir ? maps_dir : o->out_dir, p->path, o->out_dir);
+    if (rc == 0) {
+        res->rows = calloc(ns * p->n_periods + 1, sizeof *res->rows);
+        res->nrows = ns * p->n_periods;
+        if (!res->rows) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
+    }
+    for (size_t s = 0; rc == 0 && s < ns; s++) {
+        mw_log(MW_LOG_INFO, "site %zu/%zu: %s: change", s + 1, ns, sites[s]->id);
+        mw_indicator_row *rows = res->rows + s * p->n_periods;
+        for (size_t k = 0; k < p->n_periods; k++) {
+            mw_indicator_row *r = &rows[k];
+            memset(r, 0, sizeof *r);
+            r->site_id = sites[s]->id;
+            r->site_name = sites[s]->name;
+            r->period = p->periods[k].name;
+            r->period_start = p->periods[k].start;
+            r->period_end = p->periods[k].end;
+            r->valid_fraction = r->area_ha = r->forest_ha = r->forest_baseline_ha = NAN;
+            r->forest_loss_ha = r->ndvi_mean = r->forest_observed_fraction = NAN;
+            r->disturbed_ha = r->water_ha = r->built_ha = r->reveg_ha = r->dnbr_high_ha = NAN;
+            r->ndvi_trend_per_yr = r->ndvi_trend_p = NAN;
+        }
+        change_site(p, o, sites[s], maps_dir, rows, rep);
+    }
+    if (rc == 0) {
+        char *csv = mw_text_path(o->out_dir, "change.csv");
+        if (mw_indicators_write_csv_change(csv, res->rows, res->nrows))
+            mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
+        free(csv);
+        /* The rows point into the catalogue, which is freed below. */
+        for (size_t i = 0; i < res->nrows; i++) {
+            res->rows[i].site_id = mw_run_result_keep(res, mw_text_dup(res->rows[i].site_id));
+            res->rows[i].site_name = mw_run_result_keep(res, mw_text_dup(res->rows[i].site_name));
+            res->rows[i].period = mw_run_result_keep(res, mw_text_dup(res->rows[i].period));
+        }
+    }
+    free(maps_dir);
+    free(sites);
+    mw_site_catalog_free(&cat);
+    return rc;
+}
