@@ -39,6 +39,7 @@ bench: build
 	$(BUILD)/bench_ingest out/bench/ingest
 	$(BUILD)/bench_ndvi out/bench/ndvi $(BUILD)/minewatch
 	$(BUILD)/bench_kernels out/bench/kernels bench/nanmedian.py ../shared/data tests
+	bench/change_scores.sh ../shared/data $(BUILD) out/bench/change
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -433,15 +433,21 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                 band[b] = NULL;
             }
         } else {
-            long clear_obs = 0;
+            long clear_obs = 0, valid = 0;
             for (size_t i = 0; i < npix; i++)
-                if (mask[i]) clear_obs += nclear[i];
+                if (mask[i]) clear_obs += nclear[i], valid += nclear[i] > 0;
             r->clear_fraction = inside ? (double)clear_obs / ((double)nok * (double)inside) : NAN;
+            if (valid == 0)
+                mw_report_add(sc->rep, site->id, "", "composite",
+                              "period '%s' (%s to %s): none of its %zu scene(s) has a clear pixel "
+                              "over the site (all cloud, shadow or masked); its land-cover and "
+                              "change figures are left empty. Add scenes or widen the period",
+                              per->name, sd, ed, nok);
             if (p->write_maps && sc->maps_dir)
                 write_composite_maps(sc, site, per, &g, band, nclear, taken);
             for (int b = 0; b < MW_COMPOSITE_NBANDS; b++)
                 rowsv[k][mw_composite_bands[b]] = band[b];
-            rowsp[k] = rowsv[k];
+            rowsp[k] = valid ? rowsv[k] : NULL;
         }
         free(chips), free(days), free(cfrac), free(score);
     }

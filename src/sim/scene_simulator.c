@@ -703,6 +703,13 @@ int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *per
                       "forest in the baseline period and not forest in this period", "shift_px",
                       "image content displaced by (col, row) 10 m pixels: pixel (i, j) shows the "
                       "ground at (i - col, j - row)"));
+        /* What a pure pixel of each cover reads, so tests can turn areas into expected means. */
+        json_t *cn = json_object();
+        for (int c = 0; c < SIM_NCOVER; c++) {
+            const double r = cover_rho[c][MW_BAND_RED], n = cover_rho[c][MW_BAND_NIR];
+            json_object_set_new(cn, sim_cover_name((sim_cover)c), json_real((n - r) / (n + r)));
+        }
+        json_object_set_new(truth, "cover_ndvi", cn);
         json_t *jsites = json_array();
         for (size_t s = 0; s < nsites; s++) {
             json_t *js = json_pack("{s:s,s:s,s:o,s:o}", "id", sites[s]->id, "kind", sites[s]->kind,
