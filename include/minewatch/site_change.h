@@ -25,6 +25,7 @@ typedef struct mw_change_config {
     double mmu_ha;                  /* loss patches smaller than this are dropped */
     const uint8_t *baseline_forest; /* may be NULL: 1 forest, 0 not, 255 unknown (rule decides) */
     int chunk_rows;                 /* labelling chunk height; 0: the whole grid */
+    int generic_method;             /* mw_change_method: the multi-band change map */
 } mw_change_config;
 
 /* One period against the baseline (period 0). Hectares are NaN where not computable. */
@@ -38,6 +39,8 @@ typedef struct mw_period_change {
     double forest_observed_fraction; /* baseline forest with a value this period */
     double reveg_ha;                 /* bare or disturbed in an earlier period, vegetated now */
     double dnbr_high_ha;             /* dNBR in Key & Benson's high class */
+    double changed_ha;       /* generic multi-band change against the baseline (any cover) */
+    double change_threshold; /* the automatic threshold the generic method chose */
 } mw_period_change;
 
 /* A loss patch: connected pixels first lost in the same period. */
@@ -56,6 +59,7 @@ typedef struct mw_site_change {
     uint8_t **cover;     /* per period: mw_cover codes (NULL where no composite) */
     float **ndvi;        /* per period */
     float **dnbr;        /* per period, NULL for the baseline */
+    uint8_t **changed;   /* per period: generic change 1, none 0, no data 255; NULL baseline */
     uint8_t *first_loss; /* first period with loss, 0 none, 255 no data */
     int32_t *patch_id;   /* 0 none, else an id of patches[] */
     mw_loss_patch *patches;

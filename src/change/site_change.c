@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "minewatch/change_vector.h"
 #include "minewatch/error.h"
 #include "minewatch/forest_change.h"
 #include "minewatch/patches.h"
@@ -19,8 +20,9 @@ void mw_site_change_free(mw_site_change *c)
         if (c->cover) free(c->cover[k]);
         if (c->ndvi) free(c->ndvi[k]);
         if (c->dnbr) free(c->dnbr[k]);
+        if (c->changed) free(c->changed[k]);
     }
-    free(c->cover), free(c->ndvi), free(c->dnbr);
+    free(c->cover), free(c->ndvi), free(c->dnbr), free(c->changed);
     free(c->per), free(c->first_loss), free(c->patch_id), free(c->patches);
     free(c->trend_slope), free(c->trend_p);
     memset(c, 0, sizeof *c);
@@ -122,6 +124,7 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
     out->cover = calloc(nperiods, sizeof *out->cover);
     out->ndvi = calloc(nperiods, sizeof *out->ndvi);
     out->dnbr = calloc(nperiods, sizeof *out->dnbr);
+    out->changed = calloc(nperiods, sizeof *out->changed);
     out->first_loss = malloc(npix);
     out->patch_id = calloc(npix, sizeof *out->patch_id);
     out->trend_slope = malloc(npix * sizeof(float));
@@ -129,9 +132,9 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
     uint8_t *loss = malloc(npix), *scratch = malloc(npix), *was_bare = calloc(npix, 1);
     int32_t *lab = malloc(npix * sizeof *lab);
     float *nbr0 = malloc(npix * sizeof *nbr0), *nbr = malloc(npix * sizeof *nbr);
-    int rc = out->per && out->cover && out->ndvi && out->dnbr && out->first_loss && out->patch_id &&
-                     out->trend_slope && out->trend_p && loss && scratch && was_bare && lab &&
-                     nbr0 && nbr
+    int rc = out->per && out->cover && out->ndvi && out->dnbr && out->changed && out->first_loss &&
+                     out->patch_id && out->trend_slope && out->trend_p && loss && scratch &&
+                     was_bare && lab && nbr0 && nbr
                  ? 0
                  : mw_error_set(MW_ERR_NOMEM, "change: out of memory for a %dx%d grid", g->width,
                                 g->height);
@@ -166,6 +169,7 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
         for (int c = 0; c < MW_COVER_COUNT; c++)
             pc->cover_ha[c] = NAN;
         pc->forest_loss_ha = pc->reveg_ha = pc->dnbr_high_ha = pc->ndvi_mean = NAN;
+        pc->changed_ha = pc->change_threshold = NAN;
         pc->valid_fraction = pc->forest_observed_fraction = NAN;
         for (int c = 0; c < MW_COVER_COUNT * MW_COVER_COUNT; c++)
             pc->transition_ha[c] = NAN;
@@ -210,10 +214,34 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
         pc->forest_observed_fraction = base_forest ? (double)seen / (double)base_forest : NAN;
         if (k == 0) {
             pc->forest_loss_ha = 0, pc->loss_patches = 0, pc->reveg_ha = 0, pc->dnbr_high_ha = 0;
+            pc->changed_ha = 0;
             continue;
         }
         pc->reveg_ha = reveg * px_ha;
         pc->dnbr_high_ha = high_n * px_ha;
+        /* Generic change over all composite bands: pits, tailings and plants too. Outside the
+         * site mask the composites are NaN, so only site pixels set the threshold. */
+        const float *a[MW_COMPOSITE_NBANDS], *b[MW_COMPOSITE_NBANDS];
+        for (int j = 0; j < MW_COMPOSITE_NBANDS; j++)
+            a[j] = rows[0][mw_composite_bands[j]], b[j] = rows[k][mw_composite_bands[j]];
+        mw_change_stats cs;
+        out->changed[k] = malloc(npix);
+        if (!out->changed[k]) {
+            rc = mw_error_set(MW_ERR_NOMEM, "change: out of memory");
+            break;
+        }
+        if (mw_change_detect(a, b, MW_COMPOSITE_NBANDS, npix, (mw_change_method)cfg->generic_method,
+                             NULL, out->changed[k], &cs) == 0) {
+            long nchg = 0;
+            for (size_t i = 0; i < npix; i++)
+                nchg += mask[i] && out->changed[k][i] == MW_CHANGE_YES;
+            pc->changed_ha = nchg * px_ha;
+            pc->change_threshold = cs.threshold;
+        } else {
+            memset(out->changed[k], MW_CHANGE_NODATA, npix); /* e.g. a flat composite */
+            pc->changed_ha = pc->change_threshold = NAN;
+        }
+        mw_error_clear();
         /* Slivers first (misregistration), then the minimum mapping unit on what is left. */
         mw_loss_open(loss, g->width, g->height, cfg->loss_min_width_px, scratch);
         mw_patch *p = NULL;

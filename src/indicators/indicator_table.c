@@ -45,6 +45,9 @@ const mw_indicator_column mw_indicator_columns[] = {
         "vegetated now and bare or disturbed in an earlier period (rehabilitation)"),
     COL(dnbr_high_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha",
         "dNBR against the baseline in Key & Benson's high-severity class"),
+    COL(changed_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha",
+        "generic multi-band change against the baseline (change.method: CVA with Otsu's "
+        "threshold, or IR-MAD), whatever the cover"),
     COL(ndvi_trend_per_yr, MW_STAGE_ANY, MW_COL_REAL, 5, "NDVI/yr",
         "Theil-Sen slope of the site-mean NDVI over all periods (same on every row of a site)"),
     COL(ndvi_trend_p, MW_STAGE_ANY, MW_COL_REAL, 4, "p",

@@ -13,6 +13,7 @@
 #include "minewatch/pipeline.h"
 
 #include "minewatch/composite.h"
+#include "minewatch/change_vector.h"
 #include "minewatch/land_cover.h"
 #include "minewatch/qa.h"
 #include "minewatch/warp.h"
@@ -454,6 +455,25 @@ static int parse_thresholds(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     return 0;
 }
 
+static int parse_change(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"method", NULL};
+    if (check_keys(c, n, "change", keys)) return -1;
+    yaml_node_t *v = map_get(c, n, "method");
+    if (!v) return 0;
+    const char *s = scalar(v);
+    char list[128] = "";
+    for (int i = 0; i < MW_CHANGE_METHOD_COUNT; i++) {
+        if (s && !strcmp(s, mw_change_methods[i].name)) {
+            p->change_method = i;
+            return 0;
+        }
+        if (*list) strncat(list, ", ", sizeof list - strlen(list) - 1);
+        strncat(list, mw_change_methods[i].name, sizeof list - strlen(list) - 1);
+    }
+    return err_at(c, v, "unknown change.method '%s' (known: %s)", s ? s : "?", list);
+}
+
 static int parse_coregistration(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
     static const char *const keys[] = {"enabled", "min_snr", "max_shift_px", NULL};
@@ -567,7 +587,7 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     if (!root) return mw_error_set(MW_ERR_INPUT, "%s:1:1: the pipeline file is empty", c->path);
     static const char *const keys[] = {"name",    "sites",          "source",    "periods",
                                        "grid",    "mask",           "composite", "thresholds",
-                                       "outputs", "coregistration", NULL};
+                                       "outputs", "coregistration", "change",    NULL};
     if (check_keys(c, root, "top level", keys)) return -1;
     yaml_node_t *v;
     if (need(c, root, "name", "the pipeline", &v) || get_str(c, v, "name", &p->name)) return -1;
@@ -580,6 +600,7 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     if ((v = map_get(c, root, "thresholds")) && parse_thresholds(c, v, p)) return -1;
     if ((v = map_get(c, root, "outputs")) && parse_outputs(c, v, p)) return -1;
     if ((v = map_get(c, root, "coregistration")) && parse_coregistration(c, v, p)) return -1;
+    if ((v = map_get(c, root, "change")) && parse_change(c, v, p)) return -1;
     return 0;
 }
 

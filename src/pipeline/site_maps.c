@@ -10,6 +10,7 @@
 
 #include "core/atomic_file.h"
 #include "core/text.h"
+#include "minewatch/change_vector.h"
 #include "minewatch/coregister.h"
 #include "minewatch/forest_change.h"
 #include "minewatch/patches.h"
@@ -73,7 +74,8 @@ mw_change_config mw_pipeline_change_config(const mw_pipeline *p, int chunk_rows)
         p->loss_min_width_px,
         p->loss_mmu_ha,
         NULL,
-        chunk_rows};
+        chunk_rows,
+        p->change_method};
     return c;
 }
 
@@ -103,6 +105,7 @@ void mw_change_fill_rows(mw_indicator_row *rows, const mw_site_change *c)
         r->built_ha = pc->cover_ha[MW_COVER_BUILT];
         r->reveg_ha = pc->reveg_ha;
         r->dnbr_high_ha = pc->dnbr_high_ha;
+        r->changed_ha = pc->changed_ha;
     }
 }
 
@@ -167,6 +170,11 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
                                    "dNBR = NBR(baseline) - NBR(period); Key & Benson classes",
                                    NULL));
             free(f);
+            f = map_path(maps_dir, site_id, "change", pn, ".tif");
+            report_io(rep, site_id,
+                      mw_write_map(f, g, GDT_Byte, 1, c->changed[k], 255,
+                                   mw_change_methods[p->change_method].rule, NULL));
+            free(f);
         }
     }
     char *f = map_path(maps_dir, site_id, "forest_loss", NULL, ".tif");
@@ -207,7 +215,7 @@ json_t *mw_change_methods_json(const mw_pipeline *p)
         json_array_append_new(
             cover, json_pack("{s:i,s:s,s:s,s:s}", "code", i, "name", mw_cover_rules[i].name, "rule",
                              mw_cover_rules[i].rule, "citation", mw_cover_rules[i].citation));
-    return json_pack(
+    json_t *m = json_pack(
         "{s:o,s:{s:f,s:f,s:f,s:f},s:{s:s,s:s,s:f,s:f,s:i,s:s},s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:f,"
         "s:f,s:s}}",
         "land_cover_rules", cover, "land_cover_thresholds", "water_mndwi_min", p->water_mndwi_min,
@@ -230,4 +238,9 @@ json_t *mw_change_methods_json(const mw_pipeline *p)
         "min_snr, >= 0.02 px and <= max_shift_px is applied by re-sampling the scene once",
         "min_snr", p->coreg_min_snr, "max_shift_px", p->coreg_max_shift_px, "citation",
         MW_COREG_CITATION);
+    const mw_change_method_info *gm = &mw_change_methods[p->change_method];
+    json_object_set_new(
+        m, "generic_change",
+        json_pack("{s:s,s:s,s:s}", "method", gm->name, "rule", gm->rule, "citation", gm->citation));
+    return m;
 }
