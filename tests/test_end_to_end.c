@@ -653,6 +653,68 @@ static void change_stages_match_truth(void **state)
     free(tp), free(pp), free(csv);
 }
 
+/* A user's baseline forest raster (tree cover %) replaces the NDVI rule at baseline: none
+ * forested gives no forest and no loss; all forested keeps the pit and pond out of the loss,
+ * since loss also needs the NDVI drop; a missing raster is reported and the rule decides. */
+static void baseline_forest_map_replaces_the_rule(void **state)
+{
+    (void)state;
+    const int pcts[3] = {0, 100, -1};
+    for (int i = 0; i < 3; i++) {
+        char name[64], cmd[4096], *out;
+        snprintf(name, sizeof name, "bf-%d", i);
+        char *dir = tu_path(g_dir, name), *tif = tu_path(dir, "cover.tif");
+        snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -r %s/maps %s/maps", dir, g_out1, dir);
+        assert_int_equal(tu_run(cmd, NULL), 0);
+        if (pcts[i] >= 0) {
+            snprintf(cmd, sizeof cmd,
+                     "gdal_create -q -of GTiff -outsize 360 180 -bands 1 -ot Byte -burn %d "
+                     "-a_srs EPSG:4326 -a_ullr -180 90 180 -90 %s",
+                     pcts[i], tif);
+            assert_int_equal(tu_run(cmd, NULL), 0);
+        }
+        char text[4096], src[1024];
+        snprintf(src, sizeof src, "{type: local, path: %s}", g_scenes);
+        snprintf(text, sizeof text, PIPELINE_FMT,
+                 MW_SOURCE_DIR "/aoi/critical_mineral_sites.geojson", src);
+        strncat(text, "baseline_forest: {path: cover.tif, min_percent: 30}\n",
+                sizeof text - strlen(text) - 1);
+        char *pl = tu_path(dir, "p.yaml");
+        tu_write(pl, text);
+        snprintf(cmd, sizeof cmd, "change %s -o %s -q", pl, dir);
+        int rc = run_cli(cmd, &out);
+        char *cc = tu_path(dir, "change.csv"), *ic = tu_path(g_out1, "indicators.csv");
+        const char *sites[] = {"cd-kamoto", "id-imip-morowali"};
+        for (int s = 0; s < 2; s++) {
+            double base = csv_value(cc, sites[s], "baseline", "forest_ha"),
+                   loss = csv_value(cc, sites[s], "2023", "forest_loss_ha"),
+                   rule_loss = csv_value(ic, sites[s], "2023", "forest_loss_ha"),
+                   area = csv_value(cc, sites[s], "baseline", "area_ha"),
+                   water = csv_value(cc, sites[s], "baseline", "water_ha");
+            if (pcts[i] == 0) {
+                assert_int_equal(rc, 0);
+                assert_true(base == 0 && loss == 0);
+            } else if (pcts[i] == 100) {
+                assert_int_equal(rc, 0);
+                if (fabs(base - (area - water)) / area > 0.01)
+                    fail_msg("%s: baseline forest %.2f ha, site less water %.2f ha", sites[s], base,
+                             area - water);
+                /* The map only adds baseline forest (grass, forest edges): the loss keeps all the
+                 * rule found and gains a little where grass was cleared. */
+                if (loss < rule_loss - 1e-9 || loss > 1.10 * rule_loss)
+                    fail_msg("%s: loss %.2f ha with the map, %.2f ha by the rule", sites[s], loss,
+                             rule_loss);
+            } else {
+                assert_int_equal(rc, 1);
+                assert_non_null(strstr(out, "cover.tif"));
+                assert_non_null(strstr(out, "the NDVI rule decides baseline forest instead"));
+                assert_true(fabs(loss - rule_loss) < 1e-9);
+            }
+        }
+        free(out), free(cc), free(ic), free(pl), free(tif), free(dir);
+    }
+}
+
 /* A period whose every scene is cloud over the site, and `change` without a run: clear
  * messages, the other period's figures intact. */
 static void all_cloud_period_and_change_without_run(void **state)
@@ -1043,6 +1105,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(run_recovers_truth),
         cmocka_unit_test(change_stages_match_truth),
+        cmocka_unit_test(baseline_forest_map_replaces_the_rule),
         cmocka_unit_test(identical_for_any_threads_and_chunks),
         cmocka_unit_test(composite_methods_write_dates_and_counts),
         cmocka_unit_test(bad_scenes_are_skipped_and_reported),

@@ -96,6 +96,11 @@ static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_
     }
     mw_site_change ch;
     mw_change_config cfg = mw_pipeline_change_config(p, o->chunk_rows);
+    uint8_t *base_forest = NULL;
+    if (mw_load_baseline_forest(p, &g, &base_forest))
+        mw_report_add(rep, site->id, "", "change",
+                      "%s; the NDVI rule decides baseline forest instead", mw_error_message());
+    cfg.baseline_forest = base_forest;
     if (mw_site_change_compute(&g, mask, np, rowsp, t, &cfg, &ch)) {
         mw_report_add(rep, site->id, "", "change", "%s", mw_error_message());
     } else {
@@ -104,6 +109,7 @@ static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_
         mw_site_change_free(&ch);
     }
     mw_error_clear();
+    free(base_forest);
 out:
     free(mask), free(planes), free(rowsv), free(rowsp), free(t);
 }

@@ -474,6 +474,22 @@ static int parse_change(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     return err_at(c, v, "unknown change.method '%s' (known: %s)", s ? s : "?", list);
 }
 
+static int parse_baseline_forest(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"path", "min_percent", NULL};
+    if (check_keys(c, n, "baseline_forest", keys)) return -1;
+    yaml_node_t *v;
+    char *s = NULL;
+    if (need(c, n, "path", "baseline_forest", &v) || get_str(c, v, "baseline_forest.path", &s))
+        return -1;
+    p->baseline_forest = resolve(p, s);
+    free(s);
+    if ((v = map_get(c, n, "min_percent")) &&
+        get_num(c, v, "baseline_forest.min_percent", 0, 100, &p->baseline_forest_min_pct))
+        return -1;
+    return 0;
+}
+
 static int parse_coregistration(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
     static const char *const keys[] = {"enabled", "min_snr", "max_shift_px", NULL};
@@ -579,6 +595,7 @@ static void defaults(mw_pipeline *p)
     p->coregister = true;
     p->coreg_min_snr = 12;
     p->coreg_max_shift_px = 3;
+    p->baseline_forest_min_pct = 30; /* the GFW canopy threshold */
     p->write_gpkg = p->write_csv = p->write_maps = true;
 }
 
@@ -587,7 +604,8 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     if (!root) return mw_error_set(MW_ERR_INPUT, "%s:1:1: the pipeline file is empty", c->path);
     static const char *const keys[] = {"name",    "sites",          "source",    "periods",
                                        "grid",    "mask",           "composite", "thresholds",
-                                       "outputs", "coregistration", "change",    NULL};
+                                       "outputs", "coregistration", "change",    "baseline_forest",
+                                       NULL};
     if (check_keys(c, root, "top level", keys)) return -1;
     yaml_node_t *v;
     if (need(c, root, "name", "the pipeline", &v) || get_str(c, v, "name", &p->name)) return -1;
@@ -601,6 +619,7 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     if ((v = map_get(c, root, "outputs")) && parse_outputs(c, v, p)) return -1;
     if ((v = map_get(c, root, "coregistration")) && parse_coregistration(c, v, p)) return -1;
     if ((v = map_get(c, root, "change")) && parse_change(c, v, p)) return -1;
+    if ((v = map_get(c, root, "baseline_forest")) && parse_baseline_forest(c, v, p)) return -1;
     return 0;
 }
 
@@ -651,6 +670,7 @@ void mw_pipeline_free(mw_pipeline *p)
     free(p->site_ids);
     free(p->source_path);
     free(p->stac_url);
+    free(p->baseline_forest);
     free(p->stac_sign_token_url);
     for (size_t i = 0; p->stac_collections && p->stac_collections[i]; i++)
         free(p->stac_collections[i]);

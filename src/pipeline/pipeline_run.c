@@ -454,7 +454,12 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     /* The change stages: land cover, loss, severity, trends; every figure in pixel order. */
     double *t = malloc(np * sizeof *t);
     mw_site_change ch;
-    const mw_change_config cfg = mw_pipeline_change_config(p, sc->o->chunk_rows);
+    mw_change_config cfg = mw_pipeline_change_config(p, sc->o->chunk_rows);
+    uint8_t *base_forest = NULL;
+    if (mw_load_baseline_forest(p, &g, &base_forest))
+        mw_report_add(sc->rep, site->id, "", "change",
+                      "%s; the NDVI rule decides baseline forest instead", mw_error_message());
+    cfg.baseline_forest = base_forest;
     for (size_t k = 0; t && k < np; k++)
         t[k] = mw_period_mid_year(&p->periods[k]);
     if (!t || mw_site_change_compute(&g, mask, np, rowsp, t, &cfg, &ch)) {
@@ -468,6 +473,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     }
     mw_error_clear();
     free(t);
+    free(base_forest);
 out:
     for (size_t k = 0; ps && k < np; k++) {
         for (size_t i = 0; i < ps[k].n; i++)

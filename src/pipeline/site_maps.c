@@ -16,6 +16,7 @@
 #include "minewatch/patches.h"
 #include "minewatch/severity.h"
 #include "minewatch/trend.h"
+#include "minewatch/warp.h"
 
 int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands, const void *v,
                  double nodata, const char *desc, const char *const *band_names)
@@ -77,6 +78,31 @@ mw_change_config mw_pipeline_change_config(const mw_pipeline *p, int chunk_rows)
         chunk_rows,
         p->change_method};
     return c;
+}
+
+int mw_load_baseline_forest(const mw_pipeline *p, const mw_grid *g, uint8_t **out)
+{
+    *out = NULL;
+    if (!p->baseline_forest) return 0;
+    const size_t npix = mw_grid_npix(g);
+    float *pct = malloc(npix * sizeof *pct);
+    uint8_t *f = malloc(npix);
+    if (!pct || !f) {
+        free(pct), free(f);
+        return mw_error_set(MW_ERR_NOMEM, "out of memory for the baseline forest map");
+    }
+    mw_scene_asset a = {p->baseline_forest, 1, 0, 255, NULL}; /* Hansen: 255 unused */
+    mw_warp_spec ws = {MW_RESAMPLE_BILINEAR, GDT_Float32, 0, 0, 0};
+    if (mw_warp_to_grid(&a, g, &ws, pct)) {
+        free(pct), free(f);
+        return mw_error_prefix("baseline_forest '%s' (a raster of tree cover %%)",
+                               p->baseline_forest);
+    }
+    for (size_t i = 0; i < npix; i++)
+        f[i] = isnan(pct[i]) ? 255 : pct[i] >= p->baseline_forest_min_pct;
+    free(pct);
+    *out = f;
+    return 0;
 }
 
 double mw_period_mid_year(const mw_period *per)
@@ -242,5 +268,11 @@ json_t *mw_change_methods_json(const mw_pipeline *p)
     json_object_set_new(
         m, "generic_change",
         json_pack("{s:s,s:s,s:s}", "method", gm->name, "rule", gm->rule, "citation", gm->citation));
+    if (p->baseline_forest)
+        json_object_set_new(m, "baseline_forest",
+                            json_pack("{s:s,s:f,s:s}", "path", p->baseline_forest, "min_percent",
+                                      p->baseline_forest_min_pct, "rule",
+                                      "tree cover % averaged onto the grid; at or above "
+                                      "min_percent is baseline forest, instead of the NDVI rule"));
     return m;
 }

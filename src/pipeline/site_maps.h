@@ -19,6 +19,10 @@ int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands, 
 char *mw_composite_map_path(const char *maps_dir, const char *site_id, const char *period);
 
 mw_change_config mw_pipeline_change_config(const mw_pipeline *p, int chunk_rows);
+/* The user's baseline forest raster (tree cover %) on the grid: 1 at or above
+ * baseline_forest_min_pct, 0 below, 255 no data; *out NULL when the pipeline names none.
+ * Averaged onto the grid, so a 30 m Hansen pixel splits as its canopy does. */
+int mw_load_baseline_forest(const mw_pipeline *p, const mw_grid *g, uint8_t **out);
 double mw_period_mid_year(const mw_period *per);
 
 /* Fills the change columns of rows[0..nperiods). */
