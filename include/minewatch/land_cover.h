@@ -41,9 +41,10 @@ typedef struct mw_cover_thresholds {
 mw_cover_thresholds mw_cover_default_thresholds(void);
 
 /* cover[i] for npix pixels from band rows indexed by mw_band (blue, green, red, nir, swir16 are
- * read; NaN in any: no data). mask may be NULL; outside it: no data. forest_override may be NULL;
- * else 1 forces forest, 0 forbids it (other vegetation if NDVI allows), 255 leaves the rule: a
- * baseline forest map supplied by the user (e.g. Hansen tree cover >= N %). */
+ * read; NaN in any: no data; red and nir are required, a NULL green or swir16 means no pixel is
+ * called water, a NULL blue none built). mask may be NULL; outside it: no data. forest_override may
+ * be NULL; else 1 forces forest, 0 forbids it (other vegetation if NDVI allows), 255 leaves the
+ * rule: a baseline forest map supplied by the user (e.g. Hansen tree cover >= N %). */
 void mw_cover_classify(const float *const rows[MW_BAND_COUNT], size_t npix, const uint8_t *mask,
                        const mw_cover_thresholds *t, const uint8_t *forest_override,
                        uint8_t *cover);

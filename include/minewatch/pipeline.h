@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "minewatch/band.h"
 #include "minewatch/date.h"
 
 typedef struct mw_period {
@@ -58,7 +59,9 @@ typedef struct mw_pipeline {
     int composite_method;      /* mw_composite_method */
     double loss_mmu_ha;        /* forest-loss patches smaller than this are dropped */
     double water_mndwi_min, veg_ndvi_min, built_iron_ratio_max; /* land-cover rules */
-    int change_method;              /* mw_change_method of the generic change map */
+    int change_method;            /* mw_change_method of the generic change map */
+    mw_band bands[MW_BAND_COUNT]; /* chip and composite bands, in order (red and nir among them) */
+    int nbands;
     char *baseline_forest;          /* resolved raster of tree cover %, or NULL: the NDVI rule */
     double baseline_forest_min_pct; /* tree cover at or above this is baseline forest */
     bool coregister;           /* align every chip to the site's reference before compositing */

@@ -39,10 +39,13 @@ void mw_cover_classify(const float *const rows[MW_BAND_COUNT], size_t npix, cons
 {
     const float *blue = rows[MW_BAND_BLUE], *green = rows[MW_BAND_GREEN], *red = rows[MW_BAND_RED],
                 *nir = rows[MW_BAND_NIR], *swir = rows[MW_BAND_SWIR16];
+    /* Without green and swir16 no pixel is called water; without blue none is called built. */
+    const int can_water = green && swir, can_built = blue != NULL;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < npix; i++) {
-        double b = blue[i], g = green[i], r = red[i], n = nir[i], s = swir[i];
-        double ndvi = nd(n, r), mndwi = nd(g, s);
+        double b = can_built ? blue[i] : 0, g = can_water ? green[i] : 0, r = red[i], n = nir[i],
+               s = can_water ? swir[i] : 0;
+        double ndvi = nd(n, r), mndwi = can_water ? nd(g, s) : -INFINITY;
         uint8_t c;
         if ((mask && !mask[i]) || isnan(b) || isnan(g) || isnan(r) || isnan(n) || isnan(s) ||
             isnan(ndvi) || isnan(mndwi))
@@ -50,15 +53,15 @@ void mw_cover_classify(const float *const rows[MW_BAND_COUNT], size_t npix, cons
         else if (mndwi >= t->water_mndwi_min && ndvi < t->veg_ndvi_min)
             c = MW_COVER_WATER;
         else if (forest_override && forest_override[i] != 255)
-            c = forest_override[i]                         ? MW_COVER_FOREST
-                : ndvi >= t->veg_ndvi_min                  ? MW_COVER_OTHER_VEG
-                : b > 0 && r / b < t->built_iron_ratio_max ? MW_COVER_BUILT
-                                                           : MW_COVER_BARE;
+            c = forest_override[i]                                      ? MW_COVER_FOREST
+                : ndvi >= t->veg_ndvi_min                               ? MW_COVER_OTHER_VEG
+                : can_built && b > 0 && r / b < t->built_iron_ratio_max ? MW_COVER_BUILT
+                                                                        : MW_COVER_BARE;
         else if (ndvi >= t->forest_ndvi_min)
             c = MW_COVER_FOREST;
         else if (ndvi >= t->veg_ndvi_min)
             c = MW_COVER_OTHER_VEG;
-        else if (b > 0 && r / b < t->built_iron_ratio_max)
+        else if (can_built && b > 0 && r / b < t->built_iron_ratio_max)
             c = MW_COVER_BUILT;
         else
             c = MW_COVER_BARE;

@@ -154,7 +154,11 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
         mw_cover_classify(rows[k], npix, mask, &cfg->cover, k == 0 ? cfg->baseline_forest : NULL,
                           out->cover[k]);
     }
-    if (rc == 0) mw_spectral_index_row(nbr_ix, rows[0], nbr0, npix);
+    /* Bands the composites lack: their figures are NaN, never a misleading 0. */
+    const int can_nbr = rows[0][MW_BAND_SWIR22] != NULL,
+              can_water = rows[0][MW_BAND_GREEN] && rows[0][MW_BAND_SWIR16],
+              can_built = rows[0][MW_BAND_BLUE] != NULL;
+    if (rc == 0 && can_nbr) mw_spectral_index_row(nbr_ix, rows[0], nbr0, npix);
     long base_forest = 0, inside = 0;
     for (size_t i = 0; rc == 0 && i < npix; i++) {
         inside += mask[i];
@@ -179,7 +183,7 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
         long count[MW_COVER_COUNT] = {0}, trans[MW_COVER_COUNT * MW_COVER_COUNT];
         long valid = 0, seen = 0, reveg = 0, high_n = 0;
         double sum = 0;
-        if (k > 0) {
+        if (k > 0 && can_nbr) {
             out->dnbr[k] = malloc(npix * sizeof(float));
             if (!out->dnbr[k]) {
                 rc = mw_error_set(MW_ERR_NOMEM, "change: out of memory");
@@ -189,9 +193,11 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
         }
         for (size_t i = 0; i < npix; i++) {
             if (k > 0) {
-                float d = mask[i] ? nbr0[i] - nbr[i] : NAN;
-                out->dnbr[k][i] = d;
-                high_n += mask[i] && mw_severity_of(d) == high;
+                if (can_nbr) {
+                    float d = mask[i] ? nbr0[i] - nbr[i] : NAN;
+                    out->dnbr[k][i] = d;
+                    high_n += mask[i] && mw_severity_of(d) == high;
+                }
                 loss[i] = mask[i] && c0[i] == MW_COVER_FOREST && ck[i] != MW_COVER_FOREST &&
                           ck[i] != MW_COVER_NODATA &&
                           (double)v0[i] - (double)vk[i] >= cfg->loss_ndvi_drop_min;
@@ -207,6 +213,8 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
         mw_cover_transitions(c0, ck, npix, mask, trans);
         for (int c = 0; c < MW_COVER_COUNT; c++)
             pc->cover_ha[c] = count[c] * px_ha;
+        if (!can_water) pc->cover_ha[MW_COVER_WATER] = NAN;
+        if (!can_built) pc->cover_ha[MW_COVER_BUILT] = NAN;
         for (int c = 0; c < MW_COVER_COUNT * MW_COVER_COUNT; c++)
             pc->transition_ha[c] = trans[c] * px_ha;
         pc->valid_fraction = inside ? (double)valid / (double)inside : NAN;
@@ -218,20 +226,21 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
             continue;
         }
         pc->reveg_ha = reveg * px_ha;
-        pc->dnbr_high_ha = high_n * px_ha;
+        pc->dnbr_high_ha = can_nbr ? high_n * px_ha : NAN;
         /* Generic change over all composite bands: pits, tailings and plants too. Outside the
          * site mask the composites are NaN, so only site pixels set the threshold. */
-        const float *a[MW_COMPOSITE_NBANDS], *b[MW_COMPOSITE_NBANDS];
-        for (int j = 0; j < MW_COMPOSITE_NBANDS; j++)
-            a[j] = rows[0][mw_composite_bands[j]], b[j] = rows[k][mw_composite_bands[j]];
+        const float *a[MW_BAND_COUNT], *b[MW_BAND_COUNT];
+        int nb = 0;
+        for (int j = 0; j < MW_BAND_COUNT; j++)
+            if (rows[0][j] && rows[k][j]) a[nb] = rows[0][j], b[nb] = rows[k][j], nb++;
         mw_change_stats cs;
         out->changed[k] = malloc(npix);
         if (!out->changed[k]) {
             rc = mw_error_set(MW_ERR_NOMEM, "change: out of memory");
             break;
         }
-        if (mw_change_detect(a, b, MW_COMPOSITE_NBANDS, npix, (mw_change_method)cfg->generic_method,
-                             NULL, out->changed[k], &cs) == 0) {
+        if (mw_change_detect(a, b, nb, npix, (mw_change_method)cfg->generic_method, NULL,
+                             out->changed[k], &cs) == 0) {
             long nchg = 0;
             for (size_t i = 0; i < npix; i++)
                 nchg += mask[i] && out->changed[k][i] == MW_CHANGE_YES;

@@ -15,7 +15,7 @@
 #include "pipeline/site_maps.h"
 
 /* Reads one period's composite; 1 if the file is absent (the period had none), -1 on error. */
-static int read_composite(const char *path, const mw_grid *g, float **band)
+static int read_composite(const mw_pipeline *p, const char *path, const mw_grid *g, float **band)
 {
     struct stat st;
     if (stat(path, &st) != 0) return 1;
@@ -27,14 +27,14 @@ static int read_composite(const char *path, const mw_grid *g, float **band)
                                   path);
     int rc = 0;
     if (GDALGetRasterXSize(ds) != g->width || GDALGetRasterYSize(ds) != g->height ||
-        GDALGetRasterCount(ds) != MW_COMPOSITE_NBANDS)
+        GDALGetRasterCount(ds) != p->nbands)
         rc = mw_error_set(MW_ERR_INPUT,
                           "composite '%s' is %dx%d with %d bands, but the site grid is %dx%d with "
                           "%d bands: it was written with other grid settings. Run 'minewatch run' "
                           "with this pipeline first",
                           path, GDALGetRasterXSize(ds), GDALGetRasterYSize(ds),
-                          GDALGetRasterCount(ds), g->width, g->height, MW_COMPOSITE_NBANDS);
-    for (int b = 0; b < MW_COMPOSITE_NBANDS && rc == 0; b++)
+                          GDALGetRasterCount(ds), g->width, g->height, p->nbands);
+    for (int b = 0; b < p->nbands && rc == 0; b++)
         if (GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Read, 0, 0, g->width, g->height, band[b],
                          g->width, g->height, GDT_Float32, 0, 0) != CE_None)
             rc = mw_error_from_gdal(MW_ERR_INPUT, "cannot read composite '%s'", path);
@@ -54,7 +54,7 @@ static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_
     }
     const size_t npix = mw_grid_npix(&g);
     uint8_t *mask = malloc(npix);
-    float *planes = malloc(np * MW_COMPOSITE_NBANDS * npix * sizeof *planes);
+    float *planes = malloc(np * p->nbands * npix * sizeof *planes);
     const float *(*rowsv)[MW_BAND_COUNT] = calloc(np, sizeof *rowsv);
     const float *const **rowsp = calloc(np, sizeof *rowsp);
     double *t = malloc(np * sizeof *t);
@@ -73,11 +73,11 @@ static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_
     for (size_t k = 0; k < np; k++) {
         rows[k].area_ha = area;
         t[k] = mw_period_mid_year(&p->periods[k]);
-        float *band[MW_COMPOSITE_NBANDS];
-        for (int b = 0; b < MW_COMPOSITE_NBANDS; b++)
-            band[b] = planes + ((size_t)k * MW_COMPOSITE_NBANDS + b) * npix;
+        float *band[MW_BAND_COUNT];
+        for (int b = 0; b < p->nbands; b++)
+            band[b] = planes + ((size_t)k * p->nbands + b) * npix;
         char *path = mw_composite_map_path(maps_dir, site->id, p->periods[k].name);
-        int st = path ? read_composite(path, &g, band) : -1;
+        int st = path ? read_composite(p, path, &g, band) : -1;
         if (st < 0) {
             mw_report_add(rep, site->id, "", "change", "%s", mw_error_message());
         } else if (st > 0) {
@@ -87,8 +87,8 @@ static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_
                           "left empty",
                           p->periods[k].name, path);
         } else {
-            for (int b = 0; b < MW_COMPOSITE_NBANDS; b++)
-                rowsv[k][mw_composite_bands[b]] = band[b];
+            for (int b = 0; b < p->nbands; b++)
+                rowsv[k][p->bands[b]] = band[b];
             rowsp[k] = rowsv[k];
         }
         mw_error_clear();

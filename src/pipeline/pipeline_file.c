@@ -15,6 +15,7 @@
 #include "minewatch/composite.h"
 #include "minewatch/change_vector.h"
 #include "minewatch/land_cover.h"
+#include "minewatch/site_change.h"
 #include "minewatch/qa.h"
 #include "minewatch/warp.h"
 
@@ -490,6 +491,30 @@ static int parse_baseline_forest(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     return 0;
 }
 
+static int parse_bands(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    if (need_list(c, n, "bands")) return -1;
+    int have = 0, nb = 0;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *in = yaml_document_get_node(c->doc, *it);
+        const char *s = scalar(in);
+        const mw_band_info *b = s ? mw_band_by_name(s) : NULL;
+        if (!b)
+            return err_at(c, in,
+                          "unknown band '%s' (harmonised names: blue, green, red, nir, "
+                          "nir08, swir16, swir22)",
+                          s ? s : "?");
+        if (have & (1 << b->band)) return err_at(c, in, "band '%s' is listed twice", s);
+        have |= 1 << b->band;
+        p->bands[nb++] = b->band;
+    }
+    if (!(have & (1 << MW_BAND_RED)) || !(have & (1 << MW_BAND_NIR)))
+        return err_at(c, n, "bands must include red and nir (NDVI, forest and loss need them)");
+    p->nbands = nb;
+    return 0;
+}
+
 static int parse_coregistration(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
     static const char *const keys[] = {"enabled", "min_snr", "max_shift_px", NULL};
@@ -595,6 +620,9 @@ static void defaults(mw_pipeline *p)
     p->coregister = true;
     p->coreg_min_snr = 12;
     p->coreg_max_shift_px = 3;
+    for (int i = 0; i < MW_COMPOSITE_NBANDS; i++)
+        p->bands[i] = mw_composite_bands[i];
+    p->nbands = MW_COMPOSITE_NBANDS;
     p->baseline_forest_min_pct = 30; /* the GFW canopy threshold */
     p->write_gpkg = p->write_csv = p->write_maps = true;
 }
@@ -602,10 +630,10 @@ static void defaults(mw_pipeline *p)
 static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
 {
     if (!root) return mw_error_set(MW_ERR_INPUT, "%s:1:1: the pipeline file is empty", c->path);
-    static const char *const keys[] = {"name",    "sites",          "source",    "periods",
-                                       "grid",    "mask",           "composite", "thresholds",
-                                       "outputs", "coregistration", "change",    "baseline_forest",
-                                       NULL};
+    static const char *const keys[] = {
+        "name",   "sites",           "source",     "periods", "grid",
+        "mask",   "composite",       "thresholds", "outputs", "coregistration",
+        "change", "baseline_forest", "bands",      NULL};
     if (check_keys(c, root, "top level", keys)) return -1;
     yaml_node_t *v;
     if (need(c, root, "name", "the pipeline", &v) || get_str(c, v, "name", &p->name)) return -1;
@@ -619,6 +647,7 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     if ((v = map_get(c, root, "outputs")) && parse_outputs(c, v, p)) return -1;
     if ((v = map_get(c, root, "coregistration")) && parse_coregistration(c, v, p)) return -1;
     if ((v = map_get(c, root, "change")) && parse_change(c, v, p)) return -1;
+    if ((v = map_get(c, root, "bands")) && parse_bands(c, v, p)) return -1;
     if ((v = map_get(c, root, "baseline_forest")) && parse_baseline_forest(c, v, p)) return -1;
     return 0;
 }

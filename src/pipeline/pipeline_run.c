@@ -174,17 +174,18 @@ static void write_composite_maps(site_ctx *sc, const mw_site *site, const mw_per
                                  const mw_grid *g, float *const *band, const uint16_t *nclear,
                                  const mw_day *taken)
 {
+    const mw_pipeline *p = sc->p;
     const size_t npix = mw_grid_npix(g);
     char name[512];
-    const char *bn[MW_COMPOSITE_NBANDS];
-    float *stack = malloc(npix * MW_COMPOSITE_NBANDS * sizeof *stack);
-    for (int b = 0; b < MW_COMPOSITE_NBANDS; b++) {
-        bn[b] = mw_bands[mw_composite_bands[b]].name;
+    const char *bn[MW_BAND_COUNT];
+    float *stack = malloc(npix * p->nbands * sizeof *stack);
+    for (int b = 0; b < p->nbands; b++) {
+        bn[b] = mw_bands[p->bands[b]].name;
         if (stack) memcpy(stack + (size_t)b * npix, band[b], npix * sizeof *stack);
     }
     char *cp = mw_composite_map_path(sc->maps_dir, site->id, per->name);
     if (!stack || !cp ||
-        mw_write_map(cp, g, GDT_Float32, MW_COMPOSITE_NBANDS, stack, NAN,
+        mw_write_map(cp, g, GDT_Float32, p->nbands, stack, NAN,
                      "period composite: surface reflectance per band", bn))
         mw_report_add(sc->rep, site->id, "", "outputs", "%s",
                       stack && cp ? mw_error_message() : "out of memory");
@@ -334,7 +335,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     if (upoly) OGR_G_DestroyGeometry(upoly);
     const size_t npix = mw_grid_npix(&g);
     uint8_t *mask = malloc(npix);
-    float **comp = calloc(np * MW_COMPOSITE_NBANDS, sizeof *comp); /* [k * NB + b] */
+    float **comp = calloc(np * p->nbands, sizeof *comp); /* [k * NB + b] */
     const float *(*rowsv)[MW_BAND_COUNT] = calloc(np, sizeof *rowsv);
     const float *const **rowsp = calloc(np, sizeof *rowsp);
     period_stack *ps = calloc(np, sizeof *ps);
@@ -361,22 +362,18 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     long inside = 0;
     for (size_t i = 0; i < npix; i++)
         inside += mask[i];
-    const mw_ingest_options io = {mw_composite_bands,
-                                  MW_COMPOSITE_NBANDS,
-                                  p->resampling,
-                                  p->qa_exclude,
-                                  p->qa_dilate,
-                                  p->dilate_m,
-                                  0,
-                                  0};
+    const mw_ingest_options io = {
+        p->bands, p->nbands, p->resampling, p->qa_exclude, p->qa_dilate, p->dilate_m, 0, 0};
     for (size_t k = 0; k < np; k++) {
         rows[k].area_ha = area_ha;
         ingest_period(sc, site, k, &g, site_bbox, mask, site_dir, &io, &ps[k], jperiods);
         rows[k].n_scenes = (long)ps[k].n;
         rows[k].n_scenes_failed = ps[k].failed;
     }
-    if (sc->o->ingest_only) goto out; /* the datacube is the product */
+        /* Co-registered chips belong to the datacube: `ingest` makes them too, so a later run on the
+     * cached datacube reads no scene. */
     mw_coregister_site(p, &g, site_dir, &io, mask, ps, np, site->id, sc->rep);
+    if (sc->o->ingest_only) goto out; /* the datacube is the product */
     for (size_t k = 0; k < np; k++) {
         const mw_period *per = &p->periods[k];
         mw_indicator_row *r = &rows[k];
@@ -395,9 +392,9 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         mw_chip *chips = calloc(nok, sizeof *chips);
         mw_day *days = calloc(nok, sizeof *days);
         double *cfrac = calloc(nok, sizeof *cfrac), *score = calloc(nok, sizeof *score);
-        float **band = comp + k * MW_COMPOSITE_NBANDS;
+        float **band = comp + k * p->nbands;
         int ok = chips && days && cfrac && score;
-        for (int b = 0; ok && b < MW_COMPOSITE_NBANDS; b++)
+        for (int b = 0; ok && b < p->nbands; b++)
             ok = (band[b] = malloc(npix * sizeof(float))) != NULL;
         double shift_sum = 0;
         for (size_t i = 0; ok && i < nok; i++) {
@@ -408,15 +405,14 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         }
         r->coreg_shift_px = p->coregister && nok ? shift_sum / (double)nok : NAN;
         int red = 0, nir = 0;
-        for (int b = 0; b < MW_COMPOSITE_NBANDS; b++) {
-            if (mw_composite_bands[b] == MW_BAND_RED) red = b;
-            if (mw_composite_bands[b] == MW_BAND_NIR) nir = b;
+        for (int b = 0; b < p->nbands; b++) {
+            if (p->bands[b] == MW_BAND_RED) red = b;
+            if (p->bands[b] == MW_BAND_NIR) nir = b;
         }
-        int rows_per =
-            sc->o->chunk_rows
-                ? sc->o->chunk_rows
-                : mw_composite_chunk_rows(&g, nok, MW_COMPOSITE_NBANDS, omp_get_max_threads(),
-                                          sc->o->mem_budget_mb * 1024 * 1024 / 2);
+        int rows_per = sc->o->chunk_rows
+                           ? sc->o->chunk_rows
+                           : mw_composite_chunk_rows(&g, nok, p->nbands, omp_get_max_threads(),
+                                                     sc->o->mem_budget_mb * 1024 * 1024 / 2);
         /* BAP aims at the middle of the period. */
         if (ok)
             mw_composite_bap_scores(days, cfrac, nok, per->start + (per->end - per->start) / 2,
@@ -424,11 +420,10 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         const mw_composite_spec spec = {
             p->composite_method, p->qa_exclude, p->min_clear_obs, red, nir, days, score};
         const mw_composite_result res = {band, nclear, taken};
-        if (!ok ||
-            mw_composite_chips(chips, nok, MW_COMPOSITE_NBANDS, &g, mask, &spec, rows_per, &res)) {
+        if (!ok || mw_composite_chips(chips, nok, p->nbands, &g, mask, &spec, rows_per, &res)) {
             mw_report_add(sc->rep, site->id, "", "composite", "period '%s': %s", per->name,
                           ok ? mw_error_message() : "out of memory");
-            for (int b = 0; b < MW_COMPOSITE_NBANDS; b++) {
+            for (int b = 0; b < p->nbands; b++) {
                 free(band[b]);
                 band[b] = NULL;
             }
@@ -445,8 +440,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                               per->name, sd, ed, nok);
             if (p->write_maps && sc->maps_dir)
                 write_composite_maps(sc, site, per, &g, band, nclear, taken);
-            for (int b = 0; b < MW_COMPOSITE_NBANDS; b++)
-                rowsv[k][mw_composite_bands[b]] = band[b];
+            for (int b = 0; b < p->nbands; b++)
+                rowsv[k][p->bands[b]] = band[b];
             rowsp[k] = valid ? rowsv[k] : NULL;
         }
         free(chips), free(days), free(cfrac), free(score);
@@ -481,7 +476,7 @@ out:
         free(ps[k].c);
     }
     free(ps);
-    for (size_t i = 0; comp && i < np * MW_COMPOSITE_NBANDS; i++)
+    for (size_t i = 0; comp && i < np * p->nbands; i++)
         free(comp[i]);
     free(comp);
     free(rowsv);

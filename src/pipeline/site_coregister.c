@@ -14,10 +14,10 @@
 #define MIN_APPLIED_SHIFT_PX 0.02
 
 /* The chip's NIR band, NaN where the QA excludes the pixel. */
-static int load_nir(const mw_chip *c, const mw_grid *g, uint8_t exclude, float *v, uint8_t *qa)
+static int load_nir(const mw_pipeline *p, const mw_chip *c, const mw_grid *g, float *v, uint8_t *qa)
 {
     int nir = 0;
-    while (nir < MW_COMPOSITE_NBANDS && mw_composite_bands[nir] != MW_BAND_NIR)
+    while (nir < p->nbands && p->bands[nir] != MW_BAND_NIR)
         nir++;
     GDALDatasetH d = GDALOpen(c->path, GA_ReadOnly), q = GDALOpen(c->qa_path, GA_ReadOnly);
     int rc =
@@ -32,7 +32,7 @@ static int load_nir(const mw_chip *c, const mw_grid *g, uint8_t exclude, float *
     if (q) GDALClose(q);
     if (rc == 0)
         for (size_t i = 0; i < mw_grid_npix(g); i++)
-            if (qa[i] & exclude) v[i] = NAN;
+            if (qa[i] & p->qa_exclude) v[i] = NAN;
     return rc;
 }
 
@@ -47,7 +47,7 @@ void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, const char *site
     const size_t npix = mw_grid_npix(g);
     float *rv = malloc(npix * sizeof *rv);
     uint8_t *rq = malloc(npix);
-    if (!rv || !rq || load_nir(&ps[0].c[ref].chip, g, p->qa_exclude, rv, rq)) {
+    if (!rv || !rq || load_nir(p, &ps[0].c[ref].chip, g, rv, rq)) {
         mw_report_add(rep, site_id, ps[0].c[ref].scene->id, "coregister",
                       "%s; the site's chips are composited without co-registration",
                       rv && rq ? mw_error_message() : "out of memory");
@@ -81,7 +81,7 @@ void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, const char *site
             float *mv = malloc(npix * sizeof *mv);
             uint8_t *mq = malloc(npix);
             mw_coreg_result r;
-            int rc = mv && mq ? load_nir(&sc->chip, g, p->qa_exclude, mv, mq) : -1;
+            int rc = mv && mq ? load_nir(p, &sc->chip, g, mv, mq) : -1;
             if (rc == 0) rc = mw_coreg_estimate(rv, mv, g->width, g->height, &co, &r);
             free(mv), free(mq);
             if (rc) {

@@ -189,13 +189,15 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
         f = map_path(maps_dir, site_id, "cover", pn, ".tif");
         report_io(rep, site_id, mw_write_map(f, g, GDT_Byte, 1, c->cover[k], 0, legend, NULL));
         free(f);
-        if (k > 0) {
+        if (k > 0 && c->dnbr[k]) {
             f = map_path(maps_dir, site_id, "dnbr", pn, ".tif");
             report_io(rep, site_id,
                       mw_write_map(f, g, GDT_Float32, 1, c->dnbr[k], NAN,
                                    "dNBR = NBR(baseline) - NBR(period); Key & Benson classes",
                                    NULL));
             free(f);
+        }
+        if (k > 0 && c->changed[k]) {
             f = map_path(maps_dir, site_id, "change", pn, ".tif");
             report_io(rep, site_id,
                       mw_write_map(f, g, GDT_Byte, 1, c->changed[k], 255,
