@@ -101,6 +101,16 @@ static void mistakes_have_positions(void **state)
                  "unknown composite.method 'mean' (known: median, max_ndvi, bap)");
     expect_error("thresholds:", "composite: {methd: bap}\nthresholds:", 12, 13,
                  "unknown key 'methd'");
+    expect_error("thresholds:", "change: {method: pca}\nthresholds:", 12, 18,
+                 "unknown change.method 'pca' (known: cva_otsu, irmad)");
+    expect_error("thresholds:", "bands: [red, green]\nthresholds:", 12, 8,
+                 "bands must include red and nir");
+    expect_error("thresholds:", "bands: [red, nir, red]\nthresholds:", 12, 19,
+                 "band 'red' is listed twice");
+    expect_error("thresholds:", "coregistration: {enabled: maybe}\nthresholds:", 12, 27,
+                 "coregistration.enabled must be true or false");
+    expect_error("thresholds:", "baseline_forest: {min_percent: 30}\nthresholds:", 12, 18,
+                 "needs 'path'");
     expect_error("ids: [a, b]", "ids: [a, a]", 4, 12, "listed twice");
     expect_error("  catalogue: sites.geojson\n", "", 3, 3, "needs 'catalogue'");
     expect_error("name: \"2023\"", "name: baseline", 9, 14, "name of the baseline");

@@ -51,6 +51,11 @@ enum { MW_STAGE_ANY, MW_STAGE_COMPOSITE };
 extern const mw_indicator_column mw_indicator_columns[];
 extern const int mw_indicator_ncolumns;
 
+/* A row for one site and period with every number missing (NaN; counts 0): what a stage that
+ * fails leaves, so an empty cell is never a 0 that was not measured. Driven by the table. */
+void mw_indicator_row_reset(mw_indicator_row *r, const char *site_id, const char *site_name,
+                            const char *period, mw_day start, mw_day end);
+
 /* Writers: whole file or nothing (temporary name, then rename). */
 int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size_t n);
 /* The same without the columns only compositing knows (for `change`). */

@@ -44,5 +44,9 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
  * Unknown ids fail with a message naming them. Caller frees *out. */
 int mw_pipeline_select_sites(const mw_pipeline *p, const mw_site_catalog *cat, const mw_site ***out,
                              size_t *n);
+/* Loads the pipeline's catalogue into *cat and selects its sites; on failure nothing is left to
+ * free. */
+int mw_pipeline_load_sites(const mw_pipeline *p, mw_site_catalog *cat, const mw_site ***sites,
+                           size_t *n);
 
 #endif

@@ -1,6 +1,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "minewatch/indicator.h"
 
@@ -58,6 +59,20 @@ const mw_indicator_column mw_indicator_columns[] = {
 #undef COL
 const int mw_indicator_ncolumns =
     (int)(sizeof mw_indicator_columns / sizeof mw_indicator_columns[0]);
+
+void mw_indicator_row_reset(mw_indicator_row *r, const char *site_id, const char *site_name,
+                            const char *period, mw_day start, mw_day end)
+{
+    memset(r, 0, sizeof *r);
+    for (int c = 0; c < mw_indicator_ncolumns; c++)
+        if (mw_indicator_columns[c].type == MW_COL_REAL)
+            *(double *)((char *)r + mw_indicator_columns[c].offset) = NAN;
+    r->site_id = site_id;
+    r->site_name = site_name;
+    r->period = period;
+    r->period_start = start;
+    r->period_end = end;
+}
 
 void mw_indicator_format(const mw_indicator_column *c, const mw_indicator_row *r, char *buf,
                          size_t cap)

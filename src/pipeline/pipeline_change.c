@@ -123,14 +123,9 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
                             "%s: change needs the baseline and at least one monitoring period",
                             p->path);
     mw_site_catalog cat;
-    if (mw_site_catalog_load(p->catalogue, &cat))
-        return mw_error_prefix("%s: sites.catalogue", p->path);
     const mw_site **sites = NULL;
     size_t ns = 0;
-    if (mw_pipeline_select_sites(p, &cat, &sites, &ns)) {
-        mw_site_catalog_free(&cat);
-        return -1;
-    }
+    if (mw_pipeline_load_sites(p, &cat, &sites, &ns)) return -1;
     char *maps_dir = mw_text_path(o->out_dir, "maps");
     struct stat st;
     int rc = 0;
@@ -148,17 +143,8 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
         mw_log(MW_LOG_INFO, "site %zu/%zu: %s: change", s + 1, ns, sites[s]->id);
         mw_indicator_row *rows = res->rows + s * p->n_periods;
         for (size_t k = 0; k < p->n_periods; k++) {
-            mw_indicator_row *r = &rows[k];
-            memset(r, 0, sizeof *r);
-            r->site_id = sites[s]->id;
-            r->site_name = sites[s]->name;
-            r->period = p->periods[k].name;
-            r->period_start = p->periods[k].start;
-            r->period_end = p->periods[k].end;
-            r->valid_fraction = r->area_ha = r->forest_ha = r->forest_baseline_ha = NAN;
-            r->forest_loss_ha = r->ndvi_mean = r->forest_observed_fraction = NAN;
-            r->disturbed_ha = r->water_ha = r->built_ha = r->reveg_ha = r->dnbr_high_ha = NAN;
-            r->ndvi_trend_per_yr = r->ndvi_trend_p = NAN;
+            mw_indicator_row_reset(&rows[k], sites[s]->id, sites[s]->name, p->periods[k].name,
+                                   p->periods[k].start, p->periods[k].end);
         }
         change_site(p, o, sites[s], maps_dir, rows, rep);
     }

@@ -79,6 +79,18 @@ int mw_pipeline_select_sites(const mw_pipeline *p, const mw_site_catalog *cat, c
     return 0;
 }
 
+int mw_pipeline_load_sites(const mw_pipeline *p, mw_site_catalog *cat, const mw_site ***sites,
+                           size_t *n)
+{
+    if (mw_site_catalog_load(p->catalogue, cat))
+        return mw_error_prefix("%s: sites.catalogue", p->path);
+    if (mw_pipeline_select_sites(p, cat, sites, n)) {
+        mw_site_catalog_free(cat);
+        return -1;
+    }
+    return 0;
+}
+
 static void on_scan_fail(const char *path, const char *msg, void *user)
 {
     mw_report_add(user, "", path, "catalogue", "%s", msg);
@@ -299,18 +311,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     mw_indicator_row *rows = sc->res->rows + row0;
     const char *wkt_out = NULL;
     for (size_t k = 0; k < np; k++) {
-        mw_indicator_row *r = &rows[k];
-        memset(r, 0, sizeof *r);
-        r->site_id = site->id;
-        r->site_name = site->name;
-        r->period = p->periods[k].name;
-        r->period_start = p->periods[k].start;
-        r->period_end = p->periods[k].end;
-        r->clear_fraction = r->valid_fraction = r->area_ha = r->forest_ha = NAN;
-        r->forest_baseline_ha = r->forest_loss_ha = r->ndvi_mean = r->forest_observed_fraction =
-            NAN;
-        r->disturbed_ha = r->water_ha = r->built_ha = r->reveg_ha = r->dnbr_high_ha = NAN;
-        r->ndvi_trend_per_yr = r->ndvi_trend_p = r->coreg_shift_px = NAN;
+        mw_indicator_row_reset(&rows[k], site->id, site->name, p->periods[k].name,
+                               p->periods[k].start, p->periods[k].end);
     }
     json_t *jsite = json_pack("{s:s,s:s}", "id", site->id, "name", site->name);
     json_array_append_new(sc->prov_sites, jsite);
@@ -370,7 +372,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         rows[k].n_scenes = (long)ps[k].n;
         rows[k].n_scenes_failed = ps[k].failed;
     }
-        /* Co-registered chips belong to the datacube: `ingest` makes them too, so a later run on the
+    /* Co-registered chips belong to the datacube: `ingest` makes them too, so a later run on the
      * cached datacube reads no scene. */
     mw_coregister_site(p, &g, site_dir, &io, mask, ps, np, site->id, sc->rep);
     if (sc->o->ingest_only) goto out; /* the datacube is the product */
@@ -494,14 +496,9 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
 {
     memset(res, 0, sizeof *res);
     mw_site_catalog cat;
-    if (mw_site_catalog_load(p->catalogue, &cat))
-        return mw_error_prefix("%s: sites.catalogue", p->path);
     const mw_site **sites = NULL;
     size_t ns = 0;
-    if (mw_pipeline_select_sites(p, &cat, &sites, &ns)) {
-        mw_site_catalog_free(&cat);
-        return -1;
-    }
+    if (mw_pipeline_load_sites(p, &cat, &sites, &ns)) return -1;
     int rc = mw_make_dirs(o->out_dir);
     char *scene_dir = NULL, *cube_dir = NULL, *maps_dir = NULL;
     if (rc == 0) {
