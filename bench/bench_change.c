@@ -19,94 +19,7 @@
 #include "minewatch/change_vector.h"
 #include "minewatch/error.h"
 #include "bench_util.h"
-
-#define NB 6
-
-typedef struct labelled_pair {
-    const char *name;
-    int w, h;
-    float *a[NB], *b[NB];
-    uint8_t *yes, *no;
-} labelled_pair;
-
-/* Band `band` of path as float, resampled bilinearly to w x h when its size differs (the same
- * read as tests/test_change_vector.c). */
-static float *read_band(const char *path, int band, int w, int h)
-{
-    GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
-    if (!ds) return NULL;
-    float *v = malloc(sizeof(float) * (size_t)w * h);
-    GDALRasterIOExtraArg arg;
-    INIT_RASTERIO_EXTRA_ARG(arg);
-    arg.eResampleAlg = GRIORA_Bilinear;
-    if (v && GDALRasterIOEx(GDALGetRasterBand(ds, band), GF_Read, 0, 0, GDALGetRasterXSize(ds),
-                            GDALGetRasterYSize(ds), v, w, h, GDT_Float32, 0, 0, &arg) != CE_None)
-        free(v), v = NULL;
-    GDALClose(ds);
-    return v;
-}
-
-/* value < 0: nonzero is in the mask */
-static uint8_t *read_mask(const char *path, int w, int h, int value)
-{
-    float *v = read_band(path, 1, w, h);
-    if (!v) return NULL;
-    uint8_t *m = malloc((size_t)w * h);
-    for (size_t i = 0; i < (size_t)w * h; i++)
-        m[i] = value < 0 ? v[i] != 0 : v[i] == value;
-    free(v);
-    return m;
-}
-
-static void free_pair(labelled_pair *p)
-{
-    for (int k = 0; k < NB; k++)
-        free(p->a[k]), free(p->b[k]);
-    free(p->yes), free(p->no);
-}
-
-static int load_oscd(const char *data, labelled_pair *p)
-{
-    static const char *bands[NB] = {"B02", "B03", "B04", "B08", "B11", "B12"};
-    char path[2048];
-    memset(p, 0, sizeof *p);
-    p->name = "OSCD", p->w = 525, p->h = 471;
-    for (int k = 0; k < NB; k++) {
-        snprintf(path, sizeof path,
-                 "%s/oscd_aguasclaras/imgs_1/"
-                 "S2A_OPER_MSI_L1C_TL_EPA__20161227T091305_A001222_T22LHH_%s.tif",
-                 data, bands[k]);
-        p->a[k] = read_band(path, 1, p->w, p->h);
-        snprintf(path, sizeof path, "%s/oscd_aguasclaras/imgs_2/T22LHH_20171015T133221_%s.tif",
-                 data, bands[k]);
-        p->b[k] = read_band(path, 1, p->w, p->h);
-        if (!p->a[k] || !p->b[k]) return -1;
-    }
-    /* the label holds 1 (no change) and 2 (change) */
-    snprintf(path, sizeof path, "%s/oscd_aguasclaras/cm/aguasclaras-cm.tif", data);
-    p->yes = read_mask(path, p->w, p->h, 2);
-    p->no = read_mask(path, p->w, p->h, 1);
-    return p->yes && p->no ? 0 : -1;
-}
-
-static int load_taizhou(const char *data, labelled_pair *p)
-{
-    char path[2048];
-    memset(p, 0, sizeof *p);
-    p->name = "Taizhou", p->w = 400, p->h = 400;
-    for (int k = 0; k < NB; k++) {
-        snprintf(path, sizeof path, "%s/landsat7_changepair_taizhou/2000TM", data);
-        p->a[k] = read_band(path, k + 1, p->w, p->h);
-        snprintf(path, sizeof path, "%s/landsat7_changepair_taizhou/2003TM", data);
-        p->b[k] = read_band(path, k + 1, p->w, p->h);
-        if (!p->a[k] || !p->b[k]) return -1;
-    }
-    snprintf(path, sizeof path, "%s/landsat7_changepair_taizhou/change.bmp", data);
-    p->yes = read_mask(path, p->w, p->h, -1);
-    snprintf(path, sizeof path, "%s/landsat7_changepair_taizhou/unchanged.bmp", data);
-    p->no = read_mask(path, p->w, p->h, -1);
-    return p->yes && p->no ? 0 : -1;
-}
+#include "change_pairs.h"
 
 typedef struct variant {
     const char *label;
@@ -134,8 +47,8 @@ static int run_pair(const labelled_pair *p, int runs)
         double t[16];
         for (int r = 0; r < runs; r++) {
             double t0 = now();
-            if (mw_change_detect((const float *const *)p->a, (const float *const *)p->b, NB, npix,
-                                 VARIANTS[v].method, &o, map, &st)) {
+            if (mw_change_detect((const float *const *)p->a, (const float *const *)p->b,
+                                 LABELLED_NB, npix, VARIANTS[v].method, &o, map, &st)) {
                 fprintf(stderr, "bench_change: %s\n", mw_error_message());
                 free(map);
                 return -1;
@@ -176,11 +89,11 @@ int main(int argc, char **argv)
         int got = i == 0 ? load_oscd(argv[1], &p) : load_taizhou(argv[1], &p);
         if (got) {
             printf("# %s: not found under %s (skipped)\n", i == 0 ? "OSCD" : "Taizhou", argv[1]);
-            free_pair(&p);
+            labelled_pair_free(&p);
             continue;
         }
         rc |= run_pair(&p, runs);
-        free_pair(&p);
+        labelled_pair_free(&p);
     }
     GDALDestroyDriverManager();
     return rc ? 1 : 0;

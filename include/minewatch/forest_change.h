@@ -1,32 +1,14 @@
-/* Forest and forest loss from NDVI composites. */
+/* The forest rule's citation and the loss-map opening. */
 #ifndef MINEWATCH_FOREST_CHANGE_H
 #define MINEWATCH_FOREST_CHANGE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct mw_forest_rule {
-    double forest_ndvi_min;    /* forest: composite NDVI >= this */
-    double loss_ndvi_drop_min; /* loss also needs NDVI(baseline) - NDVI(now) >= this */
-} mw_forest_rule;
-
 #define MW_FOREST_RULE_CITATION                                                                    \
     "Forest: composite NDVI >= forest_ndvi_min, a proxy for the Global Forest Watch definition "   \
     "(>= 30 % canopy of trees >= 5 m; Hansen et al. 2013, Science 342:850). Loss: forest in the "  \
     "baseline, not forest now, and an NDVI drop >= loss_ndvi_drop_min (stand-replacing clearing)"
-
-static inline int mw_is_forest(float ndvi, const mw_forest_rule *r)
-{
-    return ndvi == ndvi && ndvi >= r->forest_ndvi_min;
-}
-
-/* 1 where pixel i was forest in the baseline and is lost now; 0 otherwise; no data on either
- * side gives 0 and is counted as unknown by the caller. */
-static inline int mw_is_forest_loss(float base, float now, const mw_forest_rule *r)
-{
-    return mw_is_forest(base, r) && now == now && !mw_is_forest(now, r) &&
-           (double)base - (double)now >= r->loss_ndvi_drop_min;
-}
 
 /* Morphological opening of a 0/1 loss map by a k x k square: a pixel stays only if some k x k
  * block holding it is all loss. With k = 2 this drops one-pixel slivers along edges, the mark of

@@ -199,41 +199,65 @@ static void print_report(const mw_run_report *rep)
     }
 }
 
-static int run_or_ingest(cli *c, int argc, char **argv, int ingest_only)
+typedef enum pipeline_mode { MODE_RUN, MODE_INGEST, MODE_CHANGE } pipeline_mode;
+
+/* The table a finished command prints, by mode. */
+static void print_rows(pipeline_mode mode, const mw_run_result *res, const char *out, int maps)
 {
-    const char *usage = ingest_only ? usage_ingest : usage_run;
+    if (mode == MODE_INGEST) {
+        printf("%-22s %-10s %6s %7s\n", "site_id", "period", "chips", "failed");
+        for (size_t i = 0; i < res->nrows; i++)
+            printf("%-22s %-10s %6ld %7ld\n", res->rows[i].site_id, res->rows[i].period,
+                   res->rows[i].n_scenes, res->rows[i].n_scenes_failed);
+        printf("\ndatacube chips written or reused; provenance in %s/provenance.json\n", out);
+    } else if (mode == MODE_CHANGE) {
+        printf("%-22s %-10s %10s %8s %9s %9s %9s %10s\n", "site_id", "period", "loss_ha", "patches",
+               "water_ha", "dist_ha", "reveg_ha", "ndvi_trend");
+        for (size_t i = 0; i < res->nrows; i++) {
+            const mw_indicator_row *r = &res->rows[i];
+            printf("%-22s %-10s %10.2f %8ld %9.2f %9.2f %9.2f %10.5f\n", r->site_id, r->period,
+                   r->forest_loss_ha, r->loss_patches, r->water_ha, r->disturbed_ha, r->reveg_ha,
+                   r->ndvi_trend_per_yr);
+        }
+        printf("\noutputs in %s: change.csv, maps/\n", out);
+    } else {
+        printf("%-22s %-10s %6s %6s %10s %10s %8s %7s\n", "site_id", "period", "scenes", "clear",
+               "forest_ha", "loss_ha", "ndvi", "failed");
+        for (size_t i = 0; i < res->nrows; i++) {
+            const mw_indicator_row *r = &res->rows[i];
+            printf("%-22s %-10s %6ld %6.2f %10.2f %10.2f %8.4f %7ld\n", r->site_id, r->period,
+                   r->n_scenes, r->clear_fraction, r->forest_ha, r->forest_loss_ha, r->ndvi_mean,
+                   r->n_scenes_failed);
+        }
+        printf("\noutputs in %s: indicators.gpkg (layer site_indicators), indicators.csv, "
+               "provenance.json%s\n",
+               out, maps ? ", maps/" : "");
+    }
+}
+
+static int run_pipeline(cli *c, int argc, char **argv, pipeline_mode mode)
+{
+    const char *usage = mode == MODE_INGEST   ? usage_ingest
+                        : mode == MODE_CHANGE ? usage_change
+                                              : usage_run;
     if (c->help) return fputs(usage, stdout), EXIT_OK;
     if (argc != 1) return fprintf(stderr, "%s", usage), EXIT_BAD_INPUT;
     mw_pipeline p;
     if (mw_pipeline_load(argv[0], &p)) return exit_for_error();
     char *out = c->out ? strdup(c->out) : default_out(&p, NULL);
-    mw_run_options o = {out,         (size_t)c->mem_mb, c->chunk_rows, c->command_line,
-                        c->datacube, ingest_only};
+    mw_run_options o = {out,
+                        (size_t)c->mem_mb,
+                        c->chunk_rows,
+                        c->command_line,
+                        mode == MODE_CHANGE ? NULL : c->datacube,
+                        mode == MODE_INGEST};
     mw_run_report rep = {0};
     mw_run_result res;
     int rc;
-    if (mw_pipeline_run(&p, &o, &rep, &res)) {
+    if ((mode == MODE_CHANGE ? mw_pipeline_change : mw_pipeline_run)(&p, &o, &rep, &res)) {
         rc = exit_for_error();
     } else {
-        if (!c->quiet && ingest_only) {
-            printf("%-22s %-10s %6s %7s\n", "site_id", "period", "chips", "failed");
-            for (size_t i = 0; i < res.nrows; i++)
-                printf("%-22s %-10s %6ld %7ld\n", res.rows[i].site_id, res.rows[i].period,
-                       res.rows[i].n_scenes, res.rows[i].n_scenes_failed);
-            printf("\ndatacube chips written or reused; provenance in %s/provenance.json\n", out);
-        } else if (!c->quiet) {
-            printf("%-22s %-10s %6s %6s %10s %10s %8s %7s\n", "site_id", "period", "scenes",
-                   "clear", "forest_ha", "loss_ha", "ndvi", "failed");
-            for (size_t i = 0; i < res.nrows; i++) {
-                const mw_indicator_row *r = &res.rows[i];
-                printf("%-22s %-10s %6ld %6.2f %10.2f %10.2f %8.4f %7ld\n", r->site_id, r->period,
-                       r->n_scenes, r->clear_fraction, r->forest_ha, r->forest_loss_ha,
-                       r->ndvi_mean, r->n_scenes_failed);
-            }
-            printf("\noutputs in %s: indicators.gpkg (layer site_indicators), indicators.csv, "
-                   "provenance.json%s\n",
-                   out, p.write_maps ? ", maps/" : "");
-        }
+        if (!c->quiet) print_rows(mode, &res, out, p.write_maps);
         print_report(&rep);
         rc = rep.n ? EXIT_PARTIAL : EXIT_OK;
         mw_run_result_free(&res);
@@ -246,47 +270,17 @@ static int run_or_ingest(cli *c, int argc, char **argv, int ingest_only)
 
 static int cmd_run(cli *c, int argc, char **argv)
 {
-    return run_or_ingest(c, argc, argv, 0);
+    return run_pipeline(c, argc, argv, MODE_RUN);
 }
 
 static int cmd_ingest(cli *c, int argc, char **argv)
 {
-    return run_or_ingest(c, argc, argv, 1);
+    return run_pipeline(c, argc, argv, MODE_INGEST);
 }
 
 static int cmd_change(cli *c, int argc, char **argv)
 {
-    if (c->help) return fputs(usage_change, stdout), EXIT_OK;
-    if (argc != 1) return fprintf(stderr, "%s", usage_change), EXIT_BAD_INPUT;
-    mw_pipeline p;
-    if (mw_pipeline_load(argv[0], &p)) return exit_for_error();
-    char *out = c->out ? strdup(c->out) : default_out(&p, NULL);
-    mw_run_options o = {out, (size_t)c->mem_mb, c->chunk_rows, c->command_line, NULL, 0};
-    mw_run_report rep = {0};
-    mw_run_result res;
-    int rc;
-    if (mw_pipeline_change(&p, &o, &rep, &res)) {
-        rc = exit_for_error();
-    } else {
-        if (!c->quiet) {
-            printf("%-22s %-10s %10s %8s %9s %9s %9s %10s\n", "site_id", "period", "loss_ha",
-                   "patches", "water_ha", "dist_ha", "reveg_ha", "ndvi_trend");
-            for (size_t i = 0; i < res.nrows; i++) {
-                const mw_indicator_row *r = &res.rows[i];
-                printf("%-22s %-10s %10.2f %8ld %9.2f %9.2f %9.2f %10.5f\n", r->site_id, r->period,
-                       r->forest_loss_ha, r->loss_patches, r->water_ha, r->disturbed_ha,
-                       r->reveg_ha, r->ndvi_trend_per_yr);
-            }
-            printf("\noutputs in %s: change.csv, maps/\n", out);
-        }
-        print_report(&rep);
-        rc = rep.n ? EXIT_PARTIAL : EXIT_OK;
-        mw_run_result_free(&res);
-    }
-    mw_report_free(&rep);
-    free(out);
-    mw_pipeline_free(&p);
-    return rc;
+    return run_pipeline(c, argc, argv, MODE_CHANGE);
 }
 
 static int cmd_simulate(cli *c, int argc, char **argv)

@@ -6,9 +6,7 @@
 #include <sys/stat.h>
 
 #include <gdal.h>
-#include <jansson.h>
 
-#include "core/atomic_file.h"
 #include "core/text.h"
 #include "minewatch/log.h"
 #include "minewatch/run.h"

@@ -463,12 +463,13 @@ static int parse_change(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     yaml_node_t *v = map_get(c, n, "method");
     if (!v) return 0;
     const char *s = scalar(v);
+    const mw_change_method_info *m = s ? mw_change_method_find(s) : NULL;
+    if (m) {
+        p->change_method = (int)m->id;
+        return 0;
+    }
     char list[128] = "";
     for (int i = 0; i < MW_CHANGE_METHOD_COUNT; i++) {
-        if (s && !strcmp(s, mw_change_methods[i].name)) {
-            p->change_method = i;
-            return 0;
-        }
         if (*list) strncat(list, ", ", sizeof list - strlen(list) - 1);
         strncat(list, mw_change_methods[i].name, sizeof list - strlen(list) - 1);
     }

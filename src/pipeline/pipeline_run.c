@@ -15,6 +15,7 @@
 #include "core/atomic_file.h"
 #include "core/text.h"
 #include "minewatch/chip.h"
+#include "minewatch/change_vector.h"
 #include "minewatch/composite.h"
 #include "minewatch/grid.h"
 #include "minewatch/log.h"
@@ -190,21 +191,17 @@ static void write_composite_maps(site_ctx *sc, const mw_site *site, const mw_per
     const size_t npix = mw_grid_npix(g);
     char name[512];
     const char *bn[MW_BAND_COUNT];
-    float *stack = malloc(npix * p->nbands * sizeof *stack);
-    for (int b = 0; b < p->nbands; b++) {
+    for (int b = 0; b < p->nbands; b++)
         bn[b] = mw_bands[p->bands[b]].name;
-        if (stack) memcpy(stack + (size_t)b * npix, band[b], npix * sizeof *stack);
-    }
     char *cp = mw_composite_map_path(sc->maps_dir, site->id, per->name);
-    if (!stack || !cp ||
-        mw_write_map(cp, g, GDT_Float32, p->nbands, stack, NAN,
-                     "period composite: surface reflectance per band", bn))
+    if (!cp || mw_write_map(cp, g, GDT_Float32, p->nbands, (const void *const *)band, NAN,
+                            "period composite: surface reflectance per band", bn))
         mw_report_add(sc->rep, site->id, "", "outputs", "%s",
-                      stack && cp ? mw_error_message() : "out of memory");
+                      cp ? mw_error_message() : "out of memory");
     free(cp);
-    free(stack);
+
     snprintf(name, sizeof name, "%s/%s_clear_obs_%s.tif", sc->maps_dir, site->id, per->name);
-    if (mw_write_map(name, g, GDT_UInt16, 1, nclear, 65535,
+    if (mw_write_map(name, g, GDT_UInt16, 1, (const void *const[]){nclear}, 65535,
                      "clear observations composited per pixel (QA flags not excluded, all bands "
                      "finite)",
                      NULL))
@@ -222,7 +219,7 @@ static void write_composite_maps(site_ctx *sc, const mw_site *site, const mw_per
         ymd[i] = (uint32_t)(y * 10000 + m * 100 + d);
     }
     snprintf(name, sizeof name, "%s/%s_date_%s.tif", sc->maps_dir, site->id, per->name);
-    if (mw_write_map(name, g, GDT_UInt32, 1, ymd, 0,
+    if (mw_write_map(name, g, GDT_UInt32, 1, (const void *const[]){ymd}, 0,
                      "acquisition date (YYYYMMDD, UTC) of the observation each pixel took; 0 none",
                      NULL))
         mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
@@ -464,6 +461,13 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                       t ? mw_error_message() : "out of memory");
     } else {
         mw_change_fill_rows(rows, &ch);
+        /* The automatic threshold behind changed_ha, so the figure can be retraced. */
+        for (size_t k = 1; k < np; k++)
+            if (ch.per[k].ok && json_array_get(jperiods, k))
+                json_object_set_new(json_array_get(jperiods, k), "generic_change",
+                                    json_pack("{s:s,s:f}", "method",
+                                              mw_change_methods[p->change_method].name, "threshold",
+                                              ch.per[k].change_threshold));
         if (p->write_maps && sc->maps_dir)
             mw_change_write_outputs(sc->maps_dir, site->id, &g, p, &ch, sc->rep);
         mw_site_change_free(&ch);

@@ -13,13 +13,14 @@
 #include "minewatch/change_vector.h"
 #include "minewatch/coregister.h"
 #include "minewatch/forest_change.h"
-#include "minewatch/patches.h"
+
 #include "minewatch/severity.h"
 #include "minewatch/trend.h"
 #include "minewatch/warp.h"
 
-int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands, const void *v,
-                 double nodata, const char *desc, const char *const *band_names)
+int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
+                 const void *const *planes, double nodata, const char *desc,
+                 const char *const *band_names)
 {
     const GDALDataType t = (GDALDataType)gdal_type;
     char *tmp = mw_part_path(path);
@@ -29,7 +30,7 @@ int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands, 
     GDALDatasetH ds = mw_grid_create_dataset(g, "GTiff", tmp, nbands, t, co);
     CSLDestroy(co);
     int rc = ds ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
-    const size_t plane = mw_grid_npix(g) * (size_t)GDALGetDataTypeSizeBytes(t);
+
     if (ds) {
         GDALSetDescription(ds, desc);
         GDALSetMetadataItem(ds, "TIFFTAG_IMAGEDESCRIPTION", desc, NULL);
@@ -37,9 +38,8 @@ int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands, 
             GDALRasterBandH h = GDALGetRasterBand(ds, b + 1);
             GDALSetRasterNoDataValue(h, nodata);
             GDALSetDescription(h, band_names ? band_names[b] : desc);
-            if (GDALRasterIO(h, GF_Write, 0, 0, g->width, g->height,
-                             (void *)((const char *)v + (size_t)b * plane), g->width, g->height, t,
-                             0, 0) != CE_None)
+            if (GDALRasterIO(h, GF_Write, 0, 0, g->width, g->height, (void *)planes[b], g->width,
+                             g->height, t, 0, 0) != CE_None)
                 rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
         }
         GDALClose(ds);
@@ -177,22 +177,23 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
                  i + 1 < MW_COVER_COUNT ? "," : "");
         strncat(legend, one, sizeof legend - strlen(legend) - 1);
     }
-    const size_t npix = mw_grid_npix(g);
     for (size_t k = 0; k < c->nperiods; k++) {
         if (!c->per[k].ok) continue;
         const char *pn = p->periods[k].name;
         char *f = map_path(maps_dir, site_id, "ndvi", pn, ".tif");
         report_io(rep, site_id,
-                  mw_write_map(f, g, GDT_Float32, 1, c->ndvi[k], NAN,
+                  mw_write_map(f, g, GDT_Float32, 1, (const void *const[]){c->ndvi[k]}, NAN,
                                "NDVI of the period composite", NULL));
         free(f);
         f = map_path(maps_dir, site_id, "cover", pn, ".tif");
-        report_io(rep, site_id, mw_write_map(f, g, GDT_Byte, 1, c->cover[k], 0, legend, NULL));
+        report_io(
+            rep, site_id,
+            mw_write_map(f, g, GDT_Byte, 1, (const void *const[]){c->cover[k]}, 0, legend, NULL));
         free(f);
         if (k > 0 && c->dnbr[k]) {
             f = map_path(maps_dir, site_id, "dnbr", pn, ".tif");
             report_io(rep, site_id,
-                      mw_write_map(f, g, GDT_Float32, 1, c->dnbr[k], NAN,
+                      mw_write_map(f, g, GDT_Float32, 1, (const void *const[]){c->dnbr[k]}, NAN,
                                    "dNBR = NBR(baseline) - NBR(period); Key & Benson classes",
                                    NULL));
             free(f);
@@ -200,27 +201,24 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
         if (k > 0 && c->changed[k]) {
             f = map_path(maps_dir, site_id, "change", pn, ".tif");
             report_io(rep, site_id,
-                      mw_write_map(f, g, GDT_Byte, 1, c->changed[k], 255,
+                      mw_write_map(f, g, GDT_Byte, 1, (const void *const[]){c->changed[k]}, 255,
                                    mw_change_methods[p->change_method].rule, NULL));
             free(f);
         }
     }
     char *f = map_path(maps_dir, site_id, "forest_loss", NULL, ".tif");
     report_io(rep, site_id,
-              mw_write_map(f, g, GDT_Byte, 1, c->first_loss, 255,
+              mw_write_map(f, g, GDT_Byte, 1, (const void *const[]){c->first_loss}, 255,
                            "first monitoring period with forest loss (0 none, 255 no data)", NULL));
     free(f);
-    float *tr = malloc(2 * npix * sizeof *tr);
-    if (tr) {
-        memcpy(tr, c->trend_slope, npix * sizeof *tr);
-        memcpy(tr + npix, c->trend_p, npix * sizeof *tr);
+    {
+        const void *tr[2] = {c->trend_slope, c->trend_p};
         const char *names[2] = {"ndvi_slope_per_year (Theil-Sen)", "mann_kendall_p (two-sided)"};
         f = map_path(maps_dir, site_id, "ndvi_trend", NULL, ".tif");
         report_io(rep, site_id,
                   mw_write_map(f, g, GDT_Float32, 2, tr, NAN,
                                "NDVI trend over the periods, per pixel", names));
         free(f);
-        free(tr);
     }
     const char **names = calloc(c->nperiods, sizeof *names);
     if (names) {

@@ -10,10 +10,11 @@
 #include "minewatch/run_report.h"
 #include "minewatch/site_change.h"
 
-/* nbands planes of npix values of GDAL type t, DEFLATE-tiled GeoTIFF, whole or not at all.
- * band_names may be NULL. */
-int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands, const void *v,
-                 double nodata, const char *desc, const char *const *band_names);
+/* nbands planes (npix values of GDAL type t each) as a DEFLATE-tiled GeoTIFF, whole or not at
+ * all. band_names may be NULL. */
+int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
+                 const void *const *planes, double nodata, const char *desc,
+                 const char *const *band_names);
 
 /* <maps>/<site>_composite_<period>.tif: the bands `change` starts from. */
 char *mw_composite_map_path(const char *maps_dir, const char *site_id, const char *period);
