@@ -39,6 +39,11 @@ typedef struct mw_pipeline {
     int stac_page_size, stac_max_items, stac_retries;
     double stac_timeout_s, stac_backoff_s;
     char *stac_sign_token_url; /* sign: planetary_computer -> the SAS token endpoint; else NULL */
+    char **stac_sign_hosts;    /* NULL-terminated hosts the token is sent to ("*.x" = subdomains) */
+    int stac_max_pages;        /* bounds of one search: pages, bytes per answer, seconds */
+    int stac_max_response_mb;
+    double stac_max_search_s;
+    bool allow_local_assets; /* stac_api: may items point at local files? (default no) */
 
     mw_period *periods; /* [0] is the baseline, then monitoring periods in file order */
     size_t n_periods;

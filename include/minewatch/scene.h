@@ -10,12 +10,15 @@
 #include "minewatch/sensor.h"
 
 typedef struct mw_scene_asset {
-    char *href;   /* absolute path or GDAL-readable URL; NULL when the scene lacks the band */
+    char *href;   /* absolute path or /vsicurl/ URL without its query; NULL when the scene lacks
+                     the band. Safe to show and store: it is what messages, keys and provenance use */
     double scale; /* reflectance = DN * scale + offset */
     double offset;
     double nodata;   /* DN value meaning no data */
     char *signature; /* access token query (Planetary Computer SAS): added only when reading, never
                         written to keys, tags, provenance or messages */
+    char *query;     /* the href's own query string, if any (a presigned URL's signature lives
+                        there): kept apart from href and added only when reading, like signature */
 } mw_scene_asset;
 
 /* The path GDAL opens: href plus its signature, if any. Caller frees. */
@@ -46,10 +49,16 @@ typedef struct mw_scene_catalog {
 } mw_scene_catalog;
 
 /* Parse one STAC item file. Returns 0, 1 when the item holds no reflectance bands minewatch uses
- * (a thermal or angle product: not an error), or -1 with an error naming the file. */
+ * (a thermal or angle product: not an error), or -1 with an error naming the file. Asset hrefs
+ * may be http(s) URLs (read through /vsicurl/) or local paths (relative to the item); any other
+ * scheme and GDAL's own /vsi prefixes are refused. */
 int mw_stac_item_read(const char *path, mw_scene *out);
 /* The same from an already parsed JSON document (json_t *); path is for messages and hrefs. */
 int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *out);
+/* An item from a remote catalogue (a STAC API page): its asset hrefs must be absolute http(s)
+ * URLs; local paths only when allow_local (the user's explicit choice). */
+int mw_stac_item_from_remote_json(void *json_root, const char *where, int allow_local,
+                                  mw_scene *out);
 /* A Landsat Collection 2 Level-2 product folder described by its *_MTL.json (no STAC item):
  * band files, date, cloud cover and the scale/offset the MTL itself gives. Same returns. */
 int mw_landsat_mtl_read(const char *mtl_json_path, mw_scene *out);
@@ -57,6 +66,11 @@ int mw_landsat_mtl_read(const char *mtl_json_path, mw_scene *out);
  * and BOA_ADD_OFFSET per band, band files (JP2 or GeoTIFF), footprint. Returns 0 or -1. */
 int mw_safe_read(const char *mtd_msil2a_path, mw_scene *out);
 void mw_scene_free(mw_scene *s);
+/* Drops scenes whose id was seen before in catalogue order, keeping the first; each dropped one
+ * goes to on_dup (its id, the path kept, the path dropped). A scene found twice (two folders, a
+ * link) is composited once. */
+typedef void (*mw_scene_dup_fn)(const char *id, const char *kept, const char *dropped, void *user);
+void mw_scene_catalog_dedupe(mw_scene_catalog *cat, mw_scene_dup_fn on_dup, void *user);
 
 /* Called for each item that could not be read; the scan goes on. */
 typedef void (*mw_scan_failure_fn)(const char *path, const char *message, void *user);

@@ -15,11 +15,18 @@ typedef struct mw_stac_query {
     mw_day start, end;              /* inclusive */
     double max_cloud_cover;         /* percent; < 0: no filter */
     int page_size;
-    int max_items;              /* stop after this many (a guard against runaway paging) */
-    double timeout_s;           /* whole request */
-    int retries;                /* attempts after the first, on network errors, 429 and 5xx */
-    double backoff_s;           /* wait before the first retry; doubles each time */
-    const char *sign_token_url; /* Planetary Computer SAS token endpoint, or NULL: no signing */
+    int max_items;                 /* stop after this many (a guard against runaway paging) */
+    double timeout_s;              /* whole request */
+    int retries;                   /* attempts after the first, on network errors, 429 and 5xx */
+    double backoff_s;              /* wait before the first retry; doubles each time */
+    const char *sign_token_url;    /* Planetary Computer SAS token endpoint, or NULL: no signing */
+    const char *const *sign_hosts; /* NULL-terminated: hosts a token may go to ("*.a.b": any
+                                      subdomain of a.b); assets elsewhere are read unsigned */
+    /* Bounds: a search stops with an error naming the bound it hit. */
+    int max_pages;             /* pages followed through rel=next (0: 1000) */
+    size_t max_response_bytes; /* one answer's body (0: 64 MiB) */
+    double max_seconds;        /* the whole search, retries included (0: 1800) */
+    int allow_local_assets;    /* items may name local files (default: only http(s)) */
 } mw_stac_query;
 
 typedef struct mw_stac_stats {
@@ -30,8 +37,10 @@ typedef struct mw_stac_stats {
 } mw_stac_stats;
 
 /* Appends the matching items to *out as scenes (asset hrefs read through /vsicurl/). Items that
- * do not parse go to on_fail and the search goes on. Returns -1 with an error naming the URL and
- * the server's answer when the search itself fails after its retries. */
+ * do not parse go to on_fail and the search goes on. Only http(s) is spoken, redirects included;
+ * a next link that repeats a page, or one that is not http(s), ends the search with an error.
+ * Returns -1 with an error naming the URL and the server's answer (or the bound hit) when the
+ * search itself fails after its retries. */
 int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failure_fn on_fail,
                    void *user, mw_stac_stats *stats);
 

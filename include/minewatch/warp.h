@@ -16,7 +16,10 @@ typedef struct mw_warp_spec {
     int gdal_type;      /* GDT_Float32 (no data -> NaN), GDT_Byte or GDT_UInt16 */
     int has_src_nodata; /* source DN meaning no data (left out of resampling) */
     double src_nodata;
-    double fill; /* integer outputs: value where the source has nothing */
+    double fill;    /* integer outputs: value where the source has nothing */
+    int any_format; /* 0: GeoTIFF and JPEG 2000 only, formats that hold pixels and never name
+                       other files (a scene asset from someone else's catalogue: a VRT could
+                       make GDAL read any local file); 1: any GDAL raster (the user's own map) */
 } mw_warp_spec;
 
 /* Warps band 1 of the asset onto g into out (width*height values of spec->gdal_type). Returns 0,

@@ -23,6 +23,7 @@ static int add_field(OGRLayerH l, const char *name, OGRFieldType t)
 int mw_loss_patches_write(const char *path, const mw_grid *g, const char *site_id,
                           const mw_site_change *c, const char *const *period_names)
 {
+    if (!path) return -1;
     const size_t npix = mw_grid_npix(g);
     GDALDatasetH mem = mw_grid_create_dataset(g, "MEM", NULL, 2, GDT_Int32, NULL);
     if (!mem) return mw_error_from_gdal(MW_ERR_IO, "loss patches: cannot make a raster");
@@ -88,7 +89,7 @@ int mw_loss_patches_write(const char *path, const mw_grid *g, const char *site_i
     }
     if (rc == 0 && OGR_L_CommitTransaction(lyr) != OGRERR_NONE)
         rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
-    if (ds) GDALClose(ds);
+    if (ds && mw_gdal_close_written(ds, path) && rc == 0) rc = -1;
     GDALClose(mem);
     if (rc == 0) rc = mw_commit_path(tmp, path);
     if (rc) mw_remove_tree(tmp);

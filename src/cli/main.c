@@ -13,6 +13,7 @@
 #include <gdal.h>
 #include <omp.h>
 
+#include "core/atomic_file.h"
 #include "minewatch/index_stream.h"
 #include "minewatch/log.h"
 #include "minewatch/pipeline.h"
@@ -344,6 +345,15 @@ static int cmd_sites(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
 static int cmd_index(cli *c, int argc, char **argv)
 {
     if (c->help) return fputs(usage_index, stdout), EXIT_OK;
@@ -372,8 +382,19 @@ static int cmd_index(cli *c, int argc, char **argv)
             paths[b] = strdup(c->band_file[b]);
             char *colon = strrchr(paths[b], ':');
             if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
+                long bn;
+                if (parse_long(colon + 1, 1, 65535, &bn)) {
+                    fprintf(stderr,
+                            "minewatch: error: --%s '%s': the band number after ':' must be 1 "
+                            "to 65535\n",
+                            mw_bands[b].name, c->band_file[b]);
+                    for (int k = 0; k <= b; k++)
+                        free(paths[k]);
+                    if (have_scene) mw_scene_free(&sc);
+                    return EXIT_BAD_INPUT;
+                }
                 *colon = 0;
-                in[b].band = atoi(colon + 1);
+                in[b].band = (int)bn;
             }
             in[b].path = paths[b];
         } else if (have_scene && sc.bands[b].href) {
@@ -385,7 +406,10 @@ static int cmd_index(cli *c, int argc, char **argv)
         }
     }
     mw_index_options o = {(size_t)c->mem_mb * 1024 * 1024 / 2, c->chunk_rows, c->cog, c->compress};
-    int rc = mw_index_compute(ix, in, c->out, &o) ? exit_for_error() : EXIT_OK;
+    const char *item_path[1] = {c->item};
+    int rc = mw_output_path_check(c->out, item_path, 1) || mw_index_compute(ix, in, c->out, &o)
+                 ? exit_for_error()
+                 : EXIT_OK;
     if (rc == EXIT_OK && !c->quiet) printf("%s written to %s\n", ix->name, c->out);
     for (int b = 0; b < MW_BAND_COUNT; b++)
         free(paths[b]);
@@ -432,15 +456,6 @@ static char *join_args(int argc, char **argv)
         strcat(s, argv[i]);
     }
     return s;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
 }
 
 static int run_main(cli *cp, int argc, char **argv)

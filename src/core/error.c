@@ -8,7 +8,9 @@
 
 #include <cpl_error.h>
 
-/* One growable buffer per thread: no fixed-size truncation, no locking. */
+/* One growable buffer per thread: no fixed-size truncation, no locking. Every message is cleaned
+ * as it is stored (mw_text_clean_message): URL queries hidden, control characters and overlong
+ * echoes of untrusted text cut. */
 static _Thread_local char *tl_msg;
 static _Thread_local size_t tl_cap;
 static _Thread_local mw_error_kind tl_kind;
@@ -29,7 +31,7 @@ static void store(char *s)
 int mw_error_setv(mw_error_kind kind, const char *fmt, va_list ap)
 {
     tl_kind = kind;
-    store(mw_text_vformat(fmt, ap));
+    store(mw_text_clean_message(mw_text_vformat(fmt, ap)));
     return -1;
 }
 
@@ -55,7 +57,7 @@ int mw_error_prefix(const char *fmt, ...)
     if (s) snprintf(s, n, "%s: %s", pre, old);
     free(pre);
     if (tl_kind == MW_ERR_NONE) tl_kind = MW_ERR_INTERNAL;
-    store(s);
+    store(mw_text_clean_message(s));
     return -1;
 }
 
@@ -77,34 +79,13 @@ void mw_error_clear(void)
     tl_kind = MW_ERR_NONE;
 }
 
-/* Query strings of URLs in a message may hold access tokens (SAS signatures): hide them. */
-static void redact_queries(char *s)
-{
-    for (char *q = s ? strchr(s, '?') : NULL; q; q = strchr(q + 1, '?')) {
-        char *end = q + 1;
-        while (*end && *end != ' ' && *end != '\'' && *end != '"' && *end != ')' && *end != ',')
-            end++;
-        if (end - q <= 1) continue;
-        static const char mark[] = "?<query hidden>";
-        size_t rest = strlen(end);
-        if ((size_t)(end - q) >= sizeof mark - 1) {
-            memcpy(q, mark, sizeof mark - 1);
-            memmove(q + sizeof mark - 1, end, rest + 1);
-            q += sizeof mark - 2;
-        } else {
-            memset(q + 1, '*', (size_t)(end - q - 1));
-        }
-    }
-}
-
 int mw_error_from_gdal(mw_error_kind kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     char *head = mw_text_vformat(fmt, ap);
     va_end(ap);
-    char *g = mw_text_dup(CPLGetLastErrorMsg());
-    redact_queries(g);
+    char *g = mw_text_dup(CPLGetLastErrorMsg()); /* cleaned with the whole message */
     if (g && *g)
         mw_error_set(kind, "%s (GDAL: %s)", head ? head : "", g);
     else

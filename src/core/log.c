@@ -24,7 +24,7 @@ void mw_log(mw_log_level level, const char *fmt, ...)
     if (!g_sink) return;
     va_list ap;
     va_start(ap, fmt);
-    char *s = mw_text_vformat(fmt, ap);
+    char *s = mw_text_clean_message(mw_text_vformat(fmt, ap));
     va_end(ap);
     if (!s) return;
         /* Sinks need not be thread-safe: serialise calls. */

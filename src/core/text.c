@@ -41,3 +41,85 @@ const char *mw_text_ifind(const char *hay, const char *needle)
         if (strncasecmp(hay, needle, n) == 0) return hay;
     return NULL;
 }
+
+static int token_end(char c)
+{
+    return c == 0 || c == ' ' || c == '\'' || c == '"' || c == ')' || c == ',' || c == '<' ||
+           c == '>' || c == ']' || c == '\n' || c == '\t';
+}
+
+/* In place: "scheme://host/path?query" -> "scheme://host/path?<query hidden>". */
+static char *redact_queries(char *s)
+{
+    static const char mark[] = "?<query hidden>";
+    const size_t ml = sizeof mark - 1;
+    for (char *u = strstr(s, "://"); u; u = strstr(u + 1, "://")) {
+        char *q = u + 3;
+        while (!token_end(*q) && *q != '?')
+            q++;
+        if (*q != '?') continue;
+        char *end = q + 1;
+        while (!token_end(*end))
+            end++;
+        if (end - q <= 1 || ((size_t)(end - q) == ml && !strncmp(q, mark, ml))) continue;
+        size_t head = (size_t)(q - s), rest = strlen(end);
+        char *n = malloc(head + ml + rest + 1);
+        if (!n) return s;
+        memcpy(n, s, head);
+        memcpy(n + head, mark, ml);
+        memcpy(n + head + ml, end, rest + 1);
+        u = n + head;
+        free(s);
+        s = n;
+    }
+    return s;
+}
+
+char *mw_text_redact_url(const char *url)
+{
+    char *s = mw_text_dup(url);
+    return s ? redact_queries(s) : NULL;
+}
+
+char *mw_text_clean_message(char *s)
+{
+    if (!s) return NULL;
+    s = redact_queries(s);
+    for (unsigned char *p = (unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = (*p == '\t' || *p == '\n') ? ' ' : '?';
+    /* Shorten overlong tokens: keep their start and end, say how much was cut. */
+    size_t n = strlen(s);
+    char *out = NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && s[j] != ' ')
+            j++;
+        const size_t len = j - i;
+        if (len > MW_TEXT_TOKEN_MAX && !out) {
+            out = malloc(n + 1);
+            if (!out) return s;
+            memcpy(out, s, i);
+            o = i;
+        }
+        if (out) {
+            if (len > MW_TEXT_TOKEN_MAX) {
+                const size_t head = 1000, tail = 100;
+                memcpy(out + o, s + i, head);
+                o += head;
+                o += (size_t)sprintf(out + o, "...[%zu bytes not shown]...", len - head - tail);
+                memcpy(out + o, s + j - tail, tail);
+                o += tail;
+            } else {
+                memcpy(out + o, s + i, len);
+                o += len;
+            }
+            if (j < n) out[o++] = ' ';
+        }
+        i = j < n ? j + 1 : j;
+    }
+    if (!out) return s;
+    out[o] = 0;
+    free(s);
+    return out;
+}

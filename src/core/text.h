@@ -13,4 +13,13 @@ const char *mw_text_ifind(const char *hay, const char *needle);
 /* "a/b" */
 char *mw_text_path(const char *dir, const char *name);
 
+/* A message fit to show and store, whatever text it echoes: the query of every URL hidden (it
+ * may hold an access token), control characters replaced by '?', and any run of more than
+ * MW_TEXT_TOKEN_MAX bytes without a space shortened, so a 50 MB name in a catalogue cannot flood
+ * a terminal or a log. Takes ownership of s; returns the cleaned text (NULL if s was NULL). */
+#define MW_TEXT_TOKEN_MAX 8192
+char *mw_text_clean_message(char *s);
+/* url with its query string replaced by "?<query hidden>" (a copy; "" for NULL). */
+char *mw_text_redact_url(const char *url);
+
 #endif

@@ -133,8 +133,8 @@ static int write_cog(const char *path, const mw_grid *g, int nb, GDALDataType t,
         CSLDestroy(co);
         if (!out)
             rc = mw_error_from_gdal(MW_ERR_IO, "cannot write chip '%s'", path);
-        else
-            GDALClose(out);
+        else if (mw_gdal_close_written(out, path))
+            rc = -1;
     }
     GDALClose(mem);
     return rc;
@@ -145,7 +145,7 @@ static int ingest_qa(const mw_scene *sc, const mw_grid *g, uint8_t *qa)
 {
     size_t npix = mw_grid_npix(g);
     if (sc->qa_source == MW_QA_FROM_SCL) {
-        mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_Byte, 0, 0, 0 /* SCL 0 = no data */};
+        mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_Byte, 0, 0, 0 /* SCL 0 = no data */, 0};
         if (mw_warp_to_grid(&sc->qa, g, &ws, qa)) return -1;
         for (size_t p = 0; p < npix; p++)
             qa[p] = mw_qa_from_scl(qa[p]);
@@ -153,7 +153,7 @@ static int ingest_qa(const mw_scene *sc, const mw_grid *g, uint8_t *qa)
     }
     uint16_t *qp = malloc(npix * sizeof *qp), *rs = calloc(npix, sizeof *rs);
     int rc = qp && rs ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory for the QA window");
-    mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_UInt16, 0, 0, 1 /* fill bit */};
+    mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_UInt16, 0, 0, 1 /* fill bit */, 0};
     if (rc == 0) rc = mw_warp_to_grid(&sc->qa, g, &ws, qp);
     ws.fill = 0;
     if (rc == 0 && sc->radsat.href) rc = mw_warp_to_grid(&sc->radsat, g, &ws, rs);
@@ -213,7 +213,7 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
     for (int i = 0; i < nb && rc == 0; i++) {
         const mw_scene_asset *a = &sc->bands[o->bands[i]];
         float *dst = refl + (size_t)i * npix;
-        mw_warp_spec ws = {(mw_resample)o->resample, GDT_Float32, 1, a->nodata, 0};
+        mw_warp_spec ws = {(mw_resample)o->resample, GDT_Float32, 1, a->nodata, 0, 0};
         rc = mw_warp_to_grid(a, &gw, &ws, dst);
         if (rc) break;
         const float scale = (float)a->scale, offset = (float)a->offset;

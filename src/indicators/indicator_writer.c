@@ -12,14 +12,18 @@
 #include "minewatch/error.h"
 #include "minewatch/indicator.h"
 
-/* RFC 4180 quoting when a text holds a comma, quote or line break. */
-static void csv_cell(FILE *f, const char *s)
+/* RFC 4180 quoting when a text holds a comma, quote or line break. A text cell that a
+ * spreadsheet would run as a formula (=, +, -, @, tab or carriage return first: a site name from
+ * someone else's catalogue) gets a leading apostrophe, as OWASP advises for CSV exports. */
+static void csv_cell(FILE *f, const char *s, int text)
 {
-    if (!strpbrk(s, ",\"\n\r")) {
+    const int formula = text && *s && strchr("=+-@\t\r", *s);
+    if (!formula && !strpbrk(s, ",\"\n\r")) {
         fputs(s, f);
         return;
     }
     fputc('"', f);
+    if (formula) fputc('\'', f);
     for (; *s; s++) {
         if (*s == '"') fputc('"', f);
         fputc(*s, f);
@@ -49,8 +53,14 @@ static int write_csv(const char *path, const mw_indicator_row *rows, size_t n, i
             if (change_only && mw_indicator_columns[c].stage == MW_STAGE_COMPOSITE) continue;
             if (!first) fputc(',', f);
             first = 0;
-            mw_indicator_format(&mw_indicator_columns[c], &rows[r], buf, sizeof buf);
-            csv_cell(f, buf);
+            const mw_indicator_column *col = &mw_indicator_columns[c];
+            if (col->type == MW_COL_TEXT) { /* whole, never cut to a buffer */
+                const char *t = *(const char *const *)((const char *)&rows[r] + col->offset);
+                csv_cell(f, t ? t : "", 1);
+                continue;
+            }
+            mw_indicator_format(col, &rows[r], buf, sizeof buf);
+            csv_cell(f, buf, 0);
         }
         fputc('\n', f);
     }
@@ -137,7 +147,7 @@ int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, siz
     }
     if (rc == 0 && OGR_L_CommitTransaction(lyr) != OGRERR_NONE)
         rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
-    GDALClose(ds);
+    if (mw_gdal_close_written(ds, path) && rc == 0) rc = -1;
     if (rc == 0) rc = mw_commit_path(tmp, path);
     if (rc) mw_remove_tree(tmp);
     free(tmp);

@@ -36,28 +36,70 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-static int walk(const char *dir, path_list *out, int depth)
+/* Folders already walked, by device and inode: a link back up the tree (`ln -s . x`) or two
+ * links to one folder are walked once, so the walk ends and no item is counted twice. */
+typedef struct seen {
+    dev_t *dev;
+    ino_t *ino;
+    size_t n, cap;
+} seen;
+
+static int seen_add(seen *s, const struct stat *st)
 {
-    if (depth > 8) return 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->dev[i] == st->st_dev && s->ino[i] == st->st_ino) return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        dev_t *d = realloc(s->dev, cap * sizeof *d);
+        if (d) s->dev = d;
+        ino_t *i = realloc(s->ino, cap * sizeof *i);
+        if (i) s->ino = i;
+        if (!d || !i) return -1;
+        s->cap = cap;
+    }
+    s->dev[s->n] = st->st_dev;
+    s->ino[s->n++] = st->st_ino;
+    return 1;
+}
+
+#define MAX_SCAN_DEPTH 8
+#define MAX_SCAN_ENTRIES 1000000 /* a scene folder, not a file system */
+
+static int walk(const char *dir, path_list *out, int depth, seen *dirs, seen *files, long *entries)
+{
+    if (depth > MAX_SCAN_DEPTH) return 0;
     DIR *d = opendir(dir);
-    if (!d) return -1;
+    if (!d) return depth == 0 ? -1 : 0;
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(d)) != NULL && rc == 0) {
         if (e->d_name[0] == '.') continue;
+        if (++*entries > MAX_SCAN_ENTRIES) {
+            rc = mw_error_set(MW_ERR_INPUT,
+                              "scene source '%s' holds more than %d entries; point source.path "
+                              "at the folder of the scenes",
+                              dir, MAX_SCAN_ENTRIES);
+            break;
+        }
         size_t n = strlen(dir) + strlen(e->d_name) + 2;
         char *p = malloc(n);
         if (!p) {
-            rc = -1;
+            rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
             break;
         }
         snprintf(p, n, "%s/%s", dir, e->d_name);
         struct stat st;
         if (stat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode))
-                walk(p, out, depth + 1);
-            else if (ends_with(p, ".json") || ends_with(p, "/MTD_MSIL2A.xml"))
-                rc = push(out, p);
+            if (S_ISDIR(st.st_mode)) {
+                int fresh = seen_add(dirs, &st);
+                if (fresh < 0) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
+                if (fresh > 0) rc = walk(p, out, depth + 1, dirs, files, entries);
+            } else if (S_ISREG(st.st_mode) &&
+                       (ends_with(p, ".json") || ends_with(p, "/MTD_MSIL2A.xml"))) {
+                int fresh = seen_add(files, &st);
+                if (fresh < 0) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
+                if (fresh > 0 && push(out, p)) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
+            }
         }
         free(p);
     }
@@ -89,13 +131,19 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
                             "scene source '%s' is not a readable folder; check source.path in "
                             "the pipeline file",
                             dir);
-    if (walk(dir, &pl, 0) != 0) {
+    seen dirs = {0}, files = {0};
+    long entries = 0;
+    seen_add(&dirs, &st);
+    int wr = walk(dir, &pl, 0, &dirs, &files, &entries);
+    free(dirs.dev), free(dirs.ino), free(files.dev), free(files.ino);
+    if (wr != 0) {
         for (size_t i = 0; i < pl.n; i++)
             free(pl.v[i]);
         free(pl.v);
+        if (*mw_error_message()) return -1;
         return mw_error_set(MW_ERR_IO, "cannot list scene source '%s'", dir);
     }
-    qsort(pl.v, pl.n, sizeof *pl.v, cmp_str);
+    if (pl.n) qsort(pl.v, pl.n, sizeof *pl.v, cmp_str);
     out->scenes = calloc(pl.n ? pl.n : 1, sizeof *out->scenes);
     int rc = out->scenes ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory scanning '%s'", dir);
     for (size_t i = 0; i < pl.n && rc == 0; i++) {
@@ -128,8 +176,50 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
     for (size_t i = 0; i < pl.n; i++)
         free(pl.v[i]);
     free(pl.v);
-    qsort(out->scenes, out->n, sizeof *out->scenes, cmp_scene);
+    if (out->n) qsort(out->scenes, out->n, sizeof *out->scenes, cmp_scene);
     return rc;
+}
+
+static int cmp_id_then_path(const void *a, const void *b)
+{
+    const mw_scene *x = *(const mw_scene *const *)a, *y = *(const mw_scene *const *)b;
+    int c = strcmp(x->id, y->id);
+    if (c) return c;
+    c = strcmp(x->item_path ? x->item_path : "", y->item_path ? y->item_path : "");
+    return c ? c : (x > y) - (x < y);
+}
+
+void mw_scene_catalog_dedupe(mw_scene_catalog *cat, mw_scene_dup_fn on_dup, void *user)
+{
+    if (cat->n < 2) return;
+    const mw_scene **v = malloc(cat->n * sizeof *v);
+    char *drop = calloc(cat->n, 1);
+    if (!v || !drop) {
+        free(v), free(drop);
+        return;
+    }
+    for (size_t i = 0; i < cat->n; i++)
+        v[i] = &cat->scenes[i];
+    /* Sorted by id, then path: the kept copy does not depend on the order of the listing. */
+    qsort(v, cat->n, sizeof *v, cmp_id_then_path);
+    for (size_t i = 1, first = 0; i < cat->n; i++) {
+        if (strcmp(v[i]->id, v[first]->id) != 0) {
+            first = i;
+            continue;
+        }
+        drop[v[i] - cat->scenes] = 1;
+        if (on_dup) on_dup(v[i]->id, v[first]->item_path, v[i]->item_path, user);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < cat->n; i++) {
+        if (drop[i])
+            mw_scene_free(&cat->scenes[i]);
+        else
+            cat->scenes[k++] = cat->scenes[i];
+    }
+    cat->n = k;
+    free(v);
+    free(drop);
 }
 
 void mw_scene_catalog_free(mw_scene_catalog *cat)

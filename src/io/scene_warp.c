@@ -16,17 +16,57 @@ const char *mw_resample_name(mw_resample r)
     return r == MW_RESAMPLE_BILINEAR ? "bilinear" : r == MW_RESAMPLE_CUBIC ? "cubic" : "nearest";
 }
 
+/* Source pixels read per grid pixel, at most: a raster far finer than the grid (a footprint over
+ * the site at millimetre pixels) would be read for hours; it is refused, with the fix. */
+#define MAX_SOURCE_PER_GRID_PIXEL 256.0
+#define MIN_SOURCE_WINDOW_PIXELS 67108864.0 /* small grids may always read this much */
+
+static int source_window_bound(void *transformer, GDALDatasetH src, const mw_grid *g,
+                               const char *src_path)
+{
+    double x[9], y[9], z[9] = {0};
+    int ok[9];
+    for (int i = 0; i < 9; i++) {
+        x[i] = g->width * 0.5 * (i % 3);
+        y[i] = g->height * 0.5 * (i / 3);
+    }
+    GDALGenImgProjTransform(transformer, TRUE, 9, x, y, z, ok);
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (int i = 0; i < 9; i++)
+        if (ok[i] && isfinite(x[i]) && isfinite(y[i])) {
+            x0 = fmin(x0, x[i]), x1 = fmax(x1, x[i]);
+            y0 = fmin(y0, y[i]), y1 = fmax(y1, y[i]);
+        }
+    if (!(x0 <= x1)) return 0; /* the grid does not map into the raster: GDAL says so later */
+    const double W = GDALGetRasterXSize(src), H = GDALGetRasterYSize(src);
+    x0 = fmax(x0, 0), y0 = fmax(y0, 0), x1 = fmin(x1, W), y1 = fmin(y1, H);
+    const double window = fmax(x1 - x0, 0) * fmax(y1 - y0, 0);
+    const double grid = (double)g->width * g->height;
+    const double bound = fmax(MAX_SOURCE_PER_GRID_PIXEL * grid, MIN_SOURCE_WINDOW_PIXELS);
+    if (window <= bound) return 0;
+    return mw_error_set(MW_ERR_INPUT,
+                        "raster '%s' is far finer than the site grid: its window over the site "
+                        "holds %.3g pixels, %.0f per %.1f m grid pixel (at most %.0f are read). "
+                        "Resample it to the grid's pixel size first (gdalwarp -tr)",
+                        src_path, window, window / grid, g->res, MAX_SOURCE_PER_GRID_PIXEL);
+}
+
 int mw_warp_to_grid(const mw_scene_asset *asset, const mw_grid *g, const mw_warp_spec *spec,
                     void *out)
 {
     const char *src_path = asset->href; /* for messages */
     char *open_path = mw_scene_asset_read_path(asset);
     const int is_float = spec->gdal_type == GDT_Float32;
-    GDALDatasetH src =
-        open_path ? GDALOpenEx(open_path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL)
-                  : NULL;
+    static const char *const pixel_formats[] = {"GTiff", "JP2OpenJPEG", NULL};
+    GDALDatasetH src = open_path ? GDALOpenEx(open_path, GDAL_OF_RASTER | GDAL_OF_READONLY,
+                                              spec->any_format ? NULL : pixel_formats, NULL, NULL)
+                                 : NULL;
     free(open_path);
-    if (!src) return mw_error_from_gdal(MW_ERR_IO, "cannot open raster '%s'", src_path);
+    if (!src)
+        return mw_error_from_gdal(MW_ERR_IO, "cannot open raster '%s'%s", src_path,
+                                  spec->any_format ? ""
+                                                   : " (scene bands are read as GeoTIFF or "
+                                                     "JPEG 2000 only)");
     const char *swkt = GDALGetProjectionRef(src);
     double sgt[6];
     if (!swkt || !*swkt || GDALGetGeoTransform(src, sgt) != CE_None) {
@@ -77,6 +117,8 @@ int mw_warp_to_grid(const mw_scene_asset *asset, const mw_grid *g, const mw_warp
     if (!wo->pTransformerArg) {
         rc = mw_error_from_gdal(MW_ERR_INPUT, "cannot relate '%s' to the site grid (EPSG:%d)",
                                 src_path, g->epsg);
+    } else if (source_window_bound(wo->pTransformerArg, src, g, src_path)) {
+        rc = -1;
     } else {
         GDALWarpOperationH op = GDALCreateWarpOperation(wo);
         if (!op || GDALChunkAndWarpImage(op, 0, 0, g->width, g->height) != CE_None)

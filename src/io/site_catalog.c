@@ -10,6 +10,7 @@
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
+#include "core/name_check.h"
 #include "core/text.h"
 #include "minewatch/error.h"
 #include "minewatch/lonlat.h"
@@ -55,6 +56,35 @@ static OGRSpatialReferenceH srs_epsg(int epsg)
     return s;
 }
 
+/* A site is mapped on one UTM grid: a zone is 6 degrees wide. */
+#define MAX_SITE_TEXT 4096 /* bytes of a name, operator, source...: a label, not a document */
+#define MAX_SITE_SPAN_DEG 6.0
+
+/* Every vertex within the lon/lat ranges; bb gets the bounding box (antimeridian-aware), or the
+ * first bad vertex in bb[0..1]. */
+static int vertices_ok(OGRGeometryH g, double bad[2])
+{
+    int parts = OGR_G_GetGeometryCount(g);
+    for (int i = 0; i < parts; i++)
+        if (!vertices_ok(OGR_G_GetGeometryRef(g, i), bad)) return 0;
+    int n = parts > 0 ? 0 : OGR_G_GetPointCount(g);
+    for (int i = 0; i < n; i++) {
+        double x = OGR_G_GetX(g, i), y = OGR_G_GetY(g, i);
+        if (!(fabs(x) <= 180 && fabs(y) <= 90)) {
+            bad[0] = x, bad[1] = y;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int coordinates_ok(OGRGeometryH g, double bb[4])
+{
+    if (!vertices_ok(g, bb)) return 0;
+    mw_lonlat_bbox(g, bb);
+    return 1;
+}
+
 static int load_feature(const char *path, long fidx, OGRFeatureH f, OGRFeatureDefnH defn,
                         OGRCoordinateTransformationH to_wgs84, mw_site *s)
 {
@@ -62,6 +92,18 @@ static int load_feature(const char *path, long fidx, OGRFeatureH f, OGRFeatureDe
     if (!id || !*id)
         return mw_error_set(
             MW_ERR_INPUT, "%s: feature %ld has no 'id'; every site needs a unique id", path, fidx);
+    /* Ids name the site's maps and datacube folder: a catalogue must not choose where files go. */
+    if (mw_name_check(id, "site id")) return mw_error_prefix("%s: feature %ld", path, fidx);
+    static const char *const text_fields[] = {"name",     "kind",        "commodities", "country",
+                                              "operator", "supply_node", "source",      NULL};
+    for (const char *const *tf = text_fields; *tf; tf++) {
+        const char *v = field_str(f, defn, *tf);
+        if (v && strlen(v) > MAX_SITE_TEXT)
+            return mw_error_set(MW_ERR_INPUT,
+                                "%s: site '%s': its '%s' is %zu bytes long; at most %d are "
+                                "taken. Shorten it",
+                                path, id, *tf, strlen(v), MAX_SITE_TEXT);
+    }
     OGRGeometryH g = OGR_F_GetGeometryRef(f);
     if (!g || OGR_G_IsEmpty(g))
         return mw_error_set(MW_ERR_INPUT, "%s: site '%s' has no geometry", path, id);
@@ -98,6 +140,23 @@ static int load_feature(const char *path, long fidx, OGRFeatureH f, OGRFeatureDe
                             "radius_m",
                             path, id, OGRGeometryTypeToName(t));
     }
+    double bb[4];
+    if (!coordinates_ok(gc, bb)) {
+        OGR_G_DestroyGeometry(gc);
+        return mw_error_set(MW_ERR_INPUT,
+                            "%s: site '%s' has a vertex outside longitude -180..180 or latitude "
+                            "-90..90 (lon %.6g lat %.6g); are lon and lat swapped?",
+                            path, id, bb[0], bb[1]);
+    }
+    const double span_lon = bb[2] >= bb[0] ? bb[2] - bb[0] : bb[2] + 360 - bb[0];
+    if (span_lon > MAX_SITE_SPAN_DEG || bb[3] - bb[1] > MAX_SITE_SPAN_DEG) {
+        OGR_G_DestroyGeometry(gc);
+        return mw_error_set(MW_ERR_INPUT,
+                            "%s: site '%s' spans %.2f degrees of longitude and %.2f of latitude; a "
+                            "site is mapped on one UTM grid, which holds at most %.0f degrees: "
+                            "split it into smaller sites",
+                            path, id, span_lon, bb[3] - bb[1], MAX_SITE_SPAN_DEG);
+    }
     mw_lonlat_centroid(gc, &s->lon, &s->lat);
     if (!(fabs(s->lat) <= 84 && fabs(s->lon) <= 180)) {
         OGR_G_DestroyGeometry(gc);
@@ -124,6 +183,38 @@ static int load_feature(const char *path, long fidx, OGRFeatureH f, OGRFeatureDe
         !s->supply_node || !s->source || !s->wkt_wgs84)
         return mw_error_set(MW_ERR_NOMEM, "out of memory reading %s", path);
     return 0;
+}
+
+typedef struct id_at {
+    const char *id;
+    size_t at;
+} id_at;
+
+static int cmp_id_at(const void *a, const void *b)
+{
+    const id_at *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* Ids must be unique; sorted, so 100,000 sites take a moment, not a minute. */
+static int check_unique(const char *path, const mw_site_catalog *cat)
+{
+    if (cat->n < 2) return 0;
+    id_at *v = malloc(cat->n * sizeof *v);
+    if (!v) return mw_error_set(MW_ERR_NOMEM, "out of memory reading %s", path);
+    for (size_t i = 0; i < cat->n; i++)
+        v[i] = (id_at){cat->sites[i].id, i};
+    qsort(v, cat->n, sizeof *v, cmp_id_at);
+    int rc = 0;
+    for (size_t i = 1; i < cat->n && rc == 0; i++)
+        if (strcmp(v[i].id, v[i - 1].id) == 0)
+            rc = mw_error_set(MW_ERR_INPUT,
+                              "%s: site id '%s' appears twice (features %zu and %zu); ids must "
+                              "be unique",
+                              path, v[i].id, v[i - 1].at, v[i].at);
+    free(v);
+    return rc;
 }
 
 int mw_site_catalog_load(const char *path, mw_site_catalog *out)
@@ -179,16 +270,8 @@ int mw_site_catalog_load(const char *path, mw_site_catalog *out)
         OGR_F_Destroy(f);
         out->n++;
         if (rc) break;
-        for (size_t k = 0; k + 1 < out->n; k++)
-            if (strcmp(out->sites[k].id, s->id) == 0) {
-                rc = mw_error_set(MW_ERR_INPUT,
-                                  "%s: site id '%s' appears twice; ids must be "
-                                  "unique",
-                                  path, s->id);
-                break;
-            }
-        if (rc) break;
     }
+    if (rc == 0) rc = check_unique(path, out);
     if (ct) OCTDestroyCoordinateTransformation(ct);
     OSRDestroySpatialReference(wgs);
     GDALClose(ds);

@@ -1,9 +1,11 @@
 #include "minewatch/stac_api.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -16,12 +18,18 @@
 typedef struct buffer {
     char *data;
     size_t len, cap;
+    size_t max; /* the body bound: a larger answer aborts the transfer */
+    int too_big;
 } buffer;
 
 static size_t on_body(char *p, size_t size, size_t n, void *user)
 {
     buffer *b = user;
     size_t add = size * n;
+    if (b->len + add > b->max) {
+        b->too_big = 1;
+        return 0; /* libcurl aborts the transfer */
+    }
     if (b->len + add + 1 > b->cap) {
         size_t cap = (b->cap ? b->cap * 2 : 65536);
         while (cap < b->len + add + 1)
@@ -56,22 +64,56 @@ static char *snippet(const buffer *b)
     return s;
 }
 
-/* One HTTP exchange with retries. body == NULL: GET. Returns the parsed JSON or NULL with an
- * error. Retries network failures (including stalls and truncated bodies), 429 and 5xx. */
-static json_t *exchange(CURL *c, const char *url, const char *body, const mw_stac_query *q,
-                        mw_stac_stats *st)
+#define DEFAULT_MAX_PAGES 1000
+#define DEFAULT_MAX_BYTES ((size_t)64 << 20)
+#define DEFAULT_MAX_SECONDS 1800.0
+
+static double now_s(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct search_ctx {
+    const mw_stac_query *q;
+    mw_stac_stats *st;
+    size_t max_bytes;
+    double deadline; /* monotonic seconds */
+    double max_seconds;
+} search_ctx;
+
+/* One HTTP exchange with retries. body == NULL: GET. Returns the parsed JSON or NULL with an
+ * error. Retries network failures (including stalls and truncated bodies), 429 and 5xx; never
+ * past the search's deadline. Only http and https are spoken, redirects included (a remote
+ * catalogue must not make minewatch read file:// or speak gopher). */
+static json_t *exchange(CURL *c, const char *url, const char *body, search_ctx *sx)
+{
+    const mw_stac_query *q = sx->q;
     double wait = q->backoff_s > 0 ? q->backoff_s : 0.5;
     for (int attempt = 0;; attempt++) {
-        buffer b = {0};
+        double left = sx->deadline - now_s();
+        if (left <= 0) {
+            mw_error_set(MW_ERR_IO,
+                         "STAC API %s: the search ran out of its time bound (%.0f s, "
+                         "source.max_search_s) after %d request(s)",
+                         url, sx->max_seconds, sx->st->requests);
+            return NULL;
+        }
+        buffer b = {NULL, 0, 0, sx->max_bytes, 0};
         char errbuf[CURL_ERROR_SIZE] = "";
         curl_easy_reset(c);
         curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+        curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)sx->max_bytes);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(q->timeout_s * 1000));
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(fmin(q->timeout_s, 10.0) * 1000));
+        const double tmo = fmin(q->timeout_s, left);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)ceil(tmo * 1000));
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(fmin(tmo, 10.0) * 1000));
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(c, CURLOPT_USERAGENT, "minewatch");
@@ -86,10 +128,24 @@ static json_t *exchange(CURL *c, const char *url, const char *body, const mw_sta
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         curl_slist_free_all(h);
-        st->requests++;
+        sx->st->requests++;
         int retry = 0;
         char *why = NULL;
-        if (cr != CURLE_OK) {
+        if (b.too_big || cr == CURLE_FILESIZE_EXCEEDED) {
+            mw_error_set(MW_ERR_IO,
+                         "STAC API %s: the answer is larger than %zu MB (source.max_response_mb); "
+                         "stopped reading it",
+                         url, sx->max_bytes >> 20);
+            free(b.data);
+            return NULL;
+        } else if (cr == CURLE_UNSUPPORTED_PROTOCOL || cr == CURLE_TOO_MANY_REDIRECTS) {
+            mw_error_set(MW_ERR_IO,
+                         "STAC API %s: %s (minewatch speaks only http and https, and "
+                         "follows at most 10 redirects)",
+                         url, *errbuf ? errbuf : curl_easy_strerror(cr));
+            free(b.data);
+            return NULL;
+        } else if (cr != CURLE_OK) {
             retry = 1;
             why = mw_text_dup(*errbuf ? errbuf : curl_easy_strerror(cr));
         } else if (code == 429 || code >= 500) {
@@ -118,7 +174,7 @@ static json_t *exchange(CURL *c, const char *url, const char *body, const mw_sta
             }
         }
         free(b.data);
-        if (!retry || attempt >= q->retries) {
+        if (!retry || attempt >= q->retries || now_s() + wait >= sx->deadline) {
             mw_error_set(MW_ERR_IO, "STAC API %s failed after %d attempt(s): %s", url, attempt + 1,
                          why ? why : "?");
             free(why);
@@ -163,15 +219,16 @@ typedef struct token_cache {
     int n;
 } token_cache;
 
-static const char *token_for(CURL *c, token_cache *tc, const char *collection,
-                             const mw_stac_query *q, mw_stac_stats *st)
+static const char *token_for(CURL *c, token_cache *tc, const char *collection, search_ctx *sx)
 {
+    const mw_stac_query *q = sx->q;
+    mw_stac_stats *st = sx->st;
     for (int i = 0; i < tc->n; i++)
         if (strcmp(tc->collection[i], collection) == 0) return tc->token[i];
     size_t n = strlen(q->sign_token_url) + strlen(collection) + 2;
     char *url = malloc(n);
     snprintf(url, n, "%s/%s", q->sign_token_url, collection);
-    json_t *j = exchange(c, url, NULL, q, st);
+    json_t *j = exchange(c, url, NULL, sx);
     free(url);
     const char *tok = j ? json_string_value(json_object_get(j, "token")) : NULL;
     if (!tok) {
@@ -195,12 +252,83 @@ static const char *token_for(CURL *c, token_cache *tc, const char *collection,
     return tc->token[tc->n++];
 }
 
-static void sign_asset(mw_scene_asset *a, const char *token)
+/* The host of a /vsicurl/http(s) href, lower case, without port or user info; "" if none. */
+static void url_host(const char *href, char out[256])
 {
-    if (a->href && strncmp(a->href, "/vsicurl/http", 13) == 0) {
-        free(a->signature);
-        a->signature = mw_text_dup(token);
+    out[0] = 0;
+    const char *u = strstr(href, "://");
+    if (!u) return;
+    u += 3;
+    size_t n = strcspn(u, "/?#");
+    const char *at = memchr(u, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - u);
+        u = at + 1;
     }
+    size_t h = u[0] == '[' ? strcspn(u, "]") + 1 : strcspn(u, ":/?#");
+    if (h > n) h = n;
+    if (h >= 256) return;
+    for (size_t i = 0; i < h; i++)
+        out[i] = (char)tolower((unsigned char)u[i]);
+    out[h] = 0;
+}
+
+/* "*.blob.core.windows.net" matches any subdomain of blob.core.windows.net; a plain name matches
+ * itself only. */
+static int host_allowed(const char *host, const char *const *allowed)
+{
+    for (const char *const *a = allowed; *host && a && *a; a++) {
+        if ((*a)[0] == '*' && (*a)[1] == '.') {
+            size_t hl = strlen(host), sl = strlen(*a + 1);
+            if (hl > sl && strcasecmp(host + hl - sl, *a + 1) == 0) return 1;
+        } else if (strcasecmp(host, *a) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The token goes only to hosts the signing service covers: sent anywhere else, it would hand the
+ * catalogue's author a credential. */
+static void sign_asset(mw_scene_asset *a, const char *token, const char *const *hosts)
+{
+    char host[256];
+    if (!a->href || strncmp(a->href, "/vsicurl/http", 13) != 0) return;
+    url_host(a->href, host);
+    if (!host_allowed(host, hosts)) return;
+    free(a->signature);
+    a->signature = mw_text_dup(token);
+}
+
+/* Pages already asked for: a next link that repeats one means the server's paging loops. */
+typedef struct page_key {
+    char **v;
+    int n, cap;
+} page_key;
+
+static int page_seen(page_key *k, const char *method, const char *url, const char *body)
+{
+    size_t n = strlen(method) + strlen(url) + (body ? strlen(body) : 0) + 3;
+    char *s = malloc(n);
+    if (!s) return -1;
+    snprintf(s, n, "%s %s %s", method, url, body ? body : "");
+    for (int i = 0; i < k->n; i++)
+        if (strcmp(k->v[i], s) == 0) {
+            free(s);
+            return i + 1;
+        }
+    if (k->n == k->cap) {
+        int cap = k->cap ? k->cap * 2 : 16;
+        char **nv = realloc(k->v, (size_t)cap * sizeof *nv);
+        if (!nv) {
+            free(s);
+            return -1;
+        }
+        k->v = nv;
+        k->cap = cap;
+    }
+    k->v[k->n++] = s;
+    return 0;
 }
 
 int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failure_fn on_fail,
@@ -209,18 +337,43 @@ int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failur
     mw_stac_stats local = {0};
     mw_stac_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
+    if (strncasecmp(q->url, "http://", 7) != 0 && strncasecmp(q->url, "https://", 8) != 0)
+        return mw_error_set(MW_ERR_INPUT, "STAC API url '%s' is not an http(s) URL", q->url);
     CURL *c = curl_easy_init();
     if (!c) return mw_error_set(MW_ERR_INTERNAL, "libcurl could not start");
+    const int max_pages = q->max_pages > 0 ? q->max_pages : DEFAULT_MAX_PAGES;
+    search_ctx sx = {q, st, q->max_response_bytes ? q->max_response_bytes : DEFAULT_MAX_BYTES, 0,
+                     q->max_seconds > 0 ? q->max_seconds : DEFAULT_MAX_SECONDS};
+    sx.deadline = now_s() + sx.max_seconds;
     size_t ul = strlen(q->url);
     char *url = malloc(ul + 16);
     snprintf(url, ul + 16, "%s%ssearch", q->url, ul && q->url[ul - 1] == '/' ? "" : "/");
     json_t *body = first_body(q);
-    char *method_post = mw_text_dup("POST");
+    char *method = mw_text_dup("POST");
     token_cache tc = {{0}, {0}, 0};
+    page_key seen = {0};
     int rc = 0;
     while (url) {
-        char *bs = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        json_t *page = exchange(c, url, strcmp(method_post, "POST") == 0 ? bs : NULL, q, st);
+        char *bs = body && strcmp(method, "POST") == 0 ? json_dumps(body, JSON_COMPACT) : NULL;
+        int again = page_seen(&seen, method, url, bs);
+        if (again != 0) {
+            free(bs);
+            rc = again < 0 ? mw_error_set(MW_ERR_NOMEM, "out of memory")
+                           : mw_error_set(MW_ERR_IO,
+                                          "STAC API %s: page %d's next link repeats page %d: the "
+                                          "server's paging loops; stopped after %d item(s)",
+                                          url, st->pages, again, st->items);
+            break;
+        }
+        if (st->pages >= max_pages) {
+            free(bs);
+            rc = mw_error_set(MW_ERR_IO,
+                              "STAC API %s: more than %d pages (source.max_pages); stopped after "
+                              "%d item(s). Narrow the search or raise the bound",
+                              url, max_pages, st->items);
+            break;
+        }
+        json_t *page = exchange(c, url, bs, &sx);
         free(bs);
         if (!page) {
             rc = -1;
@@ -245,13 +398,17 @@ int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failur
             }
             out->scenes = sc;
             const char *iid = json_string_value(json_object_get(item, "id"));
-            char *where = malloc(strlen(url) + (iid ? strlen(iid) : 1) + 8);
-            sprintf(where, "%s#%s", url, iid ? iid : "?");
-            int r = mw_stac_item_from_json(item, where, &out->scenes[out->n]);
+            char *page_url = mw_text_redact_url(url);
+            size_t wn = strlen(page_url ? page_url : "") + (iid ? strlen(iid) : 1) + 8;
+            char *where = malloc(wn);
+            snprintf(where, wn, "%s#%s", page_url ? page_url : "", iid ? iid : "?");
+            free(page_url);
+            int r = mw_stac_item_from_remote_json(item, where, q->allow_local_assets,
+                                                  &out->scenes[out->n]);
             if (r == 0 && q->sign_token_url) {
                 const char *col = json_string_value(json_object_get(item, "collection"));
                 if (!col) col = q->collections && q->collections[0] ? q->collections[0] : "";
-                const char *tok = token_for(c, &tc, col, q, st);
+                const char *tok = token_for(c, &tc, col, &sx);
                 if (!tok) {
                     mw_scene_free(&out->scenes[out->n]);
                     free(where);
@@ -260,9 +417,9 @@ int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failur
                 }
                 mw_scene *signed_scene = &out->scenes[out->n];
                 for (int b = 0; b < MW_BAND_COUNT; b++)
-                    sign_asset(&signed_scene->bands[b], tok);
-                sign_asset(&signed_scene->qa, tok);
-                sign_asset(&signed_scene->radsat, tok);
+                    sign_asset(&signed_scene->bands[b], tok, q->sign_hosts);
+                sign_asset(&signed_scene->qa, tok, q->sign_hosts);
+                sign_asset(&signed_scene->radsat, tok, q->sign_hosts);
             }
             if (r == 0)
                 out->n++;
@@ -279,29 +436,40 @@ int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failur
             const char *rel = json_string_value(json_object_get(l, "rel"));
             if (rel && strcmp(rel, "next") == 0) next = l;
         }
-        free(url);
+        char *from = url;
         url = NULL;
-        if (rc == 0 && next && json_string_value(json_object_get(next, "href")) &&
-            !(q->max_items > 0 && st->items >= q->max_items)) {
-            url = mw_text_dup(json_string_value(json_object_get(next, "href")));
-            const char *m = json_string_value(json_object_get(next, "method"));
-            free(method_post);
-            method_post = mw_text_dup(m ? m : "GET");
-            json_t *nb = json_object_get(next, "body");
-            if (json_is_object(nb)) {
-                if (json_is_true(json_object_get(next, "merge")))
-                    json_object_update(body, nb);
-                else {
-                    json_decref(body);
-                    body = json_deep_copy(nb);
+        const char *nh = next ? json_string_value(json_object_get(next, "href")) : NULL;
+        if (rc == 0 && nh && !(q->max_items > 0 && st->items >= q->max_items)) {
+            if (strncasecmp(nh, "http://", 7) != 0 && strncasecmp(nh, "https://", 8) != 0) {
+                rc = mw_error_set(MW_ERR_IO,
+                                  "STAC API %s: the next page is '%s', not an http(s) URL; "
+                                  "stopped after %d item(s)",
+                                  from, nh, st->items);
+            } else {
+                url = mw_text_dup(nh);
+                const char *m = json_string_value(json_object_get(next, "method"));
+                free(method);
+                method = mw_text_dup(m && !strcasecmp(m, "POST") ? "POST" : "GET");
+                json_t *nb = json_object_get(next, "body");
+                if (json_is_object(nb)) {
+                    if (json_is_true(json_object_get(next, "merge")))
+                        json_object_update(body, nb);
+                    else {
+                        json_decref(body);
+                        body = json_deep_copy(nb);
+                    }
                 }
             }
         }
+        free(from);
         json_decref(page);
     }
     free(url);
-    free(method_post);
+    free(method);
     json_decref(body);
+    for (int i = 0; i < seen.n; i++)
+        free(seen.v[i]);
+    free(seen.v);
     for (int i = 0; i < tc.n; i++) {
         free(tc.collection[i]);
         free(tc.token[i]);

@@ -24,11 +24,14 @@ void mw_scene_free(mw_scene *s)
     free(s->offset_source);
     for (int b = 0; b < MW_BAND_COUNT; b++) {
         free(s->bands[b].href);
+        free(s->bands[b].query);
         free(s->bands[b].signature);
     }
     free(s->qa.href);
+    free(s->qa.query);
     free(s->qa.signature);
     free(s->radsat.href);
+    free(s->radsat.query);
     free(s->radsat.signature);
     memset(s, 0, sizeof *s);
 }
@@ -36,27 +39,78 @@ void mw_scene_free(mw_scene *s)
 char *mw_scene_asset_read_path(const mw_scene_asset *a)
 {
     if (!a->href) return NULL;
-    if (!a->signature) return mw_text_dup(a->href);
-    size_t n = strlen(a->href) + strlen(a->signature) + 2;
+    const char *q = a->query, *sg = a->signature;
+    size_t n = strlen(a->href) + (q ? strlen(q) : 0) + (sg ? strlen(sg) : 0) + 3;
     char *p = malloc(n);
-    if (p) snprintf(p, n, "%s%c%s", a->href, strchr(a->href, '?') ? '&' : '?', a->signature);
+    if (p)
+        snprintf(p, n, "%s%s%s%s%s", a->href, q ? "?" : "", q ? q : "", sg ? (q ? "&" : "?") : "",
+                 sg ? sg : "");
     return p;
 }
 
-/* Asset hrefs are relative to the item file unless absolute or a URL. */
-static char *resolve_href(const char *item_path, const char *href)
+/* Where an asset may be read from. A local folder is the user's: its items may name local
+ * paths and URLs. A remote catalogue is not: its items may name only http(s) URLs, unless the
+ * user allows local paths. GDAL's /vsi prefixes are never taken from an item (/vsistdin/ would
+ * block, /vsicurl/ would skip these checks), nor other schemes (file://, gopher://, ftp://...).
+ */
+typedef enum { HREF_LOCAL_ITEM, HREF_REMOTE_ITEM, HREF_REMOTE_ALLOW_LOCAL } href_policy;
+
+static int is_http(const char *h)
 {
-    if (strncmp(href, "file://", 7) == 0) href += 7;
-    if (strstr(href, "://")) {
-        /* Remote assets are read through GDAL's network layer: only the blocks needed. */
-        size_t n = strlen(href) + 16;
-        char *s = malloc(n);
-        if (s) snprintf(s, n, "/vsicurl/%s", href);
-        return s;
+    return strncasecmp(h, "http://", 7) == 0 || strncasecmp(h, "https://", 8) == 0;
+}
+
+/* Sets a->href (and a->query for a URL); -1 with an error when the href is refused. */
+static int resolve_href(const char *item_path, const char *href, href_policy pol, mw_scene_asset *a)
+{
+    if (is_http(href)) {
+        /* Remote assets are read through GDAL's network layer: only the blocks needed. The query
+         * (a presigned URL's signature) is kept apart, out of keys, messages and provenance. */
+        const char *q = strchr(href, '?');
+        size_t base = q ? (size_t)(q - href) : strlen(href);
+        const char *frag = strchr(href, '#');
+        if (frag && (!q || frag < q)) base = (size_t)(frag - href);
+        size_t n = base + 16;
+        a->href = malloc(n);
+        if (!a->href) return mw_error_set(MW_ERR_NOMEM, "out of memory");
+        snprintf(a->href, n, "/vsicurl/%.*s", (int)base, href);
+        if (q && q[1]) {
+            a->query = mw_text_dup(q + 1);
+            char *h = a->query ? strchr(a->query, '#') : NULL;
+            if (h) *h = 0;
+        }
+        return 0;
     }
-    if (href[0] == '/') return mw_text_dup(href);
-    const char *rel = href[0] == '.' && href[1] == '/' ? href + 2 : href;
-    return mw_text_dup(CPLFormFilename(CPLGetPath(item_path), rel, NULL));
+    const int is_file_url = strncasecmp(href, "file://", 7) == 0;
+    if (!is_file_url && strstr(href, "://"))
+        return mw_error_set(MW_ERR_INPUT,
+                            "%s: asset href '%s' uses a scheme minewatch does not read; assets "
+                            "must be http(s) URLs%s",
+                            item_path, href, pol == HREF_REMOTE_ITEM ? "" : " or local paths");
+    const char *path = is_file_url ? href + 7 : href;
+    if (strncmp(path, "/vsi", 4) == 0)
+        return mw_error_set(MW_ERR_INPUT,
+                            "%s: asset href '%s' names a GDAL virtual file system; give an "
+                            "http(s) URL or a file path instead",
+                            item_path, href);
+    if (pol == HREF_REMOTE_ITEM)
+        return mw_error_set(MW_ERR_INPUT,
+                            "%s: asset href '%s' is a local path in an item from a remote "
+                            "catalogue; minewatch reads only http(s) assets from a STAC API "
+                            "unless the pipeline sets source.allow_local_assets: true",
+                            item_path, href);
+    if (pol == HREF_REMOTE_ALLOW_LOCAL && path[0] != '/')
+        return mw_error_set(MW_ERR_INPUT,
+                            "%s: asset href '%s' is a relative path in an item from a remote "
+                            "catalogue; give an absolute path",
+                            item_path, href);
+    if (path[0] == '/') {
+        a->href = mw_text_dup(path);
+    } else {
+        const char *rel = path[0] == '.' && path[1] == '/' ? path + 2 : path;
+        a->href = mw_text_dup(CPLFormFilename(CPLGetPath(item_path), rel, NULL));
+    }
+    return a->href ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory");
 }
 
 typedef enum { A_NONE = -1, A_QA = MW_BAND_COUNT, A_RADSAT } asset_kind;
@@ -108,10 +162,13 @@ static int band_by_key(const mw_sensor_info *si, const char *key)
     return sr ? mw_sensor_band_from_native(si, sr) : A_NONE;
 }
 
-static void set_asset(mw_scene_asset *a, const char *item_path, json_t *asset)
+static int set_asset(mw_scene_asset *a, const char *item_path, json_t *asset, href_policy pol)
 {
     free(a->href);
-    a->href = resolve_href(item_path, json_string_value(json_object_get(asset, "href")));
+    free(a->query);
+    a->href = a->query = NULL;
+    if (resolve_href(item_path, json_string_value(json_object_get(asset, "href")), pol, a))
+        return -1;
     a->scale = NAN;
     a->offset = NAN;
     a->nodata = 0.0;
@@ -124,6 +181,7 @@ static void set_asset(mw_scene_asset *a, const char *item_path, json_t *asset)
         json_t *o = json_object_get(rb0, "offset");
         a->offset = json_is_number(o) ? json_number_value(o) : 0.0;
     }
+    return 0;
 }
 
 /* "NN.NN" from the properties, or from the "_Nxxyy_" field of an ESA product name. */
@@ -220,9 +278,8 @@ static int decide_radiometry(mw_scene *s, json_t *props, const char *path)
     return 0;
 }
 
-int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *s)
+static int item_from_json(json_t *root, const char *path, href_policy pol, mw_scene *s)
 {
-    json_t *root = json_root;
     memset(s, 0, sizeof *s);
     int rc = -1;
     const char *type = json_string_value(json_object_get(root, "type"));
@@ -279,6 +336,9 @@ int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *s)
     }
     /* Pass 1 by asset key, pass 2 by eo:bands for bands still missing: a key names the primary
      * asset, while eo:bands also matches resampled copies (blue_20m) and other encodings. */
+    /* A refused href (a scheme or place minewatch does not read) is passed over while another
+     * asset may give the band; it fails the item only if the band stays missing. */
+    char *refused[A_RADSAT + 1] = {0};
     for (int pass = 0; pass < 2; pass++) {
         const char *key;
         json_t *asset;
@@ -290,9 +350,21 @@ int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *s)
             if (k == A_NONE) continue;
             mw_scene_asset *a = k == A_QA ? &s->qa : k == A_RADSAT ? &s->radsat : &s->bands[k];
             if (a->href) continue;
-            set_asset(a, path, asset);
+            if (set_asset(a, path, asset, pol) && !refused[k])
+                refused[k] = mw_text_dup(mw_error_message());
+            mw_error_clear();
         }
     }
+    const char *why = NULL;
+    for (int k = 0; k <= A_RADSAT && !why; k++) {
+        const mw_scene_asset *a = k == A_QA ? &s->qa : k == A_RADSAT ? &s->radsat : &s->bands[k];
+        if (refused[k] && !a->href) why = refused[k];
+    }
+    const int refuse = why != NULL;
+    if (refuse) mw_error_set(MW_ERR_INPUT, "%s", why);
+    for (int k = 0; k <= A_RADSAT; k++)
+        free(refused[k]);
+    if (refuse) goto done;
     if (s->sensor != MW_SENSOR_S2_MSI) { /* one NIR band: it is both nir and nir08 */
         mw_scene_asset *n = &s->bands[MW_BAND_NIR], *n8 = &s->bands[MW_BAND_NIR08];
         const mw_scene_asset *from = n->href ? n : n8->href ? n8 : NULL;
@@ -300,6 +372,8 @@ int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *s)
         if (from && !to->href) {
             *to = *from;
             to->href = mw_text_dup(from->href);
+            to->query = from->query ? mw_text_dup(from->query) : NULL;
+            to->signature = NULL;
         }
     }
     int any = 0;
@@ -313,6 +387,17 @@ int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *s)
 done:
     if (rc) mw_scene_free(s);
     return rc;
+}
+
+int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *s)
+{
+    return item_from_json(json_root, path, HREF_LOCAL_ITEM, s);
+}
+
+int mw_stac_item_from_remote_json(void *json_root, const char *where, int allow_local, mw_scene *s)
+{
+    return item_from_json(json_root, where,
+                          allow_local ? HREF_REMOTE_ALLOW_LOCAL : HREF_REMOTE_ITEM, s);
 }
 
 int mw_stac_item_read(const char *path, mw_scene *s)

@@ -234,6 +234,31 @@ static int saturated_value(GDALDataType t, double *v)
     }
 }
 
+/* Bands on different grids are aligned onto the union of their extents; bands of different
+ * places would make that union a huge, mostly empty raster (two tiles far apart: 33006 x 882428
+ * pixels). They must cover the same area, within a tenth. */
+static int bands_apart(const mw_spectral_index *ix, const mw_index_input *in, double ext[][4])
+{
+    double u[4] = {ext[0][0], ext[0][1], ext[0][2], ext[0][3]}, v[4] = {u[0], u[1], u[2], u[3]};
+    double largest = 0;
+    for (int k = 0; k < ix->nbands; k++) {
+        u[0] = fmin(u[0], ext[k][0]), u[1] = fmin(u[1], ext[k][1]);
+        u[2] = fmax(u[2], ext[k][2]), u[3] = fmax(u[3], ext[k][3]);
+        v[0] = fmax(v[0], ext[k][0]), v[1] = fmax(v[1], ext[k][1]);
+        v[2] = fmin(v[2], ext[k][2]), v[3] = fmin(v[3], ext[k][3]);
+        largest = fmax(largest, (ext[k][2] - ext[k][0]) * (ext[k][3] - ext[k][1]));
+    }
+    const double uni = (u[2] - u[0]) * (u[3] - u[1]);
+    const double inter = v[2] > v[0] && v[3] > v[1] ? (v[2] - v[0]) * (v[3] - v[1]) : 0;
+    if (inter > 0 && uni <= 1.1 * largest) return 0;
+    return mw_error_set(MW_ERR_INPUT,
+                        "index '%s': the input bands cover different areas ('%s' spans %g..%g x "
+                        "%g..%g, '%s' %g..%g x %g..%g%s); give bands of one scene",
+                        ix->name, in[ix->bands[0]].path, ext[0][0], ext[0][2], ext[0][1], ext[0][3],
+                        in[ix->bands[1]].path, ext[1][0], ext[1][2], ext[1][1], ext[1][3],
+                        inter > 0 ? "" : ", not overlapping at all");
+}
+
 int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAND_COUNT],
                      const char *out_path, const mw_index_options *o)
 {
@@ -241,6 +266,12 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
     GDALDatasetH first = NULL;
     int aligned = 1, rc = 0;
     char vrt[128] = "", one[4][160] = {{0}};
+    /* The output never replaces an input or a device: the rename would destroy it. */
+    const char *in_paths[4] = {0};
+    for (int k = 0; k < ix->nbands; k++)
+        in_paths[k] = in[ix->bands[k]].path;
+    if (mw_output_path_check(out_path, in_paths, ix->nbands)) return -1;
+    double ext[4][4]; /* each input's extent: west, south, east, north */
     for (int k = 0; k < ix->nbands; k++) {
         const mw_index_input *p = &in[ix->bands[k]];
         if (!p->path)
@@ -271,12 +302,22 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
                           .nodata = p->has_nodata ? p->nodata : nd,
                           .has_nodata = p->has_nodata || hn};
         src[k].has_saturated = saturated_value(GDALGetRasterDataType(b), &src[k].saturated);
+        double gt[6] = {0, 1, 0, 0, 0, 1};
+        GDALGetGeoTransform(ds, gt);
+        const double xa = gt[0], xb = gt[0] + gt[1] * GDALGetRasterXSize(ds);
+        const double ya = gt[3], yb = gt[3] + gt[5] * GDALGetRasterYSize(ds);
+        ext[k][0] = fmin(xa, xb), ext[k][2] = fmax(xa, xb);
+        ext[k][1] = fmin(ya, yb), ext[k][3] = fmax(ya, yb);
         if (!first)
             first = ds;
         else {
             aligned &= same_grid(first, ds);
             GDALClose(ds);
         }
+    }
+    if (!aligned && bands_apart(ix, in, ext)) {
+        GDALClose(first);
+        return -1;
     }
     if (!aligned) {
         /* Bands on different grids (10 m and 20 m): a VRT on the finest grid, one band each. */
@@ -482,7 +523,10 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
     }
     free(tw.stage);
     if (direct && !vrt[0]) GDALSetCacheMax64(cache_before);
-    GDALClose(out);
+    if (mw_gdal_close_written(out, out_path) && !failed) {
+        failed = 1;
+        first_err = strdup(mw_error_message());
+    }
     if (vrt[0]) VSIUnlink(vrt);
     for (int k = 0; k < 4; k++)
         if (one[k][0]) VSIUnlink(one[k]);
@@ -499,8 +543,9 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
             failed = 1;
             mw_error_from_gdal(MW_ERR_IO, "cannot write the COG '%s'", out_path);
             first_err = strdup(mw_error_message());
-        } else {
-            GDALClose(c);
+        } else if (mw_gdal_close_written(c, out_path)) {
+            failed = 1;
+            first_err = strdup(mw_error_message());
         }
         if (t) GDALClose(t);
         mw_remove_tree(tmp2);

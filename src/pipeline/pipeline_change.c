@@ -7,6 +7,8 @@
 
 #include <gdal.h>
 
+#include "core/atomic_file.h"
+#include "core/out_dir.h"
 #include "core/text.h"
 #include "minewatch/log.h"
 #include "minewatch/run.h"
@@ -40,8 +42,10 @@ static int read_composite(const mw_pipeline *p, const char *path, const mw_grid 
     return rc;
 }
 
+/* Reads the composites from maps_dir (what a run committed), writes into out_maps (staged). */
 static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_site *site,
-                        const char *maps_dir, mw_indicator_row *rows, mw_run_report *rep)
+                        const char *maps_dir, const char *out_maps, mw_indicator_row *rows,
+                        mw_run_report *rep)
 {
     const size_t np = p->n_periods;
     mw_grid g;
@@ -103,7 +107,7 @@ static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_
         mw_report_add(rep, site->id, "", "change", "%s", mw_error_message());
     } else {
         mw_change_fill_rows(rows, &ch);
-        mw_change_write_outputs(maps_dir, site->id, &g, p, &ch, rep);
+        mw_change_write_outputs(out_maps, site->id, &g, p, &ch, rep);
         mw_site_change_free(&ch);
     }
     mw_error_clear();
@@ -132,6 +136,12 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
                           "'%s' holds no composites: run 'minewatch run %s -o %s' first (with "
                           "'maps' in outputs.formats)",
                           maps_dir ? maps_dir : o->out_dir, p->path, o->out_dir);
+    /* The run's lock and commit: change rewrites maps a run wrote, so it must not overlap one. */
+    mw_out_dir od = {0};
+    od.lock_fd = -1;
+    if (rc == 0) rc = mw_out_dir_open(o->out_dir, &od);
+    char *out_maps = rc == 0 ? mw_out_dir_stage(&od, "maps") : NULL;
+    if (rc == 0 && (!out_maps || mw_make_dirs(out_maps))) rc = -1;
     if (rc == 0) {
         res->rows = calloc(ns * p->n_periods + 1, sizeof *res->rows);
         res->nrows = ns * p->n_periods;
@@ -144,13 +154,15 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
             mw_indicator_row_reset(&rows[k], sites[s]->id, sites[s]->name, p->periods[k].name,
                                    p->periods[k].start, p->periods[k].end);
         }
-        change_site(p, o, sites[s], maps_dir, rows, rep);
+        change_site(p, o, sites[s], maps_dir, out_maps, rows, rep);
     }
     if (rc == 0) {
-        char *csv = mw_text_path(o->out_dir, "change.csv");
+        char *csv = mw_out_dir_stage(&od, "change.csv");
         if (mw_indicators_write_csv_change(csv, res->rows, res->nrows))
             mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
         free(csv);
+        if (mw_out_dir_commit(&od)) mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
+        mw_error_clear();
         /* The rows point into the catalogue, which is freed below. */
         for (size_t i = 0; i < res->nrows; i++) {
             res->rows[i].site_id = mw_run_result_keep(res, mw_text_dup(res->rows[i].site_id));
@@ -158,6 +170,8 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
             res->rows[i].period = mw_run_result_keep(res, mw_text_dup(res->rows[i].period));
         }
     }
+    if (od.root) mw_out_dir_close(&od);
+    free(out_maps);
     free(maps_dir);
     free(sites);
     mw_site_catalog_free(&cat);

@@ -8,6 +8,7 @@
 #include <ogr_srs_api.h>
 #include <yaml.h>
 
+#include "core/name_check.h"
 #include "core/text.h"
 #include "minewatch/error.h"
 #include "minewatch/pipeline.h"
@@ -139,6 +140,34 @@ static int need_list(const ctx *c, yaml_node_t *seq, const char *what)
     return 0;
 }
 
+static int get_bool(const ctx *c, yaml_node_t *n, const char *what, bool *out)
+{
+    const char *s = scalar(n);
+    if (s && (!strcmp(s, "true") || !strcmp(s, "yes")))
+        *out = true;
+    else if (s && (!strcmp(s, "false") || !strcmp(s, "no")))
+        *out = false;
+    else
+        return err_at(c, n, "%s must be true or false, not '%s'", what, s ? s : "?");
+    return 0;
+}
+
+/* A list of non-empty texts, NULL-terminated. */
+static int get_str_list(const ctx *c, yaml_node_t *n, const char *what, char ***out)
+{
+    if (need_list(c, n, what)) return -1;
+    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (cnt == 0) return err_at(c, n, "'%s' is empty", what);
+    char **v = calloc(cnt + 1, sizeof *v);
+    if (!v) return mw_error_set(MW_ERR_NOMEM, "out of memory");
+    *out = v; /* owned by the pipeline from here, so an error path frees it */
+    for (size_t i = 0; i < cnt; i++)
+        if (get_str(c, yaml_document_get_node(c->doc, n->data.sequence.items.start[i]), what,
+                    &v[i]))
+            return -1;
+    return 0;
+}
+
 static char *resolve(const mw_pipeline *p, const char *rel)
 {
     if (rel[0] == '/') return mw_text_dup(rel);
@@ -184,10 +213,23 @@ static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     static const char *const sim_keys[] = {"type", "seed", "scenes_per_period", "cloud_cover",
                                            NULL};
     static const char *const local_keys[] = {"type", "path", NULL};
-    static const char *const api_keys[] = {
-        "type",      "url",       "collections", "max_cloud_cover",
-        "page_size", "max_items", "timeout_s",   "retries",
-        "backoff_s", "sign",      "token_url",   NULL};
+    static const char *const api_keys[] = {"type",
+                                           "url",
+                                           "collections",
+                                           "max_cloud_cover",
+                                           "page_size",
+                                           "max_items",
+                                           "timeout_s",
+                                           "retries",
+                                           "backoff_s",
+                                           "sign",
+                                           "token_url",
+                                           "max_pages",
+                                           "max_response_mb",
+                                           "max_search_s",
+                                           "sign_hosts",
+                                           "allow_local_assets",
+                                           NULL};
     const char *const *keys = ts && strcmp(ts, "simulator") == 0  ? sim_keys
                               : ts && strcmp(ts, "local") == 0    ? local_keys
                               : ts && strcmp(ts, "stac_api") == 0 ? api_keys
@@ -267,6 +309,31 @@ static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
                 return err_at(c, v, "'source.token_url' needs 'sign: planetary_computer'");
             if (get_str(c, v, "source.token_url", &p->stac_sign_token_url)) return -1;
         }
+        if ((v = map_get(c, n, "sign_hosts"))) {
+            if (!p->stac_sign_token_url)
+                return err_at(c, v, "'source.sign_hosts' needs 'sign: planetary_computer'");
+            if (get_str_list(c, v, "source.sign_hosts", &p->stac_sign_hosts)) return -1;
+        } else if (p->stac_sign_token_url) {
+            /* Planetary Computer's SAS tokens are for its Azure Blob Storage accounts only. */
+            p->stac_sign_hosts = calloc(2, sizeof *p->stac_sign_hosts);
+            if (!p->stac_sign_hosts ||
+                !(p->stac_sign_hosts[0] = mw_text_dup("*.blob.core.windows.net")))
+                return mw_error_set(MW_ERR_NOMEM, "out of memory");
+        }
+        if ((v = map_get(c, n, "max_pages"))) {
+            if (get_int(c, v, "source.max_pages", 1, 100000, &l)) return -1;
+            p->stac_max_pages = (int)l;
+        }
+        if ((v = map_get(c, n, "max_response_mb"))) {
+            if (get_int(c, v, "source.max_response_mb", 1, 4096, &l)) return -1;
+            p->stac_max_response_mb = (int)l;
+        }
+        if ((v = map_get(c, n, "max_search_s")) &&
+            get_num(c, v, "source.max_search_s", 1, 86400, &p->stac_max_search_s))
+            return -1;
+        if ((v = map_get(c, n, "allow_local_assets")) &&
+            get_bool(c, v, "source.allow_local_assets", &p->allow_local_assets))
+            return -1;
     } else {
         return err_at(c, t, "'source.type' must be 'simulator', 'local' or 'stac_api', got '%s'",
                       ts ? ts : "?");
@@ -284,10 +351,8 @@ static int parse_period(const ctx *c, yaml_node_t *n, const char *what, mw_perio
         if (need(c, n, "name", what, &v) || get_str(c, v, "name", &out->name)) return -1;
         if (strcmp(out->name, "baseline") == 0)
             return err_at(c, v, "'baseline' is the name of the baseline period; pick another");
-        for (const char *q = out->name; *q; q++)
-            if (*q == ',' || *q == '"' || *q == '\n' || *q == '/')
-                return err_at(c, v, "period name '%s' may not contain , \" / or line breaks",
-                              out->name);
+        /* Period names become parts of map file names. */
+        if (mw_name_check(out->name, "period name")) return err_at(c, v, "%s", mw_error_message());
     } else {
         out->name = mw_text_dup("baseline");
     }
@@ -521,16 +586,8 @@ static int parse_coregistration(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     static const char *const keys[] = {"enabled", "min_snr", "max_shift_px", NULL};
     if (check_keys(c, n, "coregistration", keys)) return -1;
     yaml_node_t *v;
-    if ((v = map_get(c, n, "enabled"))) {
-        const char *s = scalar(v);
-        if (s && (!strcmp(s, "true") || !strcmp(s, "yes")))
-            p->coregister = true;
-        else if (s && (!strcmp(s, "false") || !strcmp(s, "no")))
-            p->coregister = false;
-        else
-            return err_at(c, v, "coregistration.enabled must be true or false, not '%s'",
-                          s ? s : "?");
-    }
+    if ((v = map_get(c, n, "enabled")) && get_bool(c, v, "coregistration.enabled", &p->coregister))
+        return -1;
     if ((v = map_get(c, n, "min_snr")) &&
         get_num(c, v, "coregistration.min_snr", 1, 1e6, &p->coreg_min_snr))
         return -1;
@@ -603,6 +660,9 @@ static void defaults(mw_pipeline *p)
     p->stac_retries = 3;
     p->stac_timeout_s = 60;
     p->stac_backoff_s = 1;
+    p->stac_max_pages = 1000;
+    p->stac_max_response_mb = 64;
+    p->stac_max_search_s = 1800;
     p->pixel_size_m = 10;
     p->buffer_m = 500;
     p->qa_exclude = MW_QA_DEFAULT_EXCLUDE;
@@ -638,6 +698,8 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     if (check_keys(c, root, "top level", keys)) return -1;
     yaml_node_t *v;
     if (need(c, root, "name", "the pipeline", &v) || get_str(c, v, "name", &p->name)) return -1;
+    /* The name chooses the default output folder, out/<name>. */
+    if (mw_name_check(p->name, "pipeline name")) return err_at(c, v, "%s", mw_error_message());
     if (need(c, root, "sites", "the pipeline", &v) || parse_sites(c, v, p)) return -1;
     if (need(c, root, "source", "the pipeline", &v) || parse_source(c, v, p)) return -1;
     if (need(c, root, "periods", "the pipeline", &v) || parse_periods(c, v, p)) return -1;
@@ -653,37 +715,122 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     return 0;
 }
 
+/* A pipeline file is a page of settings; anything larger or deeper is not one, and is refused
+ * before libyaml builds a document of it. */
+#define MAX_PIPELINE_BYTES ((size_t)4 << 20)
+#define MAX_PIPELINE_DEPTH 32
+
+/* Line and column (1-based) of a byte offset, for libyaml's reader errors, which give only the
+ * offset. */
+static void offset_position(const char *text, size_t len, size_t off, size_t *line, size_t *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (text[i] == '\n') {
+            ++*line;
+            *col = 1;
+        } else {
+            ++*col;
+        }
+    }
+}
+
+static int yaml_failure(const char *path, const yaml_parser_t *ps, const char *text, size_t len)
+{
+    size_t line = ps->problem_mark.line + 1, col = ps->problem_mark.column + 1;
+    if (ps->error == YAML_READER_ERROR) offset_position(text, len, ps->problem_offset, &line, &col);
+    return mw_error_set(MW_ERR_INPUT, "%s:%zu:%zu: YAML syntax error: %s%s%s", path, line, col,
+                        ps->problem ? ps->problem : "unknown problem", ps->context ? " " : "",
+                        ps->context ? ps->context : "");
+}
+
+/* Nesting depth, from libyaml's event stream (no document is built). */
+static int check_depth(const char *path, const char *text, size_t len)
+{
+    yaml_parser_t ps;
+    yaml_parser_initialize(&ps);
+    yaml_parser_set_input_string(&ps, (const unsigned char *)text, len);
+    int depth = 0, rc = 0, done = 0;
+    while (!done && rc == 0) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&ps, &ev)) {
+            rc = yaml_failure(path, &ps, text, len);
+            break;
+        }
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            if (++depth > MAX_PIPELINE_DEPTH)
+                rc = mw_error_set(MW_ERR_INPUT,
+                                  "%s:%zu:%zu: nested more than %d levels deep; a pipeline file "
+                                  "is a few levels of settings",
+                                  path, ev.start_mark.line + 1, ev.start_mark.column + 1,
+                                  MAX_PIPELINE_DEPTH);
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&ps);
+    return rc;
+}
+
+static char *read_bounded(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mw_error_set(MW_ERR_INPUT, "cannot open pipeline file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_PIPELINE_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MAX_PIPELINE_BYTES + 1, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf) {
+        mw_error_set(MW_ERR_NOMEM, "out of memory");
+    } else if (bad) {
+        mw_error_set(MW_ERR_INPUT, "cannot read pipeline file '%s'", path);
+    } else if (n > MAX_PIPELINE_BYTES) {
+        mw_error_set(MW_ERR_INPUT, "pipeline file '%s' is larger than %zu MB: not a pipeline file",
+                     path, MAX_PIPELINE_BYTES >> 20);
+    } else {
+        buf[n] = 0;
+        *len = n;
+        return buf;
+    }
+    free(buf);
+    return NULL;
+}
+
 int mw_pipeline_load(const char *path, mw_pipeline *p)
 {
     memset(p, 0, sizeof *p);
     defaults(p);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mw_error_set(MW_ERR_INPUT, "cannot open pipeline file '%s': %s", path,
-                            strerror(errno));
+    size_t len = 0;
+    char *text = read_bounded(path, &len);
+    if (!text) return -1;
     p->path = mw_text_dup(path);
     p->dir = mw_text_dup(CPLGetPath(path));
     if (!*p->dir) {
         free(p->dir);
         p->dir = mw_text_dup(".");
     }
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
-    int rc = 0;
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = mw_error_set(MW_ERR_INPUT, "%s:%zu:%zu: YAML syntax error: %s%s%s", path,
-                          parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                          parser.problem ? parser.problem : "unknown problem",
-                          parser.context ? " " : "", parser.context ? parser.context : "");
-    } else {
-        ctx c = {path, &doc};
-        rc = parse_root(&c, yaml_document_get_root_node(&doc), p);
-        yaml_document_delete(&doc);
+    int rc = check_depth(path, text, len);
+    if (rc == 0) {
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        yaml_parser_initialize(&parser);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+        if (!yaml_parser_load(&parser, &doc)) {
+            rc = yaml_failure(path, &parser, text, len);
+        } else {
+            ctx c = {path, &doc};
+            rc = parse_root(&c, yaml_document_get_root_node(&doc), p);
+            yaml_document_delete(&doc);
+        }
+        yaml_parser_delete(&parser);
     }
-    yaml_parser_delete(&parser);
-    fclose(f);
+    free(text);
     if (rc) mw_pipeline_free(p);
     return rc;
 }
@@ -702,6 +849,9 @@ void mw_pipeline_free(mw_pipeline *p)
     free(p->stac_url);
     free(p->baseline_forest);
     free(p->stac_sign_token_url);
+    for (size_t i = 0; p->stac_sign_hosts && p->stac_sign_hosts[i]; i++)
+        free(p->stac_sign_hosts[i]);
+    free(p->stac_sign_hosts);
     for (size_t i = 0; p->stac_collections && p->stac_collections[i]; i++)
         free(p->stac_collections[i]);
     free(p->stac_collections);

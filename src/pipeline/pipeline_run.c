@@ -1,5 +1,6 @@
 #include "minewatch/run.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include <omp.h>
 
 #include "core/atomic_file.h"
+#include "core/name_check.h"
+#include "core/out_dir.h"
 #include "core/text.h"
 #include "minewatch/chip.h"
 #include "minewatch/change_vector.h"
@@ -97,42 +100,117 @@ static void on_scan_fail(const char *path, const char *msg, void *user)
     mw_report_add(user, "", path, "catalogue", "%s", msg);
 }
 
+/* The scene ids a truth.json of the simulator lists: the folders it made. */
+static json_t *truth_scene_ids(const char *scene_dir, char **sim_key)
+{
+    char *tp = mw_text_path(scene_dir, "truth.json");
+    json_t *truth = tp ? json_load_file(tp, 0, NULL) : NULL;
+    free(tp);
+    json_t *ids = json_object();
+    if (sim_key) *sim_key = mw_text_dup(json_string_value(json_object_get(truth, "sim_key")));
+    size_t i, j;
+    json_t *s, *sc;
+    json_array_foreach(json_object_get(truth, "sites"), i, s)
+    {
+        json_array_foreach(json_object_get(s, "scenes"), j, sc)
+        {
+            const char *id = json_string_value(json_object_get(sc, "id"));
+            if (id && mw_name_ok(id) && !strncmp(id, "S2SIM_", 6))
+                json_object_set_new(ids, id, json_true());
+        }
+    }
+    json_decref(truth);
+    return ids;
+}
+
 /* Scenes from the simulator live under <out>/scenes and are remade only when the pipeline's
- * simulation settings change. */
+ * simulation settings change. Only the scene folders the simulator itself made (listed in its
+ * truth.json) are ever replaced or removed; anything else in the folder is left alone. */
 static int ensure_simulated(const mw_pipeline *p, const mw_site *const *sites, size_t ns,
                             const char *scene_dir)
 {
     mw_sim_options so = {p->sim_seed, p->sim_scenes_per_period, p->sim_cloud_cover,
                          MW_SIM_MARGIN_M};
     char *key = mw_sim_key(sites, ns, p->periods, p->n_periods, &so);
-    char *tp = mw_text_path(scene_dir, "truth.json");
-    json_t *truth = json_load_file(tp, 0, NULL);
-    const char *old = truth ? json_string_value(json_object_get(truth, "sim_key")) : NULL;
-    int same = old && key && strcmp(old, key) == 0;
-    json_decref(truth);
-    free(tp);
+    char *old_key = NULL;
+    json_t *old = truth_scene_ids(scene_dir, &old_key);
+    int same = old_key && key && strcmp(old_key, key) == 0;
+    free(old_key);
     free(key);
     if (same) {
+        json_decref(old);
         mw_log(MW_LOG_INFO, "simulated scenes in %s are current; reusing them", scene_dir);
         return 0;
     }
     mw_log(MW_LOG_INFO, "simulating scenes into %s", scene_dir);
-    mw_remove_tree(scene_dir);
-    return mw_simulate(sites, ns, p->periods, p->n_periods, &so, scene_dir);
+    int rc = mw_simulate(sites, ns, p->periods, p->n_periods, &so, scene_dir);
+    if (rc == 0) { /* scenes of the previous simulation that this one did not remake */
+        json_t *now = truth_scene_ids(scene_dir, NULL);
+        const char *id;
+        json_t *v;
+        json_object_foreach(old, id, v)
+        {
+            if (json_object_get(now, id)) continue;
+            char *d = mw_text_path(scene_dir, id);
+            mw_remove_tree(d);
+            free(d);
+        }
+        json_decref(now);
+    }
+    json_decref(old);
+    return rc;
 }
 
-/* Remote assets are read through GDAL's /vsicurl/ with the same patience as the search. */
-static void configure_remote_reads(const mw_pipeline *p)
+/* Keeps only the scenes the simulator listed: a stray item put beside them is not composited. */
+static void keep_simulated(const char *scene_dir, mw_scene_catalog *cat)
 {
+    json_t *ids = truth_scene_ids(scene_dir, NULL);
+    size_t k = 0;
+    for (size_t i = 0; i < cat->n; i++) {
+        if (json_object_get(ids, cat->scenes[i].id))
+            cat->scenes[k++] = cat->scenes[i];
+        else
+            mw_scene_free(&cat->scenes[i]);
+    }
+    cat->n = k;
+    json_decref(ids);
+}
+
+/* Remote assets are read through GDAL's /vsicurl/ with the same patience as the search, whatever
+ * the source: a local item may name a URL too, and a server that never answers must not hang the
+ * run. The options are process-wide in GDAL, so they are put back when the run ends. */
+static const char *const remote_keys[] = {
+    "GDAL_DISABLE_READDIR_ON_OPEN", "GDAL_HTTP_TIMEOUT",
+    "GDAL_HTTP_CONNECTTIMEOUT",     "GDAL_HTTP_MAX_RETRY",
+    "GDAL_HTTP_RETRY_DELAY",        "GDAL_HTTP_LOW_SPEED_TIME",
+    "GDAL_HTTP_LOW_SPEED_LIMIT",    NULL};
+#define NREMOTE_KEYS 7
+
+static void configure_remote_reads(const mw_pipeline *p, char *saved[NREMOTE_KEYS])
+{
+    for (int i = 0; i < NREMOTE_KEYS; i++) {
+        const char *v = CPLGetConfigOption(remote_keys[i], NULL);
+        saved[i] = v ? mw_text_dup(v) : NULL;
+    }
     char v[32];
     CPLSetConfigOption("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR"); /* no directory listings */
     snprintf(v, sizeof v, "%d", (int)ceil(p->stac_timeout_s));
     CPLSetConfigOption("GDAL_HTTP_TIMEOUT", v);
     CPLSetConfigOption("GDAL_HTTP_CONNECTTIMEOUT", v);
+    CPLSetConfigOption("GDAL_HTTP_LOW_SPEED_TIME", v); /* a trickle counts as a stall */
+    CPLSetConfigOption("GDAL_HTTP_LOW_SPEED_LIMIT", "1");
     snprintf(v, sizeof v, "%d", p->stac_retries);
     CPLSetConfigOption("GDAL_HTTP_MAX_RETRY", v);
     snprintf(v, sizeof v, "%g", p->stac_backoff_s);
     CPLSetConfigOption("GDAL_HTTP_RETRY_DELAY", v);
+}
+
+static void restore_remote_reads(char *saved[NREMOTE_KEYS])
+{
+    for (int i = 0; i < NREMOTE_KEYS; i++) {
+        CPLSetConfigOption(remote_keys[i], saved[i]);
+        free(saved[i]);
+    }
 }
 
 /* One search per site over the span of all its periods; scenes are split by period later. */
@@ -153,7 +231,12 @@ static void search_site(const mw_pipeline *p, const mw_site *site, mw_scene_cata
                        p->stac_timeout_s,
                        p->stac_retries,
                        p->stac_backoff_s,
-                       p->stac_sign_token_url};
+                       p->stac_sign_token_url,
+                       (const char *const *)p->stac_sign_hosts,
+                       p->stac_max_pages,
+                       (size_t)p->stac_max_response_mb << 20,
+                       p->stac_max_search_s,
+                       p->allow_local_assets};
     for (size_t k = 1; k < p->n_periods; k++) {
         if (p->periods[k].start < q.start) q.start = p->periods[k].start;
         if (p->periods[k].end > q.end) q.end = p->periods[k].end;
@@ -189,26 +272,28 @@ static void write_composite_maps(site_ctx *sc, const mw_site *site, const mw_per
 {
     const mw_pipeline *p = sc->p;
     const size_t npix = mw_grid_npix(g);
-    char name[512];
     const char *bn[MW_BAND_COUNT];
     for (int b = 0; b < p->nbands; b++)
         bn[b] = mw_bands[p->bands[b]].name;
     char *cp = mw_composite_map_path(sc->maps_dir, site->id, per->name);
-    if (!cp || mw_write_map(cp, g, GDT_Float32, p->nbands, (const void *const *)band, NAN,
-                            "period composite: surface reflectance per band", bn))
-        mw_report_add(sc->rep, site->id, "", "outputs", "%s",
-                      cp ? mw_error_message() : "out of memory");
+    if (mw_write_map(cp, g, GDT_Float32, p->nbands, (const void *const *)band, NAN,
+                     "period composite: surface reflectance per band", bn))
+        mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
     free(cp);
 
-    snprintf(name, sizeof name, "%s/%s_clear_obs_%s.tif", sc->maps_dir, site->id, per->name);
+    char *name = mw_map_path(sc->maps_dir, site->id, "clear_obs", per->name, ".tif");
     if (mw_write_map(name, g, GDT_UInt16, 1, (const void *const[]){nclear}, 65535,
                      "clear observations composited per pixel (QA flags not excluded, all bands "
                      "finite)",
                      NULL))
         mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
+    free(name);
     if (!taken) return;
     uint32_t *ymd = malloc(npix * sizeof *ymd);
-    if (!ymd) return;
+    if (!ymd) {
+        mw_report_add(sc->rep, site->id, "", "outputs", "out of memory for the date map");
+        return;
+    }
     for (size_t i = 0; i < npix; i++) {
         int y, m, d;
         if (taken[i] == MW_COMPOSITE_NO_DAY) {
@@ -218,12 +303,38 @@ static void write_composite_maps(site_ctx *sc, const mw_site *site, const mw_per
         mw_day_to_ymd(taken[i], &y, &m, &d);
         ymd[i] = (uint32_t)(y * 10000 + m * 100 + d);
     }
-    snprintf(name, sizeof name, "%s/%s_date_%s.tif", sc->maps_dir, site->id, per->name);
+    name = mw_map_path(sc->maps_dir, site->id, "date", per->name, ".tif");
     if (mw_write_map(name, g, GDT_UInt32, 1, (const void *const[]){ymd}, 0,
                      "acquisition date (YYYYMMDD, UTC) of the observation each pixel took; 0 none",
                      NULL))
         mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
+    free(name);
     free(ymd);
+}
+
+/* Takes the site's datacube folder for this process (another run sharing the datacube waits),
+ * then removes the partial files that killed runs left there: none can be in use. */
+static int lock_site_cube(const char *site_dir, const char *site_id)
+{
+    char what[256];
+    snprintf(what, sizeof what, "the datacube folder of site '%s'", site_id);
+    int fd = mw_dir_lock(site_dir, ".lock", what, 1);
+    if (fd < 0) return -1;
+    DIR *d = opendir(site_dir);
+    struct dirent *e;
+    int stale = 0;
+    while (d && (e = readdir(d)) != NULL) {
+        if (!mw_part_name_pid(e->d_name, NULL)) continue;
+        char *p = mw_text_path(site_dir, e->d_name);
+        mw_remove_tree(p);
+        free(p);
+        stale++;
+    }
+    if (d) closedir(d);
+    if (stale)
+        mw_log(MW_LOG_INFO, "site %s: removed %d partial file(s) left by an interrupted run",
+               site_id, stale);
+    return fd;
 }
 
 /* Ingests the period's scenes over the site into chips, in catalogue order. */
@@ -341,7 +452,9 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     uint16_t *nclear = malloc(npix * sizeof *nclear);
     const int selects = p->composite_method != MW_COMPOSITE_MEDIAN;
     mw_day *taken = selects ? malloc(npix * sizeof *taken) : NULL; /* the date each pixel took */
-    char *site_dir = mw_text_path(sc->cube_dir, site->id);
+    char *site_dir =
+        mw_name_check(site->id, "site id") ? NULL : mw_text_path(sc->cube_dir, site->id);
+    int cube_lock = -1;
     json_t *jperiods = json_array();
     json_object_set_new(jsite, "grid",
                         json_pack("{s:i,s:f,s:f,s:f,s:i,s:i}", "epsg", g.epsg, "x0", g.x0, "y0",
@@ -354,6 +467,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         goto out;
     }
     if (mw_grid_site_mask(&g, site, mask) || mw_make_dirs(site_dir) ||
+        (cube_lock = lock_site_cube(site_dir, site->id)) < 0 ||
         mw_chip_write_grid(site_dir, &g, site->id)) {
         mw_report_add(sc->rep, site->id, "", "grid", "%s", mw_error_message());
         goto out;
@@ -491,8 +605,35 @@ out:
     free(nclear);
     free(taken);
     free(site_dir);
+    mw_dir_unlock(cube_lock);
     for (size_t k = 0; k < np; k++)
         rows[k].wkt_wgs84 = wkt_out;
+}
+
+static void on_duplicate(const char *id, const char *kept, const char *dropped, void *user)
+{
+    json_array_append_new(user, json_pack("{s:s,s:s,s:s}", "id", id, "kept", kept ? kept : "",
+                                          "dropped", dropped ? dropped : ""));
+    mw_log(MW_LOG_WARN, "scene %s is catalogued twice (%s and %s); it is used once, from %s", id,
+           kept, dropped, kept);
+}
+
+/* Each output the run wrote, with its SHA-256, into provenance: which file came from this run
+ * can always be told. */
+static json_t *staged_files_json(const mw_out_dir *od)
+{
+    json_t *files = json_array();
+    char **list = mw_out_dir_list(od, NULL);
+    for (size_t i = 0; list && list[i]; i++) {
+        char *path = mw_out_dir_stage(od, list[i]);
+        char *sha = path ? mw_sha256_file(path) : NULL;
+        json_array_append_new(files,
+                              json_pack("{s:s,s:s}", "path", list[i], "sha256", sha ? sha : ""));
+        free(sha);
+        free(path);
+    }
+    mw_out_dir_list_free(list);
+    return files;
 }
 
 int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report *rep,
@@ -503,26 +644,37 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     const mw_site **sites = NULL;
     size_t ns = 0;
     if (mw_pipeline_load_sites(p, &cat, &sites, &ns)) return -1;
-    int rc = mw_make_dirs(o->out_dir);
-    char *scene_dir = NULL, *cube_dir = NULL, *maps_dir = NULL;
-    if (rc == 0) {
-        scene_dir = p->source_type == MW_SOURCE_SIMULATOR  ? mw_text_path(o->out_dir, "scenes")
-                    : p->source_type == MW_SOURCE_STAC_API ? mw_text_dup(p->stac_url)
-                                                           : mw_text_dup(p->source_path);
-        cube_dir = o->datacube   ? mw_text_dup(o->datacube)
-                   : p->datacube ? mw_text_dup(p->datacube)
-                                 : mw_text_path(o->out_dir, "tiles");
-        maps_dir = mw_text_path(o->out_dir, "maps");
-        rc = mw_make_dirs(cube_dir);
-        if (rc == 0 && p->write_maps) rc = mw_make_dirs(maps_dir);
+    /* One run at a time in the folder; what it writes lands as a whole at the end. */
+    mw_out_dir od;
+    if (mw_out_dir_open(o->out_dir, &od)) {
+        free(sites);
+        mw_site_catalog_free(&cat);
+        return -1;
     }
+    char *saved[NREMOTE_KEYS];
+    configure_remote_reads(p, saved);
+    char *scene_dir = p->source_type == MW_SOURCE_SIMULATOR  ? mw_text_path(o->out_dir, "scenes")
+                      : p->source_type == MW_SOURCE_STAC_API ? mw_text_redact_url(p->stac_url)
+                                                             : mw_text_dup(p->source_path);
+    char *cube_dir = o->datacube   ? mw_text_dup(o->datacube)
+                     : p->datacube ? mw_text_dup(p->datacube)
+                                   : mw_text_path(o->out_dir, "tiles");
+    char *maps_dir = mw_out_dir_stage(&od, "maps");
+    char *maps_final = mw_out_dir_final(&od, "maps");
+    int rc = scene_dir && cube_dir && maps_dir && maps_final
+                 ? 0
+                 : mw_error_set(MW_ERR_NOMEM, "out of memory");
+    if (rc == 0) rc = mw_make_dirs(cube_dir);
+    if (rc == 0 && p->write_maps && !o->ingest_only) rc = mw_make_dirs(maps_dir);
     if (rc == 0 && p->source_type == MW_SOURCE_SIMULATOR)
         rc = ensure_simulated(p, sites, ns, scene_dir);
     mw_scene_catalog scenes = {0};
-    if (rc == 0 && p->source_type == MW_SOURCE_STAC_API)
-        configure_remote_reads(p);
-    else if (rc == 0)
+    json_t *dups = json_array();
+    if (rc == 0 && p->source_type != MW_SOURCE_STAC_API) {
         rc = mw_scene_catalog_scan(scene_dir, &scenes, on_scan_fail, rep);
+        if (rc == 0 && p->source_type == MW_SOURCE_SIMULATOR) keep_simulated(scene_dir, &scenes);
+        mw_scene_catalog_dedupe(&scenes, on_duplicate, dups);
+    }
     if (rc == 0) {
         mw_log(MW_LOG_INFO, "%zu scene(s) catalogued in %s", scenes.n, scene_dir);
         res->rows = calloc(ns * p->n_periods + 1, sizeof *res->rows);
@@ -545,6 +697,7 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
             sc.scenes = &scenes;
             if (p->source_type == MW_SOURCE_STAC_API) {
                 search_site(p, sites[s], &found, rep);
+                mw_scene_catalog_dedupe(&found, on_duplicate, dups);
                 sc.scenes = &found;
             }
             run_site(&sc, sites[s], s * p->n_periods);
@@ -556,33 +709,47 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
             res->rows[i].site_name = mw_run_result_keep(res, mw_text_dup(res->rows[i].site_name));
             res->rows[i].period = mw_run_result_keep(res, mw_text_dup(res->rows[i].period));
         }
-        char *csv = mw_text_path(o->out_dir, "indicators.csv"),
-             *gpkg = mw_text_path(o->out_dir, "indicators.gpkg");
+        char *csv = mw_out_dir_stage(&od, "indicators.csv"),
+             *gpkg = mw_out_dir_stage(&od, "indicators.gpkg");
+        char *csv_final = mw_out_dir_final(&od, "indicators.csv"),
+             *gpkg_final = mw_out_dir_final(&od, "indicators.gpkg");
         if (!o->ingest_only && p->write_csv && mw_indicators_write_csv(csv, res->rows, res->nrows))
             mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
         if (!o->ingest_only && p->write_gpkg &&
             mw_indicators_write_gpkg(gpkg, res->rows, res->nrows))
             mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
-        json_object_set_new(prov, "outputs",
-                            json_pack("{s:s?,s:s?,s:s?,s:s}", "csv", p->write_csv ? csv : NULL,
-                                      "gpkg", p->write_gpkg ? gpkg : NULL, "maps",
-                                      p->write_maps ? maps_dir : NULL, "datacube", cube_dir));
+        const int ind = !o->ingest_only;
+        json_t *outs =
+            json_pack("{s:s?,s:s?,s:s?,s:s}", "csv", ind && p->write_csv ? csv_final : NULL, "gpkg",
+                      ind && p->write_gpkg ? gpkg_final : NULL, "maps",
+                      ind && p->write_maps ? maps_final : NULL, "datacube", cube_dir);
+        json_object_set_new(outs, "files", staged_files_json(&od));
+        json_object_set_new(prov, "outputs", outs);
+        json_object_set_new(prov, "duplicate_scenes", json_incref(dups));
         mw_provenance_finish(prov, rep);
-        char *pp = mw_text_path(o->out_dir, "provenance.json");
-        char *tmp = mw_part_path(pp);
-        if (json_dump_file(prov, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0 ||
-            mw_commit_path(tmp, pp) != 0)
-            mw_report_add(rep, "", "", "outputs", "cannot write '%s'", pp);
+        char *pp = mw_out_dir_stage(&od, "provenance.json");
+        char *tmp = pp ? mw_part_path(pp) : NULL;
+        if (!tmp || json_dump_file(prov, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0 ||
+            mw_commit_path(tmp, pp) != 0) {
+            mw_report_add(rep, "", "", "outputs", "cannot write '%s/provenance.json'", o->out_dir);
+            if (tmp) mw_remove_tree(tmp);
+        } else if (mw_out_dir_commit(&od) != 0) {
+            mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
+        }
+        mw_error_clear();
         free(tmp);
         free(pp);
-        free(csv);
-        free(gpkg);
+        free(csv), free(gpkg), free(csv_final), free(gpkg_final);
         json_decref(prov);
     }
+    json_decref(dups);
     mw_scene_catalog_free(&scenes);
+    restore_remote_reads(saved);
+    mw_out_dir_close(&od);
     free(scene_dir);
     free(cube_dir);
     free(maps_dir);
+    free(maps_final);
     free(sites);
     mw_site_catalog_free(&cat);
     return rc;

@@ -12,7 +12,7 @@ void mw_report_add(mw_run_report *r, const char *site_id, const char *scene_id, 
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = mw_text_vformat(fmt, ap);
+    char *msg = mw_text_clean_message(mw_text_vformat(fmt, ap));
     va_end(ap);
 #pragma omp critical(mw_run_report)
     {

@@ -9,6 +9,7 @@
 #include <gdal.h>
 
 #include "core/atomic_file.h"
+#include "core/name_check.h"
 #include "core/text.h"
 #include "minewatch/change_vector.h"
 #include "minewatch/coregister.h"
@@ -22,6 +23,7 @@ int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
                  const void *const *planes, double nodata, const char *desc,
                  const char *const *band_names)
 {
+    if (!path) return -1; /* the path could not be made: the error says why */
     const GDALDataType t = (GDALDataType)gdal_type;
     char *tmp = mw_part_path(path);
     char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
@@ -42,7 +44,7 @@ int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
                              g->height, t, 0, 0) != CE_None)
                 rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
         }
-        GDALClose(ds);
+        if (mw_gdal_close_written(ds, path) && rc == 0) rc = -1;
     }
     if (rc == 0) rc = mw_commit_path(tmp, path);
     if (rc) mw_remove_tree(tmp);
@@ -50,21 +52,28 @@ int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
     return rc;
 }
 
-static char *map_path(const char *maps_dir, const char *site_id, const char *what,
-                      const char *period, const char *ext)
+char *mw_map_path(const char *maps_dir, const char *site_id, const char *what, const char *period,
+                  const char *ext)
 {
+    /* Ids and period names were checked when read; checked again here, where they become file
+     * names, so no caller can slip a path through. */
+    if (mw_name_check(site_id, "site id") || (period && mw_name_check(period, "period name")))
+        return NULL;
     size_t n = strlen(maps_dir) + strlen(site_id) + strlen(what) + (period ? strlen(period) : 0) +
                strlen(ext) + 8;
     char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s/%s_%s%s%s%s", maps_dir, site_id, what, period ? "_" : "",
-                 period ? period : "", ext);
+    if (!s) {
+        mw_error_set(MW_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(s, n, "%s/%s_%s%s%s%s", maps_dir, site_id, what, period ? "_" : "",
+             period ? period : "", ext);
     return s;
 }
 
 char *mw_composite_map_path(const char *maps_dir, const char *site_id, const char *period)
 {
-    return map_path(maps_dir, site_id, "composite", period, ".tif");
+    return mw_map_path(maps_dir, site_id, "composite", period, ".tif");
 }
 
 mw_change_config mw_pipeline_change_config(const mw_pipeline *p, int chunk_rows)
@@ -91,8 +100,8 @@ int mw_load_baseline_forest(const mw_pipeline *p, const mw_grid *g, uint8_t **ou
         free(pct), free(f);
         return mw_error_set(MW_ERR_NOMEM, "out of memory for the baseline forest map");
     }
-    mw_scene_asset a = {p->baseline_forest, 1, 0, 255, NULL}; /* Hansen: 255 unused */
-    mw_warp_spec ws = {MW_RESAMPLE_BILINEAR, GDT_Float32, 0, 0, 0};
+    mw_scene_asset a = {p->baseline_forest, 1, 0, 255, NULL, NULL}; /* Hansen: 255 unused */
+    mw_warp_spec ws = {MW_RESAMPLE_BILINEAR, GDT_Float32, 0, 0, 0, 1};
     if (mw_warp_to_grid(&a, g, &ws, pct)) {
         free(pct), free(f);
         return mw_error_prefix("baseline_forest '%s' (a raster of tree cover %%)",
@@ -144,6 +153,7 @@ static void report_io(mw_run_report *rep, const char *site_id, int rc)
 static int write_transitions(const char *path, const char *site_id, const mw_pipeline *p,
                              const mw_site_change *c)
 {
+    if (!path) return -1;
     char *tmp = mw_part_path(path);
     FILE *f = tmp ? fopen(tmp, "w") : NULL;
     if (!f) {
@@ -180,18 +190,18 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
     for (size_t k = 0; k < c->nperiods; k++) {
         if (!c->per[k].ok) continue;
         const char *pn = p->periods[k].name;
-        char *f = map_path(maps_dir, site_id, "ndvi", pn, ".tif");
+        char *f = mw_map_path(maps_dir, site_id, "ndvi", pn, ".tif");
         report_io(rep, site_id,
                   mw_write_map(f, g, GDT_Float32, 1, (const void *const[]){c->ndvi[k]}, NAN,
                                "NDVI of the period composite", NULL));
         free(f);
-        f = map_path(maps_dir, site_id, "cover", pn, ".tif");
+        f = mw_map_path(maps_dir, site_id, "cover", pn, ".tif");
         report_io(
             rep, site_id,
             mw_write_map(f, g, GDT_Byte, 1, (const void *const[]){c->cover[k]}, 0, legend, NULL));
         free(f);
         if (k > 0 && c->dnbr[k]) {
-            f = map_path(maps_dir, site_id, "dnbr", pn, ".tif");
+            f = mw_map_path(maps_dir, site_id, "dnbr", pn, ".tif");
             report_io(rep, site_id,
                       mw_write_map(f, g, GDT_Float32, 1, (const void *const[]){c->dnbr[k]}, NAN,
                                    "dNBR = NBR(baseline) - NBR(period); Key & Benson classes",
@@ -199,14 +209,14 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
             free(f);
         }
         if (k > 0 && c->changed[k]) {
-            f = map_path(maps_dir, site_id, "change", pn, ".tif");
+            f = mw_map_path(maps_dir, site_id, "change", pn, ".tif");
             report_io(rep, site_id,
                       mw_write_map(f, g, GDT_Byte, 1, (const void *const[]){c->changed[k]}, 255,
                                    mw_change_methods[p->change_method].rule, NULL));
             free(f);
         }
     }
-    char *f = map_path(maps_dir, site_id, "forest_loss", NULL, ".tif");
+    char *f = mw_map_path(maps_dir, site_id, "forest_loss", NULL, ".tif");
     report_io(rep, site_id,
               mw_write_map(f, g, GDT_Byte, 1, (const void *const[]){c->first_loss}, 255,
                            "first monitoring period with forest loss (0 none, 255 no data)", NULL));
@@ -214,7 +224,7 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
     {
         const void *tr[2] = {c->trend_slope, c->trend_p};
         const char *names[2] = {"ndvi_slope_per_year (Theil-Sen)", "mann_kendall_p (two-sided)"};
-        f = map_path(maps_dir, site_id, "ndvi_trend", NULL, ".tif");
+        f = mw_map_path(maps_dir, site_id, "ndvi_trend", NULL, ".tif");
         report_io(rep, site_id,
                   mw_write_map(f, g, GDT_Float32, 2, tr, NAN,
                                "NDVI trend over the periods, per pixel", names));
@@ -224,12 +234,12 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
     if (names) {
         for (size_t k = 0; k < c->nperiods; k++)
             names[k] = p->periods[k].name;
-        f = map_path(maps_dir, site_id, "loss_patches", NULL, ".gpkg");
+        f = mw_map_path(maps_dir, site_id, "loss_patches", NULL, ".gpkg");
         report_io(rep, site_id, mw_loss_patches_write(f, g, site_id, c, names));
         free(f);
         free(names);
     }
-    f = map_path(maps_dir, site_id, "transitions", NULL, ".csv");
+    f = mw_map_path(maps_dir, site_id, "transitions", NULL, ".csv");
     report_io(rep, site_id, write_transitions(f, site_id, p, c));
     free(f);
 }

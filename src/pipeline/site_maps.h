@@ -16,6 +16,10 @@ int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
                  const void *const *planes, double nodata, const char *desc,
                  const char *const *band_names);
 
+/* <maps>/<site>_<what>[_<period>]<ext>; NULL with an error when the id or period is not a safe
+ * file name (see core/name_check.h). */
+char *mw_map_path(const char *maps_dir, const char *site_id, const char *what, const char *period,
+                  const char *ext);
 /* <maps>/<site>_composite_<period>.tif: the bands `change` starts from. */
 char *mw_composite_map_path(const char *maps_dir, const char *site_id, const char *period);
 

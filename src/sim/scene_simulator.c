@@ -17,6 +17,7 @@
 
 #include "core/atomic_file.h"
 #include "core/hash_random.h"
+#include "core/out_dir.h"
 #include "core/text.h"
 #include "minewatch/band.h"
 #include "minewatch/error.h"
@@ -221,9 +222,12 @@ static int write_band(const char *path, const void *buf, int w, int h, GDALDataT
     GDALRasterBandH b = GDALGetRasterBand(ds, 1);
     GDALSetRasterNoDataValue(b, 0);
     CPLErr e = GDALRasterIO(b, GF_Write, 0, 0, w, h, (void *)buf, w, h, t, 0, 0);
-    GDALClose(ds);
-    if (e != CE_None) return mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
-    return 0;
+    if (e != CE_None) {
+        mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
+        GDALClose(ds);
+        return -1;
+    }
+    return mw_gdal_close_written(ds, path);
 }
 
 static uint8_t scl_of(const sample *s, int n)
@@ -459,6 +463,7 @@ static json_t *site_truth(const sim_site *ss, OGRGeometryH poly, const mw_period
            y1 = ceil(env.MaxY / TRUTH_RES) * TRUTH_RES;
     int W = (int)ceil((env.MaxX - x0) / TRUTH_RES), H = (int)ceil((y1 - env.MinY) / TRUTH_RES);
     uint8_t *mask = calloc((size_t)W * H, 1);
+    if (!mask) return NULL; /* the caller reports the missing truth */
     GDALDatasetH ds = GDALCreate(GDALGetDriverByName("MEM"), "", W, H, 1, GDT_Byte, NULL);
     double gt[6] = {x0, TRUTH_RES, 0, y1, 0, -TRUTH_RES};
     GDALSetGeoTransform(ds, gt);
@@ -592,6 +597,11 @@ int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *per
                                 "simulator: period '%s' has fewer days than scenes_per_period (%d)",
                                 periods[p].name, opt->scenes_per_period);
     if (mw_make_dirs(out_dir)) return -1;
+    /* Two simulations into one folder would mix scenes of one with the truth of the other. */
+    char what[128 + 4096];
+    snprintf(what, sizeof what, "scene folder '%.4096s'", out_dir);
+    const int lock = mw_dir_lock(out_dir, ".lock", what, 0);
+    if (lock < 0) return -1;
     mw_day events[SIM_MAX_EVENTS];
     int nevents = change_dates(periods, np, events);
     sim_site *ss = calloc(nsites, sizeof *ss);
@@ -711,10 +721,16 @@ int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *per
         }
         json_object_set_new(truth, "cover_ndvi", cn);
         json_t *jsites = json_array();
-        for (size_t s = 0; s < nsites; s++) {
-            json_t *js = json_pack("{s:s,s:s,s:o,s:o}", "id", sites[s]->id, "kind", sites[s]->kind,
-                                   "world", world_json(&ss[s].world), "periods",
-                                   site_truth(&ss[s], polys[s], periods, np));
+        for (size_t s = 0; s < nsites && rc == 0; s++) {
+            json_t *pt = site_truth(&ss[s], polys[s], periods, np);
+            json_t *js =
+                pt ? json_pack("{s:s,s:s,s:o,s:o}", "id", sites[s]->id, "kind", sites[s]->kind,
+                               "world", world_json(&ss[s].world), "periods", pt)
+                   : NULL;
+            if (!js) {
+                rc = mw_error_set(MW_ERR_NOMEM, "simulator: out of memory measuring the truth");
+                break;
+            }
             json_t *scenes = json_array();
             for (size_t i = 0; i < nsc; i++) {
                 if (sc[i].site != (int)s) continue;
@@ -733,13 +749,16 @@ int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *per
             json_array_append_new(jsites, js);
         }
         json_object_set_new(truth, "sites", jsites);
-        char *final_path = malloc(strlen(out_dir) + 16);
-        sprintf(final_path, "%s/truth.json", out_dir);
-        char *tmp = mw_part_path(final_path);
-        if (json_dump_file(truth, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0)
-            rc = mw_error_set(MW_ERR_IO, "cannot write '%s'", tmp);
-        else
+        /* truth.json last: it lists the scene folders, so it appears only when they have. */
+        char *final_path = rc ? NULL : mw_text_path(out_dir, "truth.json");
+        char *tmp = final_path ? mw_part_path(final_path) : NULL;
+        if (rc == 0 && !tmp)
+            rc = mw_error_set(MW_ERR_NOMEM, "simulator: out of memory");
+        else if (rc == 0 && json_dump_file(truth, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(12)))
+            rc = mw_error_set(MW_ERR_IO, "cannot write '%s'", final_path);
+        else if (rc == 0)
             rc = mw_commit_path(tmp, final_path);
+        if (rc && tmp) mw_remove_tree(tmp);
         free(tmp);
         free(final_path);
         json_decref(truth);
@@ -755,5 +774,6 @@ int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *per
     free(sc);
     free(ss);
     free(polys);
+    mw_dir_unlock(lock);
     return rc;
 }
