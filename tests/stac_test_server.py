@@ -20,6 +20,14 @@ ap.add_argument("--fail-500", action="append", default=[])
 ap.add_argument("--stall", action="append", default=[])
 ap.add_argument("--truncate", action="append", default=[])
 ap.add_argument("--require-token", action="store_true")
+# Hostile servers (issue #10): canned pages, endless bodies, redirect loops, resets, presigned URLs.
+ap.add_argument("--page", help="answer every /search (POST or GET) with this file; {PORT} is replaced")
+ap.add_argument("--huge-search", action="store_true", help="/search sends an endless body")
+ap.add_argument("--redirect-search", help="/search answers 302 to this URL ({PORT} replaced)")
+ap.add_argument("--reset", action="append", default=[], help="GETs of matching paths: connection reset")
+ap.add_argument("--huge-file", action="append", default=[], help="GETs of matching paths: 2 GiB of 206 body")
+ap.add_argument("--require-query", help="file reads must carry this text in their query")
+ap.add_argument("--stall-s", type=float, default=30.0)
 args = ap.parse_args()
 root = os.path.abspath(args.root)
 lock = threading.Lock()
@@ -76,9 +84,50 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         log({"method": self.command, "path": self.path, "status": code, "bytes": len(body)})
 
+    def hostile_search(self):
+        """The canned or hostile answers to /search; True when one was sent."""
+        port = str(self.server.server_port)
+        if args.redirect_search:
+            self.send_response(302)
+            self.send_header("Location", args.redirect_search.replace("{PORT}", port))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            log({"method": self.command, "path": self.path, "status": 302, "bytes": 0})
+            return True
+        if args.huge_search:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/geo+json")
+            self.send_header("Content-Length", str(2 << 30))
+            self.end_headers()
+            sent = 0
+            try:
+                self.wfile.write(b'{"type":"FeatureCollection","features":[')
+                chunk = b" " * (1 << 20)
+                while sent < (2 << 30):
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+            except OSError:
+                pass
+            log({"method": self.command, "path": self.path, "status": 200, "bytes": sent, "huge": True})
+            self.close_connection = True
+            return True
+        if args.page:
+            body = open(args.page).read().replace("{PORT}", port).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/geo+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            log({"method": self.command, "path": self.path, "status": 200, "bytes": len(body)})
+            return True
+        return False
+
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))
-        req = json.loads(self.rfile.read(n) or b"{}")
+        raw = self.rfile.read(n) or b"{}"
+        if self.path.startswith("/search") and self.hostile_search():
+            return
+        req = json.loads(raw)
         if self.path != "/search":
             return self.send_json(404, {"code": "NotFound"})
         with lock:
@@ -120,7 +169,24 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 state["tokens"] += 1
             return self.send_json(200, {"msft:expiry": "2030-01-01T00:00:00Z", "token": TOKEN})
+        if self.path.startswith("/search") and self.hostile_search():
+            return
         rel, _, query = self.path.partition("?")
+        if any(s in rel for s in args.reset):
+            log({"method": self.command, "path": self.path, "status": 0, "bytes": 0, "reset": True})
+            import socket, struct
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if args.require_query and args.require_query not in query:
+            body = b"<Error><Code>SignatureDoesNotMatch</Code></Error>"
+            self.send_response(403)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+            return log({"method": self.command, "path": self.path, "status": 403, "bytes": 0})
         if args.require_token and "sig=SECRET-TOKEN-4711" not in query:
             body = b"<Error><Code>AuthenticationFailed</Code></Error>"
             self.send_response(403)
@@ -145,8 +211,25 @@ class Handler(BaseHTTPRequestHandler):
             return log({"method": self.command, "path": self.path, "status": 500, "bytes": 0 if head else len(body)})
         if any(s in rel for s in args.stall):
             log({"method": self.command, "path": self.path, "status": 0, "bytes": 0, "stalled": True})
-            time.sleep(30)
+            time.sleep(args.stall_s)
             return
+        if any(s in rel for s in args.huge_file) and not head:
+            self.send_response(206)
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Type", "image/tiff")
+            self.send_header("Content-Range", "bytes 0-%d/%d" % ((2 << 30) - 1, 2 << 30))
+            self.send_header("Content-Length", str(2 << 30))
+            self.end_headers()
+            sent = 0
+            try:
+                chunk = b"\0" * (1 << 20)
+                while sent < (2 << 30):
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+            except OSError:
+                pass
+            self.close_connection = True
+            return log({"method": self.command, "path": self.path, "status": 206, "bytes": sent, "huge": True})
         size = os.path.getsize(path)
         rng = self.headers.get("Range")
         a, b, code = 0, size - 1, 200

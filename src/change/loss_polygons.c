@@ -9,6 +9,7 @@
 #include <ogr_srs_api.h>
 
 #include "core/atomic_file.h"
+#include "io/gpkg_file.h"
 #include "minewatch/error.h"
 #include "minewatch/site_change.h"
 
@@ -25,23 +26,22 @@ int mw_loss_patches_write(const char *path, const mw_grid *g, const char *site_i
 {
     if (!path) return -1;
     const size_t npix = mw_grid_npix(g);
-    GDALDatasetH mem = mw_grid_create_dataset(g, "MEM", NULL, 2, GDT_Int32, NULL);
-    if (!mem) return mw_error_from_gdal(MW_ERR_IO, "loss patches: cannot make a raster");
+    GDALDatasetH mem_ds = mw_grid_create_dataset(g, "MEM", NULL, 2, GDT_Int32, NULL);
+    if (!mem_ds) return mw_error_from_gdal(MW_ERR_IO, "loss patches: cannot make a raster");
     int32_t *any = malloc(npix * sizeof *any);
     int rc = any ? 0 : mw_error_set(MW_ERR_NOMEM, "loss patches: out of memory");
     for (size_t i = 0; rc == 0 && i < npix; i++)
         any[i] = c->patch_id[i] != 0;
-    GDALRasterBandH idb = GDALGetRasterBand(mem, 1), maskb = GDALGetRasterBand(mem, 2);
+    GDALRasterBandH idb = GDALGetRasterBand(mem_ds, 1), maskb = GDALGetRasterBand(mem_ds, 2);
     if (rc == 0 && (GDALRasterIO(idb, GF_Write, 0, 0, g->width, g->height, c->patch_id, g->width,
                                  g->height, GDT_Int32, 0, 0) != CE_None ||
                     GDALRasterIO(maskb, GF_Write, 0, 0, g->width, g->height, any, g->width,
                                  g->height, GDT_Int32, 0, 0) != CE_None))
         rc = mw_error_from_gdal(MW_ERR_IO, "loss patches: cannot fill the raster");
     free(any);
-    char *tmp = mw_part_path(path);
-    GDALDatasetH ds =
-        rc ? NULL : GDALCreate(GDALGetDriverByName("GPKG"), tmp, 0, 0, 0, GDT_Unknown, NULL);
-    if (rc == 0 && !ds) rc = mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
+    char *mem = NULL;
+    GDALDatasetH ds = rc ? NULL : mw_gpkg_begin(path, &mem);
+    if (rc == 0 && !ds) rc = -1;
     OGRLayerH lyr = NULL;
     if (rc == 0) {
         OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
@@ -89,10 +89,7 @@ int mw_loss_patches_write(const char *path, const mw_grid *g, const char *site_i
     }
     if (rc == 0 && OGR_L_CommitTransaction(lyr) != OGRERR_NONE)
         rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
-    if (ds && mw_gdal_close_written(ds, path) && rc == 0) rc = -1;
-    GDALClose(mem);
-    if (rc == 0) rc = mw_commit_path(tmp, path);
-    if (rc) mw_remove_tree(tmp);
-    free(tmp);
-    return rc;
+    GDALClose(mem_ds);
+    if (!ds) return -1;
+    return mw_gpkg_finish(ds, mem, path, rc == 0);
 }

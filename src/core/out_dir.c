@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,14 @@ static int make_parent(const char *root, const char *rel)
     return rc;
 }
 
+/* Fault injection for the tests: MW_FAULT_KILL_AFTER_COMMITTED=N kills the process (SIGKILL, as
+ * a power cut or an OOM killer would) right after the N-th file of a commit has moved. */
+static int fault_kill_after(void)
+{
+    const char *v = getenv("MW_FAULT_KILL_AFTER_COMMITTED");
+    return v && *v ? atoi(v) : -1;
+}
+
 /* Moves files[] from staging into root; those already moved (gone from staging) are skipped. */
 static int move_in(const char *root, const char *staging, const char *const *files, size_t n,
                    int *moved)
@@ -203,6 +212,7 @@ static int move_in(const char *root, const char *staging, const char *const *fil
             rc = 0; /* moved before the interruption */
         else if ((rc = make_parent(root, files[i])) == 0 && (rc = mw_commit_path(from, to)) == 0)
             ++*moved;
+        if (rc == 0 && *moved == fault_kill_after()) raise(SIGKILL);
         free(from);
         free(to);
         if (rc) return -1;

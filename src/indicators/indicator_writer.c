@@ -9,6 +9,7 @@
 #include <ogr_srs_api.h>
 
 #include "core/atomic_file.h"
+#include "io/gpkg_file.h"
 #include "minewatch/error.h"
 #include "minewatch/indicator.h"
 
@@ -84,12 +85,9 @@ int mw_indicators_write_csv_change(const char *path, const mw_indicator_row *row
 
 int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, size_t n)
 {
-    char *tmp = mw_part_path(path);
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GPKG"), tmp, 0, 0, 0, GDT_Unknown, NULL);
-    if (!ds) {
-        free(tmp);
-        return mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
-    }
+    char *mem = NULL;
+    GDALDatasetH ds = mw_gpkg_begin(path, &mem);
+    if (!ds) return -1;
     OGRSpatialReferenceH wgs = OSRNewSpatialReference(NULL);
     OSRImportFromEPSG(wgs, 4326);
     OSRSetAxisMappingStrategy(wgs, OAMS_TRADITIONAL_GIS_ORDER);
@@ -147,9 +145,5 @@ int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, siz
     }
     if (rc == 0 && OGR_L_CommitTransaction(lyr) != OGRERR_NONE)
         rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
-    if (mw_gdal_close_written(ds, path) && rc == 0) rc = -1;
-    if (rc == 0) rc = mw_commit_path(tmp, path);
-    if (rc) mw_remove_tree(tmp);
-    free(tmp);
-    return rc;
+    return mw_gpkg_finish(ds, mem, path, rc == 0);
 }

@@ -202,6 +202,24 @@ static int parse_sites(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     return 0;
 }
 
+/* Patience with servers: the STAC API's, and any URL a local item names. */
+static int parse_network(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    yaml_node_t *v;
+    long l;
+    if ((v = map_get(c, n, "retries"))) {
+        if (get_int(c, v, "source.retries", 0, 20, &l)) return -1;
+        p->stac_retries = (int)l;
+    }
+    if ((v = map_get(c, n, "timeout_s")) &&
+        get_num(c, v, "source.timeout_s", 0.1, 3600, &p->stac_timeout_s))
+        return -1;
+    if ((v = map_get(c, n, "backoff_s")) &&
+        get_num(c, v, "source.backoff_s", 0, 600, &p->stac_backoff_s))
+        return -1;
+    return 0;
+}
+
 static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
     if (!n || n->type != YAML_MAPPING_NODE)
@@ -212,7 +230,8 @@ static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     /* Each type has its own keys: one meant for another type is an error, not ignored. */
     static const char *const sim_keys[] = {"type", "seed", "scenes_per_period", "cloud_cover",
                                            NULL};
-    static const char *const local_keys[] = {"type", "path", NULL};
+    static const char *const local_keys[] = {"type",    "path",      "timeout_s",
+                                             "retries", "backoff_s", NULL};
     static const char *const api_keys[] = {"type",
                                            "url",
                                            "collections",
@@ -261,6 +280,7 @@ static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
         if (need(c, n, "path", "source", &v) || get_str(c, v, "source.path", &path)) return -1;
         p->source_path = resolve(p, path);
         free(path);
+        if (parse_network(c, n, p)) return -1;
     } else if (ts && strcmp(ts, "stac_api") == 0) {
         p->source_type = MW_SOURCE_STAC_API;
         if (need(c, n, "url", "source", &v) || get_str(c, v, "source.url", &p->stac_url)) return -1;
@@ -286,16 +306,7 @@ static int parse_source(const ctx *c, yaml_node_t *n, mw_pipeline *p)
             if (get_int(c, v, "source.max_items", 1, 1000000, &l)) return -1;
             p->stac_max_items = (int)l;
         }
-        if ((v = map_get(c, n, "retries"))) {
-            if (get_int(c, v, "source.retries", 0, 20, &l)) return -1;
-            p->stac_retries = (int)l;
-        }
-        if ((v = map_get(c, n, "timeout_s")) &&
-            get_num(c, v, "source.timeout_s", 0.1, 3600, &p->stac_timeout_s))
-            return -1;
-        if ((v = map_get(c, n, "backoff_s")) &&
-            get_num(c, v, "source.backoff_s", 0, 600, &p->stac_backoff_s))
-            return -1;
+        if (parse_network(c, n, p)) return -1;
         if ((v = map_get(c, n, "sign"))) {
             const char *sg = scalar(v);
             if (!sg || (strcmp(sg, "planetary_computer") != 0 && strcmp(sg, "none") != 0))
