@@ -670,6 +670,318 @@ static void blocking_hrefs_and_huge_rasters_are_refused(void **state)
     free(text), free(o), free(a), free(b);
 }
 
+/* ---- 5.-9. remote catalogues and servers ----------------------------------------------------- */
+
+static http_server start_server(const char *tag, const char *const *extra, char **log)
+{
+    char *scenes = tu_path(g_ref, "scenes");
+    char name[64];
+    snprintf(name, sizeof name, "server-%s.jsonl", tag);
+    *log = tu_path(g_dir, name);
+    remove(*log);
+    http_server h =
+        http_server_start(MW_SOURCE_DIR "/tests/stac_test_server.py", scenes, *log, extra);
+    free(scenes);
+    if (h.pid > 0 && g_nservers < 16) g_servers[g_nservers++] = h.pid;
+    if (h.port <= 0) fail_msg("the test HTTP server did not start (is python3 installed?)");
+    return h;
+}
+
+static void stop_server(http_server *h)
+{
+    for (int i = 0; i < g_nservers; i++)
+        if (g_servers[i] == h->pid) g_servers[i] = 0;
+    http_server_stop(h);
+}
+
+static char *api_pipeline(const char *file, int port, const char *extra)
+{
+    char *src =
+        pathf("{type: stac_api, url: \"http://127.0.0.1:%d\", collections: [sentinel-2-l2a], "
+              "page_size: 3, timeout_s: 2, retries: 1, backoff_s: 0.05%s}",
+              port, extra ? extra : "");
+    char *pl = write_pipeline(file, "api", g_cat, src, NULL);
+    free(src);
+    return pl;
+}
+
+/* One STAC item of the reference scenes, each href replaced by prefix + its file name. */
+static char *item_json(const char *id_suffix, const char *prefix)
+{
+    char *scenes = tu_path(g_ref, "scenes"), *first = NULL;
+    sh(&first, "ls %s | grep S2SIM_t1 | head -1", scenes);
+    first[strcspn(first, "\n")] = 0;
+    char *ip = pathf("%s/%s/%s.json", scenes, first, first);
+    json_t *it = json_load_file(ip, 0, NULL);
+    const char *key;
+    json_t *a;
+    json_object_foreach(json_object_get(it, "assets"), key, a)
+    {
+        const char *h = json_string_value(json_object_get(a, "href"));
+        char *nh = pathf("%s%s", prefix, h[0] == '.' ? h + 2 : h);
+        json_object_set_new(a, "href", json_string(nh));
+        free(nh);
+    }
+    char *id = pathf("%s%s", first, id_suffix);
+    json_object_set_new(it, "id", json_string(id));
+    char *out = json_dumps(it, JSON_COMPACT);
+    json_decref(it);
+    free(id), free(ip), free(first), free(scenes);
+    return out;
+}
+
+static char *write_page(const char *name, const char *features, const char *next_href)
+{
+    char *f = tu_path(g_dir, name);
+    char *links = next_href
+                      ? pathf("[{\"rel\":\"next\",\"href\":\"%s\",\"method\":\"GET\"}]", next_href)
+                      : strdup("[]");
+    char *text = pathf("{\"type\":\"FeatureCollection\",\"features\":[%s],\"links\":%s}",
+                       features ? features : "", links);
+    tu_write(f, text);
+    free(text), free(links);
+    return f;
+}
+
+static int log_mentions(const char *log, const char *needle)
+{
+    char *t = tu_read(log, NULL);
+    int hit = t && strstr(t, needle) != NULL;
+    free(t);
+    return hit;
+}
+
+static void remote_catalogue_speaks_only_http(void **state)
+{
+    (void)state;
+    struct {
+        const char *tag, *next, *want;
+    } loops[] = {
+        {"self", "http://127.0.0.1:{PORT}/search?page=1", "repeats page"},
+        {"file", "file:///etc/passwd", "not an http(s) URL"},
+        {"gopher", "gopher://127.0.0.1:{PORT}/_GOPHERPROBE", "not an http(s) URL"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        char *page = write_page("page.json", NULL, loops[i].next), *log;
+        const char *extra[] = {"--page", page, NULL};
+        http_server h = start_server(loops[i].tag, extra, &log);
+        char *pl = api_pipeline("loop.yaml", h.port, NULL), *text;
+        double t0 = now_s();
+        int rc = cli(&text, "run %s -o %s/out-next-%s", pl, g_dir, loops[i].tag);
+        double dt = now_s() - t0;
+        if (rc != 1 || !strstr(text, loops[i].want))
+            fail_msg("next '%s': exit %d, want 1 and '%s':\n%s", loops[i].next, rc, loops[i].want,
+                     text);
+        assert_true(dt < 30);
+        assert_false(log_mentions(log, "GOPHERPROBE"));
+        if (i == 0) {
+            http_log hl = http_log_read(log, NULL);
+            fprintf(stderr, "a next link to itself: stopped after %d requests, %.1f s\n", hl.gets,
+                    dt);
+            assert_true(hl.gets <= 6); /* one repeat per site, not 1,364 a minute */
+        }
+        free(text), free(pl), free(log), free(page);
+        stop_server(&h);
+    }
+    /* redirects: in a loop, and to file:// */
+    const char *redirects[][2] = {{"http://127.0.0.1:{PORT}/search", "redirects"},
+                                  {"file:///etc/passwd", "only http and https"}};
+    for (int i = 0; i < 2; i++) {
+        char *log;
+        const char *extra[] = {"--redirect-search", redirects[i][0], NULL};
+        http_server h = start_server("redirect", extra, &log);
+        char *pl = api_pipeline("redirect.yaml", h.port, NULL), *text;
+        int rc = cli(&text, "run %s -o %s/out-redirect", pl, g_dir);
+        if (rc != 1 || !strstr(text, redirects[i][1]))
+            fail_msg("redirect to %s: exit %d:\n%s", redirects[i][0], rc, text);
+        free(text), free(pl), free(log);
+        stop_server(&h);
+    }
+    /* items whose assets are gopher://, dict:// or local files: refused, nothing connects */
+    char *g = item_json("_G", "gopher://127.0.0.1:{PORT}/_GOPHERPROBE/");
+    char *d = item_json("_D", "dict://127.0.0.1:{PORT}/DICTPROBE/");
+    char *l = item_json("_L", "/etc/");
+    char *all = pathf("%s,%s,%s", g, d, l);
+    char *page = write_page("assets.json", all, NULL), *log;
+    const char *extra[] = {"--page", page, NULL};
+    http_server h = start_server("assets", extra, &log);
+    char *pl = api_pipeline("assets.yaml", h.port, NULL), *text;
+    int rc = cli(&text, "run %s -o %s/out-assets", pl, g_dir);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(text, "uses a scheme minewatch does not read"));
+    assert_non_null(strstr(text, "local path in an item from a remote catalogue"));
+    assert_false(log_mentions(log, "GOPHERPROBE"));
+    assert_false(log_mentions(log, "DICTPROBE"));
+    free(text), free(pl);
+    /* the user may allow local files: then the local href is taken (and read) */
+    pl = api_pipeline("assets-local.yaml", h.port, ", allow_local_assets: true");
+    rc = cli(&text, "run %s -o %s/out-assets-local", pl, g_dir);
+    assert_null(strstr(text, "local path in an item from a remote catalogue"));
+    assert_non_null(strstr(text, "/etc/"));
+    free(text), free(pl), free(log), free(page), free(all), free(g), free(d), free(l);
+    stop_server(&h);
+}
+
+static void endless_answers_are_bounded(void **state)
+{
+    (void)state;
+    char *log;
+    const char *extra[] = {"--huge-search", NULL};
+    http_server h = start_server("huge", extra, &log);
+    char *pl = api_pipeline("huge.yaml", h.port, ", max_response_mb: 16"), *text;
+    char *cmd = pathf("%s run %s -o %s/out-huge", MW_CLI, pl, g_dir);
+    long peak = 0;
+    double t0 = now_s();
+    int rc = run_measured(cmd, &peak, &text);
+    fprintf(stderr, "a 2 GiB search answer: exit %d after %.1f s, peak RSS %ld MB\n", rc,
+            now_s() - t0, peak);
+    if (rc != 1 || !strstr(text, "larger than 16 MB")) fail_msg("exit %d:\n%s", rc, text);
+    assert_true(peak < 200);
+    free(text), free(cmd), free(pl), free(log);
+    stop_server(&h);
+}
+
+static void stalled_reset_and_huge_assets_fail_their_scene(void **state)
+{
+    (void)state;
+    /* a local catalogue whose items name URLs: a stall, a reset, gigabytes, each one scene */
+    char *scenes = tu_path(g_ref, "scenes"), *ids = NULL;
+    sh(&ids, "ls %s | grep S2SIM_t1", scenes);
+    char id[4][64];
+    assert_int_equal(sscanf(ids, "%63s %63s %63s %63s", id[0], id[1], id[2], id[3]), 4);
+    free(ids);
+    char stall[128], reset[128], huge[128];
+    snprintf(stall, sizeof stall, "/%s/B04.tif", id[0]);
+    snprintf(reset, sizeof reset, "/%s/B08.tif", id[1]);
+    snprintf(huge, sizeof huge, "/%s/SCL.tif", id[2]);
+    char *log;
+    const char *extra[] = {"--stall", stall,         "--stall-s", "120", "--reset",
+                           reset,     "--huge-file", huge,        NULL};
+    http_server h = start_server("assets-faults", extra, &log);
+    char *local = tu_path(g_dir, "remote-items");
+    sh(NULL,
+       "mkdir -p %s && cp -r %s/S2SIM_t1_* %s/ && cd %s && for d in S2SIM_*; do "
+       "sed -i \"s#\\\"\\./#\\\"http://127.0.0.1:%d/$d/#g\" $d/$d.json; rm -f $d/*.tif; done",
+       local, scenes, local, local, h.port);
+    char *src = pathf("{type: local, path: %s, timeout_s: 1, retries: 0}", local);
+    char *cat = pathf("%s", g_cat);
+    char *pl = write_pipeline("faults.yaml", "faults", cat, src, NULL), *text;
+    char *cmd = pathf("%s run %s -o %s/out-asset-faults", MW_CLI, pl, g_dir);
+    long peak = 0;
+    double t0 = now_s();
+    int rc = run_measured(cmd, &peak, &text);
+    double dt = now_s() - t0;
+    fprintf(stderr, "a stalled, a reset and a 2 GiB asset: exit %d after %.1f s, peak %ld MB\n", rc,
+            dt, peak);
+    assert_int_equal(rc, 1);
+    for (int i = 0; i < 3; i++)
+        if (!strstr(text, id[i])) fail_msg("the report does not name %s:\n%s", id[i], text);
+    assert_true(dt < 60);
+    free(cmd), free(text), free(pl), free(cat), free(src), free(local), free(log), free(scenes);
+    stop_server(&h);
+}
+
+static void presigned_urls_keep_their_signature_out_of_everything(void **state)
+{
+    (void)state;
+    char *log;
+    const char *extra[] = {"--require-query", "X-Amz-Signature=SECRETSIG4711", NULL};
+    http_server h = start_server("presigned", extra, &log);
+    char *scenes = tu_path(g_ref, "scenes"), *local = tu_path(g_dir, "presigned-items");
+    sh(NULL,
+       "mkdir -p %s && cp -r %s/S2SIM_* %s/ && cd %s && for d in S2SIM_*; do sed -i "
+       "\"s#\\\"\\./\\([A-Z0-9]*\\.tif\\)\\\"#\\\"http://127.0.0.1:%d/$d/\\1?X-Amz-Algorithm="
+       "AWS4-HMAC-SHA256\\&X-Amz-Signature=SECRETSIG4711\\\"#g\" $d/$d.json; rm -f $d/*.tif; "
+       "done",
+       local, scenes, local, local, h.port);
+    char *src = pathf("{type: local, path: %s, timeout_s: 5}", local);
+    char *pl = write_pipeline("presigned.yaml", "presigned", g_cat, src, NULL), *text;
+    char *out = tu_path(g_dir, "out-presigned");
+    int rc = cli(&text, "run %s -o %s", pl, out);
+    if (rc != 0) fail_msg("presigned run exited %d:\n%s", rc, text);
+    assert_null(strstr(text, "SECRETSIG"));
+    free(text);
+    /* the reads carried it, and it is in no output, chip or tag */
+    assert_true(log_mentions(log, "SECRETSIG4711"));
+    char *a = tu_path(out, "indicators.csv"), *b = tu_path(g_ref, "indicators.csv");
+    assert_true(tu_same_file(a, b));
+    char *grep = NULL;
+    sh(&grep,
+       "grep -rl SECRETSIG %s; for f in $(find %s -name '*.tif'); do gdalinfo $f | grep -l "
+       "SECRETSIG; done",
+       out, out);
+    if (*grep) fail_msg("the signature leaked into: %s", grep);
+    free(grep);
+    /* and a failing read names the file, not its signature */
+    stop_server(&h);
+    const char *extra2[] = {"--fail-500", "B04.tif", NULL};
+    h = start_server("presigned-500", extra2, &log);
+    sh(NULL, "cd %s && sed -i 's#127.0.0.1:[0-9]*/#127.0.0.1:%d/#g' */*.json", local, h.port);
+    rc = cli(&text, "run %s -o %s-500", pl, out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(text, "B04.tif"));
+    assert_null(strstr(text, "SECRETSIG"));
+    char *prov = pathf("%s-500/provenance.json", out), *pt = tu_read(prov, NULL);
+    assert_null(strstr(pt, "SECRETSIG"));
+    free(pt), free(prov), free(text), free(a), free(b), free(out), free(pl), free(src);
+    free(local), free(scenes), free(log);
+    stop_server(&h);
+}
+
+/* ---- 8. --mem is a bound ----------------------------------------------------------------------
+ */
+
+static void memory_budget_holds(void **state)
+{
+    (void)state;
+    /* a legal 190 km polygon at 10 m, and a small site with a 50 km buffer: refused with the size
+     * they need, never run past the budget */
+    char *cat = write_catalogue(
+        "huge-site.geojson",
+        "{\"type\":\"Feature\",\"properties\":{\"id\":\"big\",\"name\":\"big\",\"kind\":\"mine\"},"
+        "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[24.5,-11.5],[26.2,-11.5],[26.2,"
+        "-9.8],[24.5,-9.8],[24.5,-11.5]]]}}");
+    char *pl =
+        write_pipeline("huge-site.yaml", "big", cat, "{type: local, path: /nonexistent}", NULL);
+    char *scenes = tu_path(g_ref, "scenes");
+    char *t = tu_read(pl, NULL), *src = pathf("{type: local, path: %s}", scenes);
+    char *p = strstr(t, "{type: local, path: /nonexistent}");
+    char *t2 =
+        pathf("%.*s%s%s", (int)(p - t), t, src, p + strlen("{type: local, path: /nonexistent}"));
+    tu_write(pl, t2);
+    free(t), free(t2);
+    char *buf = write_pipeline("huge-buffer.yaml", "buf", g_cat, src, NULL);
+    t = tu_read(buf, NULL);
+    p = strstr(t, "buffer_m: 100");
+    t2 = pathf("%.*sbuffer_m: 50000%s", (int)(p - t), t, p + strlen("buffer_m: 100"));
+    tu_write(buf, t2);
+    free(t), free(t2);
+    const char *pls[] = {pl, buf};
+    const long mems[] = {64, 256};
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++) {
+            char *cmd = pathf("%s run %s -o %s/out-mem-%d-%ld --mem %ld", MW_CLI, pls[i], g_dir, i,
+                              mems[k], mems[k]),
+                 *text;
+            long peak = 0;
+            int rc = run_measured(cmd, &peak, &text);
+            fprintf(stderr, "%s with --mem %ld: exit %d, peak RSS %ld MB\n",
+                    i ? "a 50 km buffer" : "a 190 km site", mems[k], rc, peak);
+            if (rc != 1 || !strstr(text, "needs about"))
+                fail_msg("want exit 1 and the size needed:\n%s", text);
+            assert_true(peak <= mems[k]);
+            free(text), free(cmd);
+        }
+    /* a site that fits runs, and stays under its budget */
+    char *cmd = pathf("%s run %s -o %s/out-mem-fits --mem 128", MW_CLI, g_sim, g_dir), *text;
+    long peak = 0;
+    int rc = run_measured(cmd, &peak, &text);
+    fprintf(stderr, "the tiny sites with --mem 128: exit %d, peak RSS %ld MB\n", rc, peak);
+    if (rc != 0) fail_msg("exit %d:\n%s", rc, text);
+    assert_true(peak <= 128);
+    free(text), free(cmd), free(buf), free(src), free(scenes), free(pl), free(cat);
+}
+
 /* ---- 10./11. one run at a time; a kill at any moment leaves one run's outputs whole --------- */
 
 static void second_run_into_a_folder_is_refused(void **state)
@@ -979,7 +1291,6 @@ static int teardown(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    (void)run_measured;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(site_ids_and_names_never_choose_paths),
         cmocka_unit_test(user_files_beside_simulated_scenes_survive),
@@ -988,6 +1299,11 @@ int main(void)
         cmocka_unit_test(scene_folder_link_loops_end_and_count_once),
         cmocka_unit_test(duplicate_scenes_are_used_once),
         cmocka_unit_test(blocking_hrefs_and_huge_rasters_are_refused),
+        cmocka_unit_test(remote_catalogue_speaks_only_http),
+        cmocka_unit_test(endless_answers_are_bounded),
+        cmocka_unit_test(stalled_reset_and_huge_assets_fail_their_scene),
+        cmocka_unit_test(presigned_urls_keep_their_signature_out_of_everything),
+        cmocka_unit_test(memory_budget_holds),
         cmocka_unit_test(second_run_into_a_folder_is_refused),
         cmocka_unit_test(killed_runs_leave_one_run_whole),
         cmocka_unit_test(kill_during_commit_rolls_forward),

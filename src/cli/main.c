@@ -1,6 +1,9 @@
 /* minewatch: satellite evidence for critical-mineral supply chains. Only this file decides the
  * exit status: 0 ok, 1 some sites or scenes failed, 2 bad usage or bad input files. */
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include <omp.h>
 
 #include "core/atomic_file.h"
+#include "core/memory.h"
 #include "minewatch/index_stream.h"
 #include "minewatch/log.h"
 #include "minewatch/pipeline.h"
@@ -598,7 +602,15 @@ static int run_main(cli *cp, int argc, char **argv)
     if (c.threads) omp_set_num_threads(c.threads);
     GDALAllRegister();
     CPLSetErrorHandler(CPLQuietErrorHandler); /* GDAL's messages reach the user through ours */
-    GDALSetCacheMax64((GIntBig)c.mem_mb * 1024 * 1024 / 4);
+    /* GDAL's block cache is an eighth of what the budget leaves beside the process itself
+     * (4 to 256 MB): the rest is planned per site (see pipeline/site_memory.h). */
+    {
+        const GIntBig mb = 1024 * 1024, left = (GIntBig)c.mem_mb * mb - (GIntBig)mw_memory_rss();
+        GIntBig cache = left / 8;
+        if (cache < 4 * mb) cache = 4 * mb;
+        if (cache > 256 * mb) cache = 256 * mb;
+        GDALSetCacheMax64(cache);
+    }
     mw_log_set_sink(log_sink, &c);
     if (c.tty && !c.quiet) mw_progress_set_sink(progress_sink, NULL);
     const char *cmd = args[0];
@@ -628,6 +640,12 @@ static int run_main(cli *cp, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+#ifdef __GLIBC__
+    /* Large buffers (chunks, planes, chips) come from mmap and go back to the system when freed.
+     * glibc otherwise raises this threshold after the first such free and keeps later ones in
+     * its heap, which let the resident set grow past the memory budget period after period. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
     cli c = {.mem_mb = 1024, .tty = isatty(STDERR_FILENO), .scale = 1.0};
     c.command_line = join_args(argc, argv);
     int rc = run_main(&c, argc, argv);

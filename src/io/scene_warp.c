@@ -93,7 +93,7 @@ int mw_warp_to_grid(const mw_scene_asset *asset, const mw_grid *g, const mw_warp
                        : spec->resample == MW_RESAMPLE_CUBIC  ? GRA_Cubic
                                                               : GRA_NearestNeighbour;
     wo->eWorkingDataType = dt;
-    wo->dfWarpMemoryLimit = 64.0 * 1024 * 1024;
+    wo->dfWarpMemoryLimit = 16.0 * 1024 * 1024; /* counted in the site's memory plan */
     if (is_float) {
         wo->padfDstNoDataReal = CPLMalloc(sizeof(double));
         wo->padfDstNoDataReal[0] = NAN;

@@ -8,11 +8,13 @@
 #include <gdal.h>
 
 #include "core/atomic_file.h"
+#include "core/memory.h"
 #include "core/out_dir.h"
 #include "core/text.h"
 #include "minewatch/log.h"
 #include "minewatch/run.h"
 #include "pipeline/site_maps.h"
+#include "pipeline/site_memory.h"
 
 /* Reads one period's composite; 1 if the file is absent (the period had none), -1 on error. */
 static int read_composite(const mw_pipeline *p, const char *path, const mw_grid *g, float **band)
@@ -55,6 +57,19 @@ static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_
         return;
     }
     const size_t npix = mw_grid_npix(&g);
+    const size_t budget = o->mem_budget_mb << 20;
+    const size_t held =
+        mw_memory_rss() + (size_t)GDALGetCacheMax64() + ((size_t)16 << 20) + budget / 16;
+    const size_t need = mw_site_memory_change(p, npix);
+    if (held + need > budget) {
+        mw_report_add(rep, site->id, "", "memory",
+                      "the site's %d x %d grid needs about %zu MB for the change stages, and the "
+                      "memory budget leaves %zu MB; raise --mem by at least %zu MB",
+                      g.width, g.height, (need >> 20) + 1,
+                      budget > held ? (budget - held) >> 20 : 0,
+                      ((held + need - budget) >> 20) + 1);
+        return;
+    }
     uint8_t *mask = malloc(npix);
     float *planes = malloc(np * p->nbands * npix * sizeof *planes);
     const float *(*rowsv)[MW_BAND_COUNT] = calloc(np, sizeof *rowsv);

@@ -14,6 +14,7 @@
 #include <omp.h>
 
 #include "core/atomic_file.h"
+#include "core/memory.h"
 #include "core/name_check.h"
 #include "core/out_dir.h"
 #include "core/text.h"
@@ -31,6 +32,7 @@
 #include "minewatch/site_change.h"
 #include "pipeline/provenance.h"
 #include "pipeline/site_maps.h"
+#include "pipeline/site_memory.h"
 #include "pipeline/site_stack.h"
 
 const char *mw_run_result_keep(mw_run_result *r, char *s)
@@ -254,6 +256,7 @@ static void search_site(const mw_pipeline *p, const mw_site *site, mw_scene_cata
 }
 
 typedef struct site_ctx {
+    size_t site_avail; /* bytes of the budget a site may use */
     const mw_pipeline *p;
     const mw_run_options *o;
     const mw_scene_catalog *scenes;
@@ -340,7 +343,8 @@ static int lock_site_cube(const char *site_dir, const char *site_id)
 /* Ingests the period's scenes over the site into chips, in catalogue order. */
 static void ingest_period(site_ctx *sc, const mw_site *site, size_t k, const mw_grid *g,
                           const double site_bbox[4], const uint8_t *mask, const char *site_dir,
-                          const mw_ingest_options *io, period_stack *ps, json_t *jperiods)
+                          const mw_ingest_options *io, period_stack *ps, json_t *jperiods,
+                          int threads)
 {
     const mw_pipeline *p = sc->p;
     const mw_period *per = &p->periods[k];
@@ -365,7 +369,7 @@ static void ingest_period(site_ctx *sc, const mw_site *site, size_t k, const mw_
     long done = 0;
     char stage[256];
     snprintf(stage, sizeof stage, "%s %s: ingest", site->id, per->name);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (long i = 0; i < (long)nsel; i++) {
         state[i] = mw_chip_ingest(sel[i], g, site_dir, io, mask, &chips[i]);
         if (state[i] < 0)
@@ -443,6 +447,18 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     }
     if (wpoly) OGR_G_DestroyGeometry(wpoly);
     if (upoly) OGR_G_DestroyGeometry(upoly);
+    /* The budget first: a site that does not fit is refused before anything is allocated. */
+    mw_site_memory mem;
+    if (mw_site_memory_plan(p, g.width, g.height, omp_get_max_threads(), sc->site_avail, &mem)) {
+        mw_report_add(sc->rep, site->id, "", "memory", "%s", mw_error_message());
+        json_object_set_new(
+            jsite, "grid",
+            json_pack("{s:i,s:i,s:i}", "epsg", g.epsg, "width", g.width, "height", g.height));
+        mw_error_clear();
+        for (size_t k = 0; k < np; k++)
+            rows[k].wkt_wgs84 = wkt_out;
+        return;
+    }
     const size_t npix = mw_grid_npix(&g);
     uint8_t *mask = malloc(npix);
     float **comp = calloc(np * p->nbands, sizeof *comp); /* [k * NB + b] */
@@ -479,13 +495,14 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         p->bands, p->nbands, p->resampling, p->qa_exclude, p->qa_dilate, p->dilate_m, 0, 0};
     for (size_t k = 0; k < np; k++) {
         rows[k].area_ha = area_ha;
-        ingest_period(sc, site, k, &g, site_bbox, mask, site_dir, &io, &ps[k], jperiods);
+        ingest_period(sc, site, k, &g, site_bbox, mask, site_dir, &io, &ps[k], jperiods,
+                      mem.ingest_threads);
         rows[k].n_scenes = (long)ps[k].n;
         rows[k].n_scenes_failed = ps[k].failed;
     }
     /* Co-registered chips belong to the datacube: `ingest` makes them too, so a later run on the
      * cached datacube reads no scene. */
-    mw_coregister_site(p, &g, site_dir, &io, mask, ps, np, site->id, sc->rep);
+    mw_coregister_site(p, &g, site_dir, &io, mask, ps, np, site->id, sc->rep, mem.coreg_threads);
     if (sc->o->ingest_only) goto out; /* the datacube is the product */
     for (size_t k = 0; k < np; k++) {
         const mw_period *per = &p->periods[k];
@@ -522,10 +539,16 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
             if (p->bands[b] == MW_BAND_RED) red = b;
             if (p->bands[b] == MW_BAND_NIR) nir = b;
         }
+        /* Each thread also holds a GDAL handle on every chip (about 2 MB each with its
+         * decompression buffers); the chunks get what is left, up to 128 MB (more is no
+         * faster). */
+        const int nth = omp_get_max_threads();
+        const size_t handles = (size_t)nth * (((size_t)8 << 20) + nok * ((size_t)2 << 20));
+        size_t chunk_bytes = mem.composite_bytes > handles ? mem.composite_bytes - handles : 0;
+        if (chunk_bytes > ((size_t)128 << 20)) chunk_bytes = (size_t)128 << 20;
         int rows_per = sc->o->chunk_rows
                            ? sc->o->chunk_rows
-                           : mw_composite_chunk_rows(&g, nok, p->nbands, omp_get_max_threads(),
-                                                     sc->o->mem_budget_mb * 1024 * 1024 / 2);
+                           : mw_composite_chunk_rows(&g, nok, p->nbands, nth, chunk_bytes);
         /* BAP aims at the middle of the period. */
         if (ok)
             mw_composite_bap_scores(days, cfrac, nok, per->start + (per->end - per->start) / 2,
@@ -610,6 +633,22 @@ out:
         rows[k].wkt_wgs84 = wkt_out;
 }
 
+/* What a site may use: the budget, less what the process already holds (its libraries, GDAL's
+ * drivers, the catalogue), GDAL's block cache, and a margin for allocations no stage counts
+ * (GDAL's and PROJ's own, the heap's slack). */
+static size_t site_budget(const mw_run_options *o)
+{
+    const size_t budget = o->mem_budget_mb << 20;
+    const size_t held =
+        mw_memory_rss() + (size_t)GDALGetCacheMax64() + ((size_t)16 << 20) + budget / 16;
+    size_t avail = budget > held ? budget - held : 0;
+    mw_log(MW_LOG_INFO,
+           "memory: a %zu MB budget; the process, GDAL's cache and a margin hold %zu MB, which "
+           "leaves %zu MB for each site",
+           o->mem_budget_mb, held >> 20, avail >> 20);
+    return avail;
+}
+
 static void on_duplicate(const char *id, const char *kept, const char *dropped, void *user)
 {
     json_array_append_new(user, json_pack("{s:s,s:s,s:s}", "id", id, "kept", kept ? kept : "",
@@ -683,7 +722,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     }
     if (rc == 0) {
         json_t *prov = mw_provenance_begin(p, o);
-        site_ctx sc = {p,
+        site_ctx sc = {site_budget(o),
+                       p,
                        o,
                        &scenes,
                        cube_dir,

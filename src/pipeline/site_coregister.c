@@ -38,7 +38,7 @@ static int load_nir(const mw_pipeline *p, const mw_chip *c, const mw_grid *g, fl
 
 void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, const char *site_dir,
                         const mw_ingest_options *io, const uint8_t *mask, period_stack *ps,
-                        size_t nperiods, const char *site_id, mw_run_report *rep)
+                        size_t nperiods, const char *site_id, mw_run_report *rep, int threads)
 {
     if (!p->coregister || nperiods == 0 || ps[0].n == 0) return;
     size_t ref = 0; /* the clearest baseline chip; the earliest on a tie */
@@ -71,7 +71,7 @@ void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, const char *site
         for (size_t i = 0; i < ps[k].n; i++)
             all[t++] = &ps[k].c[i];
     const mw_coreg_options co = {100, 1, p->coreg_min_snr, 0};
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (long j = 0; j < (long)total; j++) {
         site_chip *sc = all[j];
         json_t *jc;

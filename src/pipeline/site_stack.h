@@ -24,12 +24,13 @@ typedef struct period_stack {
     long failed; /* scenes that could not be ingested */
 } period_stack;
 
-/* Aligns every chip to the reference (the baseline's clearest chip) by phase correlation of the
- * NIR band over clear pixels; a trusted shift is applied by re-sampling the scene once into a
- * co-registered chip. Each scene's estimate goes into its provenance entry. A chip whose estimate
- * fails or is not trusted is composited as it is; failures are reported, never fatal. */
+/* Aligns every chip to the reference (on up to `threads` threads, as the memory plan allows) (the
+ * baseline's clearest chip) by phase correlation of the NIR band over clear pixels; a trusted shift
+ * is applied by re-sampling the scene once into a co-registered chip. Each scene's estimate goes
+ * into its provenance entry. A chip whose estimate fails or is not trusted is composited as it is;
+ * failures are reported, never fatal. */
 void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, const char *site_dir,
                         const mw_ingest_options *io, const uint8_t *mask, period_stack *ps,
-                        size_t nperiods, const char *site_id, mw_run_report *rep);
+                        size_t nperiods, const char *site_id, mw_run_report *rep, int threads);
 
 #endif
