@@ -210,7 +210,8 @@ static void signed_assets_keep_tokens_out_of_outputs(void **state)
     server s = start_server("signed", extra);
     char sign[256];
     snprintf(sign, sizeof sign,
-             ", sign: planetary_computer, token_url: \"http://127.0.0.1:%d/api/sas/v1/token\"",
+             ", sign: planetary_computer, token_url: \"http://127.0.0.1:%d/api/sas/v1/token\", "
+             "sign_hosts: [127.0.0.1]",
              s.port);
     char *src = api_source(s.port, sign), *pl = write_pipeline("signed.yaml", src);
     char *out = tu_path(g_dir, "out-signed"), *text;
@@ -248,6 +249,29 @@ static void signed_assets_keep_tokens_out_of_outputs(void **state)
     assert_int_equal(run_cli(pl, out, &text), 1);
     assert_non_null(strstr(text, "the scene is skipped"));
     free(text), free(src), free(pl), free(out);
+    /* Signing on, but the assets are not on a host the signing service covers (by default its
+     * Azure Blob Storage accounts): the token is fetched and sent nowhere. */
+    remove(s.log);
+    snprintf(sign, sizeof sign,
+             ", sign: planetary_computer, token_url: \"http://127.0.0.1:%d/api/sas/v1/token\"",
+             s.port);
+    src = api_source(s.port, sign);
+    pl = write_pipeline("other-host.yaml", src);
+    out = tu_path(g_dir, "out-other-host");
+    assert_int_equal(run_cli(pl, out, &text), 1);
+    free(text);
+    f = fopen(s.log, "r");
+    int sent = 0, fetched = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (strstr(line, "/api/sas/v1/token/"))
+            fetched++;
+        else
+            sent += strstr(line, "SECRET-TOKEN") != NULL;
+    }
+    if (f) fclose(f);
+    assert_int_equal(fetched, 1);
+    assert_int_equal(sent, 0);
+    free(src), free(pl), free(out);
     stop_server(&s);
 }
 
