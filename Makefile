@@ -1,13 +1,15 @@
 # Thin wrapper around CMake: the README's two commands.
 #   make demo   install what is missing, build, run the demo pipeline on the simulator
 #   make test   install what is missing, build (warnings are errors) and run every test, also
-#               under AddressSanitizer + UndefinedBehaviorSanitizer
+#               under AddressSanitizer + UndefinedBehaviorSanitizer (with a short fuzzing run)
+#   make fuzz   long libFuzzer runs of every fuzz target; make tsan: ThreadSanitizer
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 DEMO_OUT ?= out/demo
+FUZZ_SMOKE_SECONDS ?= 5
 
-.PHONY: all deps build build-asan demo test test-release test-asan bench clean format
+.PHONY: all deps build build-asan demo test test-release test-asan bench fuzz tsan clean format
 
 all: build
 
@@ -19,7 +21,8 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMW_WERROR=ON -DMW_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMW_WERROR=ON -DMW_SANITIZE=ON \
+	  -DMW_FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 demo: build
@@ -41,8 +44,16 @@ bench: build
 	$(BUILD)/bench_kernels out/bench/kernels bench/nanmedian.py ../shared/data tests
 	bench/change_scores.sh ../shared/data $(BUILD) out/bench/change
 
+# Long fuzzing runs (libFuzzer, clang): FUZZ_SECONDS per target, default 600.
+fuzz: deps
+	tools/fuzz.sh
+
+# The threaded kernels under ThreadSanitizer (clang, LLVM OpenMP + Archer); run before closing.
+tsan: deps
+	tools/tsan.sh
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz build-tsan out

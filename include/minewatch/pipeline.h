@@ -79,6 +79,8 @@ typedef struct mw_pipeline {
 
 /* Parse and validate; errors are "file:line:column: what is wrong" (kind MW_ERR_INPUT). */
 int mw_pipeline_load(const char *path, mw_pipeline *out);
+/* The same from text already read; path names it in messages and anchors relative paths. */
+int mw_pipeline_parse(const char *path, const char *text, size_t len, mw_pipeline *out);
 void mw_pipeline_free(mw_pipeline *p);
 
 #endif

@@ -7,6 +7,9 @@
 /* Copy of s, or of "" when s is NULL. */
 char *mw_text_dup(const char *s);
 /* printf into a new buffer of exactly the right size. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 0)))
+#endif
 char *mw_text_vformat(const char *fmt, va_list ap);
 /* First case-insensitive occurrence of needle in hay (ASCII), or NULL. */
 const char *mw_text_ifind(const char *hay, const char *needle);

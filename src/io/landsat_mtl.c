@@ -29,6 +29,15 @@ int mw_landsat_mtl_read(const char *path, mw_scene *s)
     memset(s, 0, sizeof *s);
     json_t *root = mw_json_load_file(path);
     if (!root) return -1;
+    int rc = mw_landsat_mtl_from_json(root, path, s);
+    json_decref(root);
+    return rc;
+}
+
+int mw_landsat_mtl_from_json(void *json_root, const char *path, mw_scene *s)
+{
+    memset(s, 0, sizeof *s);
+    json_t *root = json_root;
     int rc = -1;
     json_t *m = json_object_get(root, "LANDSAT_METADATA_FILE");
     json_t *pc = json_object_get(m, "PRODUCT_CONTENTS"),
@@ -110,7 +119,6 @@ int mw_landsat_mtl_read(const char *path, mw_scene *s)
     s->offset_source = mw_text_dup("Landsat MTL REFLECTANCE_MULT_BAND_n / REFLECTANCE_ADD_BAND_n");
     rc = 0;
 done:
-    json_decref(root);
     if (rc) mw_scene_free(s);
     return rc;
 }

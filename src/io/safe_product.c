@@ -78,9 +78,10 @@ static char *image_path(const char *dir, const mtd *m, const char *name, const c
     char want[32];
     snprintf(want, sizeof want, "_%s_%s", name, res);
     for (int i = 0; i < m->nimage; i++) {
-        const char *f = m->image[i];
+        const char *f = m->image[i]; /* NULL for an empty <IMAGE_FILE/> */
+        if (!f) continue;
         size_t lf = strlen(f), lw = strlen(want);
-        if (!f || lf < lw || strcmp(f + lf - lw, want) != 0) continue;
+        if (lf < lw || strcmp(f + lf - lw, want) != 0) continue;
         static const char *const ext[] = {".jp2", ".tif", ""};
         for (int e = 0; e < 3; e++) {
             char rel[1024];

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "core/text.h"
+#include "io/stac_page.h"
 #include "minewatch/error.h"
 #include "minewatch/log.h"
 
@@ -300,6 +301,24 @@ static void sign_asset(mw_scene_asset *a, const char *token, const char *const *
     a->signature = mw_text_dup(token);
 }
 
+typedef struct sign_ctx {
+    CURL *c;
+    token_cache *tc;
+    search_ctx *sx;
+} sign_ctx;
+
+static int sign_scene(mw_scene *s, const char *collection, void *user)
+{
+    sign_ctx *g = user;
+    const char *tok = token_for(g->c, g->tc, collection, g->sx);
+    if (!tok) return -1;
+    for (int b = 0; b < MW_BAND_COUNT; b++)
+        sign_asset(&s->bands[b], tok, g->sx->q->sign_hosts);
+    sign_asset(&s->qa, tok, g->sx->q->sign_hosts);
+    sign_asset(&s->radsat, tok, g->sx->q->sign_hosts);
+    return 0;
+}
+
 /* Pages already asked for: a next link that repeats one means the server's paging loops. */
 typedef struct page_key {
     char **v;
@@ -352,6 +371,8 @@ int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failur
     char *method = mw_text_dup("POST");
     token_cache tc = {{0}, {0}, 0};
     page_key seen = {0};
+    sign_ctx sg = {c, &tc, &sx};
+    mw_stac_page_ctx pc = {q, on_fail, user, q->sign_token_url ? sign_scene : NULL, &sg, 0};
     int rc = 0;
     while (url) {
         char *bs = body && strcmp(method, "POST") == 0 ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -380,86 +401,14 @@ int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failur
             break;
         }
         st->pages++;
-        json_t *features = json_object_get(page, "features");
-        if (!json_is_array(features)) {
-            json_decref(page);
-            rc = mw_error_set(MW_ERR_IO, "STAC API %s answered without a 'features' list", url);
-            break;
-        }
-        size_t i;
-        json_t *item;
-        json_array_foreach(features, i, item)
-        {
-            if (q->max_items > 0 && st->items >= q->max_items) break;
-            mw_scene *sc = realloc(out->scenes, (out->n + 1) * sizeof *sc);
-            if (!sc) {
-                rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
-                break;
-            }
-            out->scenes = sc;
-            const char *iid = json_string_value(json_object_get(item, "id"));
-            char *page_url = mw_text_redact_url(url);
-            size_t wn = strlen(page_url ? page_url : "") + (iid ? strlen(iid) : 1) + 8;
-            char *where = malloc(wn);
-            snprintf(where, wn, "%s#%s", page_url ? page_url : "", iid ? iid : "?");
-            free(page_url);
-            int r = mw_stac_item_from_remote_json(item, where, q->allow_local_assets,
-                                                  &out->scenes[out->n]);
-            if (r == 0 && q->sign_token_url) {
-                const char *col = json_string_value(json_object_get(item, "collection"));
-                if (!col) col = q->collections && q->collections[0] ? q->collections[0] : "";
-                const char *tok = token_for(c, &tc, col, &sx);
-                if (!tok) {
-                    mw_scene_free(&out->scenes[out->n]);
-                    free(where);
-                    rc = mw_error_prefix("signing assets of '%s'", iid ? iid : "?");
-                    break;
-                }
-                mw_scene *signed_scene = &out->scenes[out->n];
-                for (int b = 0; b < MW_BAND_COUNT; b++)
-                    sign_asset(&signed_scene->bands[b], tok, q->sign_hosts);
-                sign_asset(&signed_scene->qa, tok, q->sign_hosts);
-                sign_asset(&signed_scene->radsat, tok, q->sign_hosts);
-            }
-            if (r == 0)
-                out->n++;
-            else if (r < 0 && on_fail)
-                on_fail(where, mw_error_message(), user);
-            mw_error_clear();
-            free(where);
-            st->items++;
-        }
-        /* Follow rel=next: POST with its body (merged into ours when asked), or GET. */
-        json_t *links = json_object_get(page, "links"), *next = NULL, *l;
-        json_array_foreach(links, i, l)
-        {
-            const char *rel = json_string_value(json_object_get(l, "rel"));
-            if (rel && strcmp(rel, "next") == 0) next = l;
-        }
-        char *from = url;
+        char *from = url, *next_method = NULL;
         url = NULL;
-        const char *nh = next ? json_string_value(json_object_get(next, "href")) : NULL;
-        if (rc == 0 && nh && !(q->max_items > 0 && st->items >= q->max_items)) {
-            if (strncasecmp(nh, "http://", 7) != 0 && strncasecmp(nh, "https://", 8) != 0) {
-                rc = mw_error_set(MW_ERR_IO,
-                                  "STAC API %s: the next page is '%s', not an http(s) URL; "
-                                  "stopped after %d item(s)",
-                                  from, nh, st->items);
-            } else {
-                url = mw_text_dup(nh);
-                const char *m = json_string_value(json_object_get(next, "method"));
-                free(method);
-                method = mw_text_dup(m && !strcasecmp(m, "POST") ? "POST" : "GET");
-                json_t *nb = json_object_get(next, "body");
-                if (json_is_object(nb)) {
-                    if (json_is_true(json_object_get(next, "merge")))
-                        json_object_update(body, nb);
-                    else {
-                        json_decref(body);
-                        body = json_deep_copy(nb);
-                    }
-                }
-            }
+        pc.items = st->items;
+        rc = mw_stac_page_read(page, from, &pc, out, &url, &next_method, &body);
+        st->items = pc.items;
+        if (url) {
+            free(method);
+            method = next_method;
         }
         free(from);
         json_decref(page);

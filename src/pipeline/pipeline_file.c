@@ -813,16 +813,16 @@ static char *read_bounded(const char *path, size_t *len)
     return NULL;
 }
 
-int mw_pipeline_load(const char *path, mw_pipeline *p)
+int mw_pipeline_parse(const char *path, const char *text, size_t len, mw_pipeline *p)
 {
     memset(p, 0, sizeof *p);
     defaults(p);
-    size_t len = 0;
-    char *text = read_bounded(path, &len);
-    if (!text) return -1;
+    if (len > MAX_PIPELINE_BYTES)
+        return mw_error_set(MW_ERR_INPUT, "pipeline file '%s' is larger than %zu MB: not a pipeline file",
+                            path, MAX_PIPELINE_BYTES >> 20);
     p->path = mw_text_dup(path);
     p->dir = mw_text_dup(CPLGetPath(path));
-    if (!*p->dir) {
+    if (p->dir && !*p->dir) {
         free(p->dir);
         p->dir = mw_text_dup(".");
     }
@@ -841,8 +841,18 @@ int mw_pipeline_load(const char *path, mw_pipeline *p)
         }
         yaml_parser_delete(&parser);
     }
-    free(text);
     if (rc) mw_pipeline_free(p);
+    return rc;
+}
+
+int mw_pipeline_load(const char *path, mw_pipeline *p)
+{
+    memset(p, 0, sizeof *p);
+    size_t len = 0;
+    char *text = read_bounded(path, &len);
+    if (!text) return -1;
+    int rc = mw_pipeline_parse(path, text, len, p);
+    free(text);
     return rc;
 }
 
