@@ -89,6 +89,26 @@ static void gdal_messages_never_carry_tokens(void **state)
     assert_non_null(strstr(m, "B04.tif?<query hidden>, retried"));
     assert_non_null(strstr(m, "cannot open '/vsicurl/https://x.blob.core.windows.net/a/B04.tif'"));
     mw_error_clear();
+    /* Any message: presigned queries, user info in URLs, control characters, overlong echoes. */
+    mw_error_set(MW_ERR_IO,
+                 "cannot read 'https://alice:pa55@h.example/B04.tif?X-Amz-Signature=abc' or "
+                 "'http://u@h2/x?sig=2#frag'\x1b[31m");
+    m = mw_error_message();
+    assert_null(strstr(m, "pa55"));
+    assert_null(strstr(m, "alice"));
+    assert_null(strstr(m, "X-Amz-Signature"));
+    assert_null(strstr(m, "sig=2"));
+    assert_null(strchr(m, '\x1b'));
+    assert_non_null(strstr(m, "https://<hidden>@h.example/B04.tif?<query hidden>'"));
+    assert_non_null(strstr(m, "http://<hidden>@h2/x?<query hidden>'"));
+    static char flood[3 << 20];
+    memset(flood, 'n', sizeof flood - 1);
+    mw_error_set(MW_ERR_INPUT, "unknown band '%s' in bands", flood);
+    m = mw_error_message();
+    assert_true(strlen(m) < 2000);
+    assert_non_null(strstr(m, "bytes not shown]"));
+    assert_non_null(strstr(m, "' in bands"));
+    mw_error_clear();
 }
 
 static void scl_table_matches_esa_legend(void **state)

@@ -194,46 +194,97 @@ static void run_recovers_truth(void **state)
     free(pl);
 }
 
-static void compare_outputs(const char *a, const char *b)
+static void compare_outputs(const char *a, const char *b, const char *s1, const char *s2)
 {
+    /* "@" stands for a site id: the two sites in turn */
     const char *files[] = {"indicators.csv",
-                           "maps/cd-kamoto_forest_loss.tif",
-                           "maps/id-imip-morowali_forest_loss.tif",
-                           "maps/cd-kamoto_ndvi_2023.tif",
-                           "maps/id-imip-morowali_ndvi_baseline.tif",
-                           "maps/cd-kamoto_clear_obs_2023.tif",
-                           "maps/cd-kamoto_composite_2023.tif",
-                           "maps/cd-kamoto_cover_2023.tif",
-                           "maps/cd-kamoto_dnbr_2023.tif",
-                           "maps/id-imip-morowali_ndvi_trend.tif",
-                           "maps/id-imip-morowali_transitions.csv"};
+                           "maps/@_forest_loss.tif",
+                           "maps/@_forest_loss.tif",
+                           "maps/@_ndvi_2023.tif",
+                           "maps/@_ndvi_baseline.tif",
+                           "maps/@_clear_obs_2023.tif",
+                           "maps/@_composite_2023.tif",
+                           "maps/@_cover_2023.tif",
+                           "maps/@_dnbr_2023.tif",
+                           "maps/@_ndvi_trend.tif",
+                           "maps/@_transitions.csv",
+                           "maps/@_loss_patches.gpkg",
+                           "maps/@_change_2023.tif",
+                           "indicators.gpkg"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        char *x = tu_path(a, files[i]), *y = tu_path(b, files[i]);
-        if (!tu_same_file(x, y)) fail_msg("%s differs between %s and %s", files[i], a, b);
+        char rel[256];
+        const char *at = strchr(files[i], '@');
+        if (at)
+            snprintf(rel, sizeof rel, "%.*s%s%s", (int)(at - files[i]), files[i], i % 2 ? s1 : s2,
+                     at + 1);
+        else
+            snprintf(rel, sizeof rel, "%s", files[i]);
+        char *x = tu_path(a, rel), *y = tu_path(b, rel);
+        if (!tu_same_file(x, y)) fail_msg("%s differs between %s and %s", rel, a, b);
         free(x), free(y);
     }
 }
 
+/* Same bytes for any thread count, chunk height and memory budget. What is tested is the
+ * invariance, not the size: two small sites (a mine and a smelter, 700 m discs at the Kamoto and
+ * Morowali positions) keep the runs short, and every output kind is compared, GeoPackages too. */
 static void identical_for_any_threads_and_chunks(void **state)
 {
     (void)state;
-    struct {
-        const char *opts;
-    } runs[] = {{"--threads 1"},
-                {"--threads 2 --chunk-rows 7"},
-                {"--threads 2 --chunk-rows 64 --mem 64"},
-                {"--threads 1 --chunk-rows 1000"}};
+    char *cat = tu_path(g_dir, "small-sites.geojson");
+    tu_write(cat,
+             "{\"type\":\"FeatureCollection\",\"features\":["
+             "{\"type\":\"Feature\",\"properties\":{\"id\":\"km\",\"name\":\"mine\",\"kind\":"
+             "\"mine\",\"radius_m\":700},\"geometry\":{\"type\":\"Point\",\"coordinates\":[25."
+             "42,-10.73]}},"
+             "{\"type\":\"Feature\",\"properties\":{\"id\":\"mo\",\"name\":\"smelter\",\"kind\":"
+             "\"smelter\",\"radius_m\":700},\"geometry\":{\"type\":\"Point\",\"coordinates\":["
+             "122.16,-2.81]}}]}");
+    char *pl = tu_path(g_dir, "small.yaml"), text[2048];
+    char *scenes = tu_path(g_dir, "small-scenes");
+    snprintf(text, sizeof text,
+             "name: small\nsites: {catalogue: %s}\nsource: {type: local, path: %s}\n"
+             "periods:\n  baseline: {start: 2021-06-01, end: 2021-09-30}\n"
+             "  monitoring:\n    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n"
+             "grid: {pixel_size_m: 10, buffer_m: 300}\noutputs: {formats: [gpkg, csv, maps]}\n",
+             cat, scenes);
+    tu_write(pl, text);
+    char *sim = tu_path(g_dir, "small-sim.yaml");
+    char simtext[2048];
+    snprintf(simtext, sizeof simtext, "%s", text);
+    char *src = strstr(simtext, "{type: local");
+    snprintf(src, sizeof simtext - (size_t)(src - simtext),
+             "{type: simulator, seed: 5, scenes_per_period: 5, cloud_cover: 0.25}\n%s",
+             strstr(text, "periods:"));
+    tu_write(sim, simtext);
+    char args[2048], *out;
+    snprintf(args, sizeof args, "simulate %s -o %s -q", sim, scenes);
+    assert_int_equal(run_cli(args, &out), 0);
+    free(out);
+    /* --mem 200: near the smallest budget these sites fit: small composite chunks, one scene
+     * ingested at a time. */
+    const char *runs[] = {"--threads 2",
+                          "--threads 1",
+                          "--threads 2 --chunk-rows 7",
+                          "--threads 2 --chunk-rows 64 --mem 200",
+                          "--threads 2 --mem 200",
+                          "--threads 1 --chunk-rows 1000"};
+    char *ref = NULL;
     for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
-        char name[32], args[2048], *out;
+        char name[32];
         snprintf(name, sizeof name, "out-chunks-%zu", i);
         char *o = tu_path(g_dir, name);
-        snprintf(args, sizeof args, "run %s -o %s -q %s", g_local, o, runs[i].opts);
+        snprintf(args, sizeof args, "run %s -o %s -q %s", pl, o, runs[i]);
         int rc = run_cli(args, &out);
         if (rc != 0) fail_msg("%s exited %d:\n%s", args, rc, out);
         free(out);
-        compare_outputs(g_out1, o);
+        if (ref)
+            compare_outputs(ref, o, "km", "mo");
+        else
+            ref = strdup(o);
         free(o);
     }
+    free(ref), free(sim), free(scenes), free(pl), free(cat);
 }
 
 static void *read_map(const char *dir, const char *site, const char *what, const char *period,
@@ -987,6 +1038,11 @@ static void grid_in_a_user_crs(void **state)
     snprintf(src, sizeof src, "{type: local, path: %s}", g_scenes);
     char *pl = write_pipeline("crs.yaml", src, NULL);
     char *text = tu_read(pl, NULL), fixed[4096];
+    /* Kamoto alone: the grid's CRS is what is tested, on the site whose truth is checked. */
+    char *ids = strstr(text, SITES);
+    assert_non_null(ids);
+    memcpy(ids, "[cd-kamoto]", 11);
+    memmove(ids + 11, ids + strlen(SITES), strlen(ids + strlen(SITES)) + 1);
     const char *at = strstr(text, "grid: {pixel_size_m: 10, buffer_m: 300}");
     assert_non_null(at);
     snprintf(fixed, sizeof fixed, "%.*sgrid: {pixel_size_m: 10, buffer_m: 300, epsg: 32734}%s",
@@ -998,8 +1054,8 @@ static void grid_in_a_user_crs(void **state)
     if (rc != 0) fail_msg("exited %d:\n%s", rc, out);
     free(out);
     row rows[8];
-    assert_int_equal(read_rows(o, rows, 8), 4);
-    for (int i = 0; i < 4; i++) {
+    assert_int_equal(read_rows(o, rows, 8), 2);
+    for (int i = 0; i < 2; i++) {
         if (strcmp(rows[i].site, "cd-kamoto") || !strcmp(rows[i].period, "baseline")) continue;
         double t = truth_value(g_scenes, "cd-kamoto", rows[i].period, "forest_loss_ha");
         /* Zone 34 is 6 degrees from the site: grid areas grow by the zone's scale factor squared.

@@ -35,6 +35,14 @@
 #include "pipeline/provenance.h"
 #include "test_util.h"
 
+/* AddressSanitizer's shadow memory and quarantine are not minewatch's: resident-set bounds are
+ * checked in the release build only (the refusals are checked in both). */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#else
+#define UNDER_ASAN 0
+#endif
+
 static char *g_dir;
 static pid_t g_servers[16];
 static int g_nservers;
@@ -969,7 +977,7 @@ static void memory_budget_holds(void **state)
                     i ? "a 50 km buffer" : "a 190 km site", mems[k], rc, peak);
             if (rc != 1 || !strstr(text, "needs about"))
                 fail_msg("want exit 1 and the size needed:\n%s", text);
-            assert_true(peak <= mems[k]);
+            assert_true(peak <= mems[k] || UNDER_ASAN);
             free(text), free(cmd);
         }
     /* a site that fits runs, and stays under its budget */
@@ -978,7 +986,7 @@ static void memory_budget_holds(void **state)
     int rc = run_measured(cmd, &peak, &text);
     fprintf(stderr, "the tiny sites with --mem 128: exit %d, peak RSS %ld MB\n", rc, peak);
     if (rc != 0) fail_msg("exit %d:\n%s", rc, text);
-    assert_true(peak <= 128);
+    assert_true(peak <= 128 || UNDER_ASAN);
     free(text), free(cmd), free(buf), free(src), free(scenes), free(pl), free(cat);
 }
 

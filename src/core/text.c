@@ -48,6 +48,32 @@ static int token_end(char c)
            c == '>' || c == ']' || c == '\n' || c == '\t';
 }
 
+/* "scheme://user:password@host" -> "scheme://<hidden>@host". */
+static char *redact_userinfo(char *s)
+{
+    static const char mark[] = "<hidden>";
+    const size_t ml = sizeof mark - 1;
+    for (char *u = strstr(s, "://"); u; u = strstr(u + 1, "://")) {
+        char *h = u + 3, *e = h;
+        while (!token_end(*e) && *e != '/' && *e != '?' && *e != '#')
+            e++;
+        char *at = NULL;
+        for (char *c = h; c < e; c++)
+            if (*c == '@') at = c;
+        if (!at || ((size_t)(at - h) == ml && !strncmp(h, mark, ml))) continue;
+        size_t head = (size_t)(h - s), rest = strlen(at);
+        char *n = malloc(head + ml + rest + 1);
+        if (!n) return s;
+        memcpy(n, s, head);
+        memcpy(n + head, mark, ml);
+        memcpy(n + head + ml, at, rest + 1);
+        u = n + head;
+        free(s);
+        s = n;
+    }
+    return s;
+}
+
 /* In place: "scheme://host/path?query" -> "scheme://host/path?<query hidden>". */
 static char *redact_queries(char *s)
 {
@@ -78,13 +104,13 @@ static char *redact_queries(char *s)
 char *mw_text_redact_url(const char *url)
 {
     char *s = mw_text_dup(url);
-    return s ? redact_queries(s) : NULL;
+    return s ? redact_userinfo(redact_queries(s)) : NULL;
 }
 
 char *mw_text_clean_message(char *s)
 {
     if (!s) return NULL;
-    s = redact_queries(s);
+    s = redact_userinfo(redact_queries(s));
     for (unsigned char *p = (unsigned char *)s; *p; p++)
         if (*p < 0x20 || *p == 0x7f) *p = (*p == '\t' || *p == '\n') ? ' ' : '?';
     /* Shorten overlong tokens: keep their start and end, say how much was cut. */
