@@ -37,6 +37,15 @@ static void dates_round_trip(void **state)
     assert_int_equal(d, mw_day_from_ymd(2023, 8, 13));
     assert_true(fabs(sod - 36389.024) < 1e-6);
     assert_int_not_equal(mw_day_parse("2023-08-13T10:06:29+02:00", &d, NULL), 0);
+    /* Times cut short are refused without reading past their end (found by fuzz_stac_item under
+     * ASan): each is copied to a buffer of exactly its size. */
+    const char *cut[] = {"2021-01-01T", "2021-01-01T1", "2021-01-01T10:0",
+                         "2021-01-01T10:00:", "2021-01-01 1"};
+    for (size_t i = 0; i < sizeof cut / sizeof *cut; i++) {
+        char *c = strdup(cut[i]);
+        assert_int_not_equal(mw_day_parse(c, &d, NULL), 0);
+        free(c);
+    }
     char buf[11];
     mw_day_format(mw_day_from_ymd(2021, 6, 1), buf);
     assert_string_equal(buf, "2021-06-01");

@@ -54,8 +54,9 @@ int mw_day_parse(const char *s, mw_day *day, double *sod)
     double t = 0;
     const char *p = s + 10;
     if (*p == 'T' || *p == 't' || *p == ' ') {
-        int hh = digits(p + 1, 2), mi = p[3] == ':' ? digits(p + 4, 2) : -1;
-        int ss = p[6] == ':' ? digits(p + 7, 2) : -1;
+        /* "Thh:mm:ss": every position read lies within the text (a cut time reads no further) */
+        if (strlen(p) < 9 || p[3] != ':' || p[6] != ':') return -1;
+        int hh = digits(p + 1, 2), mi = digits(p + 4, 2), ss = digits(p + 7, 2);
         if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 60) return -1;
         t = hh * 3600.0 + mi * 60.0 + ss;
         p += 9;

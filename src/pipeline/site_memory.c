@@ -66,15 +66,13 @@ int mw_site_memory_plan(const mw_pipeline *p, int width, int height, int threads
     if (base + comp + change > need) need = base + comp + change;
     m->need = need;
     if (need > avail) {
-        const size_t per_mpx = need / (npix ? npix : 1);
         return mw_error_set(MW_ERR_NOMEM,
-                            "the site's %d x %d grid (%.1f million pixels, %zu periods, %d bands) "
-                            "needs about %zu MB (%zu bytes per pixel), and the memory budget "
-                            "leaves %zu MB for it. Raise --mem by at least %zu MB, or use a "
-                            "coarser grid.pixel_size_m, a smaller grid.buffer_m, or split the "
-                            "site",
+                            "the site's %d x %d grid (%.2f million pixels, %zu periods, %d bands) "
+                            "needs about %zu MB, and the memory budget leaves %zu MB for it. "
+                            "Raise --mem by at least %zu MB, or use a coarser grid.pixel_size_m, "
+                            "a smaller grid.buffer_m, or split the site",
                             width, height, (double)npix / 1e6, p->n_periods, p->nbands,
-                            need / MB + 1, per_mpx, avail / MB, (need - avail) / MB + 1);
+                            need / MB + 1, avail / MB, (need - avail) / MB + 1);
     }
     int ti = 1, tc = 1;
     while (ti < threads && base + (size_t)(ti + 1) * ingest1 <= avail)
