@@ -15,13 +15,15 @@ typedef enum mw_error_kind {
 
 #if defined(__GNUC__)
 #define MW_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define MW_VPRINTF(f) __attribute__((format(printf, f, 0)))
 #else
 #define MW_PRINTF(f, a)
+#define MW_VPRINTF(f)
 #endif
 
 /* Set the calling thread's error (replaces any previous one). Always returns -1. */
 int mw_error_set(mw_error_kind kind, const char *fmt, ...) MW_PRINTF(2, 3);
-int mw_error_setv(mw_error_kind kind, const char *fmt, va_list ap);
+int mw_error_setv(mw_error_kind kind, const char *fmt, va_list ap) MW_VPRINTF(2);
 /* Prefix context to the current message: "context: previous message". Returns -1. */
 int mw_error_prefix(const char *fmt, ...) MW_PRINTF(1, 2);
 const char *mw_error_message(void); /* "" when none; valid until the next call on this thread */

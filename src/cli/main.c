@@ -18,6 +18,7 @@
 
 #include "core/atomic_file.h"
 #include "core/memory.h"
+#include "io/http_reader.h"
 #include "minewatch/index_stream.h"
 #include "minewatch/log.h"
 #include "minewatch/pipeline.h"
@@ -601,6 +602,7 @@ static int run_main(cli *cp, int argc, char **argv)
     }
     if (c.threads) omp_set_num_threads(c.threads);
     GDALAllRegister();
+    mw_http_reader_install(); /* remote assets: see io/http_reader.h */
     CPLSetErrorHandler(CPLQuietErrorHandler); /* GDAL's messages reach the user through ours */
     /* GDAL's block cache is an eighth of what the budget leaves beside the process itself
      * (4 to 256 MB): the rest is planned per site (see pipeline/site_memory.h). */

@@ -3,12 +3,14 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
 #include <gdal.h>
 #include <gdalwarper.h>
 
+#include "io/http_reader.h"
 #include "minewatch/error.h"
 
 const char *mw_resample_name(mw_resample r)
@@ -55,6 +57,9 @@ int mw_warp_to_grid(const mw_scene_asset *asset, const mw_grid *g, const mw_warp
                     void *out)
 {
     const char *src_path = asset->href; /* for messages */
+    if (src_path && strncmp(src_path, MW_HTTP_PREFIX, sizeof MW_HTTP_PREFIX - 1) == 0 &&
+        mw_http_reader_install())
+        return -1;
     char *open_path = mw_scene_asset_read_path(asset);
     const int is_float = spec->gdal_type == GDT_Float32;
     static const char *const pixel_formats[] = {"GTiff", "JP2OpenJPEG", NULL};

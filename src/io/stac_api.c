@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "core/text.h"
+#include "io/http_reader.h"
 #include "io/stac_page.h"
 #include "minewatch/error.h"
 #include "minewatch/log.h"
@@ -253,7 +254,7 @@ static const char *token_for(CURL *c, token_cache *tc, const char *collection, s
     return tc->token[tc->n++];
 }
 
-/* The host of a /vsicurl/http(s) href, lower case, without port or user info; "" if none. */
+/* The host of a remote href, lower case, without port or user info; "" if none. */
 static void url_host(const char *href, char out[256])
 {
     out[0] = 0;
@@ -294,7 +295,7 @@ static int host_allowed(const char *host, const char *const *allowed)
 static void sign_asset(mw_scene_asset *a, const char *token, const char *const *hosts)
 {
     char host[256];
-    if (!a->href || strncmp(a->href, "/vsicurl/http", 13) != 0) return;
+    if (!a->href || strncmp(a->href, MW_HTTP_PREFIX "http", sizeof MW_HTTP_PREFIX + 3) != 0) return;
     url_host(a->href, host);
     if (!host_allowed(host, hosts)) return;
     free(a->signature);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "core/text.h"
+#include "io/http_reader.h"
 #include "io/json_file.h"
 #include "minewatch/error.h"
 #include "minewatch/scene.h"
@@ -64,16 +65,17 @@ static int is_http(const char *h)
 static int resolve_href(const char *item_path, const char *href, href_policy pol, mw_scene_asset *a)
 {
     if (is_http(href)) {
-        /* Remote assets are read through GDAL's network layer: only the blocks needed. The query
-         * (a presigned URL's signature) is kept apart, out of keys, messages and provenance. */
+        /* Remote assets are read by range through minewatch's own GDAL reader (io/http_reader.h):
+         * only the blocks needed, never more than asked. The query (a presigned URL's signature)
+         * is kept apart, out of keys, messages and provenance. */
         const char *q = strchr(href, '?');
         size_t base = q ? (size_t)(q - href) : strlen(href);
         const char *frag = strchr(href, '#');
         if (frag && (!q || frag < q)) base = (size_t)(frag - href);
-        size_t n = base + 16;
+        size_t n = base + sizeof MW_HTTP_PREFIX;
         a->href = malloc(n);
         if (!a->href) return mw_error_set(MW_ERR_NOMEM, "out of memory");
-        snprintf(a->href, n, "/vsicurl/%.*s", (int)base, href);
+        snprintf(a->href, n, MW_HTTP_PREFIX "%.*s", (int)base, href);
         if (q && q[1]) {
             a->query = mw_text_dup(q + 1);
             char *h = a->query ? strchr(a->query, '#') : NULL;

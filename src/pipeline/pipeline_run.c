@@ -18,6 +18,7 @@
 #include "core/name_check.h"
 #include "core/out_dir.h"
 #include "core/text.h"
+#include "io/http_reader.h"
 #include "minewatch/chip.h"
 #include "minewatch/change_vector.h"
 #include "minewatch/composite.h"
@@ -178,9 +179,10 @@ static void keep_simulated(const char *scene_dir, mw_scene_catalog *cat)
     json_decref(ids);
 }
 
-/* Remote assets are read through GDAL's /vsicurl/ with the same patience as the search, whatever
- * the source: a local item may name a URL too, and a server that never answers must not hang the
- * run. The options are process-wide in GDAL, so they are put back when the run ends. */
+/* Remote assets are read through minewatch's range reader (io/http_reader.h) with the same
+ * patience as the search, whatever the source: a local item may name a URL too, and a server that
+ * never answers must not hang the run. GDAL's own HTTP options are set too, for a user's own
+ * /vsicurl/ raster (baseline_forest); they are process-wide, so they are put back at the end. */
 static const char *const remote_keys[] = {
     "GDAL_DISABLE_READDIR_ON_OPEN", "GDAL_HTTP_TIMEOUT",
     "GDAL_HTTP_CONNECTTIMEOUT",     "GDAL_HTTP_MAX_RETRY",
@@ -195,6 +197,10 @@ static void configure_remote_reads(const mw_pipeline *p, char *saved[NREMOTE_KEY
         saved[i] = v ? mw_text_dup(v) : NULL;
     }
     char v[32];
+    const mw_http_limits lim = {p->stac_timeout_s, p->stac_retries, p->stac_backoff_s,
+                                (size_t)64 << 20};
+    mw_http_reader_configure(&lim);
+    mw_http_reader_install();
     CPLSetConfigOption("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR"); /* no directory listings */
     snprintf(v, sizeof v, "%d", (int)ceil(p->stac_timeout_s));
     CPLSetConfigOption("GDAL_HTTP_TIMEOUT", v);
