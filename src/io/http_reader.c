@@ -127,8 +127,8 @@ static fetch_status fetch(CURL *c, const char *url, uint64_t off, size_t n, void
             break;
         } else if (s.too_much) {
             CPLError(CE_Failure, CPLE_HttpResponse,
-                     "%s: the server sent more than the %zu bytes asked for; stopped reading", shown,
-                     n);
+                     "%s: the server sent more than the %zu bytes asked for; stopped reading",
+                     shown, n);
             break;
         } else if (cr == CURLE_UNSUPPORTED_PROTOCOL || cr == CURLE_TOO_MANY_REDIRECTS) {
             CPLError(CE_Failure, CPLE_HttpResponse,
@@ -248,7 +248,8 @@ static void *cb_open(void *user, const char *name, const char *access)
 {
     (void)user;
     const char *url = url_of(name);
-    if (!url || !access || access[0] != 'r' || strchr(access, '+') || strchr(access, 'w')) return NULL;
+    if (!url || !access || access[0] != 'r' || strchr(access, '+') || strchr(access, 'w'))
+        return NULL;
     handle *h = calloc(1, sizeof *h);
     if (!h) return NULL;
     h->url = mw_text_dup(url);

@@ -73,13 +73,53 @@ static uint64_t rnd(void)
     return g_rng;
 }
 
-static const char *const tokens[] = {
-    "{",      "}",        "[",           "]",       ":",         ",",         "\"",     "\n",
-    "- ",     "null",     "true",        "1e308",   "-1",        "0",         "NaN",    "\\u0000",
-    "../",    "/vsi",     "file:///",    "http://", "gopher://", "?sig=x",    "'",      "&a",
-    "*a",     "!!str",    "\"type\"",    "\"Feature\"", "\"assets\"", "\"href\"", "\"id\"",
-    "\"properties\"", "\"datetime\"", "\"bbox\"", "\"links\"", "\"next\"", "\"features\"",
-    "<", ">", "</", "name:", "sites:", "periods:", "source:", "\xff", "\t", "%s%n"};
+static const char *const tokens[] = {"{",
+                                     "}",
+                                     "[",
+                                     "]",
+                                     ":",
+                                     ",",
+                                     "\"",
+                                     "\n",
+                                     "- ",
+                                     "null",
+                                     "true",
+                                     "1e308",
+                                     "-1",
+                                     "0",
+                                     "NaN",
+                                     "\\u0000",
+                                     "../",
+                                     "/vsi",
+                                     "file:///",
+                                     "http://",
+                                     "gopher://",
+                                     "?sig=x",
+                                     "'",
+                                     "&a",
+                                     "*a",
+                                     "!!str",
+                                     "\"type\"",
+                                     "\"Feature\"",
+                                     "\"assets\"",
+                                     "\"href\"",
+                                     "\"id\"",
+                                     "\"properties\"",
+                                     "\"datetime\"",
+                                     "\"bbox\"",
+                                     "\"links\"",
+                                     "\"next\"",
+                                     "\"features\"",
+                                     "<",
+                                     ">",
+                                     "</",
+                                     "name:",
+                                     "sites:",
+                                     "periods:",
+                                     "source:",
+                                     "\xff",
+                                     "\t",
+                                     "%s%n"};
 
 /* One mutation of buf (n bytes, room for cap), returns the new length. */
 static size_t mutate(uint8_t *buf, size_t n, size_t cap)
@@ -168,8 +208,8 @@ int main(int argc, char **argv)
         free(exact);
         runs++;
     }
-    fprintf(stderr, "%s: replayed %zu input(s), ran %ld mutated input(s) in %.0f s\n", argv[0],
-            g_n, runs, seconds);
+    fprintf(stderr, "%s: replayed %zu input(s), ran %ld mutated input(s) in %.0f s\n", argv[0], g_n,
+            runs, seconds);
     free(buf);
     for (size_t i = 0; i < g_n; i++)
         free(g_in[i].d);

@@ -2,10 +2,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cpl_error.h>
+
 #include "minewatch/error.h"
 #include "minewatch/pipeline.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    CPLSetErrorHandler(CPLQuietErrorHandler); /* grid.epsg goes to PROJ */
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
