@@ -924,6 +924,7 @@ static void presigned_urls_keep_their_signature_out_of_everything(void **state)
     free(grep);
     /* and a failing read names the file, not its signature */
     stop_server(&h);
+    free(log);
     const char *extra2[] = {"--fail-500", "B04.tif", NULL};
     h = start_server("presigned-500", extra2, &log);
     sh(NULL, "cd %s && sed -i 's#127.0.0.1:[0-9]*/#127.0.0.1:%d/#g' */*.json", local, h.port);
@@ -1181,7 +1182,7 @@ static void pipeline_file_bounds(void **state)
     assert_int_equal(rc, 2);
     char *want = pathf("%s:3:", bad);
     if (!strstr(text, want)) fail_msg("want '%s' in:\n%s", want, text);
-    free(text), free(bad);
+    free(want), free(text), free(bad);
     /* a 3 MB value is not echoed whole (an unknown band name: the message quotes it) */
     char *huge = write_pipeline("hugevalue.yaml", "x", g_cat, SIM_SOURCE, NULL);
     f = fopen(huge, "a");

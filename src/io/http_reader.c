@@ -78,6 +78,31 @@ static void sleep_s(double s)
     nanosleep(&ts, NULL);
 }
 
+/* The options of every request: a range, http(s) only (redirects too, at most 10), the body
+ * bounded by the sink, a timeout and a low-speed limit. */
+static void set_request(CURL *c, const char *url, const char *range, sink *s, char *err,
+                        const mw_http_limits *L)
+{
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_RANGE, range);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)ceil(L->timeout_s * 1000));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(fmin(L->timeout_s, 10.0) * 1000));
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)ceil(L->timeout_s));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "minewatch");
+}
+
 typedef enum { GOT, GOT_EOF, FAILED } fetch_status;
 
 /* GET bytes [off, off+n) of url into dst (NULL: discard). *got the bytes received, *total the
@@ -96,24 +121,7 @@ static fetch_status fetch(CURL *c, const char *url, uint64_t off, size_t n, void
     for (int attempt = 0;; attempt++) {
         sink s = {dst, n, 0, 0, -1};
         char err[CURL_ERROR_SIZE] = "";
-        curl_easy_reset(c);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_RANGE, range);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)ceil(L.timeout_s * 1000));
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(fmin(L.timeout_s, 10.0) * 1000));
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)ceil(L.timeout_s));
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "minewatch");
+        set_request(c, url, range, &s, err, &L);
         CURLcode cr = curl_easy_perform(c);
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
@@ -222,12 +230,88 @@ static long long probe(CURL *c, const char *url)
 
 /* ---- the GDAL plugin ---------------------------------------------------------------------- */
 
+/* Small reads (a COG's header, its IFDs and tile tables) are served from 64 kB blocks kept per
+ * open file; larger ones go straight to a range request; the tiles of a window come through
+ * read_multi_range, in parallel. */
+#define BLOCK ((size_t)64 << 10)
+#define NBLOCKS 32
+
+typedef struct block {
+    uint64_t index; /* offset / BLOCK */
+    size_t len;     /* bytes held (the last block of a file is short) */
+    unsigned long used;
+    char *data;
+} block;
+
 typedef struct handle {
     char *url;
     CURL *c;
     uint64_t size, pos;
     int eof;
+    block blocks[NBLOCKS];
+    unsigned long tick;
 } handle;
+
+static block *find_block(handle *h, uint64_t index)
+{
+    for (int i = 0; i < NBLOCKS; i++)
+        if (h->blocks[i].data && h->blocks[i].index == index) {
+            h->blocks[i].used = ++h->tick;
+            return &h->blocks[i];
+        }
+    return NULL;
+}
+
+/* Loads block `index` (one request), evicting the least recently used. */
+static block *load_block(handle *h, uint64_t index)
+{
+    block *b = &h->blocks[0];
+    for (int i = 1; i < NBLOCKS; i++)
+        if (!h->blocks[i].data || (b->data && h->blocks[i].used < b->used)) b = &h->blocks[i];
+    if (!b->data && !(b->data = malloc(BLOCK))) return NULL;
+    const uint64_t off = index * BLOCK;
+    size_t n = off + BLOCK <= h->size ? BLOCK : (size_t)(h->size - off), got = 0;
+    if (fetch(h->c, h->url, off, n, b->data, &got, NULL) != GOT || got != n) {
+        free(b->data);
+        b->data = NULL;
+        return NULL;
+    }
+    b->index = index;
+    b->len = n;
+    b->used = ++h->tick;
+    return b;
+}
+
+/* n bytes at off into dst; returns the bytes read. */
+static size_t read_at(handle *h, uint64_t off, size_t n, char *dst)
+{
+    if (off >= h->size) return 0;
+    if (n > h->size - off) n = (size_t)(h->size - off);
+    if (n > BLOCK) { /* large: straight from the server, split at the read bound */
+        const size_t chunk = limits().max_read_bytes;
+        size_t done = 0;
+        while (done < n) {
+            size_t k = n - done < chunk ? n - done : chunk, got = 0;
+            if (fetch(h->c, h->url, off + done, k, dst + done, &got, NULL) != GOT) break;
+            done += got;
+            if (got < k) break;
+        }
+        return done;
+    }
+    size_t done = 0;
+    while (done < n) {
+        const uint64_t at = off + done, index = at / BLOCK;
+        block *b = find_block(h, index);
+        if (!b) b = load_block(h, index);
+        if (!b) break;
+        const size_t in = (size_t)(at - index * BLOCK);
+        if (in >= b->len) break;
+        size_t k = b->len - in < n - done ? b->len - in : n - done;
+        memcpy(dst + done, b->data + in, k);
+        done += k;
+    }
+    return done;
+}
 
 static int cb_stat(void *user, const char *name, VSIStatBufL *st, int flags)
 {
@@ -289,23 +373,90 @@ static size_t cb_read(void *f, void *buf, size_t size, size_t count)
 {
     handle *h = f;
     if (size == 0 || count == 0) return 0;
-    size_t want = size * count, done = 0;
-    if (h->pos >= h->size) {
-        h->eof = 1;
-        return 0;
-    }
-    if (want > h->size - h->pos) want = (size_t)(h->size - h->pos);
-    const size_t chunk = limits().max_read_bytes;
-    while (done < want) {
-        size_t n = want - done < chunk ? want - done : chunk, got = 0;
-        fetch_status st = fetch(h->c, h->url, h->pos, n, (char *)buf + done, &got, NULL);
-        if (st != GOT) break;
-        h->pos += got;
-        done += got;
-        if (got < n) break;
-    }
-    if (done < size * count) h->eof = 1;
+    const size_t want = size * count;
+    size_t done = read_at(h, h->pos, want, buf);
+    h->pos += done;
+    if (done < want) h->eof = 1;
     return done / size;
+}
+
+#define MAX_PARALLEL 8
+
+/* The ranges of a window's tiles, fetched in parallel (at most MAX_PARALLEL at once), each
+ * receiving at most its own size; any that fails is fetched again alone, with retries. */
+static int cb_read_multi_range(void *f, int nranges, void **data, const vsi_l_offset *offsets,
+                               const size_t *sizes)
+{
+    handle *h = f;
+    const mw_http_limits L = limits();
+    CURLM *m = curl_multi_init();
+    if (!m) return -1;
+    CURL *easy[MAX_PARALLEL] = {0};
+    sink sinks[MAX_PARALLEL];
+    char errs[MAX_PARALLEL][CURL_ERROR_SIZE];
+    char ranges[MAX_PARALLEL][64];
+    int which[MAX_PARALLEL]; /* range index in each slot, -1 free */
+    char *ok = calloc((size_t)nranges + 1, 1);
+    int next = 0, running = 0, rc = ok ? 0 : -1;
+    for (int i = 0; i < MAX_PARALLEL; i++)
+        which[i] = -1;
+    while (rc == 0 && (next < nranges || running > 0)) {
+        /* fill free slots */
+        for (int i = 0; i < MAX_PARALLEL && next < nranges; i++) {
+            if (which[i] >= 0) continue;
+            if (!easy[i] && !(easy[i] = curl_easy_init())) break;
+            const int r = next++;
+            if (sizes[r] == 0) {
+                ok[r] = 1;
+                continue;
+            }
+            sinks[i] = (sink){data[r], sizes[r], 0, 0, -1};
+            errs[i][0] = 0;
+            snprintf(ranges[i], sizeof ranges[i], "%llu-%llu", (unsigned long long)offsets[r],
+                     (unsigned long long)(offsets[r] + sizes[r] - 1));
+            set_request(easy[i], h->url, ranges[i], &sinks[i], errs[i], &L);
+            curl_easy_setopt(easy[i], CURLOPT_PRIVATE, (void *)(intptr_t)i);
+            curl_multi_add_handle(m, easy[i]);
+            which[i] = r;
+        }
+        int still = 0;
+        if (curl_multi_perform(m, &still) != CURLM_OK) rc = -1;
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            void *priv = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+            const int slot = (int)(intptr_t)priv, r = which[slot];
+            long code = 0;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+            ok[r] = msg->data.result == CURLE_OK && !sinks[slot].too_much &&
+                    sinks[slot].len == sizes[r] &&
+                    (code == 206 || (code == 200 && offsets[r] == 0));
+            curl_multi_remove_handle(m, msg->easy_handle);
+            which[slot] = -1;
+        }
+        running = 0;
+        for (int i = 0; i < MAX_PARALLEL; i++)
+            running += which[i] >= 0;
+        if (running > 0) curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    for (int i = 0; i < MAX_PARALLEL; i++)
+        if (easy[i]) {
+            if (which[i] >= 0) curl_multi_remove_handle(m, easy[i]);
+            curl_easy_cleanup(easy[i]);
+        }
+    curl_multi_cleanup(m);
+    /* what failed, again alone with the retries and their messages */
+    for (int r = 0; rc == 0 && r < nranges; r++) {
+        if (ok[r]) continue;
+        size_t got = 0;
+        if (fetch(h->c, h->url, offsets[r], sizes[r], data[r], &got, NULL) != GOT ||
+            got != sizes[r])
+            rc = -1;
+    }
+    free(ok);
+    return rc;
 }
 
 static int cb_eof(void *f)
@@ -317,6 +468,8 @@ static int cb_close(void *f)
 {
     handle *h = f;
     if (h->c) curl_easy_cleanup(h->c);
+    for (int i = 0; i < NBLOCKS; i++)
+        free(h->blocks[i].data);
     free(h->url);
     free(h);
     return 0;
@@ -342,13 +495,14 @@ static void install(void)
     cb->tell = cb_tell;
     cb->seek = cb_seek;
     cb->read = cb_read;
+    cb->read_multi_range = cb_read_multi_range;
     cb->eof = cb_eof;
     cb->close = cb_close;
     cb->sibling_files = cb_siblings;
-    /* GDAL's plugin layer reads whole 16 kB blocks (consecutive ones in one request) and keeps
-     * up to 16 MB of them per open file: a COG's header and tiles without a request per read. */
-    cb->nBufferSize = 16384;
-    cb->nCacheSize = (size_t)16 << 20;
+    /* No GDAL buffering layer: it would hide read_multi_range, through which GeoTIFF asks for
+     * a window's tiles at once. The handle keeps its own blocks for small reads. */
+    cb->nBufferSize = 0;
+    cb->nCacheSize = 0;
     g_installed = VSIInstallPluginHandler(MW_HTTP_PREFIX, cb) == 0 ? 0 : -1;
     VSIFreeFilesystemPluginCallbacksStruct(cb);
 }
