@@ -282,6 +282,26 @@ static void site_ids_and_names_never_choose_paths(void **state)
         assert_false(exists(o));
         free(up), free(o), free(cmd), free(text), free(pl);
     }
+    /* A scene id from a STAC item names its chips in the datacube: refused, the scene reported,
+     * the other scenes used, nothing written outside. */
+    char *items = tu_path(g_dir, "bad-scene-ids");
+    assert_int_equal(
+        sh(NULL,
+           "mkdir -p %s && cp -r %s/scenes/S2SIM_t1_* %s/ && cd %s && d=$(ls | head -1) && "
+           "sed -i 's#\"id\": *\"S2SIM_[^\"]*\"#\"id\": \"../../../../escaped-scene\"#' "
+           "$d/$d.json",
+           items, g_ref, items, items),
+        0);
+    char *isrc = pathf("{type: local, path: %s}", items);
+    char *ipl = write_pipeline("bad-scene-id.yaml", "badscene", g_cat, isrc, NULL), *itext;
+    int irc = cli(&itext, "run %s -o %s/out-bad-scene-id", ipl, g_dir);
+    if (irc != 1 || !strstr(itext, "scene id '../../../../escaped-scene'"))
+        fail_msg("a scene id with ../: exit %d, want 1 naming it:\n%s", irc, itext);
+    char *esc2 = tu_path(g_dir, "escaped-scene");
+    char *esc3 = pathf("%s/../escaped-scene", g_dir);
+    assert_false(exists(esc2));
+    assert_false(exists(esc3));
+    free(esc3), free(esc2), free(itext), free(ipl), free(isrc), free(items);
     /* A period name is part of map names too. */
     char *pl = write_pipeline("bad-period.yaml", "ok", g_cat, SIM_SOURCE, NULL);
     char *text = tu_read(pl, NULL);

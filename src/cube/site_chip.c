@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "core/atomic_file.h"
+#include "core/name_check.h"
 #include "minewatch/error.h"
 #include "minewatch/qa.h"
 #include "minewatch/version.h"
@@ -180,6 +181,7 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
             "scene '%s' (%s) has no %s asset: clouds cannot be masked, so the scene is "
             "left out. Add the quality layer",
             sc->id, sc->item_path, sc->qa_source == MW_QA_FROM_SCL ? "SCL" : "QA_PIXEL");
+    if (mw_name_check(sc->id, "scene id")) return -1; /* it becomes the chip's file name */
     char date[11];
     mw_day_format(sc->day, date);
     size_t n = strlen(site_dir) + strlen(sc->id) + 48;

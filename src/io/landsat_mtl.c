@@ -8,6 +8,7 @@
 #include <cpl_conv.h>
 #include <jansson.h>
 
+#include "core/name_check.h"
 #include "core/text.h"
 #include "io/json_file.h"
 #include "minewatch/error.h"
@@ -54,6 +55,10 @@ int mw_landsat_mtl_from_json(void *json_root, const char *path, mw_scene *s)
     const char *level = str(pc, "PROCESSING_LEVEL"), *coll = str(pc, "COLLECTION_NUMBER");
     if (!sr || !level || strncmp(level, "L2", 2) != 0 || !coll || strcmp(coll, "02") != 0) {
         rc = 1; /* Level-1 or another collection: no surface reflectance to use here */
+        goto done;
+    }
+    if (mw_name_check(id, "scene id")) { /* it names the chips */
+        mw_error_prefix("%s", path);
         goto done;
     }
     s->id = mw_text_dup(id);

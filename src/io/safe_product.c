@@ -12,6 +12,7 @@
 #include <cpl_minixml.h>
 #include <cpl_string.h>
 
+#include "core/name_check.h"
 #include "core/text.h"
 #include "minewatch/error.h"
 #include "minewatch/scene.h"
@@ -112,9 +113,13 @@ int mw_safe_read(const char *mtd_path, mw_scene *s)
         goto done;
     }
     char *id = mw_text_dup(m.uri);
-    char *dot = strstr(id, ".SAFE");
+    char *dot = id ? strstr(id, ".SAFE") : NULL;
     if (dot) *dot = 0;
     s->id = id;
+    if (mw_name_check(id, "scene id")) { /* it names the chips */
+        mw_error_prefix("%s", mtd_path);
+        goto done;
+    }
     s->item_path = mw_text_dup(mtd_path);
     s->datetime = mw_text_dup(m.start);
     if (mw_day_parse(m.start, &s->day, &s->seconds) != 0) {

@@ -8,6 +8,7 @@
 #include <cpl_conv.h>
 #include <jansson.h>
 
+#include "core/name_check.h"
 #include "core/text.h"
 #include "io/http_reader.h"
 #include "io/json_file.h"
@@ -291,6 +292,11 @@ static int item_from_json(json_t *root, const char *path, href_policy pol, mw_sc
     if (!type || strcmp(type, "Feature") != 0 || !json_is_object(props) || !id) {
         mw_error_set(MW_ERR_INPUT, "%s: not a STAC item (needs type Feature, id, properties)",
                      path);
+        goto done;
+    }
+    /* Scene ids name the chips in the datacube: an item must not choose where files go. */
+    if (mw_name_check(id, "scene id")) {
+        mw_error_prefix("%s", path);
         goto done;
     }
     s->id = mw_text_dup(id);

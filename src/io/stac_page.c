@@ -44,8 +44,8 @@ int mw_stac_page_read(json_t *page, const char *url, mw_stac_page_ctx *c, mw_sce
         }
         snprintf(where, wn, "%s#%s", page_url ? page_url : "", iid ? iid : "?");
         free(page_url);
-        int r = mw_stac_item_from_remote_json(item, where, q->allow_local_assets,
-                                              &out->scenes[out->n]);
+        int r =
+            mw_stac_item_from_remote_json(item, where, q->allow_local_assets, &out->scenes[out->n]);
         if (r == 0 && c->sign) {
             const char *col = json_string_value(json_object_get(item, "collection"));
             if (!col) col = q->collections && q->collections[0] ? q->collections[0] : "";
