@@ -441,7 +441,16 @@ static void full_disk_keeps_earlier_outputs(void **state)
     free(t), free(t2);
     /* A full disk, then space for a part of the outputs at several points: each run either
      * fails and leaves the earlier outputs exactly as they were, or completes whole. */
-    long frees[] = {0, 40, 300, 900, 2000, 100000};
+    long frees[10] = {0, 40, 300, 900, 2000, 100000};
+    /* and at random points: 4 more levels drawn from MW_TEST_SEED (printed, to rerun one) */
+    unsigned seed =
+        getenv("MW_TEST_SEED") ? (unsigned)strtoul(getenv("MW_TEST_SEED"), NULL, 10) : 20261130u;
+    fprintf(stderr, "full disk: random fill levels from MW_TEST_SEED=%u:", seed);
+    for (int i = 6; i < 10; i++) {
+        frees[i] = (long)(rand_r(&seed) % 2400);
+        fprintf(stderr, " %ld kB", frees[i]);
+    }
+    fprintf(stderr, "\n");
     int failed = 0, completed = 0;
     for (size_t i = 0; i < sizeof frees / sizeof *frees; i++) {
         fill_disk(disk, frees[i]);

@@ -11,5 +11,8 @@ int mw_lonlat_bbox_overlap(const double a[4], const double b[4]);
 void *mw_lonlat_from_projected(void *geometry, int epsg);
 /* Centroid longitude and latitude of a lon/lat geometry, correct across the antimeridian. */
 void mw_lonlat_centroid(void *geometry, double *lon, double *lat);
+/* Area in m^2 of a cell between latitudes lat0 and lat1 and dlon wide (degrees) on the WGS 84
+ * ellipsoid: the exact area of a band between two parallels (authalic latitude formula). */
+double mw_ellipsoid_cell_area_m2(double lat0, double lat1, double dlon);
 
 #endif

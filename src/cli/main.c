@@ -28,6 +28,7 @@
 #include "minewatch/sim.h"
 #include "minewatch/site.h"
 #include "minewatch/spectral_index.h"
+#include "minewatch/treecover.h"
 #include "minewatch/version.h"
 
 enum { EXIT_OK = 0, EXIT_PARTIAL = 1, EXIT_BAD_INPUT = 2 };
@@ -46,6 +47,10 @@ typedef struct cli {
     int have_seed;
     int tty;
     char *command_line;
+    /* treecover */
+    const char *treecover, *lossyear, *emissions, *years, *id_field;
+    double min_cover, min_size_ha;
+    int have_min_cover, have_min_size;
 } cli;
 
 static const char *const usage_main =
@@ -66,6 +71,8 @@ static const char *const usage_main =
     "  sites [CATALOGUE]   list the sites of a catalogue (default "
     "aoi/critical_mineral_sites.geojson)\n"
     "  index NAME -o OUT   compute one registered index from band files or a STAC item\n"
+    "  treecover AOI       tree cover, loss and gross emissions per polygon and year from\n"
+    "                      Hansen GFC and GFW layers (the Global Forest Watch method)\n"
     "  indices             list the registered spectral indices with formulae and citations\n"
     "  indicators          list the indicator columns written per site and period\n"
     "\n"
@@ -153,6 +160,35 @@ static const char *const usage_index =
     "      --compress C    none (fastest), deflate (default, level 1), zstd or lzw; compression\n"
     "                      runs in the one ordered writer\n"
     "      --chunk-rows N  rows per chunk (default: from --mem, whole input blocks)\n";
+
+static const char *const usage_treecover =
+    "usage: minewatch treecover AOI --treecover T --lossyear L [--emissions E] --years Y0-Y1\n"
+    "                           --min-cover P --min-size-ha A [--id-field F] -o DIR\n"
+    "\n"
+    "Per polygon of AOI (any OGR vector file) and year: tree-cover area (ha), tree-cover loss\n"
+    "(ha) and gross emissions from that loss (Mg CO2e), by the Global Forest Watch method as\n"
+    "mapme.biodiversity implements it: forest is treecover2000 > P %, in 4-connected patches\n"
+    "of more than A ha inside the polygon; pixels count by the fraction of them inside the\n"
+    "polygon, with their area on the WGS 84 ellipsoid; the tree cover of a year is that of\n"
+    "2000 less the loss of every year up to it. Writes DIR/treecover.csv\n"
+    "(site_id,year,treecover_ha,loss_ha,emissions_mg_co2e), DIR/treecover.gpkg (layer\n"
+    "treecover) and DIR/provenance.json.\n"
+    "\n"
+    "  --treecover T     Hansen GFC treecover2000 (percent): a file, a URL, or a template of\n"
+    "                    Hansen's 10-degree tiles with {lat} and {lon} (e.g. .../Hansen_GFC-\n"
+    "                    2023-v1.11_treecover2000_{lat}_{lon}.tif, tiles named 20N_080W);\n"
+    "                    only the blocks under the polygons are read\n"
+    "  --lossyear L      Hansen GFC lossyear (0 none, 1-23 = 2001-2023), on the same grid\n"
+    "  --emissions E     GFW gross emissions from forest loss (Mg CO2e per pixel, Harris et\n"
+    "                    al. 2021), on the same grid; without it the column stays empty\n"
+    "  --years Y0-Y1     years to report, from 2000\n"
+    "  --min-cover P     canopy density threshold in percent (GFW's default 30)\n"
+    "  --min-size-ha A   minimum forest patch area in hectares\n"
+    "  --id-field F      the AOI field that names each polygon (default: id, else the\n"
+    "                    feature id)\n"
+    "\n"
+    "A polygon outside the rasters, or not a polygon, gets rows with empty figures and is\n"
+    "reported; the others are done (exit 1).\n";
 
 static const char *const usage_indices = "usage: minewatch indices\n\nLists the spectral index "
                                          "registry: name, formula, bands and citation.\n";
@@ -450,6 +486,60 @@ static int cmd_indicators(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* Y0-Y1, from 2000 (Hansen's baseline) to 2254 (the last year a byte of lossyear can hold). */
+static int parse_years(const char *s, int *y0, int *y1)
+{
+    char *end;
+    long a = strtol(s, &end, 10), b = a;
+    if (end == s) return -1;
+    if (*end == '-') {
+        const char *t = end + 1;
+        b = strtol(t, &end, 10);
+        if (end == t) return -1;
+    }
+    if (*end || a < 2000 || b < a || b > 2254) return -1;
+    *y0 = (int)a, *y1 = (int)b;
+    return 0;
+}
+
+static int cmd_treecover(cli *c, int argc, char **argv)
+{
+    if (c->help) return fputs(usage_treecover, stdout), EXIT_OK;
+    if (argc != 1) return fputs(usage_treecover, stderr), EXIT_BAD_INPUT;
+    const char *missing = !c->treecover        ? "--treecover"
+                          : !c->lossyear       ? "--lossyear"
+                          : !c->years          ? "--years"
+                          : !c->have_min_cover ? "--min-cover"
+                          : !c->have_min_size  ? "--min-size-ha"
+                          : !c->out            ? "-o"
+                                               : NULL;
+    if (missing) {
+        fprintf(stderr, "minewatch: error: treecover needs %s (see minewatch treecover --help)\n",
+                missing);
+        return EXIT_BAD_INPUT;
+    }
+    mw_treecover_options o = {argv[0],     c->id_field,       c->treecover,
+                              c->lossyear, c->emissions,      {c->min_cover, c->min_size_ha, 0, 0},
+                              c->out,      (size_t)c->mem_mb, c->command_line};
+    if (parse_years(c->years, &o.params.year_from, &o.params.year_to))
+        return fail_input("--years needs Y0-Y1 (or one year), from 2000, e.g. 2000-2023");
+    mw_run_report rep = {0};
+    mw_treecover_result res;
+    int rc;
+    if (mw_treecover_run(&o, &rep, &res)) {
+        rc = exit_for_error();
+    } else {
+        if (!c->quiet)
+            printf("%ld polygon(s), years %d-%d: %s/treecover.csv, %s/treecover.gpkg (layer "
+                   "treecover), %s/provenance.json\n",
+                   res.polygons, o.params.year_from, o.params.year_to, c->out, c->out, c->out);
+        print_report(&rep);
+        rc = rep.n ? EXIT_PARTIAL : EXIT_OK;
+    }
+    mw_report_free(&rep);
+    return rc;
+}
+
 static char *join_args(int argc, char **argv)
 {
     size_t n = 1;
@@ -481,6 +571,13 @@ static int run_main(cli *cp, int argc, char **argv)
         O_NODATA,
         O_COG,
         O_COMPRESS,
+        O_TREECOVER,
+        O_LOSSYEAR,
+        O_EMISSIONS,
+        O_YEARS,
+        O_MIN_COVER,
+        O_MIN_SIZE,
+        O_ID_FIELD,
         O_BAND0 /* + mw_band */
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
@@ -500,6 +597,13 @@ static int run_main(cli *cp, int argc, char **argv)
                                          {"nodata", required_argument, 0, O_NODATA},
                                          {"cog", no_argument, 0, O_COG},
                                          {"compress", required_argument, 0, O_COMPRESS},
+                                         {"treecover", required_argument, 0, O_TREECOVER},
+                                         {"lossyear", required_argument, 0, O_LOSSYEAR},
+                                         {"emissions", required_argument, 0, O_EMISSIONS},
+                                         {"years", required_argument, 0, O_YEARS},
+                                         {"min-cover", required_argument, 0, O_MIN_COVER},
+                                         {"min-size-ha", required_argument, 0, O_MIN_SIZE},
+                                         {"id-field", required_argument, 0, O_ID_FIELD},
                                          {"blue", required_argument, 0, O_BAND0 + MW_BAND_BLUE},
                                          {"green", required_argument, 0, O_BAND0 + MW_BAND_GREEN},
                                          {"red", required_argument, 0, O_BAND0 + MW_BAND_RED},
@@ -572,6 +676,35 @@ static int run_main(cli *cp, int argc, char **argv)
         case O_COG:
             c.cog = 1;
             break;
+        case O_TREECOVER:
+            c.treecover = optarg;
+            break;
+        case O_LOSSYEAR:
+            c.lossyear = optarg;
+            break;
+        case O_EMISSIONS:
+            c.emissions = optarg;
+            break;
+        case O_YEARS:
+            c.years = optarg;
+            break;
+        case O_ID_FIELD:
+            c.id_field = optarg;
+            break;
+        case O_MIN_COVER:
+        case O_MIN_SIZE: {
+            char *end;
+            double d = strtod(optarg, &end);
+            if (!*optarg || *end || !(d >= 0) || (ch == O_MIN_COVER && d > 100) || d > 1e9)
+                return fail_input(ch == O_MIN_COVER
+                                      ? "--min-cover needs a percentage from 0 to 100"
+                                      : "--min-size-ha needs an area in hectares, 0 or more");
+            if (ch == O_MIN_COVER)
+                c.min_cover = d, c.have_min_cover = 1;
+            else
+                c.min_size_ha = d, c.have_min_size = 1;
+            break;
+        }
         case O_CUBE:
             c.datacube = optarg;
             break;
@@ -602,7 +735,7 @@ static int run_main(cli *cp, int argc, char **argv)
     }
     if (c.threads) omp_set_num_threads(c.threads);
     GDALAllRegister();
-    mw_http_reader_install(); /* remote assets: see io/http_reader.h */
+    mw_http_reader_install();                 /* remote assets: see io/http_reader.h */
     CPLSetErrorHandler(CPLQuietErrorHandler); /* GDAL's messages reach the user through ours */
     /* GDAL's block cache is an eighth of what the budget leaves beside the process itself
      * (4 to 256 MB): the rest is planned per site (see pipeline/site_memory.h). */
@@ -633,6 +766,8 @@ static int run_main(cli *cp, int argc, char **argv)
         rc = cmd_indices(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "indicators") == 0)
         rc = cmd_indicators(&c, nargs - 1, args + 1);
+    else if (strcmp(cmd, "treecover") == 0)
+        rc = cmd_treecover(&c, nargs - 1, args + 1);
     else {
         fprintf(stderr, "minewatch: error: unknown command '%s'\n\n%s", cmd, usage_main);
         rc = EXIT_BAD_INPUT;

@@ -149,3 +149,19 @@ char *mw_text_clean_message(char *s)
     free(s);
     return out;
 }
+
+void mw_csv_cell(FILE *f, const char *s, int text)
+{
+    const int formula = text && *s && strchr("=+-@\t\r", *s);
+    if (!formula && !strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    if (formula) fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}

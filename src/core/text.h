@@ -3,6 +3,7 @@
 #define MW_TEXT_H
 
 #include <stdarg.h>
+#include <stdio.h>
 
 /* Copy of s, or of "" when s is NULL. */
 char *mw_text_dup(const char *s);
@@ -10,7 +11,8 @@ char *mw_text_dup(const char *s);
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 0)))
 #endif
-char *mw_text_vformat(const char *fmt, va_list ap);
+char *
+mw_text_vformat(const char *fmt, va_list ap);
 /* First case-insensitive occurrence of needle in hay (ASCII), or NULL. */
 const char *mw_text_ifind(const char *hay, const char *needle);
 /* "a/b" */
@@ -24,5 +26,11 @@ char *mw_text_path(const char *dir, const char *name);
 char *mw_text_clean_message(char *s);
 /* url with its query string replaced by "?<query hidden>" (a copy; "" for NULL). */
 char *mw_text_redact_url(const char *url);
+
+/* One CSV cell: RFC 4180 quoting when a text holds a comma, quote or line break. A text cell
+ * (text = 1) that a spreadsheet would run as a formula (=, +, -, @, tab or carriage return
+ * first: a site name from someone else's catalogue) gets a leading apostrophe, as OWASP
+ * advises for CSV exports. */
+void mw_csv_cell(FILE *f, const char *s, int text);
 
 #endif

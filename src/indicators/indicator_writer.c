@@ -9,28 +9,10 @@
 #include <ogr_srs_api.h>
 
 #include "core/atomic_file.h"
+#include "core/text.h"
 #include "io/gpkg_file.h"
 #include "minewatch/error.h"
 #include "minewatch/indicator.h"
-
-/* RFC 4180 quoting when a text holds a comma, quote or line break. A text cell that a
- * spreadsheet would run as a formula (=, +, -, @, tab or carriage return first: a site name from
- * someone else's catalogue) gets a leading apostrophe, as OWASP advises for CSV exports. */
-static void csv_cell(FILE *f, const char *s, int text)
-{
-    const int formula = text && *s && strchr("=+-@\t\r", *s);
-    if (!formula && !strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    if (formula) fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
 
 static int write_csv(const char *path, const mw_indicator_row *rows, size_t n, int change_only)
 {
@@ -57,11 +39,11 @@ static int write_csv(const char *path, const mw_indicator_row *rows, size_t n, i
             const mw_indicator_column *col = &mw_indicator_columns[c];
             if (col->type == MW_COL_TEXT) { /* whole, never cut to a buffer */
                 const char *t = *(const char *const *)((const char *)&rows[r] + col->offset);
-                csv_cell(f, t ? t : "", 1);
+                mw_csv_cell(f, t ? t : "", 1);
                 continue;
             }
             mw_indicator_format(col, &rows[r], buf, sizeof buf);
-            csv_cell(f, buf, 0);
+            mw_csv_cell(f, buf, 0);
         }
         fputc('\n', f);
     }

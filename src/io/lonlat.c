@@ -122,3 +122,18 @@ void mw_lonlat_centroid(void *geometry, double *lon, double *lat)
     OGR_G_DestroyGeometry(c);
     OGR_G_DestroyGeometry(g);
 }
+
+/* Area from the equator to latitude phi per radian of longitude, over b^2 (Snyder 1987, eq.
+ * 3-12 with the authalic latitude; exact on the ellipsoid). */
+static double band_area(double phi, double e)
+{
+    double s = sin(phi), es = e * s;
+    return s / (2.0 * (1.0 - es * es)) + log((1.0 + es) / (1.0 - es)) / (4.0 * e);
+}
+
+double mw_ellipsoid_cell_area_m2(double lat0, double lat1, double dlon)
+{
+    const double a = 6378137.0, f = 1.0 / 298.257223563; /* WGS 84 */
+    const double b = a * (1.0 - f), e = sqrt(f * (2.0 - f)), rad = 3.14159265358979323846 / 180.0;
+    return fabs(dlon * rad) * b * b * fabs(band_area(lat1 * rad, e) - band_area(lat0 * rad, e));
+}

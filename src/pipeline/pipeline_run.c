@@ -665,22 +665,6 @@ static void on_duplicate(const char *id, const char *kept, const char *dropped, 
 
 /* Each output the run wrote, with its SHA-256, into provenance: which file came from this run
  * can always be told. */
-static json_t *staged_files_json(const mw_out_dir *od)
-{
-    json_t *files = json_array();
-    char **list = mw_out_dir_list(od, NULL);
-    for (size_t i = 0; list && list[i]; i++) {
-        char *path = mw_out_dir_stage(od, list[i]);
-        char *sha = path ? mw_sha256_file(path) : NULL;
-        json_array_append_new(files,
-                              json_pack("{s:s,s:s}", "path", list[i], "sha256", sha ? sha : ""));
-        free(sha);
-        free(path);
-    }
-    mw_out_dir_list_free(list);
-    return files;
-}
-
 int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report *rep,
                     mw_run_result *res)
 {
@@ -769,7 +753,7 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
             json_pack("{s:s?,s:s?,s:s?,s:s}", "csv", ind && p->write_csv ? csv_final : NULL, "gpkg",
                       ind && p->write_gpkg ? gpkg_final : NULL, "maps",
                       ind && p->write_maps ? maps_final : NULL, "datacube", cube_dir);
-        json_object_set_new(outs, "files", staged_files_json(&od));
+        json_object_set_new(outs, "files", mw_provenance_output_files(&od));
         json_object_set_new(prov, "outputs", outs);
         json_object_set_new(prov, "duplicate_scenes", json_incref(dups));
         mw_provenance_finish(prov, rep);

@@ -1,4 +1,6 @@
 #include "pipeline/provenance.h"
+
+#include "core/out_dir.h"
 #include "pipeline/site_maps.h"
 
 #include <stdio.h>
@@ -136,4 +138,20 @@ void mw_provenance_finish(json_t *prov, const mw_run_report *rep)
                                            "scene_id", rep->items[i].scene_id, "stage",
                                            rep->items[i].stage, "message", rep->items[i].message));
     json_object_set_new(prov, "failures", f);
+}
+
+json_t *mw_provenance_output_files(const mw_out_dir *od)
+{
+    json_t *files = json_array();
+    char **list = mw_out_dir_list(od, NULL);
+    for (size_t i = 0; list && list[i]; i++) {
+        char *path = mw_out_dir_stage(od, list[i]);
+        char *sha = path ? mw_sha256_file(path) : NULL;
+        json_array_append_new(files,
+                              json_pack("{s:s,s:s}", "path", list[i], "sha256", sha ? sha : ""));
+        free(sha);
+        free(path);
+    }
+    mw_out_dir_list_free(list);
+    return files;
 }

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "minewatch/pipeline.h"
+#include "core/out_dir.h"
 #include "minewatch/run.h"
 
 json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o);
@@ -13,5 +14,7 @@ void mw_provenance_finish(json_t *prov, const mw_run_report *rep);
 char *mw_sha256_file(const char *path);
 /* ISO 8601 UTC timestamp of now. */
 void mw_utc_now(char buf[static 32]);
+/* outputs.files: each staged file (path relative to the output folder) with its SHA-256. */
+json_t *mw_provenance_output_files(const mw_out_dir *od);
 
 #endif
