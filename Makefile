@@ -44,6 +44,7 @@ bench: build
 	$(BUILD)/bench_ndvi out/bench/ndvi $(BUILD)/minewatch
 	$(BUILD)/bench_kernels out/bench/kernels bench/nanmedian.py ../shared/data tests
 	bench/change_scores.sh ../shared/data $(BUILD) out/bench/change
+	bench/treecover.sh $(BUILD) out/bench/treecover
 
 # Long fuzzing runs (libFuzzer, clang): FUZZ_SECONDS per target, default 600.
 fuzz: deps

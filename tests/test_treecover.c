@@ -466,6 +466,110 @@ static void figures_do_not_depend_on_threads_or_memory(void **state)
         free(polys[i]);
 }
 
+/* ---- the same figures from `run` ---- */
+
+static double csv_value(const char *csv, const char *row_prefix, int col)
+{
+    const char *r = strstr(csv, row_prefix);
+    if (!r) return NAN;
+    for (int i = 0; i < col; i++) {
+        r = strchr(r, ',');
+        if (!r) return NAN;
+        r++;
+    }
+    return *r == ',' || *r == '\n' ? NAN : atof(r);
+}
+
+static int column_of(const char *csv, const char *name)
+{
+    int col = 0;
+    for (const char *p = csv; *p && *p != '\n'; p++) {
+        if (p == csv || p[-1] == ',')
+            if (strncmp(p, name, strlen(name)) == 0 &&
+                (p[strlen(name)] == ',' || p[strlen(name)] == '\n'))
+                return col;
+        if (*p == ',') col++;
+    }
+    return -1;
+}
+
+static void run_reports_reference_forest(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    /* the sample polygon as a site of a catalogue */
+    GDALDatasetH ds = GDALOpenEx(DATA "/gfw_sample.gpkg", GDAL_OF_VECTOR, NULL, NULL, NULL);
+    OGRFeatureH f = OGR_L_GetNextFeature(GDALDatasetGetLayer(ds, 0));
+    char *geo = OGR_G_ExportToJson(OGR_F_GetGeometryRef(f));
+    char *cat = fmt("%s/neiba-sites.geojson", g_dir);
+    char *text = fmt("{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
+                     "\"properties\":{\"id\":\"neiba\",\"name\":\"Sierra de Neiba sample\","
+                     "\"kind\":\"mine\",\"commodities\":\"bauxite\",\"country\":\"DO\"},"
+                     "\"geometry\":%s}]}",
+                     geo);
+    tu_write(cat, text);
+    free(text), CPLFree(geo), OGR_F_Destroy(f), GDALClose(ds);
+    char *pl = fmt("%s/neiba.yaml", g_dir);
+    text = fmt("name: neiba\nsites: {catalogue: %s}\n"
+               "source: {type: simulator, seed: 5, scenes_per_period: 2, cloud_cover: 0.1}\n"
+               "periods:\n  baseline: {start: 2019-06-01, end: 2019-09-30}\n  monitoring:\n"
+               "    - {name: \"2021\", start: 2021-06-01, end: 2021-09-30}\n"
+               "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n"
+               "grid: {pixel_size_m: 30, buffer_m: 0}\noutputs: {formats: [csv]}\n"
+               "reference_forest:\n  treecover: %s\n  lossyear: %s\n  emissions: %s\n"
+               "  min_cover: 10\n  min_size_ha: 1\n",
+               cat, TC, LY, EM);
+    tu_write(pl, text);
+    free(text);
+    char *out = fmt("%s/neiba-run", g_dir);
+    int rc = cli(&text, "run %s -o %s -q", pl, out);
+    if (rc != 0) fail_msg("run exited %d:\n%s", rc, text);
+    free(text);
+    /* the command on the same polygon */
+    char *ref = fmt("%s/neiba-ref", g_dir);
+    rc = cli(&text,
+             "treecover %s --treecover " TC " --lossyear " LY " --emissions " EM
+             " --years 2000-2023 --min-cover 10 --min-size-ha 1 -o %s -q",
+             cat, ref);
+    if (rc != 0) fail_msg("treecover exited %d:\n%s", rc, text);
+    free(text);
+    char *p1 = fmt("%s/indicators.csv", out), *p2 = fmt("%s/treecover.csv", ref),
+         *p3 = fmt("%s/reference_forest.csv", out);
+    char *ind = tu_read(p1, NULL), *tc = tu_read(p2, NULL), *rf = tu_read(p3, NULL);
+    assert_non_null(ind), assert_non_null(tc), assert_non_null(rf);
+    /* the yearly table is the command's, row for row */
+    assert_string_equal(rf, tc);
+    int ccover = column_of(ind, "gfw_treecover_ha"), closs = column_of(ind, "gfw_loss_ha"),
+        cemis = column_of(ind, "gfw_emissions_mg_co2e");
+    assert_true(ccover > 0 && closs > 0 && cemis > 0);
+    const char *per[] = {"baseline", "2021", "2023"};
+    const int year[] = {2019, 2021, 2023};
+    for (int k = 0; k < 3; k++) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "neiba,Sierra de Neiba sample,%s,", per[k]);
+        char yrow[32];
+        snprintf(yrow, sizeof yrow, "neiba,%d,", year[k]);
+        double want_cover = csv_value(tc, yrow, 2), loss = 0, emis = 0;
+        for (int y = 2020; y <= year[k]; y++) {
+            snprintf(yrow, sizeof yrow, "neiba,%d,", y);
+            loss += csv_value(tc, yrow, 3), emis += csv_value(tc, yrow, 4);
+        }
+        double got_cover = csv_value(ind, prefix, ccover), got_loss = csv_value(ind, prefix, closs),
+               got_emis = csv_value(ind, prefix, cemis);
+        fprintf(stderr, "run %s: gfw_treecover_ha %.2f, gfw_loss_ha %.2f, emissions %.1f\n", per[k],
+                got_cover, got_loss, got_emis);
+        assert_true(fabs(got_cover - want_cover) < 0.006);
+        assert_true(fabs(got_loss - loss) < 0.006);
+        if (k > 0 && isnan(emis)) {
+            assert_true(isnan(got_emis)); /* unknown emissions stay empty */
+        } else {
+            assert_true(fabs(got_emis - emis) < 0.06);
+        }
+    }
+    free(ind), free(tc), free(rf), free(p1), free(p2), free(p3);
+    free(out), free(ref), free(pl), free(cat);
+}
+
 /* ---- bad input ---- */
 
 static void bad_input_is_named_and_the_rest_is_done(void **state)
@@ -579,6 +683,7 @@ int main(void)
         cmocka_unit_test(tiles_over_http_read_only_the_windows),
         cmocka_unit_test(figures_do_not_depend_on_threads_or_memory),
         cmocka_unit_test(bad_input_is_named_and_the_rest_is_done),
+        cmocka_unit_test(run_reports_reference_forest),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,17 +21,20 @@ typedef struct mw_indicator_row {
     double forest_loss_ha;           /* forest at baseline lost by this period */
     double forest_observed_fraction; /* baseline forest observed in this period: loss covers it */
     double ndvi_mean;
-    long loss_patches;        /* forest-loss patches >= the MMU, lost by this period */
-    double disturbed_ha;      /* bare or disturbed ground (land-cover class) */
-    double water_ha;          /* open water */
-    double built_ha;          /* bright built or industrial surfaces */
-    double reveg_ha;          /* bare or disturbed earlier, vegetated now */
-    double dnbr_high_ha;      /* dNBR in Key & Benson's high-severity class */
-    double changed_ha;        /* generic multi-band change against the baseline */
-    double ndvi_trend_per_yr; /* Theil-Sen slope of the site-mean NDVI over all periods */
-    double ndvi_trend_p;      /* its Mann-Kendall p-value */
-    double coreg_shift_px;    /* mean co-registration shift applied to the period's scenes */
-    const char *wkt_wgs84;    /* site geometry, for GIS outputs */
+    long loss_patches;            /* forest-loss patches >= the MMU, lost by this period */
+    double disturbed_ha;          /* bare or disturbed ground (land-cover class) */
+    double water_ha;              /* open water */
+    double built_ha;              /* bright built or industrial surfaces */
+    double reveg_ha;              /* bare or disturbed earlier, vegetated now */
+    double dnbr_high_ha;          /* dNBR in Key & Benson's high-severity class */
+    double changed_ha;            /* generic multi-band change against the baseline */
+    double ndvi_trend_per_yr;     /* Theil-Sen slope of the site-mean NDVI over all periods */
+    double ndvi_trend_p;          /* its Mann-Kendall p-value */
+    double coreg_shift_px;        /* mean co-registration shift applied to the period's scenes */
+    double gfw_treecover_ha;      /* reference_forest: Hansen tree cover at the end of the year */
+    double gfw_loss_ha;           /* Hansen loss in the years after the baseline's up to this one */
+    double gfw_emissions_mg_co2e; /* GFW gross emissions of that loss */
+    const char *wkt_wgs84;        /* site geometry, for GIS outputs */
 } mw_indicator_row;
 
 typedef enum mw_column_type { MW_COL_TEXT, MW_COL_DATE, MW_COL_INT, MW_COL_REAL } mw_column_type;

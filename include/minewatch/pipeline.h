@@ -69,6 +69,9 @@ typedef struct mw_pipeline {
     int nbands;
     char *baseline_forest;          /* resolved raster of tree cover %, or NULL: the NDVI rule */
     double baseline_forest_min_pct; /* tree cover at or above this is baseline forest */
+    /* reference_forest: Hansen GFC / GFW figures per site (minewatch/treecover.h); NULL: none */
+    char *rf_treecover, *rf_lossyear, *rf_emissions; /* paths, URLs or tile templates */
+    double rf_min_cover, rf_min_size_ha;
     bool coregister;           /* align every chip to the site's reference before compositing */
     double coreg_min_snr;      /* shifts with a weaker phase-correlation peak are not applied */
     double coreg_max_shift_px; /* longer shifts are taken as false matches, not applied */

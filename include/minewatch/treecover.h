@@ -31,6 +31,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define MW_GFC_CITATION                                                                            \
+    "Hansen, M. C. et al. (2013) High-resolution global maps of 21st-century forest cover "        \
+    "change. Science 342, 850-853. doi:10.1126/science.1244693"
+#define MW_GFW_EMISSIONS_CITATION                                                                  \
+    "Harris, N. L. et al. (2021) Global maps of twenty-first century forest carbon fluxes. "       \
+    "Nature Climate Change 11, 234-240. doi:10.1038/s41558-020-00976-6"
+#define MW_COVERAGE_CITATION                                                                       \
+    "Baston, D. (2022) exactextract: fast and accurate raster zonal statistics "                   \
+    "(https://github.com/isciences/exactextract)"
+#define MW_TREECOVER_SEMANTICS                                                                     \
+    "mapme.biodiversity treecover_area_and_emissions; exact pixel coverage; forest = "             \
+    "treecover2000 > min_cover; 4-connected patches of the polygon's pixels kept when their area " \
+    "> min_size_ha; WGS 84 ellipsoidal pixel areas; tree cover of year Y excludes the loss of "    \
+    "years up to Y; emissions weighted by coverage (see minewatch/treecover.h)"
+
 #define MW_GFC_NODATA 255 /* treecover2000 / lossyear pixels outside the rasters */
 
 typedef struct mw_treecover_params {
@@ -91,6 +106,12 @@ typedef struct mw_treecover_result {
 /* -1 with an error when nothing can be computed (AOI or rasters unreadable, grids that differ,
  * output folder busy). A polygon that fails (outside the rasters, not a polygon, too large for
  * the budget) is reported and gets rows with empty figures; the others go on. */
+/* The figures of one polygon (an OGRGeometryH in lon/lat, WGS 84) for `run`'s reference-forest
+ * section: the layers are opened, read over the polygon only, and closed. Returns 0 or -1. */
+int mw_treecover_polygon(const char *treecover, const char *lossyear, const char *emissions,
+                         void *geometry_lonlat, const mw_treecover_params *p, size_t mem_budget_mb,
+                         mw_treecover_year *years);
+
 struct mw_run_report;
 int mw_treecover_run(const mw_treecover_options *o, struct mw_run_report *report,
                      mw_treecover_result *result);

@@ -55,6 +55,15 @@ const mw_indicator_column mw_indicator_columns[] = {
         "two-sided Mann-Kendall p-value of that trend"),
     COL(coreg_shift_px, MW_STAGE_COMPOSITE, MW_COL_REAL, 3, "px",
         "mean length of the co-registration shifts applied to this period's scenes"),
+    COL(gfw_treecover_ha, MW_STAGE_COMPOSITE, MW_COL_REAL, 2, "ha",
+        "reference_forest: Hansen GFC tree cover over the site at the end of the period's year "
+        "(Global Forest Watch method, see 'minewatch treecover --help')"),
+    COL(gfw_loss_ha, MW_STAGE_COMPOSITE, MW_COL_REAL, 2, "ha",
+        "reference_forest: Hansen GFC tree-cover loss in the years after the baseline's year up "
+        "to the period's (compare forest_loss_ha)"),
+    COL(gfw_emissions_mg_co2e, MW_STAGE_COMPOSITE, MW_COL_REAL, 1, "Mg CO2e",
+        "reference_forest: GFW gross emissions of that loss (Harris et al. 2021); empty without "
+        "an emissions layer"),
 };
 #undef COL
 const int mw_indicator_ncolumns =

@@ -568,6 +568,41 @@ static int parse_baseline_forest(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     return 0;
 }
 
+/* A path, URL or tile template: paths are taken from the pipeline's folder, URLs as they are. */
+static int get_source(const ctx *c, yaml_node_t *v, const char *what, const mw_pipeline *p,
+                      char **out)
+{
+    char *s = NULL;
+    if (get_str(c, v, what, &s)) return -1;
+    *out = strstr(s, "://") ? mw_text_dup(s) : resolve(p, s);
+    free(s);
+    return 0;
+}
+
+static int parse_reference_forest(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"treecover", "lossyear",    "emissions",
+                                       "min_cover", "min_size_ha", NULL};
+    if (check_keys(c, n, "reference_forest", keys)) return -1;
+    yaml_node_t *v;
+    if (need(c, n, "treecover", "reference_forest", &v) ||
+        get_source(c, v, "reference_forest.treecover", p, &p->rf_treecover))
+        return -1;
+    if (need(c, n, "lossyear", "reference_forest", &v) ||
+        get_source(c, v, "reference_forest.lossyear", p, &p->rf_lossyear))
+        return -1;
+    if ((v = map_get(c, n, "emissions")) &&
+        get_source(c, v, "reference_forest.emissions", p, &p->rf_emissions))
+        return -1;
+    if ((v = map_get(c, n, "min_cover")) &&
+        get_num(c, v, "reference_forest.min_cover", 0, 100, &p->rf_min_cover))
+        return -1;
+    if ((v = map_get(c, n, "min_size_ha")) &&
+        get_num(c, v, "reference_forest.min_size_ha", 0, 1e6, &p->rf_min_size_ha))
+        return -1;
+    return 0;
+}
+
 static int parse_bands(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
     if (need_list(c, n, "bands")) return -1;
@@ -696,6 +731,8 @@ static void defaults(mw_pipeline *p)
         p->bands[i] = mw_composite_bands[i];
     p->nbands = MW_COMPOSITE_NBANDS;
     p->baseline_forest_min_pct = 30; /* the GFW canopy threshold */
+    p->rf_min_cover = 30;            /* GFW's dashboards: canopy density > 30 % */
+    p->rf_min_size_ha = 0;           /* and no minimum patch size */
     p->write_gpkg = p->write_csv = p->write_maps = true;
 }
 
@@ -703,9 +740,9 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
 {
     if (!root) return mw_error_set(MW_ERR_INPUT, "%s:1:1: the pipeline file is empty", c->path);
     static const char *const keys[] = {
-        "name",   "sites",           "source",     "periods", "grid",
-        "mask",   "composite",       "thresholds", "outputs", "coregistration",
-        "change", "baseline_forest", "bands",      NULL};
+        "name",   "sites",           "source",     "periods",          "grid",
+        "mask",   "composite",       "thresholds", "outputs",          "coregistration",
+        "change", "baseline_forest", "bands",      "reference_forest", NULL};
     if (check_keys(c, root, "top level", keys)) return -1;
     yaml_node_t *v;
     if (need(c, root, "name", "the pipeline", &v) || get_str(c, v, "name", &p->name)) return -1;
@@ -723,6 +760,7 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     if ((v = map_get(c, root, "change")) && parse_change(c, v, p)) return -1;
     if ((v = map_get(c, root, "bands")) && parse_bands(c, v, p)) return -1;
     if ((v = map_get(c, root, "baseline_forest")) && parse_baseline_forest(c, v, p)) return -1;
+    if ((v = map_get(c, root, "reference_forest")) && parse_reference_forest(c, v, p)) return -1;
     return 0;
 }
 
@@ -818,8 +856,9 @@ int mw_pipeline_parse(const char *path, const char *text, size_t len, mw_pipelin
     memset(p, 0, sizeof *p);
     defaults(p);
     if (len > MAX_PIPELINE_BYTES)
-        return mw_error_set(MW_ERR_INPUT, "pipeline file '%s' is larger than %zu MB: not a pipeline file",
-                            path, MAX_PIPELINE_BYTES >> 20);
+        return mw_error_set(MW_ERR_INPUT,
+                            "pipeline file '%s' is larger than %zu MB: not a pipeline file", path,
+                            MAX_PIPELINE_BYTES >> 20);
     p->path = mw_text_dup(path);
     p->dir = mw_text_dup(CPLGetPath(path));
     if (p->dir && !*p->dir) {
@@ -869,6 +908,7 @@ void mw_pipeline_free(mw_pipeline *p)
     free(p->source_path);
     free(p->stac_url);
     free(p->baseline_forest);
+    free(p->rf_treecover), free(p->rf_lossyear), free(p->rf_emissions);
     free(p->stac_sign_token_url);
     for (size_t i = 0; p->stac_sign_hosts && p->stac_sign_hosts[i]; i++)
         free(p->stac_sign_hosts[i]);

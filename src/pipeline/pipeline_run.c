@@ -32,6 +32,7 @@
 #include "minewatch/stac_api.h"
 #include "minewatch/site_change.h"
 #include "pipeline/provenance.h"
+#include "pipeline/site_reference_forest.h"
 #include "pipeline/site_maps.h"
 #include "pipeline/site_memory.h"
 #include "pipeline/site_stack.h"
@@ -271,6 +272,7 @@ typedef struct site_ctx {
     mw_run_report *rep;
     mw_run_result *res;
     json_t *prov_sites;
+    mw_rf_table *rf; /* reference_forest rows, when the pipeline has the section */
 } site_ctx;
 
 /* The count of clear observations, and for selecting methods the date each pixel took
@@ -451,6 +453,9 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         CPLFree(wkt);
         area_ha = OGR_G_Area(upoly) / 1e4;
     }
+    if (wpoly && p->rf_treecover && !sc->o->ingest_only &&
+        mw_site_reference_forest(p, site, wpoly, sc->o->mem_budget_mb, rows, sc->rf, jsite))
+        mw_report_add(sc->rep, site->id, "", "reference_forest", "%s", mw_error_message());
     if (wpoly) OGR_G_DestroyGeometry(wpoly);
     if (upoly) OGR_G_DestroyGeometry(upoly);
     /* The budget first: a site that does not fit is refused before anything is allocated. */
@@ -712,6 +717,7 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     }
     if (rc == 0) {
         json_t *prov = mw_provenance_begin(p, o);
+        mw_rf_table rf = {0};
         site_ctx sc = {site_budget(o),
                        p,
                        o,
@@ -720,7 +726,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
                        p->write_maps ? maps_dir : NULL,
                        rep,
                        res,
-                       json_object_get(prov, "sites")};
+                       json_object_get(prov, "sites"),
+                       &rf};
         for (size_t s = 0; s < ns; s++) {
             mw_log(MW_LOG_INFO, "site %zu/%zu: %s (%s)", s + 1, ns, sites[s]->id, sites[s]->name);
             mw_scene_catalog found = {0};
@@ -748,6 +755,13 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         if (!o->ingest_only && p->write_gpkg &&
             mw_indicators_write_gpkg(gpkg, res->rows, res->nrows))
             mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
+        if (!o->ingest_only && p->rf_treecover) {
+            char *rfp = mw_out_dir_stage(&od, "reference_forest.csv");
+            if (!rfp || mw_rf_table_write(&rf, rfp))
+                mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
+            free(rfp);
+        }
+        mw_rf_table_free(&rf);
         const int ind = !o->ingest_only;
         json_t *outs =
             json_pack("{s:s?,s:s?,s:s?,s:s}", "csv", ind && p->write_csv ? csv_final : NULL, "gpkg",

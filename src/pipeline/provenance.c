@@ -1,6 +1,7 @@
 #include "pipeline/provenance.h"
 
 #include "core/out_dir.h"
+#include "core/text.h"
 #include "pipeline/site_maps.h"
 
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "minewatch/forest_change.h"
 #include "minewatch/indicator.h"
 #include "minewatch/qa.h"
+#include "minewatch/treecover.h"
 #include "minewatch/spectral_index.h"
 #include "minewatch/version.h"
 
@@ -122,6 +124,17 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
     json_object_set_new(json_object_get(prov, "methods"), "change", mw_change_methods_json(p));
     json_object_set_new(json_object_get(json_object_get(prov, "methods"), "change"),
                         "coregistration_enabled", json_boolean(p->coregister));
+    if (p->rf_treecover) {
+        char *tc = mw_text_redact_url(p->rf_treecover), *ly = mw_text_redact_url(p->rf_lossyear),
+             *em = p->rf_emissions ? mw_text_redact_url(p->rf_emissions) : NULL;
+        json_object_set_new(
+            json_object_get(prov, "methods"), "reference_forest",
+            json_pack("{s:s,s:[s,s,s],s:s,s:s,s:s?,s:f,s:f}", "semantics", MW_TREECOVER_SEMANTICS,
+                      "citations", MW_GFC_CITATION, MW_GFW_EMISSIONS_CITATION, MW_COVERAGE_CITATION,
+                      "treecover2000", tc, "lossyear", ly, "emissions", em, "min_cover_pct",
+                      p->rf_min_cover, "min_size_ha", p->rf_min_size_ha));
+        free(tc), free(ly), free(em);
+    }
     json_object_set_new(prov, "indicator_columns", cols);
     json_object_set_new(prov, "sites", json_array());
     return prov;

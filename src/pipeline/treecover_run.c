@@ -30,8 +30,9 @@
 #include "minewatch/version.h"
 #include "pipeline/provenance.h"
 
-#define BYTES_PER_PIXEL 23 /* treecover, lossyear, emissions, coverage, and the figures' scratch   \
-                            */
+#define BYTES_PER_PIXEL                                                                            \
+    23 /* treecover, lossyear, emissions, coverage, and the figures' scratch                       \
+        */
 #define BATCH_POLYGONS 256
 
 typedef struct polygon_job {
@@ -535,22 +536,11 @@ int mw_treecover_run(const mw_treecover_options *o, mw_run_report *rep, mw_treec
         "minewatch " MW_VERSION_STRING, "gdal", GDALVersionInfo("RELEASE_NAME"), "created", now,
         "command_line", o->command_line, "method", "name",
         "Global Forest Watch tree cover, loss and gross emissions per polygon and year",
-        "semantics",
-        "mapme.biodiversity treecover_area_and_emissions; exact pixel coverage; forest = "
-        "treecover2000 > min_cover; 4-connected patches of the polygon's pixels kept when their "
-        "area > min_size_ha; WGS 84 ellipsoidal pixel areas; tree cover of year Y excludes the "
-        "loss of years up to Y; emissions weighted by coverage (see minewatch/treecover.h)",
-        "citations",
-        "Hansen, M. C. et al. (2013) High-resolution global maps of 21st-century forest cover "
-        "change. Science 342, 850-853. doi:10.1126/science.1244693",
-        "Harris, N. L. et al. (2021) Global maps of twenty-first century forest carbon fluxes. "
-        "Nature Climate Change 11, 234-240. doi:10.1038/s41558-020-00976-6",
-        "Baston, D. (2022) exactextract: fast and accurate raster zonal statistics "
-        "(https://github.com/isciences/exactextract)",
-        "parameters", "min_cover_pct", p->min_cover_pct, "min_size_ha", p->min_size_ha, "year_from",
-        p->year_from, "year_to", p->year_to, "id_field",
-        o->id_field ? o->id_field : (id_field >= 0 ? "id" : "(feature id)"), "inputs",
-        inputs_json(o, &L), "polygons", (json_int_t)res->polygons, "failed",
+        "semantics", MW_TREECOVER_SEMANTICS, "citations", MW_GFC_CITATION,
+        MW_GFW_EMISSIONS_CITATION, MW_COVERAGE_CITATION, "parameters", "min_cover_pct",
+        p->min_cover_pct, "min_size_ha", p->min_size_ha, "year_from", p->year_from, "year_to",
+        p->year_to, "id_field", o->id_field ? o->id_field : (id_field >= 0 ? "id" : "(feature id)"),
+        "inputs", inputs_json(o, &L), "polygons", (json_int_t)res->polygons, "failed",
         (json_int_t)res->failed, "failures", json_incref(failures));
     json_object_set_new(prov, "outputs",
                         json_pack("{s:o}", "files", mw_provenance_output_files(&od)));
@@ -578,5 +568,48 @@ done:
     if (rsrs) OSRDestroySpatialReference(rsrs);
     OSRDestroySpatialReference(ll);
     GDALClose(aoi);
+    return rc;
+}
+
+int mw_treecover_polygon(const char *treecover, const char *lossyear, const char *emissions,
+                         void *geometry_lonlat, const mw_treecover_params *p, size_t mem_budget_mb,
+                         mw_treecover_year *years)
+{
+    OGRGeometryH g = geometry_lonlat;
+    OGREnvelope e;
+    OGR_G_GetEnvelope(g, &e);
+    mw_treecover_options o = {0};
+    o.treecover = treecover, o.lossyear = lossyear, o.emissions = emissions;
+    layers L;
+    if (open_layers(&o, 0.5 * (e.MinX + e.MaxX), 0.5 * (e.MinY + e.MaxY), &L)) {
+        close_layers(&L);
+        return -1;
+    }
+    polygon_job j = {0};
+    j.site_id = mw_text_dup("");
+    j.geom = OGR_G_Clone(g);
+    const char *rwkt;
+    mw_tile_layer_grid(L.tc, (double[6]){0}, &rwkt);
+    OGRSpatialReferenceH ll = OSRNewSpatialReference(NULL), rs = OSRNewSpatialReference(rwkt);
+    OSRImportFromEPSG(ll, 4326);
+    OSRSetAxisMappingStrategy(ll, OAMS_TRADITIONAL_GIS_ORDER);
+    OSRSetAxisMappingStrategy(rs, OAMS_TRADITIONAL_GIS_ORDER);
+    if (!OSRIsSame(ll, rs)) {
+        OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(ll, rs);
+        if (!ct || OGR_G_Transform(j.geom, ct) != OGRERR_NONE)
+            job_fail(&j, "the site cannot be transformed to the rasters' CRS");
+        if (ct) OCTDestroyCoordinateTransformation(ct);
+    }
+    OSRDestroySpatialReference(ll), OSRDestroySpatialReference(rs);
+    const size_t budget = (mem_budget_mb ? mem_budget_mb : 1024) * (size_t)1048576;
+    if (!j.error) read_job(&L, budget / 2 / BYTES_PER_PIXEL, &j);
+    compute(&L, p, L.em != NULL, &j);
+    int rc = 0;
+    if (j.error)
+        rc = mw_error_set(MW_ERR_INPUT, "%s", j.error);
+    else
+        memcpy(years, j.years, (size_t)(p->year_to - p->year_from + 1) * sizeof *years);
+    job_free(&j);
+    close_layers(&L);
     return rc;
 }
