@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "minewatch/error.h"
+#include "minewatch/date.h"
 #include "minewatch/pipeline.h"
 #include "minewatch/qa.h"
 #include "test_util.h"
@@ -121,6 +122,58 @@ static void mistakes_have_positions(void **state)
     expect_error("name: t\n", "name: t\nname: u\n", 2, 1, "given twice");
 }
 
+/* periods.yearly and monitoring.yearly expand to one period a year; reference_forest parses. */
+static void yearly_periods_and_reference_forest(void **state)
+{
+    (void)state;
+    char *f = tu_path(g_dir, "yearly.yaml");
+    tu_write(f, "name: y\nsites: {catalogue: s.geojson}\nsource: {type: simulator}\n"
+                "periods:\n  yearly: {from: 2019, to: 2022, months: [11, 2]}\n"
+                "reference_forest: {treecover: 'https://h/x_{lat}_{lon}.tif', lossyear: ly.tif}\n");
+    mw_pipeline p;
+    if (mw_pipeline_load(f, &p)) fail_msg("%s", mw_error_message());
+    assert_int_equal(p.n_periods, 4);
+    const char *names[] = {"baseline", "2020", "2021", "2022"};
+    for (int k = 0; k < 4; k++) {
+        assert_string_equal(p.periods[k].name, names[k]);
+        char a[11], b[11], wa[11], wb[11];
+        mw_day_format(p.periods[k].start, a), mw_day_format(p.periods[k].end, b);
+        snprintf(wa, sizeof wa, "%d-11-01", 2019 + k);
+        snprintf(wb, sizeof wb, "%d-02-%02d", 2020 + k, (2020 + k) % 4 == 0 ? 29 : 28);
+        assert_string_equal(a, wa), assert_string_equal(b, wb);
+    }
+    assert_string_equal(p.rf_treecover, "https://h/x_{lat}_{lon}.tif");
+    char *ly = tu_path(g_dir, "ly.tif");
+    assert_string_equal(p.rf_lossyear, ly);
+    assert_null(p.rf_emissions);
+    assert_true(p.rf_min_cover == 30 && p.rf_min_size_ha == 0);
+    free(ly);
+    mw_pipeline_free(&p);
+    tu_write(f, "name: y\nsites: {catalogue: s.geojson}\nsource: {type: simulator}\n"
+                "periods:\n  baseline: {start: 2018-06-01, end: 2018-09-30}\n"
+                "  monitoring: {yearly: {from: 2020, to: 2024, months: [6, 9]}}\n");
+    if (mw_pipeline_load(f, &p)) fail_msg("%s", mw_error_message());
+    assert_int_equal(p.n_periods, 6);
+    assert_string_equal(p.periods[5].name, "2024");
+    char d[11];
+    mw_day_format(p.periods[5].end, d);
+    assert_string_equal(d, "2024-09-30");
+    mw_pipeline_free(&p);
+    free(f);
+    expect_error("  baseline: {start: 2021-06-01, end: 2021-09-30}\n  monitoring:\n"
+                 "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n",
+                 "  yearly: {from: 2021, to: 2021}\n", 7, 11, "two years at least");
+    expect_error("  baseline: {start: 2021-06-01, end: 2021-09-30}\n  monitoring:\n"
+                 "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n",
+                 "  yearly: {from: 2019, to: 2024, months: [6]}\n", 7, 42,
+                 "[first month, last month]");
+    expect_error("    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n",
+                 "    yearly: {from: 2020, to: 2024, months: [6, 13]}\n", 9, 48,
+                 "between 1 and 12");
+    expect_error("thresholds:", "reference_forest: {treecover: t.tif}\nthresholds:", 12, 19,
+                 "needs 'lossyear'");
+}
+
 static void missing_file_and_empty_file(void **state)
 {
     (void)state;
@@ -156,6 +209,7 @@ int main(void)
         cmocka_unit_test(good_file_values),
         cmocka_unit_test(mistakes_have_positions),
         cmocka_unit_test(missing_file_and_empty_file),
+        cmocka_unit_test(yearly_periods_and_reference_forest),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

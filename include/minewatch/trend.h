@@ -17,6 +17,13 @@ typedef struct mw_trend {
     double p;         /* two-sided p-value of z (normal approximation); NaN if n < 3 */
 } mw_trend;
 
+/* Fewer points than this give no reported p-value: with n = 3 the smallest two-sided p is 0.296,
+ * so a "p" there says nothing about a trend. */
+#define MW_TREND_MIN_N_FOR_P 4
+#define MW_TREND_P_NOTE                                                                            \
+    "ndvi_trend_p is left empty when fewer than 4 periods have a site-mean NDVI: with 3 points "   \
+    "the smallest two-sided Mann-Kendall p-value is 0.296"
+
 /* t: times (strictly increasing), v: values (NaN skipped), n <= 64. */
 void mw_trend_fit(const double *t, const float *v, int n, mw_trend *out);
 

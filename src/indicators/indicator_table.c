@@ -52,7 +52,8 @@ const mw_indicator_column mw_indicator_columns[] = {
     COL(ndvi_trend_per_yr, MW_STAGE_ANY, MW_COL_REAL, 5, "NDVI/yr",
         "Theil-Sen slope of the site-mean NDVI over all periods (same on every row of a site)"),
     COL(ndvi_trend_p, MW_STAGE_ANY, MW_COL_REAL, 4, "p",
-        "two-sided Mann-Kendall p-value of that trend"),
+        "two-sided Mann-Kendall p-value of that trend; empty with fewer than 4 periods (3 points "
+        "cannot give p < 0.296)"),
     COL(coreg_shift_px, MW_STAGE_COMPOSITE, MW_COL_REAL, 3, "px",
         "mean length of the co-registration shifts applied to this period's scenes"),
     COL(gfw_treecover_ha, MW_STAGE_COMPOSITE, MW_COL_REAL, 2, "ha",

@@ -10,6 +10,7 @@
 
 #include "core/name_check.h"
 #include "core/text.h"
+#include "minewatch/date.h"
 #include "minewatch/error.h"
 #include "minewatch/pipeline.h"
 
@@ -373,14 +374,98 @@ static int parse_period(const ctx *c, yaml_node_t *n, const char *what, mw_perio
     return 0;
 }
 
+/* yearly: {from: Y0, to: Y1, months: [M0, M1]}: one period a year, named by its year, from the
+ * first day of month M0 to the last day of M1 (in the next year when M1 < M0: a season across
+ * the new year). months defaults to [1, 12]. */
+typedef struct yearly {
+    long from, to, m0, m1;
+} yearly;
+
+static int parse_yearly(const ctx *c, yaml_node_t *n, const char *what, yearly *y)
+{
+    static const char *const keys[] = {"from", "to", "months", NULL};
+    if (check_keys(c, n, what, keys)) return -1;
+    yaml_node_t *v;
+    if (need(c, n, "from", what, &v) || get_int(c, v, "from", 1900, 2200, &y->from)) return -1;
+    if (need(c, n, "to", what, &v) || get_int(c, v, "to", y->from, 2200, &y->to)) return -1;
+    y->m0 = 1, y->m1 = 12;
+    if ((v = map_get(c, n, "months"))) {
+        if (v->type != YAML_SEQUENCE_NODE ||
+            v->data.sequence.items.top - v->data.sequence.items.start != 2)
+            return err_at(c, v, "%s.months must be [first month, last month], e.g. [6, 9]", what);
+        if (get_int(c, yaml_document_get_node(c->doc, v->data.sequence.items.start[0]),
+                    "first month", 1, 12, &y->m0) ||
+            get_int(c, yaml_document_get_node(c->doc, v->data.sequence.items.start[1]),
+                    "last month", 1, 12, &y->m1))
+            return -1;
+    }
+    if (y->to - y->from >= 63)
+        return err_at(c, n, "%s spans %ld years; at most 63 (a trend takes 64 points)", what,
+                      y->to - y->from + 1);
+    return 0;
+}
+
+static int yearly_period(const yearly *y, long year, const char *name, mw_period *out)
+{
+    char buf[16];
+    snprintf(buf, sizeof buf, "%ld", year);
+    out->name = mw_text_dup(name ? name : buf);
+    out->start = mw_day_from_ymd((int)year, (int)y->m0, 1);
+    long ey = y->m1 < y->m0 ? year + 1 : year, em = y->m1 + 1;
+    if (em == 13) em = 1, ey++;
+    out->end = mw_day_from_ymd((int)ey, (int)em, 1) - 1; /* the last day of month m1 */
+    return out->name ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory");
+}
+
 static int parse_periods(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
-    static const char *const keys[] = {"baseline", "monitoring", NULL};
+    static const char *const keys[] = {"baseline", "monitoring", "yearly", NULL};
     if (check_keys(c, n, "periods", keys)) return -1;
-    yaml_node_t *b, *m;
+    yaml_node_t *b = map_get(c, n, "baseline"), *m = map_get(c, n, "monitoring"),
+                *yl = map_get(c, n, "yearly");
+    if (yl) { /* the first year is the baseline, each later year a monitoring period */
+        if (b || m)
+            return err_at(c, b ? b : m,
+                          "'periods.yearly' makes the baseline and the monitoring periods; give "
+                          "it alone, or 'monitoring: {yearly: ...}' beside a baseline");
+        yearly y;
+        if (parse_yearly(c, yl, "periods.yearly", &y)) return -1;
+        if (y.to == y.from)
+            return err_at(c, yl,
+                          "periods.yearly needs two years at least (a baseline and one "
+                          "monitoring year)");
+        p->periods = calloc((size_t)(y.to - y.from + 1), sizeof *p->periods);
+        if (!p->periods) return mw_error_set(MW_ERR_NOMEM, "out of memory");
+        for (long yr = y.from; yr <= y.to; yr++)
+            if (yearly_period(&y, yr, yr == y.from ? "baseline" : NULL,
+                              &p->periods[p->n_periods++]))
+                return -1;
+        return 0;
+    }
     if (need(c, n, "baseline", "periods", &b) || need(c, n, "monitoring", "periods", &m)) return -1;
+    yaml_node_t *my = m->type == YAML_MAPPING_NODE ? map_get(c, m, "yearly") : NULL;
+    if (my) {
+        static const char *const mkeys[] = {"yearly", NULL};
+        if (check_keys(c, m, "periods.monitoring", mkeys)) return -1;
+        yearly y;
+        if (parse_yearly(c, my, "periods.monitoring.yearly", &y)) return -1;
+        p->periods = calloc((size_t)(y.to - y.from + 2), sizeof *p->periods);
+        if (!p->periods) return mw_error_set(MW_ERR_NOMEM, "out of memory");
+        p->n_periods = 1;
+        if (parse_period(c, b, "periods.baseline", &p->periods[0], 0)) return -1;
+        for (long yr = y.from; yr <= y.to; yr++) {
+            mw_period *q = &p->periods[p->n_periods++];
+            if (yearly_period(&y, yr, NULL, q)) return -1;
+            if (q->start <= p->periods[0].end)
+                return err_at(c, my, "monitoring period '%s' must start after the baseline ends",
+                              q->name);
+        }
+        return 0;
+    }
     if (m->type != YAML_SEQUENCE_NODE || m->data.sequence.items.top == m->data.sequence.items.start)
-        return err_at(c, m, "'periods.monitoring' must be a non-empty list of {name, start, end}");
+        return err_at(c, m,
+                      "'periods.monitoring' must be a non-empty list of {name, start, end} or "
+                      "{yearly: {from, to, months}}");
     size_t nm = (size_t)(m->data.sequence.items.top - m->data.sequence.items.start);
     p->periods = calloc(nm + 1, sizeof *p->periods);
     if (!p->periods) return mw_error_set(MW_ERR_NOMEM, "out of memory");

@@ -20,6 +20,7 @@
 #include "minewatch/indicator.h"
 #include "minewatch/qa.h"
 #include "minewatch/treecover.h"
+#include "minewatch/trend.h"
 #include "minewatch/spectral_index.h"
 #include "minewatch/version.h"
 
@@ -135,6 +136,8 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
                       p->rf_min_cover, "min_size_ha", p->rf_min_size_ha));
         free(tc), free(ly), free(em);
     }
+    json_object_set_new(json_object_get(prov, "methods"), "trend_p_note",
+                        json_string(MW_TREND_P_NOTE));
     json_object_set_new(prov, "indicator_columns", cols);
     json_object_set_new(prov, "sites", json_array());
     return prov;

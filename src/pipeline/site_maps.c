@@ -126,7 +126,9 @@ void mw_change_fill_rows(mw_indicator_row *rows, const mw_site_change *c)
         mw_indicator_row *r = &rows[k];
         const mw_period_change *pc = &c->per[k];
         r->ndvi_trend_per_yr = c->site_trend.slope;
-        r->ndvi_trend_p = c->site_trend.p;
+        /* Mann-Kendall on 3 points cannot go below p = 0.296: a number that only looks like a
+         * test. Below MW_TREND_MIN_N_FOR_P points the cell stays empty (provenance says why). */
+        r->ndvi_trend_p = c->site_trend.n >= MW_TREND_MIN_N_FOR_P ? c->site_trend.p : NAN;
         if (!pc->ok) continue;
         r->valid_fraction = pc->valid_fraction;
         r->ndvi_mean = pc->ndvi_mean;
