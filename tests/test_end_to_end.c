@@ -628,6 +628,32 @@ static void change_stages_match_truth(void **state)
             checked++;
         }
         assert_true(checked >= 2);
+        /* Patches, counts and hectares reconcile: a period's features are its loss_patches, each
+         * of at least the MMU, and their areas add up to its forest_loss_ha. */
+        const char *const per_names[] = {"baseline", "2023"};
+        for (int k = 0; k < 2; k++) {
+            long n = 0;
+            double sum = 0, smallest = INFINITY;
+            OGRFeatureH f;
+            OGR_L_ResetReading(l);
+            while ((f = OGR_L_GetNextFeature(l)) != NULL) {
+                if (strcmp(OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "period")),
+                           per_names[k]) == 0) {
+                    double a = OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "area_ha"));
+                    n++, sum += a;
+                    if (a < smallest) smallest = a;
+                }
+                OGR_F_Destroy(f);
+            }
+            double want_n = csv_value(csv, site, per_names[k], "loss_patches");
+            double want_ha = csv_value(csv, site, per_names[k], "forest_loss_ha");
+            print_message("%s %s: %ld patch polygons, %.2f ha; loss_patches %.0f, forest_loss_ha "
+                          "%.2f\n",
+                          site, per_names[k], n, sum, want_n, want_ha);
+            assert_int_equal(n, (long)want_n);
+            assert_true(fabs(sum - want_ha) < 0.01);
+            if (n) assert_true(smallest >= 0.5 - 1e-9);
+        }
         GDALClose(ds);
         free(gp);
         /* The transition matrix accounts for every site pixel. */

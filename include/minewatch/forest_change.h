@@ -7,7 +7,7 @@
 
 #define MW_FOREST_RULE_CITATION                                                                    \
     "Forest: composite NDVI >= forest_ndvi_min, a proxy for the Global Forest Watch definition "   \
-    "(>= 30 % canopy of trees >= 5 m; Hansen et al. 2013, Science 342:850). Loss: forest in the "  \
+    "(> 30 % canopy of trees >= 5 m; Hansen et al. 2013, Science 342:850). Loss: forest in the "   \
     "baseline, not forest now, and an NDVI drop >= loss_ndvi_drop_min (stand-replacing clearing)"
 
 /* Morphological opening of a 0/1 loss map by a k x k square: a pixel stays only if some k x k

@@ -44,9 +44,12 @@ typedef struct mw_period_change {
 } mw_period_change;
 
 /* A loss patch: connected pixels first lost in the same period. */
+/* A forest-loss patch of one period: 8-connected pixels of the forest lost by that period (the
+ * pixels forest_loss_ha counts), at least the minimum mapping unit. A period's patches are
+ * loss_patches of its row and their areas add up to its forest_loss_ha. */
 typedef struct mw_loss_patch {
-    int32_t id; /* in the patch_id map */
-    int period; /* index of the first period with the loss */
+    int32_t id; /* 1.. within its period, in raster order of the patch's first pixel */
+    int period; /* index of the period */
     long npix;
     double area_ha;
     double mean_dndvi; /* baseline NDVI minus NDVI of that period, over the patch */
@@ -61,7 +64,9 @@ typedef struct mw_site_change {
     float **dnbr;        /* per period, NULL for the baseline */
     uint8_t **changed;   /* per period: generic change 1, none 0, no data 255; NULL baseline */
     uint8_t *first_loss; /* first period with loss, 0 none, 255 no data */
-    int32_t *patch_id;   /* 0 none, else an id of patches[] */
+    uint8_t *lost_by;    /* per pixel lost_bytes bytes: bit k-1 set when the pixel is in a kept
+                            loss patch at period k */
+    size_t lost_bytes;
     mw_loss_patch *patches;
     size_t npatches;
     float *trend_slope, *trend_p; /* NDVI per year and its Mann-Kendall p, per pixel */
@@ -76,8 +81,8 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
                            const mw_change_config *cfg, mw_site_change *out);
 void mw_site_change_free(mw_site_change *c);
 
-/* Writes the loss patches as polygons (GeoPackage, grid CRS; fields site_id, patch_id, period,
- * first_lost_by, area_ha, mean_dndvi), whole or not at all. */
+/* Writes the loss patches as polygons (GeoPackage, grid CRS; fields patch_id, site_id, period,
+ * area_ha, pixels, mean_dndvi), one feature per patch of each period, whole or not at all. */
 int mw_loss_patches_write(const char *path, const mw_grid *g, const char *site_id,
                           const mw_site_change *c, const char *const *period_names);
 

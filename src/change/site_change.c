@@ -23,7 +23,7 @@ void mw_site_change_free(mw_site_change *c)
         if (c->changed) free(c->changed[k]);
     }
     free(c->cover), free(c->ndvi), free(c->dnbr), free(c->changed);
-    free(c->per), free(c->first_loss), free(c->patch_id), free(c->patches);
+    free(c->per), free(c->first_loss), free(c->lost_by), free(c->patches);
     free(c->trend_slope), free(c->trend_p);
     memset(c, 0, sizeof *c);
 }
@@ -56,49 +56,6 @@ static void pixel_trends(mw_site_change *c, const uint8_t *mask, size_t npix, co
     }
 }
 
-/* Loss patches: connected pixels first lost in the same period, numbered across periods. */
-static int label_loss_patches(mw_site_change *c, const mw_grid *g, int chunk_rows)
-{
-    const size_t npix = mw_grid_npix(g);
-    uint8_t *sel = malloc(npix);
-    int32_t *lab = malloc(npix * sizeof *lab);
-    float *dndvi = malloc(npix * sizeof *dndvi);
-    int rc = sel && lab && dndvi ? 0 : mw_error_set(MW_ERR_NOMEM, "loss patches: out of memory");
-    const double px_ha = g->res * g->res / 1e4;
-    int32_t next = 0;
-    for (size_t k = 1; k < c->nperiods && rc == 0; k++) {
-        if (!c->per[k].ok) continue;
-        long any = 0;
-        for (size_t i = 0; i < npix; i++) {
-            sel[i] = c->first_loss[i] == k;
-            any += sel[i];
-            dndvi[i] = c->ndvi[0][i] - c->ndvi[k][i];
-        }
-        if (!any) continue;
-        mw_patch *p = NULL;
-        size_t np = 0;
-        rc = mw_patches_label(sel, dndvi, g->width, g->height, chunk_rows, 1, lab, &p, &np);
-        if (rc) break;
-        mw_loss_patch *grown = realloc(c->patches, (c->npatches + np + 1) * sizeof *grown);
-        if (!grown) {
-            free(p);
-            rc = mw_error_set(MW_ERR_NOMEM, "loss patches: out of memory");
-            break;
-        }
-        c->patches = grown;
-        for (size_t j = 0; j < np; j++)
-            c->patches[c->npatches++] =
-                (mw_loss_patch){next + p[j].id, (int)k, p[j].npix, p[j].npix * px_ha,
-                                p[j].value_n ? p[j].value_sum / (double)p[j].value_n : NAN};
-        for (size_t i = 0; i < npix; i++)
-            if (lab[i]) c->patch_id[i] = next + lab[i];
-        next += (int32_t)np;
-        free(p);
-    }
-    free(sel), free(lab), free(dndvi);
-    return rc;
-}
-
 int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiods,
                            const float *const *const *rows, const double *t_years,
                            const mw_change_config *cfg, mw_site_change *out)
@@ -126,15 +83,17 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
     out->dnbr = calloc(nperiods, sizeof *out->dnbr);
     out->changed = calloc(nperiods, sizeof *out->changed);
     out->first_loss = malloc(npix);
-    out->patch_id = calloc(npix, sizeof *out->patch_id);
+    out->lost_bytes = (nperiods - 1 + 7) / 8;
+    out->lost_by = calloc(npix, out->lost_bytes);
     out->trend_slope = malloc(npix * sizeof(float));
     out->trend_p = malloc(npix * sizeof(float));
     uint8_t *loss = malloc(npix), *scratch = malloc(npix), *was_bare = calloc(npix, 1);
     int32_t *lab = malloc(npix * sizeof *lab);
     float *nbr0 = malloc(npix * sizeof *nbr0), *nbr = malloc(npix * sizeof *nbr);
+    float *dndvi = malloc(npix * sizeof *dndvi);
     int rc = out->per && out->cover && out->ndvi && out->dnbr && out->changed && out->first_loss &&
-                     out->patch_id && out->trend_slope && out->trend_p && loss && scratch &&
-                     was_bare && lab && nbr0 && nbr
+                     out->lost_by && out->trend_slope && out->trend_p && loss && scratch &&
+                     was_bare && lab && nbr0 && nbr && dndvi
                  ? 0
                  : mw_error_set(MW_ERR_NOMEM, "change: out of memory for a %dx%d grid", g->width,
                                 g->height);
@@ -198,6 +157,7 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
                     out->dnbr[k][i] = d;
                     high_n += mask[i] && mw_severity_of(d) == high;
                 }
+                dndvi[i] = v0[i] - vk[i];
                 loss[i] = mask[i] && c0[i] == MW_COVER_FOREST && ck[i] != MW_COVER_FOREST &&
                           ck[i] != MW_COVER_NODATA &&
                           (double)v0[i] - (double)vk[i] >= cfg->loss_ndvi_drop_min;
@@ -255,14 +215,29 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
         mw_loss_open(loss, g->width, g->height, cfg->loss_min_width_px, scratch);
         mw_patch *p = NULL;
         size_t np = 0;
-        rc = mw_patches_label(loss, NULL, g->width, g->height, cfg->chunk_rows, mmu_px, lab, &p,
+        rc = mw_patches_label(loss, dndvi, g->width, g->height, cfg->chunk_rows, mmu_px, lab, &p,
                               &np);
         if (rc) break;
+        /* the patches are those of forest_loss_ha: same pixels, so counts and hectares agree */
+        mw_loss_patch *grown = realloc(out->patches, (out->npatches + np + 1) * sizeof *grown);
+        if (!grown) {
+            free(p);
+            rc = mw_error_set(MW_ERR_NOMEM, "loss patches: out of memory");
+            break;
+        }
+        out->patches = grown;
+        for (size_t j = 0; j < np; j++)
+            out->patches[out->npatches++] =
+                (mw_loss_patch){p[j].id, (int)k, p[j].npix, p[j].npix * px_ha,
+                                p[j].value_n ? p[j].value_sum / (double)p[j].value_n : NAN};
         free(p);
         long nloss = 0;
+        const size_t byte = (k - 1) / 8;
+        const uint8_t bit = (uint8_t)(1u << ((k - 1) % 8));
         for (size_t i = 0; i < npix; i++) {
             if (!lab[i]) continue;
             nloss++;
+            out->lost_by[i * out->lost_bytes + byte] |= bit;
             if (out->first_loss[i] == 0) out->first_loss[i] = (uint8_t)k;
         }
         pc->forest_loss_ha = nloss * px_ha;
@@ -270,7 +245,6 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
         for (size_t i = 0; i < npix; i++)
             was_bare[i] |= ck[i] == MW_COVER_BARE;
     }
-    if (rc == 0) rc = label_loss_patches(out, g, cfg->chunk_rows);
     if (rc == 0) {
         pixel_trends(out, mask, npix, t_years);
         float site_ndvi[64];
@@ -278,7 +252,7 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
             site_ndvi[k] = (float)out->per[k].ndvi_mean;
         mw_trend_fit(t_years, site_ndvi, (int)nperiods, &out->site_trend);
     }
-    free(loss), free(scratch), free(was_bare), free(lab), free(nbr0), free(nbr);
+    free(loss), free(scratch), free(was_bare), free(lab), free(nbr0), free(nbr), free(dndvi);
     if (rc) mw_site_change_free(out);
     return rc;
 }

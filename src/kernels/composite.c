@@ -11,7 +11,7 @@
 
 // clang-format off
 const mw_composite_method_info mw_composite_methods[] = {
-    {"median", "per-band median of the clear observations (the mean of the middle two for an even count)", "Flood N. 2013, Seasonal composite Landsat TM/ETM+ images using the medoid, Remote Sens. 5(12):6481-6500"},
+    {"median", "per-band median of the clear observations (the mean of the middle two for an even count)", "the per-band median, as compared with the medoid by Flood N. 2013, Seasonal composite Landsat TM/ETM+ images using the medoid, Remote Sens. 5(12):6481-6500 (minewatch takes the median, not the medoid: bands of one pixel may come from different dates)"},
     {"max_ndvi", "the clear observation of greatest NDVI, all bands from that date", "Holben B.N. 1986, Int. J. Remote Sens. 7(11):1417-1434"},
     {"bap", "the clear observation of best score: 0.75 x Gaussian day-of-year closeness (sigma 30 d) to the period's middle + 0.25 x the chip's clear fraction over the site", "White J.C. et al. 2014, Can. J. Remote Sens. 40(3):192-212; Griffiths P. et al. 2013, IEEE JSTARS 6(5):2088-2101"},
 };

@@ -42,7 +42,7 @@ typedef struct source {
         _Pragma("omp simd") for (size_t i = 0; i < n; i++)                                         \
         {                                                                                          \
             const C d = (C)p[i];                                                                   \
-            out[i] = ((hn && d == ndc) | (hs && d == satc)) ? NAN : (float)d;                        \
+            out[i] = ((hn && d == ndc) | (hs && d == satc)) ? NAN : (float)d;                      \
         }                                                                                          \
     } while (0)
 

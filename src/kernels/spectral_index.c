@@ -69,9 +69,9 @@ const mw_spectral_index mw_spectral_indices[] = {
     {"ndbi", "(swir16-nir)/(swir16+nir)", {B(SWIR16), B(NIR)}, 2, -1, 1, ndbi, "Zha Y. et al. 2003, Int. J. Remote Sens. 24(3):583-594", ND},
     {"bsi", "((swir16+red)-(nir+blue))/((swir16+red)+(nir+blue))", {B(SWIR16), B(RED), B(NIR), B(BLUE)}, 4, -1, 1, bsi, "Rikimaru A. et al. 2002, Tropical forest cover density mapping, Trop. Ecol. 43(1):39-47", 0},
     {"ndmi", "(nir-swir16)/(nir+swir16)", {B(NIR), B(SWIR16)}, 2, -1, 1, ndmi, "Gao B.-C. 1996, Remote Sens. Environ. 58(3):257-266", ND},
-    {"nhi_swir", "(swir22-swir16)/(swir22+swir16)", {B(SWIR22), B(SWIR16)}, 2, -1, 1, nhi_swir, "Marchese F. et al. 2019, Remote Sens. 11(23):2876 (Normalized Hotspot Indices)", ND},
-    {"nhi_swnir", "(swir16-nir08)/(swir16+nir08)", {B(SWIR16), B(NIR08)}, 2, -1, 1, nhi_swnir, "Marchese F. et al. 2019, Remote Sens. 11(23):2876 (Normalized Hotspot Indices)", ND},
-    {"tai", "(swir22-swir16)/nir08", {B(SWIR22), B(SWIR16), B(NIR08)}, 3, -1e3, 1e3, tai, "Liu Y. et al. 2021, Remote Sens. Environ. 265:112664 (Thermal Anomaly Index)", 0},
+    {"nhi_swir", "(swir22-swir16)/(swir22+swir16)", {B(SWIR22), B(SWIR16)}, 2, -1, 1, nhi_swir, "Marchese F. et al. 2019, Remote Sens. 11(23):2876 (Normalized Hotspot Indices; defined there on TOA radiance, computed here on the scene's reflectance)", ND},
+    {"nhi_swnir", "(swir16-nir08)/(swir16+nir08)", {B(SWIR16), B(NIR08)}, 2, -1, 1, nhi_swnir, "Marchese F. et al. 2019, Remote Sens. 11(23):2876 (Normalized Hotspot Indices; defined there on TOA radiance, computed here on the scene's reflectance)", ND},
+    {"tai", "(swir22-swir16)/nir08", {B(SWIR22), B(SWIR16), B(NIR08)}, 3, -1e3, 1e3, tai, "Liu Y., Zhi W., Xu B., Xu W. & Wu W. 2021, Detecting high-temperature anomalies from Sentinel-2 MSI images, ISPRS J. Photogramm. Remote Sens. 177:174-193 (Thermal Anomaly Index)", 0},
 };
 // clang-format on
 #undef ND

@@ -37,10 +37,10 @@ static size_t composites_px(const mw_pipeline *p)
 
 static size_t change_px(const mw_pipeline *p)
 {
-    /* per period: NDVI, cover, dNBR, changed map (10); then first loss, patch ids, trend slope
-     * and p, loss, scratch, was-bare, labels, NBR twice (28); the labelling and generic change
-     * kernels' own planes (labels, dNDVI, weights, ~24) */
-    return p->n_periods * 10 + 28 + 24;
+    /* per period: NDVI, cover, dNBR, changed map (10); then first loss, trend slope and p, loss,
+     * scratch, was-bare, labels, NBR twice, dNDVI (28), the lost-by bits (a byte per 8
+     * periods); the labelling and generic change kernels' own planes (labels, weights, ~24) */
+    return p->n_periods * 10 + 28 + (p->n_periods + 6) / 8 + 24;
 }
 
 size_t mw_site_memory_change(const mw_pipeline *p, size_t npix)
