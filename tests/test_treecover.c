@@ -570,6 +570,106 @@ static void run_reports_reference_forest(void **state)
     free(out), free(ref), free(pl), free(cat);
 }
 
+/* protected_areas: distance, overlap and loss inside, against OGR/GDAL in Python. */
+static void run_reports_protected_areas(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    GDALDatasetH ds = GDALOpenEx(DATA "/gfw_sample.gpkg", GDAL_OF_VECTOR, NULL, NULL, NULL);
+    OGRFeatureH f = OGR_L_GetNextFeature(GDALDatasetGetLayer(ds, 0));
+    char *geo = OGR_G_ExportToJson(OGR_F_GetGeometryRef(f));
+    char *cat = fmt("%s/pa-sites.geojson", g_dir);
+    char *text = fmt("{\"type\":\"FeatureCollection\",\"features\":["
+                     "{\"type\":\"Feature\",\"properties\":{\"id\":\"neiba\",\"name\":\"n\","
+                     "\"kind\":\"mine\",\"commodities\":\"bauxite\",\"country\":\"DO\"},"
+                     "\"geometry\":%s},"
+                     "{\"type\":\"Feature\",\"properties\":{\"id\":\"far\",\"name\":\"f\","
+                     "\"kind\":\"mine\",\"commodities\":\"bauxite\",\"country\":\"DO\","
+                     "\"radius_m\":500},\"geometry\":{\"type\":\"Point\",\"coordinates\":"
+                     "[-71.25,18.80]}}]}",
+                     geo);
+    tu_write(cat, text);
+    free(text), CPLFree(geo), OGR_F_Destroy(f), GDALClose(ds);
+    char *pl = fmt("%s/pa.yaml", g_dir);
+    text =
+        fmt("name: pa\nsites: {catalogue: %s}\n"
+            "source: {type: simulator, seed: 9, scenes_per_period: 2, cloud_cover: 0.1}\n"
+            "periods:\n  baseline: {start: 2019-06-01, end: 2019-09-30}\n  monitoring:\n"
+            "    - {name: \"2021\", start: 2021-06-01, end: 2021-09-30}\n"
+            "grid: {pixel_size_m: 30, buffer_m: 0}\noutputs: {formats: [csv, maps]}\n"
+            "protected_areas: {path: " DATA "/sierra_de_neiba_478140.gpkg, name_field: WDPAID}\n",
+            cat);
+    tu_write(pl, text);
+    free(text);
+    char *out = fmt("%s/pa-run", g_dir);
+    int rc = cli(&text, "run %s -o %s -q", pl, out);
+    if (rc != 0) fail_msg("run exited %d:\n%s", rc, text);
+    free(text);
+    char *p1 = fmt("%s/indicators.csv", out);
+    char *ind = tu_read(p1, NULL);
+    int cdist = column_of(ind, "pa_distance_m"), cov = column_of(ind, "pa_overlap_ha"),
+        closs = column_of(ind, "pa_forest_loss_ha"), cfl = column_of(ind, "forest_loss_ha");
+    assert_true(cdist > 0 && cov > 0 && closs > 0 && cfl > 0);
+    assert_non_null(strstr(ind, ",478140,"));
+    /* the independent figures: GEOS through OGR's Python bindings, the loss map through GDAL */
+    char *cmd =
+        fmt("/usr/bin/python3 -c \"\n"
+            "from osgeo import gdal, ogr, osr\n"
+            "import numpy as np\n"
+            "gdal.UseExceptions()\n"
+            "d1 = ogr.Open('" DATA "/sierra_de_neiba_478140.gpkg')\n"
+            "f1 = d1.GetLayer(0).GetNextFeature(); pa = f1.GetGeometryRef().Clone()\n"
+            "utm = osr.SpatialReference(); utm.ImportFromEPSG(32619)\n"
+            "utm.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)\n"
+            "pa.TransformTo(utm)\n"
+            "d2 = ogr.Open('%s'); s = d2.GetLayer(0)\n"
+            "for f in s:\n"
+            "    g = f.GetGeometryRef().Clone()\n"
+            "    if g.GetGeometryName() == 'POINT':\n"
+            "        g.TransformTo(utm); g = g.Buffer(500, 64)\n"
+            "    else:\n"
+            "        g.TransformTo(utm)\n"
+            "    print(f.GetField('id'), '%%.1f' %% pa.Distance(g), '%%.2f' %% "
+            "(pa.Intersection(g).GetArea() / 1e4))\n"
+            "m = gdal.Open('%s/maps/neiba_forest_loss.tif')\n"
+            "drv = gdal.GetDriverByName('MEM')\n"
+            "r = drv.Create('', m.RasterXSize, m.RasterYSize, 1, gdal.GDT_Byte)\n"
+            "r.SetGeoTransform(m.GetGeoTransform()); r.SetProjection(m.GetProjection())\n"
+            "v = ogr.GetDriverByName('Memory').CreateDataSource(''); l = v.CreateLayer('p', utm)\n"
+            "ft = ogr.Feature(l.GetLayerDefn()); ft.SetGeometry(pa); l.CreateFeature(ft)\n"
+            "gdal.RasterizeLayer(r, [1], l, burn_values=[1])\n"
+            "a = m.GetRasterBand(1).ReadAsArray(); inside = r.GetRasterBand(1).ReadAsArray() == 1\n"
+            "gt = m.GetGeoTransform()\n"
+            "print('loss', '%%.2f' %% (((a == 1) & inside).sum() * gt[1] * -gt[5] / 1e4))\n"
+            "\"",
+            cat, out);
+    char *ref;
+    rc = tu_run(cmd, &ref);
+    if (rc != 0) fail_msg("reference failed:\n%s", ref);
+    double d_neiba = -1, o_neiba = -1, d_far = -1, o_far = -1, loss = -1;
+    char *l1 = strstr(ref, "neiba "), *l2 = strstr(ref, "far "), *l3 = strstr(ref, "loss ");
+    assert_non_null(l1), assert_non_null(l2), assert_non_null(l3);
+    sscanf(l1, "neiba %lf %lf", &d_neiba, &o_neiba);
+    sscanf(l2, "far %lf %lf", &d_far, &o_far);
+    sscanf(l3, "loss %lf", &loss);
+    double got_d = csv_value(ind, "neiba,n,2021,", cdist),
+           got_o = csv_value(ind, "neiba,n,2021,", cov),
+           got_l = csv_value(ind, "neiba,n,2021,", closs),
+           got_fl = csv_value(ind, "neiba,n,2021,", cfl),
+           far_d = csv_value(ind, "far,f,2021,", cdist), far_o = csv_value(ind, "far,f,2021,", cov);
+    fprintf(stderr,
+            "protected areas: neiba distance %.0f m (GEOS %.1f), overlap %.2f ha (GEOS %.2f), "
+            "loss inside %.2f of %.2f ha (GDAL %.2f); far %.0f m (GEOS %.1f), overlap %.2f\n",
+            got_d, d_neiba, got_o, o_neiba, got_l, got_fl, loss, far_d, d_far, far_o);
+    assert_true(got_d == 0 && d_neiba == 0);
+    assert_true(fabs(got_o - o_neiba) <= 0.01 + 1e-3 * o_neiba);
+    assert_true(fabs(got_l - loss) < 0.01);
+    assert_true(got_l <= got_fl + 1e-9);
+    assert_true(fabs(far_d - d_far) <= 1.0 + 1e-3 * d_far); /* the disc is a 64-gon in both */
+    assert_true(far_d > 1000 && far_o == 0);
+    free(ref), free(cmd), free(ind), free(p1), free(out), free(pl), free(cat);
+}
+
 /* ---- bad input ---- */
 
 static void bad_input_is_named_and_the_rest_is_done(void **state)
@@ -684,6 +784,7 @@ int main(void)
         cmocka_unit_test(figures_do_not_depend_on_threads_or_memory),
         cmocka_unit_test(bad_input_is_named_and_the_rest_is_done),
         cmocka_unit_test(run_reports_reference_forest),
+        cmocka_unit_test(run_reports_protected_areas),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -34,6 +34,10 @@ typedef struct mw_indicator_row {
     double gfw_treecover_ha;      /* reference_forest: Hansen tree cover at the end of the year */
     double gfw_loss_ha;           /* Hansen loss in the years after the baseline's up to this one */
     double gfw_emissions_mg_co2e; /* GFW gross emissions of that loss */
+    const char *pa_nearest;       /* protected_areas: the nearest area's name */
+    double pa_distance_m;         /* from the site to it (0: they overlap) */
+    double pa_overlap_ha;         /* of the site inside protected areas */
+    double pa_forest_loss_ha;     /* of forest_loss_ha inside protected areas */
     const char *wkt_wgs84;        /* site geometry, for GIS outputs */
 } mw_indicator_row;
 

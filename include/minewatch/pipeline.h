@@ -72,6 +72,9 @@ typedef struct mw_pipeline {
     /* reference_forest: Hansen GFC / GFW figures per site (minewatch/treecover.h); NULL: none */
     char *rf_treecover, *rf_lossyear, *rf_emissions; /* paths, URLs or tile templates */
     double rf_min_cover, rf_min_size_ha;
+    /* protected_areas: an OGR layer of protected / key biodiversity areas; NULL: none */
+    char *pa_path, *pa_name_field;
+    double pa_max_distance_km;
     bool coregister;           /* align every chip to the site's reference before compositing */
     double coreg_min_snr;      /* shifts with a weaker phase-correlation peak are not applied */
     double coreg_max_shift_px; /* longer shifts are taken as false matches, not applied */

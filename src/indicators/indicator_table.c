@@ -65,6 +65,17 @@ const mw_indicator_column mw_indicator_columns[] = {
     COL(gfw_emissions_mg_co2e, MW_STAGE_COMPOSITE, MW_COL_REAL, 1, "Mg CO2e",
         "reference_forest: GFW gross emissions of that loss (Harris et al. 2021); empty without "
         "an emissions layer"),
+    COL(pa_nearest, MW_STAGE_COMPOSITE, MW_COL_TEXT, 0, "",
+        "protected_areas: the nearest protected or key biodiversity area within "
+        "max_distance_km (its name_field)"),
+    COL(pa_distance_m, MW_STAGE_COMPOSITE, MW_COL_REAL, 0, "m",
+        "protected_areas: distance from the site polygon to that area (0 when they overlap; "
+        "empty when none is within max_distance_km)"),
+    COL(pa_overlap_ha, MW_STAGE_COMPOSITE, MW_COL_REAL, 2, "ha",
+        "protected_areas: site area inside protected areas (overlapping designations counted "
+        "once)"),
+    COL(pa_forest_loss_ha, MW_STAGE_COMPOSITE, MW_COL_REAL, 2, "ha",
+        "protected_areas: the part of forest_loss_ha inside protected areas"),
 };
 #undef COL
 const int mw_indicator_ncolumns =

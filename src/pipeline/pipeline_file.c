@@ -688,6 +688,25 @@ static int parse_reference_forest(const ctx *c, yaml_node_t *n, mw_pipeline *p)
     return 0;
 }
 
+static int parse_protected_areas(const ctx *c, yaml_node_t *n, mw_pipeline *p)
+{
+    static const char *const keys[] = {"path", "name_field", "max_distance_km", NULL};
+    if (check_keys(c, n, "protected_areas", keys)) return -1;
+    yaml_node_t *v;
+    char *s = NULL;
+    if (need(c, n, "path", "protected_areas", &v) || get_str(c, v, "protected_areas.path", &s))
+        return -1;
+    p->pa_path = resolve(p, s);
+    free(s);
+    if ((v = map_get(c, n, "name_field")) &&
+        get_str(c, v, "protected_areas.name_field", &p->pa_name_field))
+        return -1;
+    if ((v = map_get(c, n, "max_distance_km")) &&
+        get_num(c, v, "protected_areas.max_distance_km", 1, 20000, &p->pa_max_distance_km))
+        return -1;
+    return 0;
+}
+
 static int parse_bands(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
     if (need_list(c, n, "bands")) return -1;
@@ -818,6 +837,7 @@ static void defaults(mw_pipeline *p)
     p->baseline_forest_min_pct = 30; /* the GFW canopy threshold */
     p->rf_min_cover = 30;            /* GFW's dashboards: canopy density > 30 % */
     p->rf_min_size_ha = 0;           /* and no minimum patch size */
+    p->pa_max_distance_km = 500;
     p->write_gpkg = p->write_csv = p->write_maps = true;
 }
 
@@ -827,7 +847,8 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     static const char *const keys[] = {
         "name",   "sites",           "source",     "periods",          "grid",
         "mask",   "composite",       "thresholds", "outputs",          "coregistration",
-        "change", "baseline_forest", "bands",      "reference_forest", NULL};
+        "change", "baseline_forest", "bands",      "reference_forest", "protected_areas",
+        NULL};
     if (check_keys(c, root, "top level", keys)) return -1;
     yaml_node_t *v;
     if (need(c, root, "name", "the pipeline", &v) || get_str(c, v, "name", &p->name)) return -1;
@@ -846,6 +867,7 @@ static int parse_root(const ctx *c, yaml_node_t *root, mw_pipeline *p)
     if ((v = map_get(c, root, "bands")) && parse_bands(c, v, p)) return -1;
     if ((v = map_get(c, root, "baseline_forest")) && parse_baseline_forest(c, v, p)) return -1;
     if ((v = map_get(c, root, "reference_forest")) && parse_reference_forest(c, v, p)) return -1;
+    if ((v = map_get(c, root, "protected_areas")) && parse_protected_areas(c, v, p)) return -1;
     return 0;
 }
 
@@ -994,6 +1016,7 @@ void mw_pipeline_free(mw_pipeline *p)
     free(p->stac_url);
     free(p->baseline_forest);
     free(p->rf_treecover), free(p->rf_lossyear), free(p->rf_emissions);
+    free(p->pa_path), free(p->pa_name_field);
     free(p->stac_sign_token_url);
     for (size_t i = 0; p->stac_sign_hosts && p->stac_sign_hosts[i]; i++)
         free(p->stac_sign_hosts[i]);

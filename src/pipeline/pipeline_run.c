@@ -32,6 +32,7 @@
 #include "minewatch/stac_api.h"
 #include "minewatch/site_change.h"
 #include "pipeline/provenance.h"
+#include "pipeline/site_protected_areas.h"
 #include "pipeline/site_reference_forest.h"
 #include "pipeline/site_maps.h"
 #include "pipeline/site_memory.h"
@@ -272,7 +273,8 @@ typedef struct site_ctx {
     mw_run_report *rep;
     mw_run_result *res;
     json_t *prov_sites;
-    mw_rf_table *rf; /* reference_forest rows, when the pipeline has the section */
+    mw_rf_table *rf;        /* reference_forest rows, when the pipeline has the section */
+    mw_protected_areas *pa; /* protected_areas, when the pipeline has the section */
 } site_ctx;
 
 /* The count of clear observations, and for selecting methods the date each pixel took
@@ -456,6 +458,11 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     if (wpoly && p->rf_treecover && !sc->o->ingest_only &&
         mw_site_reference_forest(p, site, wpoly, sc->o->mem_budget_mb, rows, sc->rf, jsite))
         mw_report_add(sc->rep, site->id, "", "reference_forest", "%s", mw_error_message());
+    OGRGeometryH pa_local = NULL; /* protected areas over the grid, for the loss inside them */
+    if (upoly && sc->pa && !sc->o->ingest_only &&
+        mw_site_pa_figures(sc->pa, upoly, &g, rows, p->n_periods, sc->res, jsite,
+                           (void **)&pa_local))
+        mw_report_add(sc->rep, site->id, "", "protected_areas", "%s", mw_error_message());
     if (wpoly) OGR_G_DestroyGeometry(wpoly);
     if (upoly) OGR_G_DestroyGeometry(upoly);
     /* The budget first: a site that does not fit is refused before anything is allocated. */
@@ -468,6 +475,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         mw_error_clear();
         for (size_t k = 0; k < np; k++)
             rows[k].wkt_wgs84 = wkt_out;
+        if (pa_local) OGR_G_DestroyGeometry(pa_local);
         return;
     }
     const size_t npix = mw_grid_npix(&g);
@@ -609,6 +617,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                       t ? mw_error_message() : "out of memory");
     } else {
         mw_change_fill_rows(rows, &ch);
+        if (pa_local && mw_site_pa_loss(pa_local, &g, &ch, rows))
+            mw_report_add(sc->rep, site->id, "", "protected_areas", "%s", mw_error_message());
         /* The automatic threshold behind changed_ha, so the figure can be retraced. */
         for (size_t k = 1; k < np; k++)
             if (ch.per[k].ok && json_array_get(jperiods, k))
@@ -624,6 +634,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     free(t);
     free(base_forest);
 out:
+    if (pa_local) OGR_G_DestroyGeometry(pa_local);
     for (size_t k = 0; ps && k < np; k++) {
         for (size_t i = 0; i < ps[k].n; i++)
             mw_chip_free(&ps[k].c[i].chip);
@@ -700,6 +711,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
                  : mw_error_set(MW_ERR_NOMEM, "out of memory");
     if (rc == 0) rc = mw_make_dirs(cube_dir);
     if (rc == 0 && p->write_maps && !o->ingest_only) rc = mw_make_dirs(maps_dir);
+    mw_protected_areas pa = {0};
+    if (rc == 0 && p->pa_path) rc = mw_protected_areas_open(p, &pa);
     if (rc == 0 && p->source_type == MW_SOURCE_SIMULATOR)
         rc = ensure_simulated(p, sites, ns, scene_dir);
     mw_scene_catalog scenes = {0};
@@ -727,7 +740,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
                        rep,
                        res,
                        json_object_get(prov, "sites"),
-                       &rf};
+                       &rf,
+                       p->pa_path ? &pa : NULL};
         for (size_t s = 0; s < ns; s++) {
             mw_log(MW_LOG_INFO, "site %zu/%zu: %s (%s)", s + 1, ns, sites[s]->id, sites[s]->name);
             mw_scene_catalog found = {0};
@@ -787,6 +801,7 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         json_decref(prov);
     }
     json_decref(dups);
+    mw_protected_areas_close(&pa);
     mw_scene_catalog_free(&scenes);
     restore_remote_reads(saved);
     mw_out_dir_close(&od);

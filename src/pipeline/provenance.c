@@ -136,6 +136,17 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
                       p->rf_min_cover, "min_size_ha", p->rf_min_size_ha));
         free(tc), free(ly), free(em);
     }
+    if (p->pa_path) {
+        char *pa_sha = mw_sha256_file(p->pa_path);
+        json_object_set_new(json_object_get(prov, "methods"), "protected_areas",
+                            json_pack("{s:s,s:s,s:s?,s:f,s:s}", "path", p->pa_path, "sha256",
+                                      pa_sha ? pa_sha : "", "name_field", p->pa_name_field,
+                                      "max_distance_km", p->pa_max_distance_km, "measures",
+                                      "distance and overlap of the site polygon in its grid CRS "
+                                      "(GEOS); loss inside: the kept loss pixels whose centre "
+                                      "lies in an area"));
+        free(pa_sha);
+    }
     json_object_set_new(json_object_get(prov, "methods"), "trend_p_note",
                         json_string(MW_TREND_P_NOTE));
     json_object_set_new(prov, "indicator_columns", cols);
