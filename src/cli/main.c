@@ -523,6 +523,12 @@ static int cmd_treecover(cli *c, int argc, char **argv)
                               c->out,      (size_t)c->mem_mb, c->command_line};
     if (parse_years(c->years, &o.params.year_from, &o.params.year_to))
         return fail_input("--years needs Y0-Y1 (or one year), from 2000, e.g. 2000-2023");
+#ifdef __GLIBC__
+    /* GDAL's decompressed blocks (up to 1 MB each) come and go by the thousand here: from the
+     * heap, reused, rather than a fresh mmap and its page faults each time. The block cache and
+     * the windows still bound the memory. */
+    mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
+#endif
     mw_run_report rep = {0};
     mw_treecover_result res;
     int rc;

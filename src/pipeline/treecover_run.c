@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
+#include <omp.h>
 
 #include "core/atomic_file.h"
 #include "core/out_dir.h"
@@ -31,9 +32,9 @@
 #include "pipeline/provenance.h"
 
 #define BYTES_PER_PIXEL                                                                            \
-    23 /* treecover, lossyear, emissions, coverage, and the figures' scratch                       \
-        */
-#define BATCH_POLYGONS 256
+    23                     /* treecover, lossyear, emissions, coverage, and the figures' scratch   \
+                            */
+#define CHUNK_POLYGONS 256 /* fetched together, then read and computed in parallel */
 
 typedef struct polygon_job {
     char *site_id;
@@ -381,6 +382,99 @@ static int first_lonlat(OGRLayerH layer, OGRCoordinateTransformationH to_ll, dou
     return found ? 0 : -1;
 }
 
+typedef struct order_item {
+    GIntBig fid;
+    size_t index; /* position in the AOI */
+    long long key;
+} order_item;
+
+typedef struct polygon_result {
+    char *site_id, *error;
+    mw_treecover_year *years;
+} polygon_result;
+
+static int by_key(const void *a, const void *b)
+{
+    const order_item *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Every feature's id and a key that walks the rasters in 512-pixel cells, row by row, back and
+ * forth; NULL on no memory. Without random reads the AOI's own order is kept. */
+static order_item *spatial_order(OGRLayerH layer, OGRCoordinateTransformationH to_raster,
+                                 const double gt[6], size_t *n_out)
+{
+    size_t n = 0, cap = 1024;
+    order_item *v = malloc(cap * sizeof *v);
+    const int random_read = OGR_L_TestCapability(layer, OLCRandomRead);
+    OGR_L_ResetReading(layer);
+    OGRFeatureH f;
+    while (v && (f = OGR_L_GetNextFeature(layer)) != NULL) {
+        if (n == cap) {
+            order_item *bigger = realloc(v, (cap *= 2) * sizeof *v);
+            if (!bigger) {
+                free(v), v = NULL;
+                OGR_F_Destroy(f);
+                break;
+            }
+            v = bigger;
+        }
+        long long key = 0;
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        if (random_read && g && !OGR_G_IsEmpty(g)) {
+            OGREnvelope e;
+            OGR_G_GetEnvelope(g, &e);
+            double x = 0.5 * (e.MinX + e.MaxX), y = 0.5 * (e.MinY + e.MaxY);
+            if (!to_raster || OCTTransform(to_raster, 1, &x, &y, NULL)) {
+                double cx = (x - gt[0]) / gt[1] / 512.0, cy = (y - gt[3]) / gt[5] / 512.0;
+                if (isfinite(cx) && isfinite(cy) && fabs(cx) < 1e9 && fabs(cy) < 1e9) {
+                    long long r = (long long)floor(cy), c = (long long)floor(cx);
+                    key = r * 4000000000LL + (r % 2 ? -c : c);
+                }
+            }
+        }
+        v[n] = (order_item){OGR_F_GetFID(f), n, key};
+        n++;
+        OGR_F_Destroy(f);
+    }
+    if (v && random_read) qsort(v, n, sizeof *v, by_key);
+    if (v && !random_read) /* read in order again: fetch_job takes the next feature */
+        OGR_L_ResetReading(layer);
+    *n_out = n;
+    return v;
+}
+
+/* The job of one feature: its name, and its polygon in the rasters' CRS (or why not). */
+static void fetch_job(OGRLayerH layer, const order_item *it, int id_field,
+                      OGRCoordinateTransformationH to_raster, polygon_job *j)
+{
+    memset(j, 0, sizeof *j);
+    OGRFeatureH f = OGR_L_TestCapability(layer, OLCRandomRead) ? OGR_L_GetFeature(layer, it->fid)
+                                                               : OGR_L_GetNextFeature(layer);
+    if (!f) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", (long long)it->fid);
+        j->site_id = mw_text_dup(buf);
+        job_fail(j, "the feature cannot be read again");
+        return;
+    }
+    j->site_id = feature_id(f, id_field);
+    OGRGeometryH g = OGR_F_GetGeometryRef(f);
+    OGRwkbGeometryType t = g ? wkbFlatten(OGR_G_GetGeometryType(g)) : wkbUnknown;
+    if (!g || OGR_G_IsEmpty(g)) {
+        job_fail(j, "the feature has no geometry");
+    } else if (t != wkbPolygon && t != wkbMultiPolygon && t != wkbCurvePolygon &&
+               t != wkbMultiSurface) {
+        job_fail(j, "the feature is not a polygon: tree cover is measured over areas");
+    } else {
+        j->geom = OGR_G_GetLinearGeometry(g, 0, NULL);
+        if (!j->geom || (to_raster && OGR_G_Transform(j->geom, to_raster) != OGRERR_NONE))
+            job_fail(j, "the polygon cannot be transformed to the rasters' CRS");
+    }
+    OGR_F_Destroy(f);
+}
+
 int mw_treecover_run(const mw_treecover_options *o, mw_run_report *rep, mw_treecover_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -456,60 +550,69 @@ int mw_treecover_run(const mw_treecover_options *o, mw_run_report *rep, mw_treec
         goto done;
     }
     GDALDatasetStartTransaction(wr.gpkg, 0);
+    const int nthreads = omp_get_max_threads();
     const size_t budget = (o->mem_budget_mb ? o->mem_budget_mb : 1024) * (size_t)1048576;
-    const size_t max_pixels = budget / 2 / BYTES_PER_PIXEL;
-    const long total = (long)OGR_L_GetFeatureCount(layer, 1);
+    const size_t max_pixels = budget / 2 / BYTES_PER_PIXEL / (size_t)nthreads;
     const int have_em = L.em != NULL;
-    polygon_job *batch = calloc(BATCH_POLYGONS, sizeof *batch);
-    if (!batch) {
+    /* Polygons are processed in the order of the raster blocks under them, so each block is
+     * decompressed about once (an AOI in random order would thrash the block cache), each
+     * thread with its own handles on the layers and a run of neighbouring polygons. The
+     * figures (a few hundred bytes a polygon) wait in AOI order for the writers. */
+    size_t n = 0;
+    order_item *order = spatial_order(layer, to_raster, L.gt, &n);
+    polygon_result *results = calloc(n ? n : 1, sizeof *results);
+    layers *thr = calloc((size_t)nthreads, sizeof *thr);
+    polygon_job *chunk = calloc(CHUNK_POLYGONS, sizeof *chunk);
+    if (!order || !results || !thr || !chunk) {
+        free(order), free(results), free(thr), free(chunk);
         mw_error_set(MW_ERR_NOMEM, "out of memory");
         goto done;
     }
-    OGR_L_ResetReading(layer);
-    OGRFeatureH f = OGR_L_GetNextFeature(layer);
-    while (f) {
-        size_t nb = 0, pixels = 0;
-        /* a batch: polygons read until the budget or the batch is full */
-        while (f && nb < BATCH_POLYGONS && pixels <= max_pixels) {
-            polygon_job *j = &batch[nb++];
-            j->site_id = feature_id(f, id_field);
-            OGRGeometryH g = OGR_F_GetGeometryRef(f);
-            OGRwkbGeometryType t = g ? wkbFlatten(OGR_G_GetGeometryType(g)) : wkbUnknown;
-            if (!g || OGR_G_IsEmpty(g)) {
-                job_fail(j, "the feature has no geometry");
-            } else if (t != wkbPolygon && t != wkbMultiPolygon && t != wkbCurvePolygon &&
-                       t != wkbMultiSurface) {
-                job_fail(j, "the feature is not a polygon: tree cover is measured over areas");
-            } else {
-                j->geom = OGR_G_GetLinearGeometry(g, 0, NULL);
-                if (!j->geom || (to_raster && OGR_G_Transform(j->geom, to_raster) != OGRERR_NONE))
-                    job_fail(j, "the polygon cannot be transformed to the rasters' CRS");
-            }
-            if (!j->error) {
-                read_job(&L, max_pixels, j);
-                pixels += (size_t)j->w * (size_t)j->h;
-            }
-            OGR_F_Destroy(f);
-            f = OGR_L_GetNextFeature(layer);
+    thr[0] = L;
+    int open_rc = 0;
+    for (int t = 1; t < nthreads && open_rc == 0; t++)
+        open_rc = open_layers(o, lon, lat, &thr[t]);
+    for (size_t c0 = 0; open_rc == 0 && c0 < n; c0 += CHUNK_POLYGONS) {
+        const size_t nc = n - c0 < CHUNK_POLYGONS ? n - c0 : CHUNK_POLYGONS;
+        for (size_t i = 0; i < nc; i++) /* the layer is read by this thread alone */
+            fetch_job(layer, &order[c0 + i], id_field, to_raster, &chunk[i]);
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < nc; i++) {
+            polygon_job *j = &chunk[i];
+            if (!j->error) read_job(&thr[omp_get_thread_num()], max_pixels, j);
+            compute(&L, p, have_em, j);
         }
-#pragma omp parallel for schedule(dynamic, 1)
-        for (size_t i = 0; i < nb; i++)
-            compute(&L, p, have_em, &batch[i]);
-        for (size_t i = 0; i < nb; i++) {
-            polygon_job *j = &batch[i];
-            if (j->error) {
-                res->failed++;
-                mw_report_add(rep, j->site_id, "", "treecover", "%s", j->error);
-                json_array_append_new(
-                    failures, json_pack("{s:s,s:s}", "site_id", j->site_id, "reason", j->error));
-            }
-            write_rows(&wr, p, j, have_em);
-            job_free(j);
+        for (size_t i = 0; i < nc; i++) {
+            polygon_result *r = &results[order[c0 + i].index];
+            r->site_id = chunk[i].site_id, r->error = chunk[i].error, r->years = chunk[i].years;
+            chunk[i].site_id = chunk[i].error = NULL, chunk[i].years = NULL;
+            job_free(&chunk[i]);
         }
-        res->polygons += (long)nb;
-        mw_progress("treecover", res->polygons, total);
+        mw_progress("treecover", (long)(c0 + nc), (long)n);
     }
-    free(batch);
+    for (int t = 1; t < nthreads; t++)
+        close_layers(&thr[t]);
+    free(thr), free(chunk), free(order);
+    if (open_rc) {
+        for (size_t i = 0; i < n; i++)
+            free(results[i].site_id), free(results[i].error), free(results[i].years);
+        free(results);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        polygon_job j = {0};
+        j.site_id = results[i].site_id, j.error = results[i].error, j.years = results[i].years;
+        if (j.error) {
+            res->failed++;
+            mw_report_add(rep, j.site_id, "", "treecover", "%s", j.error);
+            json_array_append_new(failures,
+                                  json_pack("{s:s,s:s}", "site_id", j.site_id, "reason", j.error));
+        }
+        write_rows(&wr, p, &j, have_em);
+        job_free(&j);
+    }
+    res->polygons = (long)n;
+    free(results);
     if (GDALDatasetCommitTransaction(wr.gpkg) != OGRERR_NONE || wr.bad) {
         mw_error_from_gdal(MW_ERR_IO, "writing the treecover layer failed");
         goto done;
