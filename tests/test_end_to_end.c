@@ -1106,6 +1106,97 @@ static void grid_in_a_user_crs(void **state)
     free(out), free(pp), free(o), free(text), free(pl);
 }
 
+/* Heat at processing sites: the simulator plants a 25 m hot spot (SWIR22 saturated at its centre)
+ * in every other scene of a smelter. Each such scene finds about the disc's pixels as hot; the
+ * others, and a mine without a furnace, find none. */
+static void heat_at_processing_sites(void **state)
+{
+    (void)state;
+    char *cat = tu_path(g_dir, "heat-sites.geojson");
+    tu_write(cat, "{\"type\":\"FeatureCollection\",\"features\":["
+                  "{\"type\":\"Feature\",\"properties\":{\"id\":\"smelt\",\"name\":\"s\",\"kind\":"
+                  "\"smelter\",\"commodities\":\"nickel\",\"country\":\"ID\",\"radius_m\":600},"
+                  "\"geometry\":{\"type\":\"Point\",\"coordinates\":[122.15,-2.82]}},"
+                  "{\"type\":\"Feature\",\"properties\":{\"id\":\"pit\",\"name\":\"p\",\"kind\":"
+                  "\"mine\",\"commodities\":\"nickel\",\"country\":\"ID\",\"radius_m\":600},"
+                  "\"geometry\":{\"type\":\"Point\",\"coordinates\":[127.9,0.48]}}]}\n");
+    char *pl = tu_path(g_dir, "heat.yaml");
+    char text[2048];
+    snprintf(text, sizeof text,
+             "name: heat\nsites: {catalogue: %s}\n"
+             "source: {type: simulator, seed: 3, scenes_per_period: 4, cloud_cover: 0}\n"
+             "periods:\n  baseline: {start: 2021-06-01, end: 2021-09-30}\n"
+             "  monitoring: [{name: \"2023\", start: 2023-06-01, end: 2023-09-30}]\n"
+             "grid: {pixel_size_m: 10, buffer_m: 0}\noutputs: {formats: [csv]}\n",
+             cat);
+    tu_write(pl, text);
+    char *out = tu_path(g_dir, "heat-out"), args[4096], *log;
+    snprintf(args, sizeof args, "run %s -o %s -q", pl, out);
+    int rc = run_cli(args, &log);
+    if (rc != 0) fail_msg("run exited %d:\n%s", rc, log);
+    free(log);
+    char *tp = tu_path(out, "scenes/truth.json"), *pp = tu_path(out, "provenance.json"),
+         *csv = tu_path(out, "indicators.csv");
+    json_t *truth = json_load_file(tp, 0, NULL), *prov = json_load_file(pp, 0, NULL);
+    assert_non_null(truth), assert_non_null(prov);
+    /* the pixels of the smelter's grid whose centre lies in the planted disc */
+    json_t *ts = json_array_get(json_object_get(truth, "sites"), 0);
+    json_t *hs = json_object_get(json_object_get(ts, "world"), "hot_spot");
+    json_t *ps = json_array_get(json_object_get(prov, "sites"), 0);
+    json_t *grid = json_object_get(ps, "grid");
+    const double hx = json_real_value(json_object_get(hs, "x")),
+                 hy = json_real_value(json_object_get(hs, "y")),
+                 hr = json_real_value(json_object_get(hs, "radius_m"));
+    const double x0 = json_real_value(json_object_get(grid, "x0")),
+                 y0 = json_real_value(json_object_get(grid, "y0")),
+                 res = json_real_value(json_object_get(grid, "pixel_size_m"));
+    const int w = (int)json_integer_value(json_object_get(grid, "width")),
+              h = (int)json_integer_value(json_object_get(grid, "height"));
+    long disc = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double dx = x0 + (x + 0.5) * res - hx, dy = y0 - (y + 0.5) * res - hy;
+            disc += dx * dx + dy * dy < hr * hr;
+        }
+    assert_true(disc > 10);
+    /* scene by scene against the truth's hot flags */
+    json_t *hot_of = json_object();
+    size_t i, k;
+    json_t *sc, *per;
+    json_array_foreach(json_object_get(ts, "scenes"), i, sc) json_object_set(
+        hot_of, json_string_value(json_object_get(sc, "id")), json_object_get(sc, "hot_spot"));
+    long sum[2] = {0, 0};
+    int hot_scenes = 0;
+    json_array_foreach(json_object_get(ps, "periods"), k, per)
+        json_array_foreach(json_object_get(per, "scenes"), i, sc)
+    {
+        long n =
+            (long)json_integer_value(json_object_get(json_object_get(sc, "heat"), "hot_pixels"));
+        const char *id = json_string_value(json_object_get(sc, "id"));
+        int planted = json_is_true(json_object_get(hot_of, id));
+        print_message("%s: %ld hot pixels (%s; disc %ld pixels)\n", id, n,
+                      planted ? "hot spot planted" : "none planted", disc);
+        if (planted) {
+            hot_scenes++;
+            if (n < disc * 7 / 10 || n > disc * 16 / 10)
+                fail_msg("%s: %ld hot pixels, the planted disc holds %ld", id, n, disc);
+        } else {
+            assert_int_equal(n, 0);
+        }
+        if (k < 2) sum[k] += n;
+    }
+    assert_true(hot_scenes >= 2);
+    /* the rows: per period the sum; the mine none; TAI far above the 0.45 rule at the furnace */
+    assert_true(fabs(csv_value(csv, "smelt", "baseline", "hot_pixel_days") - (double)sum[0]) < 0.5);
+    assert_true(fabs(csv_value(csv, "smelt", "2023", "hot_pixel_days") - (double)sum[1]) < 0.5);
+    assert_true(csv_value(csv, "smelt", "2023", "max_tai") > 1.0);
+    assert_true(csv_value(csv, "pit", "baseline", "hot_pixel_days") == 0);
+    assert_true(csv_value(csv, "pit", "2023", "hot_pixel_days") == 0);
+    assert_true(isnan(csv_value(csv, "pit", "2023", "max_tai")));
+    json_decref(hot_of), json_decref(truth), json_decref(prov);
+    free(tp), free(pp), free(csv), free(out), free(pl), free(cat);
+}
+
 static void cli_basics(void **state)
 {
     (void)state;
@@ -1198,6 +1289,9 @@ int main(void)
         cmocka_unit_test(sites_across_the_antimeridian_and_zone_edges),
         cmocka_unit_test(grid_in_a_user_crs),
         cmocka_unit_test(cli_basics),
+        cmocka_unit_test(heat_at_processing_sites),
     };
+    /* MW_TEST_FILTER=name runs the tests whose name matches (a cmocka pattern) */
+    if (getenv("MW_TEST_FILTER")) cmocka_set_test_filter(getenv("MW_TEST_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

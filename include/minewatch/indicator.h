@@ -34,6 +34,8 @@ typedef struct mw_indicator_row {
     double gfw_treecover_ha;      /* reference_forest: Hansen tree cover at the end of the year */
     double gfw_loss_ha;           /* Hansen loss in the years after the baseline's up to this one */
     double gfw_emissions_mg_co2e; /* GFW gross emissions of that loss */
+    double hot_pixel_days;        /* hot pixels summed over the period's scenes */
+    double max_tai;               /* the largest thermal anomaly index of them */
     const char *pa_nearest;       /* protected_areas: the nearest area's name */
     double pa_distance_m;         /* from the site to it (0: they overlap) */
     double pa_overlap_ha;         /* of the site inside protected areas */

@@ -65,6 +65,12 @@ const mw_indicator_column mw_indicator_columns[] = {
     COL(gfw_emissions_mg_co2e, MW_STAGE_COMPOSITE, MW_COL_REAL, 1, "Mg CO2e",
         "reference_forest: GFW gross emissions of that loss (Harris et al. 2021); empty without "
         "an emissions layer"),
+    COL(hot_pixel_days, MW_STAGE_COMPOSITE, MW_COL_REAL, 0, "pixel-days",
+        "hot pixels (thermal anomaly rules of Liu et al. 2021 on the SWIR bands; saturated ones "
+        "count) summed over the period's scenes: furnace and flare activity at processing sites; "
+        "empty without swir16 and swir22 among the bands"),
+    COL(max_tai, MW_STAGE_COMPOSITE, MW_COL_REAL, 3, "TAI",
+        "the largest thermal anomaly index (swir22 - swir16) / nir08 among those hot pixels"),
     COL(pa_nearest, MW_STAGE_COMPOSITE, MW_COL_TEXT, 0, "",
         "protected_areas: the nearest protected or key biodiversity area within "
         "max_distance_km (its name_field)"),

@@ -32,6 +32,7 @@
 #include "minewatch/stac_api.h"
 #include "minewatch/site_change.h"
 #include "pipeline/provenance.h"
+#include "pipeline/site_heat.h"
 #include "pipeline/site_protected_areas.h"
 #include "pipeline/site_reference_forest.h"
 #include "pipeline/site_maps.h"
@@ -538,6 +539,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                 per->name, sd, ed);
             continue;
         }
+        if (mw_site_heat(p, &g, mask, &ps[k], r))
+            mw_report_add(sc->rep, site->id, "", "heat", "%s", mw_error_message());
         mw_chip *chips = calloc(nok, sizeof *chips);
         mw_day *days = calloc(nok, sizeof *days);
         double *cfrac = calloc(nok, sizeof *cfrac), *score = calloc(nok, sizeof *score);

@@ -2,6 +2,7 @@
 
 #include "core/out_dir.h"
 #include "core/text.h"
+#include "pipeline/site_heat.h"
 #include "pipeline/site_maps.h"
 
 #include <stdio.h>
@@ -147,6 +148,8 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
                                       "lies in an area"));
         free(pa_sha);
     }
+    json_object_set_new(json_object_get(prov, "methods"), "heat",
+                        json_pack("{s:s,s:s}", "rule", MW_HEAT_RULE, "citation", MW_HEAT_CITATION));
     json_object_set_new(json_object_get(prov, "methods"), "trend_p_note",
                         json_string(MW_TREND_P_NOTE));
     json_object_set_new(prov, "indicator_columns", cols);
