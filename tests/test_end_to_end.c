@@ -969,6 +969,21 @@ static void demo_pipeline_matches_truth(void **state)
         checked++;
     }
     assert_int_equal(checked, 8);
+    /* heat under the demo's clouds: the smelter's furnace every period, no mine a false one */
+    char *csv = tu_path(o, "indicators.csv");
+    const char *const periods[] = {"baseline", "2023", "2024"};
+    for (int i = 0; i < 12; i++) {
+        double hot = csv_value(csv, rows[i].site, rows[i].period, "hot_pixel_days");
+        int smelter = strcmp(rows[i].site, "id-imip-morowali") == 0;
+        if (smelter ? !(hot >= 10) : hot != 0)
+            fail_msg("demo %s %s: %g hot pixel-days", rows[i].site, rows[i].period, hot);
+    }
+    /* three periods: no Mann-Kendall p (3 points cannot go below 0.296), a slope still */
+    for (int k = 0; k < 3; k++) {
+        assert_true(isnan(csv_value(csv, "cd-kamoto", periods[k], "ndvi_trend_p")));
+        assert_true(isfinite(csv_value(csv, "cd-kamoto", periods[k], "ndvi_trend_per_yr")));
+    }
+    free(csv);
     char *chips = tu_path(cube, "cd-kamoto/grid.json");
     assert_int_equal(access(chips, R_OK), 0);
     free(chips), free(scenes), free(o), free(cube);

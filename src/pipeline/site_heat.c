@@ -57,7 +57,9 @@ int mw_site_heat(const mw_pipeline *p, const mw_grid *g, const uint8_t *mask,
             const double r16 = v[i], r22 = v[npix + i], r8 = v[2 * npix + i];
             if (!(r8 > 0) || !isfinite(r16) || !isfinite(r22)) continue;
             const double tai = (r22 - r16) / r8;
-            if (tai >= 0.45 && r22 - r16 >= r16 - r8) {
+            /* Liu et al.'s two rules, and a floor of our own: on dark surfaces (water) sensor
+             * noise alone can pass the ratio, a furnace lifts swir22 far above it */
+            if (tai >= 0.45 && r22 - r16 >= r16 - r8 && r22 - r16 >= MW_HEAT_MIN_EXCESS) {
                 hot++;
                 saturated += (qa[i] & MW_QA_SATURATED) != 0;
                 if (!(tai <= max_tai)) max_tai = tai; /* NaN at first */

@@ -12,12 +12,18 @@
 #include "minewatch/pipeline.h"
 #include "pipeline/site_stack.h"
 
+/* swir22 - swir16 at least this (reflectance): minewatch's floor, not Liu et al.'s, against
+ * noise passing the ratio on dark surfaces */
+#define MW_HEAT_MIN_EXCESS 0.05
 #define MW_HEAT_RULE                                                                               \
     "hot pixel: TAI = (swir22 - swir16) / nir08 >= 0.45 and swir22 - swir16 >= swir16 - nir08 "    \
-    "(Liu et al. 2021), in the site, observed and not cloud, shadow or cirrus; saturated pixels "  \
+    "(Liu et al. 2021), and swir22 - swir16 >= 0.05 (minewatch's floor: on dark surfaces such as " \
+    "water, sensor noise alone passes the ratio), in the site, observed and not cloud, shadow or " \
+    "cirrus; saturated pixels "                                                                    \
     "count (they are the hottest). nir08 is B8A where the chips carry it, else nir (B08). "        \
     "hot_pixel_days: hot pixels summed over the period's scenes; max_tai: the largest TAI of "     \
-    "those pixels"
+    "those pixels. The NHI of Marchese et al. (2019) are not used to count: they are defined on "  \
+    "TOA radiance, and on surface reflectance NHI_SWNIR > 0 holds for bare soil"
 #define MW_HEAT_CITATION                                                                           \
     "Liu Y., Zhi W., Xu B., Xu W. & Wu W. 2021, Detecting high-temperature anomalies from "        \
     "Sentinel-2 MSI images, ISPRS J. Photogramm. Remote Sens. 177:174-193"
