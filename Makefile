@@ -45,6 +45,7 @@ bench: build
 	$(BUILD)/bench_kernels out/bench/kernels bench/nanmedian.py ../shared/data tests
 	bench/change_scores.sh ../shared/data $(BUILD) out/bench/change
 	bench/treecover.sh $(BUILD) out/bench/treecover
+	bench/graph.sh $(BUILD) out/bench/graph
 
 # Long fuzzing runs (libFuzzer, clang): FUZZ_SECONDS per target, default 600.
 fuzz: deps

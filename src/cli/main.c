@@ -19,6 +19,7 @@
 #include "core/atomic_file.h"
 #include "core/memory.h"
 #include "io/http_reader.h"
+#include "minewatch/graph_run.h"
 #include "minewatch/index_stream.h"
 #include "minewatch/log.h"
 #include "minewatch/pipeline.h"
@@ -47,6 +48,8 @@ typedef struct cli {
     int have_seed;
     int tty;
     char *command_line;
+    /* graph */
+    const char *indicators, *period;
     /* treecover */
     const char *treecover, *lossyear, *emissions, *years, *id_field;
     double min_cover, min_size_ha;
@@ -71,6 +74,8 @@ static const char *const usage_main =
     "  sites [CATALOGUE]   list the sites of a catalogue (default "
     "aoi/critical_mineral_sites.geojson)\n"
     "  index NAME -o OUT   compute one registered index from band files or a STAC item\n"
+    "  graph GRAPH.json    carry a run's site indicators along a supply-chain graph:\n"
+    "                      embedded emissions and forest loss per tonne of each product\n"
     "  treecover AOI       tree cover, loss and gross emissions per polygon and year from\n"
     "                      Hansen GFC and GFW layers (the Global Forest Watch method)\n"
     "  indices             list the registered spectral indices with formulae and citations\n"
@@ -189,6 +194,19 @@ static const char *const usage_treecover =
     "\n"
     "A polygon outside the rasters, or not a polygon, gets rows with empty figures and is\n"
     "reported; the others are done (exit 1).\n";
+
+static const char *const usage_graph =
+    "usage: minewatch graph GRAPH.json --indicators RUN/indicators.csv|gpkg --period NAME -o DIR\n"
+    "\n"
+    "Carries the sites' indicators of one period along a supply-chain graph (JSON; the format\n"
+    "is docs/supply_graph.schema.json): the burden of a node is its sites' indicators plus its\n"
+    "direct_tco2e plus, for each input, tonnes x the supplier's intensity; the intensity of a\n"
+    "product is the burden x its allocation share / its output (economic shares where the\n"
+    "graph gives them, else by mass). Writes DIR/graph_nodes.csv (one row per node and\n"
+    "product: embedded t CO2e per t, forest loss ha per kt, the other metrics, low and high\n"
+    "bounds, totals attributed to the product) and DIR/provenance.json. A graph that breaks a\n"
+    "rule (unknown ids, missing or negative flows, a cycle, shares that do not add up to 1,\n"
+    "more sent than made) is refused with the place and the numbers, and nothing is written.\n";
 
 static const char *const usage_indices = "usage: minewatch indices\n\nLists the spectral index "
                                          "registry: name, formula, bands and citation.\n";
@@ -546,6 +564,28 @@ static int cmd_treecover(cli *c, int argc, char **argv)
     return rc;
 }
 
+static int cmd_graph(cli *c, int argc, char **argv)
+{
+    if (c->help) return fputs(usage_graph, stdout), EXIT_OK;
+    if (argc != 1) return fputs(usage_graph, stderr), EXIT_BAD_INPUT;
+    const char *missing = !c->indicators ? "--indicators"
+                          : !c->period   ? "--period"
+                          : !c->out      ? "-o"
+                                         : NULL;
+    if (missing) {
+        fprintf(stderr, "minewatch: error: graph needs %s (see minewatch graph --help)\n", missing);
+        return EXIT_BAD_INPUT;
+    }
+    mw_graph_options o = {argv[0], c->indicators, c->period, c->out, c->command_line};
+    mw_graph_result_summary res;
+    if (mw_graph_run(&o, &res)) return exit_for_error();
+    if (!c->quiet)
+        printf("%ld node(s), %ld edge(s), %ld site(s) of period '%s': %s/graph_nodes.csv, "
+               "%s/provenance.json\n",
+               res.nodes, res.edges, res.sites, c->period, c->out, c->out);
+    return EXIT_OK;
+}
+
 static char *join_args(int argc, char **argv)
 {
     size_t n = 1;
@@ -584,6 +624,8 @@ static int run_main(cli *cp, int argc, char **argv)
         O_MIN_COVER,
         O_MIN_SIZE,
         O_ID_FIELD,
+        O_INDICATORS,
+        O_PERIOD,
         O_BAND0 /* + mw_band */
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
@@ -610,6 +652,8 @@ static int run_main(cli *cp, int argc, char **argv)
                                          {"min-cover", required_argument, 0, O_MIN_COVER},
                                          {"min-size-ha", required_argument, 0, O_MIN_SIZE},
                                          {"id-field", required_argument, 0, O_ID_FIELD},
+                                         {"indicators", required_argument, 0, O_INDICATORS},
+                                         {"period", required_argument, 0, O_PERIOD},
                                          {"blue", required_argument, 0, O_BAND0 + MW_BAND_BLUE},
                                          {"green", required_argument, 0, O_BAND0 + MW_BAND_GREEN},
                                          {"red", required_argument, 0, O_BAND0 + MW_BAND_RED},
@@ -697,6 +741,12 @@ static int run_main(cli *cp, int argc, char **argv)
         case O_ID_FIELD:
             c.id_field = optarg;
             break;
+        case O_INDICATORS:
+            c.indicators = optarg;
+            break;
+        case O_PERIOD:
+            c.period = optarg;
+            break;
         case O_MIN_COVER:
         case O_MIN_SIZE: {
             char *end;
@@ -774,6 +824,8 @@ static int run_main(cli *cp, int argc, char **argv)
         rc = cmd_indicators(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "treecover") == 0)
         rc = cmd_treecover(&c, nargs - 1, args + 1);
+    else if (strcmp(cmd, "graph") == 0)
+        rc = cmd_graph(&c, nargs - 1, args + 1);
     else {
         fprintf(stderr, "minewatch: error: unknown command '%s'\n\n%s", cmd, usage_main);
         rc = EXIT_BAD_INPUT;

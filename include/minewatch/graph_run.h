@@ -1,0 +1,23 @@
+/* `minewatch graph`: a run's indicators carried along a supply-chain graph. */
+#ifndef MINEWATCH_GRAPH_RUN_H
+#define MINEWATCH_GRAPH_RUN_H
+
+typedef struct mw_graph_options {
+    const char *graph;      /* graph file (docs/supply_graph.schema.json) */
+    const char *indicators; /* a run's indicators.csv or indicators.gpkg */
+    const char *period;     /* whose rows are carried */
+    const char *out_dir;
+    const char *command_line;
+} mw_graph_options;
+
+typedef struct mw_graph_result_summary {
+    long nodes, edges, sites;
+} mw_graph_result_summary;
+
+/* Checks the graph and the indicators first (any violation: MW_ERR_INPUT, nothing written),
+ * then writes DIR/graph_nodes.csv (one row per node and product: output, allocation share,
+ * embedded emissions and every metric per tonne or kilotonne with bounds, and the totals
+ * attributed to the product) and DIR/provenance.json, committed together. Returns 0 or -1. */
+int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res);
+
+#endif

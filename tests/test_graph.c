@@ -1,0 +1,227 @@
+/* The supply-chain graph: propagation on a small graph computed by hand below, and every rule
+ * violation refused with its message and nothing written. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "test_util.h"
+
+static char *g_dir;
+
+/* Sites of period 2023 (a run's indicators, the columns the graph reads):
+ *   A: forest loss 10 ha, disturbed 20 ha, hot 0, GFW emissions 4000 t CO2e
+ *   B: forest loss  5 ha, disturbed 10 ha, hot 0, GFW emissions 1500 t CO2e
+ *   S: forest loss  0 ha, disturbed  2 ha, hot 30 pixel-days, emissions 0
+ * A 2021 row of A must not be read. */
+static const char *const indicators =
+    "site_id,site_name,period,forest_loss_ha,disturbed_ha,hot_pixel_days,gfw_emissions_mg_co2e\n"
+    "A,a,2021,99,99,99,99\n"
+    "A,a,2023,10,20,0,4000\n"
+    "B,b,2023,5,10,0,1500\n"
+    "S,s,2023,0,2,30,0\n";
+
+/* m1 (mine, site A, 1000 t ore, direct 100) and m2 (mine, site B, 500 t ore, direct 50) send 600 t
+ * and 500 t of ore to r1 (refinery, site S, direct 900), which makes 100 t cobalt and 400 t copper
+ * with economic shares 0.7 / 0.3. r1 sends its 100 t of cobalt to t1 (a trader that only passes
+ * it on), t1 sends 80 t to c1 (cathode, direct 40, 200 t cathode).
+ *
+ * By hand:
+ *   m1 ore per t: direct 0.1, LUC 4, forest 0.01 ha (10 ha/kt), disturbed 20 ha/kt
+ *   m2 ore per t: direct 0.1, LUC 3, forest 10 ha/kt, disturbed 20 ha/kt
+ *   r1 burden: direct 900 + 60 + 50 = 1010; LUC 2400 + 1500 = 3900; forest 6 + 5 = 11 ha;
+ *              disturbed 2 + 12 + 10 = 24 ha; hot 30
+ *   r1 cobalt (0.7 / 100 t): direct 7.07, LUC 27.3 -> embedded 34.37 t/t; forest 77 ha/kt;
+ *              disturbed 168 ha/kt; hot 210 /kt; attributed forest 7.7 ha
+ *   r1 copper (0.3 / 400 t): direct 0.7575, LUC 2.925 -> 3.6825 t/t; forest 8.25 ha/kt;
+ *              disturbed 18 ha/kt; hot 22.5 /kt; attributed forest 3.3 ha
+ *   t1 cobalt: the same intensities as r1's (it only passes the flow): 34.37 t/t, 77 ha/kt
+ *   c1 burden: direct 40 + 80 x 7.07 = 605.6; LUC 80 x 27.3 = 2184; forest 6.16 ha
+ *   c1 cathode (200 t): direct 3.028 + LUC 10.92 -> 13.948 t/t; forest 30.8 ha/kt;
+ *              disturbed 80 x 0.168 / 200 = 67.2 ha/kt; hot 80 x 0.21 / 200 = 84 /kt
+ * Forest loss attributed to the products nobody takes further adds up to the sites' 15 ha:
+ * m1 ore 4 + r1 copper 3.3 + t1 cobalt 1.54 + c1 cathode 6.16. */
+static const char *const good =
+    "{\"name\": \"test chain\", \"year\": 2023,\n"
+    " \"nodes\": [\n"
+    "  {\"id\": \"m1\", \"stage\": \"mine\", \"country\": \"CD\", \"sites\": [\"A\"],"
+    " \"outputs\": {\"ore\": 1000}, \"direct_tco2e\": 100, \"source\": \"test\"},\n"
+    "  {\"id\": \"m2\", \"stage\": \"mine\", \"country\": \"CD\", \"sites\": [\"B\"],"
+    " \"outputs\": {\"ore\": 500}, \"direct_tco2e\": 50},\n"
+    "  {\"id\": \"r1\", \"stage\": \"refinery\", \"country\": \"FI\", \"sites\": [\"S\"],"
+    " \"outputs\": {\"cobalt\": 100, \"copper\": 400}, \"allocation\": {\"cobalt\": 0.7,"
+    " \"copper\": 0.3}, \"direct_tco2e\": 900},\n"
+    "  {\"id\": \"t1\", \"stage\": \"trader\", \"outputs\": {\"cobalt\": 100}},\n"
+    "  {\"id\": \"c1\", \"stage\": \"cathode\", \"country\": \"IN\", \"outputs\": {\"cathode\": "
+    "200},"
+    " \"direct_tco2e\": 40}],\n"
+    " \"edges\": [\n"
+    "  {\"from\": \"m1\", \"to\": \"r1\", \"product\": \"ore\", \"tonnes\": 600},\n"
+    "  {\"from\": \"m2\", \"to\": \"r1\", \"product\": \"ore\", \"tonnes\": 500},\n"
+    "  {\"from\": \"r1\", \"to\": \"t1\", \"product\": \"cobalt\", \"tonnes\": 100},\n"
+    "  {\"from\": \"t1\", \"to\": \"c1\", \"product\": \"cobalt\", \"tonnes\": 80}]}\n";
+
+static int run_graph(const char *graph_text, const char *out, char **text)
+{
+    char *g = tu_path(g_dir, "graph.json"), *ind = tu_path(g_dir, "indicators.csv");
+    tu_write(g, graph_text);
+    tu_write(ind, indicators);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s graph %s --indicators %s --period 2023 -o %s", MW_CLI, g, ind,
+             out);
+    int rc = tu_run(cmd, text);
+    free(g), free(ind);
+    return rc;
+}
+
+/* The value in column col of the row starting "node,product,". */
+static double value(const char *csv, const char *node_product, const char *col)
+{
+    int want = -1, c = 0;
+    const char *p = csv;
+    for (const char *q = csv; *q && *q != '\n'; q++) {
+        if (q == csv || q[-1] == ',') {
+            size_t n = strcspn(q, ",\n");
+            if (n == strlen(col) && strncmp(q, col, n) == 0) want = c;
+        }
+        if (*q == ',') c++;
+    }
+    if (want < 0) fail_msg("no column %s", col);
+    p = strstr(csv, node_product);
+    if (!p) fail_msg("no row %s", node_product);
+    for (int i = 0; i < want; i++)
+        p = strchr(p, ',') + 1;
+    return *p == ',' || *p == '\n' ? NAN : atof(p);
+}
+
+static void near(double got, double want, const char *what)
+{
+    if (!(fabs(got - want) <= 1e-6 * (1 + fabs(want))))
+        fail_msg("%s: %.9g, by hand %.9g", what, got, want);
+}
+
+static void propagation_matches_hand_computation(void **state)
+{
+    (void)state;
+    char *out = tu_path(g_dir, "good"), *text;
+    int rc = run_graph(good, out, &text);
+    if (rc != 0) fail_msg("graph exited %d:\n%s", rc, text);
+    free(text);
+    char *path = tu_path(out, "graph_nodes.csv");
+    char *csv = tu_read(path, NULL);
+    assert_non_null(csv);
+    near(value(csv, "m1,ore,", "embedded_tco2e_per_t"), 4.1, "m1 ore t CO2e/t");
+    near(value(csv, "m2,ore,", "luc_tco2e_per_t"), 3.0, "m2 ore LUC t/t");
+    near(value(csv, "r1,cobalt,", "embedded_tco2e_per_t"), 34.37, "r1 cobalt t CO2e/t");
+    near(value(csv, "r1,cobalt,", "direct_tco2e_per_t"), 7.07, "r1 cobalt direct t/t");
+    near(value(csv, "r1,cobalt,", "forest_loss_ha_per_kt"), 77, "r1 cobalt forest ha/kt");
+    near(value(csv, "r1,cobalt,", "disturbed_ha_per_kt"), 168, "r1 cobalt disturbed ha/kt");
+    near(value(csv, "r1,cobalt,", "hot_pixel_days_per_kt"), 210, "r1 cobalt heat /kt");
+    near(value(csv, "r1,copper,", "embedded_tco2e_per_t"), 3.6825, "r1 copper t CO2e/t");
+    near(value(csv, "r1,copper,", "forest_loss_ha_per_kt"), 8.25, "r1 copper forest ha/kt");
+    near(value(csv, "r1,copper,", "allocation_share"), 0.3, "r1 copper share");
+    near(value(csv, "t1,cobalt,", "embedded_tco2e_per_t"), 34.37, "trader passes intensity");
+    near(value(csv, "t1,cobalt,", "forest_loss_ha_per_kt"), 77, "trader forest ha/kt");
+    near(value(csv, "c1,cathode,", "embedded_tco2e_per_t"), 13.948, "c1 cathode t CO2e/t");
+    near(value(csv, "c1,cathode,", "forest_loss_ha_per_kt"), 30.8, "c1 cathode forest ha/kt");
+    near(value(csv, "c1,cathode,", "disturbed_ha_per_kt"), 67.2, "c1 cathode disturbed ha/kt");
+    near(value(csv, "c1,cathode,", "hot_pixel_days_per_kt"), 84, "c1 cathode heat /kt");
+    /* no bounds in these indicators: low = value = high */
+    near(value(csv, "c1,cathode,", "embedded_tco2e_per_t_low"), 13.948, "c1 low");
+    near(value(csv, "c1,cathode,", "embedded_tco2e_per_t_high"), 13.948, "c1 high");
+    /* what reaches the ends of the chain adds up to the sites' forest loss */
+    double total = value(csv, "m1,ore,", "attributed_forest_loss_ha") * 0.4 + /* 400 t unsent */
+                   value(csv, "r1,copper,", "attributed_forest_loss_ha") +
+                   value(csv, "t1,cobalt,", "attributed_forest_loss_ha") * 0.2 + /* 20 t kept */
+                   value(csv, "c1,cathode,", "attributed_forest_loss_ha");
+    near(total, 15, "forest loss at the ends of the chain");
+    char *prov = tu_path(out, "provenance.json");
+    char *pt = tu_read(prov, NULL);
+    assert_non_null(strstr(pt, "gfw_emissions_mg_co2e"));
+    free(pt), free(prov), free(csv), free(path), free(out);
+}
+
+/* good with `from` replaced by `to` once, run, expect exit 2 with needle and no output folder. */
+static void refused(const char *from, const char *to, const char *needle)
+{
+    const char *at = strstr(good, from);
+    if (!at) fail_msg("test text '%s' not in the graph", from);
+    size_t n = strlen(good) + strlen(to) + 1;
+    char *text = malloc(n);
+    snprintf(text, n, "%.*s%s%s", (int)(at - good), good, to, at + strlen(from));
+    char *out = tu_path(g_dir, "bad"), *msg;
+    tu_rmtree(out);
+    int rc = run_graph(text, out, &msg);
+    if (rc != 2 || !strstr(msg, needle))
+        fail_msg("%s -> %s: exit %d, wanted 2 and '%s':\n%s", from, to, rc, needle, msg);
+    if (access(out, F_OK) == 0) fail_msg("%s -> %s: the output folder was made", from, to);
+    free(msg), free(out), free(text);
+}
+
+static void every_violation_is_refused(void **state)
+{
+    (void)state;
+    refused("\"to\": \"r1\", \"product\": \"ore\", \"tonnes\": 600",
+            "\"to\": \"r9\", \"product\": \"ore\", \"tonnes\": 600", "unknown node id 'r9'");
+    refused("\"sites\": [\"B\"]", "\"sites\": [\"Z\"]",
+            "node 'm2' names site 'Z', which the indicators do not have for this period");
+    refused("\"tonnes\": 500", "\"tonnes\": -5", "edges[1].tonnes is -5");
+    refused(", \"tonnes\": 500", "", "edges[1] needs 'tonnes'");
+    refused("\"outputs\": {\"ore\": 500}", "\"outputs\": {\"ore\": -500}",
+            "nodes[1] ('m2').outputs.ore is -500");
+    refused("\"tonnes\": 80}]",
+            "\"tonnes\": 80},\n  {\"from\": \"c1\", \"to\": \"m1\", "
+            "\"product\": \"cathode\", \"tonnes\": 5}]",
+            "the graph has a cycle: r1 -> t1 -> c1 -> m1 -> r1");
+    refused("\"copper\": 0.3}", "\"copper\": 0.2}", "allocation shares add up to 0.9, not 1");
+    refused("\"product\": \"cobalt\", \"tonnes\": 100", "\"product\": \"cobalt\", \"tonnes\": 120",
+            "node 'r1' sends 120 t of 'cobalt' in 1 edge(s) but makes 100 t a year");
+    refused("\"product\": \"cobalt\", \"tonnes\": 80", "\"product\": \"nickel\", \"tonnes\": 80",
+            "node 't1' has no output 'nickel' to send");
+    refused("\"stage\": \"trader\"", "\"stage\": \"broker\"", "stage 'broker' is not one of");
+    refused("\"id\": \"m2\"", "\"id\": \"m1\"", "node id 'm1' is used twice");
+    refused("\"outputs\": {\"cobalt\": 100}}", "\"outputs\": {\"cobalt\": 100}, \"sitez\": []}",
+            "unknown key 'sitez'");
+    refused("\"year\": 2023,", "\"year\": 2023, \"year\": 2024,", "duplicate object key");
+    /* a period the indicators do not have */
+    char *g = tu_path(g_dir, "graph.json"), *ind = tu_path(g_dir, "indicators.csv"), cmd[4096],
+         *msg;
+    char *out = tu_path(g_dir, "bad-period");
+    tu_write(g, good);
+    tu_write(ind, indicators);
+    snprintf(cmd, sizeof cmd, "%s graph %s --indicators %s --period 2030 -o %s", MW_CLI, g, ind,
+             out);
+    assert_int_equal(tu_run(cmd, &msg), 2);
+    assert_non_null(strstr(msg, "no rows for period '2030' (periods there: 2021, 2023)"));
+    assert_int_not_equal(access(out, F_OK), 0);
+    free(msg), free(out), free(g), free(ind);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g_dir = tu_mkdtemp("graph");
+    return g_dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(g_dir);
+    free(g_dir);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(propagation_matches_hand_computation),
+        cmocka_unit_test(every_violation_is_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
