@@ -51,7 +51,7 @@ static const char *const good =
     " \"nodes\": [\n"
     "  {\"id\": \"m1\", \"stage\": \"mine\", \"country\": \"CD\", \"sites\": [\"A\"],"
     " \"outputs\": {\"ore\": 1000}, \"direct_tco2e\": 100, \"source\": \"test\"},\n"
-    "  {\"id\": \"m2\", \"stage\": \"mine\", \"country\": \"CD\", \"sites\": [\"B\"],"
+    "  {\"id\": \"m2\", \"stage\": \"mine\", \"country\": \"ZM\", \"sites\": [\"B\"],"
     " \"outputs\": {\"ore\": 500}, \"direct_tco2e\": 50},\n"
     "  {\"id\": \"r1\", \"stage\": \"refinery\", \"country\": \"FI\", \"sites\": [\"S\"],"
     " \"outputs\": {\"cobalt\": 100, \"copper\": 400}, \"allocation\": {\"cobalt\": 0.7,"
@@ -66,17 +66,22 @@ static const char *const good =
     "  {\"from\": \"r1\", \"to\": \"t1\", \"product\": \"cobalt\", \"tonnes\": 100},\n"
     "  {\"from\": \"t1\", \"to\": \"c1\", \"product\": \"cobalt\", \"tonnes\": 80}]}\n";
 
-static int run_graph(const char *graph_text, const char *out, char **text)
+static int run_graph_with(const char *graph_text, const char *out, const char *extra, char **text)
 {
     char *g = tu_path(g_dir, "graph.json"), *ind = tu_path(g_dir, "indicators.csv");
     tu_write(g, graph_text);
     tu_write(ind, indicators);
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s graph %s --indicators %s --period 2023 -o %s", MW_CLI, g, ind,
-             out);
+    snprintf(cmd, sizeof cmd, "%s graph %s --indicators %s --period 2023 -o %s %s", MW_CLI, g, ind,
+             out, extra);
     int rc = tu_run(cmd, text);
     free(g), free(ind);
     return rc;
+}
+
+static int run_graph(const char *graph_text, const char *out, char **text)
+{
+    return run_graph_with(graph_text, out, "", text);
 }
 
 /* The value in column col of the row starting "node,product,". */
@@ -144,6 +149,67 @@ static void propagation_matches_hand_computation(void **state)
     char *pt = tu_read(prov, NULL);
     assert_non_null(strstr(pt, "gfw_emissions_mg_co2e"));
     free(pt), free(prov), free(csv), free(path), free(out);
+}
+
+/* Exposure by site (by hand, from the figures above): r1's forest loss is 6 ha from A and 5 from
+ * B; a tonne of its cobalt carries 6 x 0.7 / 100 = 0.042 ha of A and 0.035 of B; c1's 80 t carry
+ * 3.36 ha of A and 2.8 of B (6.16 in all), and 80 x 2400 x 0.7 / 100 = 1344 t CO2e of A's and
+ * 840 of B's land-use change; site S reaches c1 with 80 x 2 x 0.7 / 100 = 1.12 ha disturbed and
+ * 80 x 30 x 0.7 / 100 = 16.8 hot pixel-days.
+ * Concentration: mine ore is 1000 t from CD and 500 t from ZM: HHI 10,000 x (4/9 + 1/9) = 5555.6.
+ * Stress: without m2, r1 loses 500 of its 1100 t of ore (0.454545), and t1 and c1 the same share;
+ * without r1, t1 and c1 are left with none. */
+static void exposure_concentration_and_stress(void **state)
+{
+    (void)state;
+    char *out = tu_path(g_dir, "exposure"), *text;
+    int rc = run_graph_with(good, out, "--exposure --remove m2", &text);
+    if (rc != 0) fail_msg("graph exited %d:\n%s", rc, text);
+    free(text);
+    char *p = tu_path(out, "graph_exposure.csv"), *csv = tu_read(p, NULL);
+    assert_non_null(csv);
+    near(value(csv, "c1,A,", "forest_loss_ha"), 3.36, "c1 from A, ha");
+    near(value(csv, "c1,B,", "forest_loss_ha"), 2.8, "c1 from B, ha");
+    near(value(csv, "c1,A,", "luc_tco2e"), 1344, "c1 from A, t CO2e");
+    near(value(csv, "c1,B,", "luc_tco2e"), 840, "c1 from B, t CO2e");
+    near(value(csv, "c1,S,", "disturbed_ha"), 1.12, "c1 from S, disturbed");
+    near(value(csv, "c1,S,", "hot_pixel_days"), 16.8, "c1 from S, heat");
+    assert_null(strstr(csv, "m1,B,")); /* B does not reach m1 */
+    free(csv), free(p);
+    p = tu_path(out, "graph_concentration.csv"), csv = tu_read(p, NULL);
+    assert_non_null(csv);
+    near(value(csv, "mine,ore,country,", "hhi"), 5555.6, "mine ore HHI by country (1 decimal)");
+    near(value(csv, "mine,ore,country,", "top_share"), 0.666667, "mine ore top share");
+    assert_non_null(strstr(csv, "mine,ore,country,5555.6,CD,0.666667,2\n"));
+    assert_non_null(strstr(csv, "refinery,cobalt,country,10000.0,FI,1.000000,1\n"));
+    free(csv), free(p);
+    p = tu_path(out, "stress.csv"), csv = tu_read(p, NULL);
+    assert_non_null(csv);
+    assert_non_null(strstr(csv, "m2,1.000000,1,1\n"));
+    assert_non_null(strstr(csv, "m1,0.000000,0,0\n"));
+    assert_non_null(strstr(csv, "r1,0.454545,0,0\n"));
+    assert_non_null(strstr(csv, "c1,0.454545,0,0\n"));
+    free(csv), free(p), free(out);
+    out = tu_path(g_dir, "stress-r1");
+    assert_int_equal(run_graph_with(good, out, "--remove r1", &text), 0);
+    free(text);
+    p = tu_path(out, "stress.csv"), csv = tu_read(p, NULL);
+    assert_non_null(strstr(csv, "t1,1.000000,0,1\n"));
+    assert_non_null(strstr(csv, "c1,1.000000,0,1\n"));
+    free(csv), free(p), free(out);
+    /* a country removes all its nodes; an unknown one is refused, nothing written */
+    out = tu_path(g_dir, "stress-cd");
+    assert_int_equal(run_graph_with(good, out, "--remove CD", &text), 0);
+    free(text);
+    p = tu_path(out, "stress.csv"), csv = tu_read(p, NULL);
+    assert_non_null(strstr(csv, "m1,1.000000,1,1\n"));
+    assert_non_null(strstr(csv, "r1,0.545455,0,0\n"));
+    free(csv), free(p), free(out);
+    out = tu_path(g_dir, "stress-none");
+    assert_int_equal(run_graph_with(good, out, "--remove XX", &text), 2);
+    assert_non_null(strstr(text, "no node of the graph has that id or country"));
+    assert_int_not_equal(access(out, F_OK), 0);
+    free(text), free(out);
 }
 
 /* good with `from` replaced by `to` once, run, expect exit 2 with needle and no output folder. */
@@ -222,6 +288,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(propagation_matches_hand_computation),
         cmocka_unit_test(every_violation_is_refused),
+        cmocka_unit_test(exposure_concentration_and_stress),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,12 +8,17 @@ typedef struct mw_graph_options {
     const char *period;     /* whose rows are carried */
     const char *out_dir;
     const char *command_line;
+    int exposure;         /* also DIR/graph_exposure.csv: each node's burden by upstream site */
+    const char *remove;   /* a node id or country: also DIR/stress.csv */
+    size_t mem_budget_mb; /* bounds the exposure table */
 } mw_graph_options;
 
 typedef struct mw_graph_result_summary {
     long nodes, edges, sites;
 } mw_graph_result_summary;
 
+/* Writes also DIR/graph_concentration.csv (Herfindahl-Hirschman index per stage and product, by
+ * country and by operator). */
 /* Checks the graph and the indicators first (any violation: MW_ERR_INPUT, nothing written),
  * then writes DIR/graph_nodes.csv (one row per node and product: output, allocation share,
  * embedded emissions and every metric per tonne or kilotonne with bounds, and the totals

@@ -94,4 +94,25 @@ int mw_supply_graph_propagate(const mw_supply_graph *g, const mw_site_figures *s
                               mw_graph_result *r);
 void mw_graph_result_free(const mw_supply_graph *g, mw_graph_result *r);
 
+/* Exposure by sourcing share, the way Trase attributes deforestation to buyers: out[(n * nsites
+ * + s) * MW_GM_COUNT + m] is the part of node n's burden of metric m that comes from site s
+ * (sites in the order given), carried by the same recursion; over the sites they add up to the
+ * burden less the direct emissions of n and its suppliers. Refused (MW_ERR_NOMEM, with the size)
+ * when nodes x sites does not fit max_bytes. */
+int mw_supply_graph_exposure(const mw_supply_graph *g, const mw_site_figures *sites, size_t nsites,
+                             size_t max_bytes, double **out);
+
+/* Concentration of supply per stage and product: the Herfindahl-Hirschman index (0-10,000) of the
+ * output tonnes by country and by operator. Calls row() once per stage, product and key. */
+typedef void (*mw_hhi_row)(const char *stage, const char *product, const char *by, double hhi,
+                           const char *top, double top_share, size_t holders, void *user);
+int mw_supply_graph_concentration(const mw_supply_graph *g, mw_hhi_row row, void *user);
+
+/* A stress test: the nodes whose id or country is `removed` stop. lost[n] is the share of node
+ * n's input supply lost (1 for a removed node), carried down the chain in proportion: a node
+ * that loses a share of its inputs loses that share of its outputs. Returns the number of nodes
+ * matched, or -1 (memory). */
+long mw_supply_graph_stress(const mw_supply_graph *g, const char *removed, double *lost,
+                            int *is_removed);
+
 #endif

@@ -49,7 +49,8 @@ typedef struct cli {
     int tty;
     char *command_line;
     /* graph */
-    const char *indicators, *period;
+    const char *indicators, *period, *remove;
+    int exposure;
     /* treecover */
     const char *treecover, *lossyear, *emissions, *years, *id_field;
     double min_cover, min_size_ha;
@@ -197,6 +198,7 @@ static const char *const usage_treecover =
 
 static const char *const usage_graph =
     "usage: minewatch graph GRAPH.json --indicators RUN/indicators.csv|gpkg --period NAME -o DIR\n"
+    "                       [--exposure] [--remove NODE|COUNTRY]\n"
     "\n"
     "Carries the sites' indicators of one period along a supply-chain graph (JSON; the format\n"
     "is docs/supply_graph.schema.json): the burden of a node is its sites' indicators plus its\n"
@@ -206,7 +208,15 @@ static const char *const usage_graph =
     "product: embedded t CO2e per t, forest loss ha per kt, the other metrics, low and high\n"
     "bounds, totals attributed to the product) and DIR/provenance.json. A graph that breaks a\n"
     "rule (unknown ids, missing or negative flows, a cycle, shares that do not add up to 1,\n"
-    "more sent than made) is refused with the place and the numbers, and nothing is written.\n";
+    "more sent than made) is refused with the place and the numbers, and nothing is written.\n"
+    "Also DIR/graph_concentration.csv: the Herfindahl-Hirschman index of each stage and\n"
+    "product's output by country and by operator.\n"
+    "\n"
+    "  --exposure        also DIR/graph_exposure.csv: each node's burden by upstream site (the\n"
+    "                    way Trase attributes deforestation to buyers); it adds up to the burden\n"
+    "                    less direct emissions\n"
+    "  --remove X        stress test: the nodes with id or country X stop; DIR/stress.csv gives\n"
+    "                    each node's share of input supply lost, carried down in proportion\n";
 
 static const char *const usage_indices = "usage: minewatch indices\n\nLists the spectral index "
                                          "registry: name, formula, bands and citation.\n";
@@ -576,7 +586,8 @@ static int cmd_graph(cli *c, int argc, char **argv)
         fprintf(stderr, "minewatch: error: graph needs %s (see minewatch graph --help)\n", missing);
         return EXIT_BAD_INPUT;
     }
-    mw_graph_options o = {argv[0], c->indicators, c->period, c->out, c->command_line};
+    mw_graph_options o = {argv[0],         c->indicators, c->period, c->out,
+                          c->command_line, c->exposure,   c->remove, (size_t)c->mem_mb};
     mw_graph_result_summary res;
     if (mw_graph_run(&o, &res)) return exit_for_error();
     if (!c->quiet)
@@ -626,6 +637,8 @@ static int run_main(cli *cp, int argc, char **argv)
         O_ID_FIELD,
         O_INDICATORS,
         O_PERIOD,
+        O_EXPOSURE,
+        O_REMOVE,
         O_BAND0 /* + mw_band */
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
@@ -654,6 +667,8 @@ static int run_main(cli *cp, int argc, char **argv)
                                          {"id-field", required_argument, 0, O_ID_FIELD},
                                          {"indicators", required_argument, 0, O_INDICATORS},
                                          {"period", required_argument, 0, O_PERIOD},
+                                         {"exposure", no_argument, 0, O_EXPOSURE},
+                                         {"remove", required_argument, 0, O_REMOVE},
                                          {"blue", required_argument, 0, O_BAND0 + MW_BAND_BLUE},
                                          {"green", required_argument, 0, O_BAND0 + MW_BAND_GREEN},
                                          {"red", required_argument, 0, O_BAND0 + MW_BAND_RED},
@@ -746,6 +761,12 @@ static int run_main(cli *cp, int argc, char **argv)
             break;
         case O_PERIOD:
             c.period = optarg;
+            break;
+        case O_EXPOSURE:
+            c.exposure = 1;
+            break;
+        case O_REMOVE:
+            c.remove = optarg;
             break;
         case O_MIN_COVER:
         case O_MIN_SIZE: {

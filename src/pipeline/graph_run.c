@@ -184,6 +184,92 @@ static int write_nodes(const char *path, const mw_supply_graph *g, const mw_grap
     return bad ? mw_error_set(MW_ERR_IO, "writing '%s' failed", path) : 0;
 }
 
+static void hhi_row(const char *stage, const char *product, const char *by, double hhi,
+                    const char *top, double top_share, size_t holders, void *user)
+{
+    FILE *f = user;
+    mw_csv_cell(f, stage, 1);
+    fputc(',', f);
+    mw_csv_cell(f, product, 1);
+    fprintf(f, ",%s,%.1f,", by, hhi);
+    mw_csv_cell(f, top, 1);
+    fprintf(f, ",%.6f,%zu\n", top_share, holders);
+}
+
+static int write_concentration(const char *path, const mw_supply_graph *g)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
+    fputs("stage,product,by,hhi,top,top_share,holders\n", f);
+    int rc = mw_supply_graph_concentration(g, hhi_row, f);
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    return rc ? rc : bad ? mw_error_set(MW_ERR_IO, "writing '%s' failed", path) : 0;
+}
+
+static int write_exposure(const char *path, const mw_supply_graph *g, const mw_site_figures *sites,
+                          size_t ns, size_t max_bytes)
+{
+    double *x;
+    if (mw_supply_graph_exposure(g, sites, ns, max_bytes, &x)) return -1;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        free(x);
+        return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
+    }
+    fputs("node_id,site_id", f);
+    for (int m = 0; m < MW_GM_COUNT; m++)
+        if (m != MW_GM_DIRECT_TCO2E) fprintf(f, ",%s", mw_graph_metrics[m].name);
+    fputc('\n', f);
+    for (size_t i = 0; i < g->nnodes; i++)
+        for (size_t s = 0; s < ns; s++) {
+            const double *v = x + (i * ns + s) * MW_GM_COUNT;
+            int any = 0;
+            for (int m = 0; m < MW_GM_COUNT; m++)
+                any |= m != MW_GM_DIRECT_TCO2E && v[m] != 0;
+            if (!any) continue; /* this site does not reach this node */
+            mw_csv_cell(f, g->nodes[i].id, 1);
+            fputc(',', f);
+            mw_csv_cell(f, sites[s].site_id, 1);
+            for (int m = 0; m < MW_GM_COUNT; m++)
+                if (m != MW_GM_DIRECT_TCO2E) cell(f, v[m], 6);
+            fputc('\n', f);
+        }
+    free(x);
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    return bad ? mw_error_set(MW_ERR_IO, "writing '%s' failed", path) : 0;
+}
+
+static int write_stress(const char *path, const mw_supply_graph *g, const char *removed)
+{
+    double *lost = calloc(g->nnodes + 1, sizeof *lost);
+    int *rm = calloc(g->nnodes + 1, sizeof *rm);
+    long matched = lost && rm ? mw_supply_graph_stress(g, removed, lost, rm) : -1;
+    if (matched <= 0) {
+        free(lost), free(rm);
+        return matched < 0 ? mw_error_set(MW_ERR_NOMEM, "stress test: out of memory")
+                           : mw_error_set(MW_ERR_INPUT,
+                                          "--remove %s: no node of the graph has that id or "
+                                          "country",
+                                          removed);
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        free(lost), free(rm);
+        return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
+    }
+    fputs("node_id,supply_lost_fraction,removed,left_with_none\n", f);
+    for (size_t i = 0; i < g->nnodes; i++) {
+        mw_csv_cell(f, g->nodes[i].id, 1);
+        fprintf(f, ",%.6f,%d,%d\n", lost[i], rm[i], lost[i] >= 1.0 - 1e-12);
+    }
+    free(lost), free(rm);
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    return bad ? mw_error_set(MW_ERR_IO, "writing '%s' failed", path) : 0;
+}
+
 int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
 {
     memset(res, 0, sizeof *res);
@@ -196,12 +282,39 @@ int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
     mw_graph_result r = {0};
     int rc = read_figures(o->indicators, o->period, &sites, &ns, &owned, used);
     if (rc == 0) rc = mw_supply_graph_propagate(&g, sites, ns, &r);
+    if (rc == 0 && o->remove) { /* a name that matches nothing is a mistake: say so first */
+        long matched = 0;
+        for (size_t i = 0; i < g.nnodes; i++)
+            matched += !strcmp(g.nodes[i].id, o->remove) ||
+                       (g.nodes[i].country && !strcmp(g.nodes[i].country, o->remove));
+        if (!matched)
+            rc =
+                mw_error_set(MW_ERR_INPUT,
+                             "--remove %s: no node of the graph has that id or country", o->remove);
+    }
     /* nothing is written until the inputs have passed every check */
     mw_out_dir od = {0};
     int od_open = 0;
     if (rc == 0) rc = mw_out_dir_open(o->out_dir, &od), od_open = rc == 0;
     char *nodes_path = od_open ? mw_out_dir_stage(&od, "graph_nodes.csv") : NULL;
     if (rc == 0) rc = write_nodes(nodes_path, &g, &r);
+    if (rc == 0) {
+        char *cp = mw_out_dir_stage(&od, "graph_concentration.csv");
+        rc = cp ? write_concentration(cp, &g) : mw_error_set(MW_ERR_NOMEM, "out of memory");
+        free(cp);
+    }
+    if (rc == 0 && o->exposure) {
+        char *ep = mw_out_dir_stage(&od, "graph_exposure.csv");
+        size_t budget = (o->mem_budget_mb ? o->mem_budget_mb : 1024) * (size_t)1048576 / 2;
+        rc = ep ? write_exposure(ep, &g, sites, ns, budget)
+                : mw_error_set(MW_ERR_NOMEM, "out of memory");
+        free(ep);
+    }
+    if (rc == 0 && o->remove) {
+        char *sp = mw_out_dir_stage(&od, "stress.csv");
+        rc = sp ? write_stress(sp, &g, o->remove) : mw_error_set(MW_ERR_NOMEM, "out of memory");
+        free(sp);
+    }
     if (rc == 0) {
         char now[32];
         mw_utc_now(now);
