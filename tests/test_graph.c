@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <cpl_minixml.h>
+#include <gdal.h>
+#include <jansson.h>
+#include <ogr_api.h>
 
 #include "test_util.h"
 
@@ -50,10 +54,12 @@ static const char *const good =
     "{\"name\": \"test chain\", \"year\": 2023,\n"
     " \"nodes\": [\n"
     "  {\"id\": \"m1\", \"stage\": \"mine\", \"country\": \"CD\", \"sites\": [\"A\"],"
+    " \"lon\": 25.4, \"lat\": -10.7,"
     " \"outputs\": {\"ore\": 1000}, \"direct_tco2e\": 100, \"source\": \"test\"},\n"
     "  {\"id\": \"m2\", \"stage\": \"mine\", \"country\": \"ZM\", \"sites\": [\"B\"],"
     " \"outputs\": {\"ore\": 500}, \"direct_tco2e\": 50},\n"
     "  {\"id\": \"r1\", \"stage\": \"refinery\", \"country\": \"FI\", \"sites\": [\"S\"],"
+    " \"lon\": 22.14, \"lat\": 61.32,"
     " \"outputs\": {\"cobalt\": 100, \"copper\": 400}, \"allocation\": {\"cobalt\": 0.7,"
     " \"copper\": 0.3}, \"direct_tco2e\": 900},\n"
     "  {\"id\": \"t1\", \"stage\": \"trader\", \"outputs\": {\"cobalt\": 100}},\n"
@@ -212,6 +218,51 @@ static void exposure_concentration_and_stress(void **state)
     free(text), free(out);
 }
 
+/* The graph for the tools people use: annotated JSON, GraphML, and a GeoPackage of nodes as
+ * points and edges as lines (where both ends have coordinates). */
+static void graph_outputs_open_in_their_tools(void **state)
+{
+    (void)state;
+    char *out = tu_path(g_dir, "good"); /* written by the first test */
+    char *jp = tu_path(out, "graph_annotated.json"), *xp = tu_path(out, "graph.graphml"),
+         *gp = tu_path(out, "graph.gpkg");
+    json_t *j = json_load_file(jp, 0, NULL);
+    assert_non_null(j);
+    json_t *c1 = json_array_get(json_object_get(j, "nodes"), 4);
+    assert_string_equal(json_string_value(json_object_get(c1, "id")), "c1");
+    near(json_real_value(
+             json_array_get(json_object_get(json_object_get(c1, "burden"), "forest_loss_ha"), 1)),
+         6.16, "annotated c1 forest burden");
+    json_decref(j);
+    CPLXMLNode *x = CPLParseXMLFile(xp);
+    assert_non_null(x);
+    CPLXMLNode *gr = CPLGetXMLNode(x, "=graphml.graph");
+    assert_non_null(gr);
+    int nodes = 0, edges = 0;
+    for (CPLXMLNode *c = gr->psChild; c; c = c->psNext)
+        if (c->eType == CXT_Element)
+            nodes += !strcmp(c->pszValue, "node"), edges += !strcmp(c->pszValue, "edge");
+    assert_int_equal(nodes, 5);
+    assert_int_equal(edges, 4);
+    CPLDestroyXMLNode(x);
+    GDALAllRegister();
+    GDALDatasetH ds = GDALOpenEx(gp, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    assert_non_null(ds);
+    OGRLayerH ln = GDALDatasetGetLayerByName(ds, "graph_nodes"),
+              le = GDALDatasetGetLayerByName(ds, "graph_edges");
+    assert_non_null(ln), assert_non_null(le);
+    assert_int_equal(OGR_L_GetFeatureCount(ln, 1), 5);
+    assert_int_equal(OGR_L_GetFeatureCount(le, 4), 4);
+    OGRFeatureH f = OGR_L_GetNextFeature(le); /* m1 -> r1: a line from Katanga to Finland */
+    OGRGeometryH g = OGR_F_GetGeometryRef(f);
+    assert_non_null(g);
+    assert_true(fabs(OGR_G_GetX(g, 0) - 25.4) < 1e-9 && fabs(OGR_G_GetY(g, 1) - 61.32) < 1e-9);
+    near(OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "forest_loss_ha")), 6, "m1->r1 forest");
+    OGR_F_Destroy(f);
+    GDALClose(ds);
+    free(jp), free(xp), free(gp), free(out);
+}
+
 /* good with `from` replaced by `to` once, run, expect exit 2 with needle and no output folder. */
 static void refused(const char *from, const char *to, const char *needle)
 {
@@ -287,6 +338,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(propagation_matches_hand_computation),
+        cmocka_unit_test(graph_outputs_open_in_their_tools),
         cmocka_unit_test(every_violation_is_refused),
         cmocka_unit_test(exposure_concentration_and_stress),
     };
