@@ -263,6 +263,83 @@ static void graph_outputs_open_in_their_tools(void **state)
     free(jp), free(xp), free(gp), free(out);
 }
 
+/* The evidence pack of c1: A carries 3.36 of its 6.16 ha (0.545455) and 1344 of its 2184 t CO2e
+ * of land-use change (0.615385), B the rest, S only disturbance and heat; cobalt upstream puts it
+ * under the EU Battery Regulation, and no aluminium, iron or steel leaves it outside CBAM. */
+static void evidence_pack_for_a_buyer(void **state)
+{
+    (void)state;
+    char *out = tu_path(g_dir, "evidence"), *text;
+    int rc = run_graph_with(good, out, "--evidence c1", &text);
+    if (rc != 0) fail_msg("graph exited %d:\n%s", rc, text);
+    free(text);
+    char *jp = tu_path(out, "evidence_c1.json"), *cp = tu_path(out, "evidence_c1.csv");
+    json_t *j = json_load_file(jp, 0, NULL);
+    assert_non_null(j);
+    json_t *sites = json_object_get(j, "upstream_sites");
+    assert_int_equal(json_array_size(sites), 3);
+    json_t *a = json_array_get(sites, 0);
+    assert_string_equal(json_string_value(json_object_get(a, "site_id")), "A");
+    near(json_real_value(json_object_get(a, "forest_loss_share")), 3.36 / 6.16, "A share of c1");
+    near(json_real_value(json_object_get(a, "luc_share")), 1344.0 / 2184, "A LUC share of c1");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(a, "indicators"), "period")), "2023");
+    json_t *fw = json_object_get(j, "frameworks");
+    assert_true(
+        json_is_true(json_object_get(json_object_get(fw, "eu_battery_regulation"), "in_scope")));
+    assert_true(json_is_false(json_object_get(json_object_get(fw, "eu_cbam"), "in_scope")));
+    near(json_real_value(
+             json_array_get(json_object_get(json_array_get(json_object_get(j, "products"), 0),
+                                            "embedded_tco2e_per_t"),
+                            1)),
+         13.948, "c1 embedded in the pack");
+    json_decref(j);
+    char *csv = tu_read(cp, NULL);
+    near(value(csv, "c1,B,", "forest_loss_share"), 2.8 / 6.16, "B share in the CSV");
+    free(csv), free(jp), free(cp), free(out);
+    out = tu_path(g_dir, "evidence-none");
+    assert_int_equal(run_graph_with(good, out, "--evidence z9", &text), 2);
+    assert_non_null(strstr(text, "--evidence z9: the graph has no such node"));
+    assert_int_not_equal(access(out, F_OK), 0);
+    free(text), free(out);
+}
+
+/* A site whose land-use-change emissions were not measured (an empty cell): every figure that
+ * depends on it is empty downstream, in the CSV, the annotated graph and the evidence pack, and
+ * the forest figures still flow. */
+static void unmeasured_stays_empty_downstream(void **state)
+{
+    (void)state;
+    char *g = tu_path(g_dir, "graph.json"), *ind = tu_path(g_dir, "indicators-gap.csv");
+    tu_write(g, good);
+    tu_write(ind,
+             "site_id,period,forest_loss_ha,disturbed_ha,hot_pixel_days,gfw_emissions_mg_co2e\n"
+             "A,2023,10,20,0,4000\nB,2023,5,10,0,\nS,2023,0,2,30,0\n");
+    char *out = tu_path(g_dir, "gap"), cmd[4096], *text;
+    snprintf(cmd, sizeof cmd, "%s graph %s --indicators %s --period 2023 -o %s --evidence c1 -q",
+             MW_CLI, g, ind, out);
+    int rc = tu_run(cmd, &text);
+    if (rc != 0) fail_msg("graph exited %d:\n%s", rc, text);
+    free(text);
+    char *p = tu_path(out, "graph_nodes.csv"), *csv = tu_read(p, NULL);
+    assert_true(isnan(value(csv, "c1,cathode,", "embedded_tco2e_per_t")));
+    assert_true(isnan(value(csv, "m2,ore,", "luc_tco2e_per_t")));
+    near(value(csv, "m1,ore,", "luc_tco2e_per_t"), 4, "m1 is measured");
+    near(value(csv, "c1,cathode,", "forest_loss_ha_per_kt"), 30.8, "forest still flows");
+    free(csv), free(p);
+    p = tu_path(out, "graph_annotated.json");
+    json_t *j = json_load_file(p, 0, NULL);
+    json_t *c1 = json_array_get(json_object_get(j, "nodes"), 4);
+    assert_true(json_is_null(
+        json_array_get(json_object_get(json_object_get(c1, "burden"), "luc_tco2e"), 1)));
+    json_decref(j), free(p);
+    p = tu_path(out, "evidence_c1.json");
+    j = json_load_file(p, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "upstream_sites")), 3);
+    json_decref(j), free(p);
+    free(out), free(g), free(ind);
+}
+
 /* good with `from` replaced by `to` once, run, expect exit 2 with needle and no output folder. */
 static void refused(const char *from, const char *to, const char *needle)
 {
@@ -341,6 +418,8 @@ int main(void)
         cmocka_unit_test(graph_outputs_open_in_their_tools),
         cmocka_unit_test(every_violation_is_refused),
         cmocka_unit_test(exposure_concentration_and_stress),
+        cmocka_unit_test(evidence_pack_for_a_buyer),
+        cmocka_unit_test(unmeasured_stays_empty_downstream),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

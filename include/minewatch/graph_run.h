@@ -11,6 +11,7 @@ typedef struct mw_graph_options {
     int exposure;         /* also DIR/graph_exposure.csv: each node's burden by upstream site */
     const char *remove;   /* a node id or country: also DIR/stress.csv */
     size_t mem_budget_mb; /* bounds the exposure table */
+    const char *evidence; /* a buyer node: DIR/evidence_<node>.json and .csv */
 } mw_graph_options;
 
 typedef struct mw_graph_result_summary {

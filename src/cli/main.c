@@ -49,7 +49,7 @@ typedef struct cli {
     int tty;
     char *command_line;
     /* graph */
-    const char *indicators, *period, *remove;
+    const char *indicators, *period, *remove, *evidence;
     int exposure;
     /* treecover */
     const char *treecover, *lossyear, *emissions, *years, *id_field;
@@ -198,7 +198,7 @@ static const char *const usage_treecover =
 
 static const char *const usage_graph =
     "usage: minewatch graph GRAPH.json --indicators RUN/indicators.csv|gpkg --period NAME -o DIR\n"
-    "                       [--exposure] [--remove NODE|COUNTRY]\n"
+    "                       [--exposure] [--remove NODE|COUNTRY] [--evidence NODE]\n"
     "\n"
     "Carries the sites' indicators of one period along a supply-chain graph (JSON; the format\n"
     "is docs/supply_graph.schema.json): the burden of a node is its sites' indicators plus its\n"
@@ -216,7 +216,13 @@ static const char *const usage_graph =
     "                    way Trase attributes deforestation to buyers); it adds up to the burden\n"
     "                    less direct emissions\n"
     "  --remove X        stress test: the nodes with id or country X stop; DIR/stress.csv gives\n"
-    "                    each node's share of input supply lost, carried down in proportion\n";
+    "                    each node's share of input supply lost, carried down in proportion\n"
+    "  --evidence NODE   the evidence pack of a buyer: DIR/evidence_NODE.json and .csv, its\n"
+    "                    upstream sites with their shares of its burden, their indicators and\n"
+    "                    scenes (from the run's provenance.json beside the indicators), and the\n"
+    "                    frameworks it files under (GHG Protocol Scope 3 category 1; EU CBAM for\n"
+    "                    aluminium, iron and steel; EU Battery Regulation for cobalt, lithium,\n"
+    "                    nickel and natural graphite)\n";
 
 static const char *const usage_indices = "usage: minewatch indices\n\nLists the spectral index "
                                          "registry: name, formula, bands and citation.\n";
@@ -586,8 +592,9 @@ static int cmd_graph(cli *c, int argc, char **argv)
         fprintf(stderr, "minewatch: error: graph needs %s (see minewatch graph --help)\n", missing);
         return EXIT_BAD_INPUT;
     }
-    mw_graph_options o = {argv[0],         c->indicators, c->period, c->out,
-                          c->command_line, c->exposure,   c->remove, (size_t)c->mem_mb};
+    mw_graph_options o = {argv[0],   c->indicators,     c->period,
+                          c->out,    c->command_line,   c->exposure,
+                          c->remove, (size_t)c->mem_mb, c->evidence};
     mw_graph_result_summary res;
     if (mw_graph_run(&o, &res)) return exit_for_error();
     if (!c->quiet)
@@ -639,6 +646,7 @@ static int run_main(cli *cp, int argc, char **argv)
         O_PERIOD,
         O_EXPOSURE,
         O_REMOVE,
+        O_EVIDENCE,
         O_BAND0 /* + mw_band */
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
@@ -669,6 +677,7 @@ static int run_main(cli *cp, int argc, char **argv)
                                          {"period", required_argument, 0, O_PERIOD},
                                          {"exposure", no_argument, 0, O_EXPOSURE},
                                          {"remove", required_argument, 0, O_REMOVE},
+                                         {"evidence", required_argument, 0, O_EVIDENCE},
                                          {"blue", required_argument, 0, O_BAND0 + MW_BAND_BLUE},
                                          {"green", required_argument, 0, O_BAND0 + MW_BAND_GREEN},
                                          {"red", required_argument, 0, O_BAND0 + MW_BAND_RED},
@@ -767,6 +776,9 @@ static int run_main(cli *cp, int argc, char **argv)
             break;
         case O_REMOVE:
             c.remove = optarg;
+            break;
+        case O_EVIDENCE:
+            c.evidence = optarg;
             break;
         case O_MIN_COVER:
         case O_MIN_SIZE: {

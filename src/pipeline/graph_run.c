@@ -11,6 +11,7 @@
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
+#include "core/name_check.h"
 #include "core/out_dir.h"
 #include "core/text.h"
 #include "io/gpkg_file.h"
@@ -273,6 +274,21 @@ static int write_stress(const char *path, const mw_supply_graph *g, const char *
     return bad ? mw_error_set(MW_ERR_IO, "writing '%s' failed", path) : 0;
 }
 
+/* JSON numbers: NaN (not measured) is null, which jansson's packer would refuse. */
+static json_t *jnum(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *jtriple(double lo, double v, double hi)
+{
+    json_t *a = json_array();
+    json_array_append_new(a, jnum(lo));
+    json_array_append_new(a, jnum(v));
+    json_array_append_new(a, jnum(hi));
+    return a;
+}
+
 /* The graph with what it carries: per node the burden, per product the intensities (JSON). */
 static int write_annotated(const char *path, const mw_supply_graph *g, const mw_graph_result *r)
 {
@@ -283,13 +299,13 @@ static int write_annotated(const char *path, const mw_supply_graph *g, const mw_
         for (int m = 0; m < MW_GM_COUNT; m++)
             json_object_set_new(
                 burden, mw_graph_metrics[m].name,
-                json_pack("[f,f,f]", r->burden[i][m][0], r->burden[i][m][1], r->burden[i][m][2]));
+                jtriple(r->burden[i][m][0], r->burden[i][m][1], r->burden[i][m][2]));
         for (size_t p = 0; p < n->nproducts; p++) {
             json_t *per_t = json_object();
             for (int m = 0; m < MW_GM_COUNT; m++)
                 json_object_set_new(per_t, mw_graph_metrics[m].name,
-                                    json_pack("[f,f,f]", r->intensity[i][p][m][0],
-                                              r->intensity[i][p][m][1], r->intensity[i][p][m][2]));
+                                    jtriple(r->intensity[i][p][m][0], r->intensity[i][p][m][1],
+                                            r->intensity[i][p][m][2]));
             json_array_append_new(prods,
                                   json_pack("{s:s,s:f,s:f,s:o}", "product", n->products[p].name,
                                             "output_t", n->products[p].output_t, "allocation_share",
@@ -313,11 +329,11 @@ static int write_annotated(const char *path, const mw_supply_graph *g, const mw_
         const double(*in)[3] = (const double(*)[3])r->intensity[ed->from][ed->product];
         json_array_append_new(
             edges,
-            json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:s?}", "from", g->nodes[ed->from].id, "to",
+            json_pack("{s:s,s:s,s:s,s:f,s:o,s:o,s:s?}", "from", g->nodes[ed->from].id, "to",
                       g->nodes[ed->to].id, "product", g->nodes[ed->from].products[ed->product].name,
                       "tonnes", ed->tonnes, "embedded_tco2e",
-                      ed->tonnes * (in[MW_GM_DIRECT_TCO2E][1] + in[MW_GM_LUC_TCO2E][1]),
-                      "forest_loss_ha", ed->tonnes * in[MW_GM_FOREST_LOSS_HA][1], "source",
+                      jnum(ed->tonnes * (in[MW_GM_DIRECT_TCO2E][1] + in[MW_GM_LUC_TCO2E][1])),
+                      "forest_loss_ha", jnum(ed->tonnes * in[MW_GM_FOREST_LOSS_HA][1]), "source",
                       ed->source));
     }
     json_t *root = json_pack("{s:s?,s:i,s:o,s:o}", "name", g->name, "year", g->year, "nodes", nodes,
@@ -479,6 +495,186 @@ static int write_graph_gpkg(const char *path, const char *final_path, const mw_s
     return mw_gpkg_finish(ds, mem, path, rc == 0) ? -1 : rc;
 }
 
+/* The frameworks a buyer files under, by what flows to it. */
+static int product_has(const mw_supply_graph *g, const int *upstream, const char *const *words)
+{
+    for (size_t i = 0; i < g->nnodes; i++) {
+        if (!upstream[i]) continue;
+        for (size_t p = 0; p < g->nodes[i].nproducts; p++)
+            for (int w = 0; words[w]; w++)
+                if (mw_text_ifind(g->nodes[i].products[p].name, words[w])) return 1;
+    }
+    return 0;
+}
+
+/* Every indicator of a site's row, as the run wrote it. */
+static json_t *indicator_row(const char *path, const char *period, const char *site)
+{
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!ds) return json_null();
+    OGRLayerH l = GDALDatasetGetLayerByName(ds, "site_indicators");
+    if (!l) l = GDALDatasetGetLayer(ds, 0);
+    json_t *row = json_null();
+    OGRFeatureH f;
+    OGR_L_ResetReading(l);
+    while ((f = OGR_L_GetNextFeature(l)) != NULL) {
+        int fs = OGR_F_GetFieldIndex(f, "site_id"), fp = OGR_F_GetFieldIndex(f, "period");
+        if (!strcmp(OGR_F_GetFieldAsString(f, fs), site) &&
+            !strcmp(OGR_F_GetFieldAsString(f, fp), period)) {
+            json_decref(row);
+            row = json_object();
+            for (int i = 0; i < OGR_F_GetFieldCount(f); i++)
+                json_object_set_new(row, OGR_Fld_GetNameRef(OGR_F_GetFieldDefnRef(f, i)),
+                                    json_string(OGR_F_GetFieldAsString(f, i)));
+        }
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    return row;
+}
+
+/* The scenes behind a site's figures for the period, from the run's provenance.json. */
+static json_t *site_scenes(json_t *prov, const char *period, const char *site)
+{
+    size_t i, k;
+    json_t *s, *per;
+    json_array_foreach(json_object_get(prov, "sites"), i, s)
+    {
+        const char *id = json_string_value(json_object_get(s, "id"));
+        if (!id || strcmp(id, site)) continue;
+        json_array_foreach(json_object_get(s, "periods"), k, per)
+        {
+            const char *name = json_string_value(json_object_get(per, "name"));
+            if (!name || strcmp(name, period)) continue;
+            json_t *out = json_array(), *sc;
+            size_t j;
+            json_array_foreach(json_object_get(per, "scenes"), j, sc)
+            {
+                static const char *const keep[] = {"id", "datetime", "clear_fraction", "item"};
+                json_t *o = json_object();
+                for (int q = 0; q < 4; q++)
+                    if (json_object_get(sc, keep[q]))
+                        json_object_set(o, keep[q], json_object_get(sc, keep[q]));
+                json_array_append_new(out, o);
+            }
+            return out;
+        }
+    }
+    return json_null();
+}
+
+/* The evidence pack for one buyer: its upstream sites with their shares of its burden, their
+ * indicators and scenes, and the frameworks it files under. */
+static int write_evidence(const char *json_path, const char *csv_path, const mw_graph_options *o,
+                          const mw_supply_graph *g, const mw_graph_result *r,
+                          const mw_site_figures *sites, size_t ns, size_t max_bytes)
+{
+    long b = -1;
+    for (size_t i = 0; i < g->nnodes && b < 0; i++)
+        if (!strcmp(g->nodes[i].id, o->evidence)) b = (long)i;
+    double *x;
+    if (mw_supply_graph_exposure(g, sites, ns, max_bytes, &x)) return -1;
+    /* the buyer's upstream nodes: those with a path to it */
+    int *up = calloc(g->nnodes, sizeof *up);
+    if (!up) {
+        free(x);
+        return mw_error_set(MW_ERR_NOMEM, "out of memory");
+    }
+    up[b] = 1;
+    for (size_t k = g->nnodes; k-- > 0;) { /* consumers before suppliers */
+        size_t i = g->order[k];
+        for (size_t e = 0; e < g->nedges; e++)
+            if (g->edges[e].from == i && up[g->edges[e].to]) up[i] = 1;
+    }
+    /* the run's provenance, beside its indicators */
+    char *dir = mw_text_dup(o->indicators), *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    char *pp = mw_text_path(slash ? dir : ".", "provenance.json");
+    json_t *prov = json_load_file(pp, 0, NULL);
+    const mw_graph_node *n = &g->nodes[b];
+    const double *burden_fl = r->burden[b][MW_GM_FOREST_LOSS_HA],
+                 *burden_luc = r->burden[b][MW_GM_LUC_TCO2E];
+    json_t *jsites = json_array();
+    FILE *f = fopen(csv_path, "w");
+    if (f)
+        fputs("buyer,site_id,forest_loss_ha,forest_loss_share,luc_tco2e,luc_share,disturbed_ha,"
+              "hot_pixel_days,scenes\n",
+              f);
+    for (size_t s = 0; s < ns; s++) {
+        const double *v = x + ((size_t)b * ns + s) * MW_GM_COUNT;
+        int any = 0;
+        for (int m = 0; m < MW_GM_COUNT; m++)
+            any |= m != MW_GM_DIRECT_TCO2E && v[m] != 0;
+        if (!any) continue;
+        const double fl_share = burden_fl[1] > 0 ? v[MW_GM_FOREST_LOSS_HA] / burden_fl[1] : NAN;
+        const double luc_share = burden_luc[1] > 0 ? v[MW_GM_LUC_TCO2E] / burden_luc[1] : NAN;
+        json_t *scenes = prov ? site_scenes(prov, o->period, sites[s].site_id) : json_null();
+        json_array_append_new(
+            jsites,
+            json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "site_id", sites[s].site_id,
+                      "forest_loss_ha", jnum(v[MW_GM_FOREST_LOSS_HA]), "forest_loss_share",
+                      jnum(fl_share), "luc_tco2e", jnum(v[MW_GM_LUC_TCO2E]), "luc_share",
+                      jnum(luc_share), "disturbed_ha", jnum(v[MW_GM_DISTURBED_HA]),
+                      "hot_pixel_days", jnum(v[MW_GM_HOT_PIXEL_DAYS]), "indicators",
+                      indicator_row(o->indicators, o->period, sites[s].site_id), "scenes", scenes));
+        if (f) {
+            mw_csv_cell(f, n->id, 1);
+            fputc(',', f);
+            mw_csv_cell(f, sites[s].site_id, 1);
+            cell(f, v[MW_GM_FOREST_LOSS_HA], 4);
+            cell(f, fl_share, 6);
+            cell(f, v[MW_GM_LUC_TCO2E], 3);
+            cell(f, luc_share, 6);
+            cell(f, v[MW_GM_DISTURBED_HA], 4);
+            cell(f, v[MW_GM_HOT_PIXEL_DAYS], 3);
+            fprintf(f, ",%zu\n", json_array_size(scenes));
+        }
+    }
+    static const char *const cbam_words[] = {"alumin", "steel", "iron", NULL};
+    static const char *const battery_words[] = {"cobalt", "lithium", "nickel", "graphite", NULL};
+    const int cbam = product_has(g, up, cbam_words), battery = product_has(g, up, battery_words);
+    json_t *products = json_array();
+    for (size_t p = 0; p < n->nproducts; p++) {
+        const double(*in)[3] = (const double(*)[3])r->intensity[b][p];
+        json_array_append_new(products,
+                              json_pack("{s:s,s:f,s:o,s:o}", "product", n->products[p].name,
+                                        "output_t", n->products[p].output_t, "embedded_tco2e_per_t",
+                                        jtriple(in[MW_GM_DIRECT_TCO2E][0] + in[MW_GM_LUC_TCO2E][0],
+                                                in[MW_GM_DIRECT_TCO2E][1] + in[MW_GM_LUC_TCO2E][1],
+                                                in[MW_GM_DIRECT_TCO2E][2] + in[MW_GM_LUC_TCO2E][2]),
+                                        "forest_loss_ha_per_kt",
+                                        jtriple(in[MW_GM_FOREST_LOSS_HA][0] * 1000,
+                                                in[MW_GM_FOREST_LOSS_HA][1] * 1000,
+                                                in[MW_GM_FOREST_LOSS_HA][2] * 1000)));
+    }
+    json_t *frameworks = json_pack(
+        "{s:{s:s,s:s},s:{s:b,s:s},s:{s:b,s:s}}", "ghg_protocol_scope3", "category",
+        "1: purchased goods and services", "figure",
+        "embedded_tco2e_per_t x tonnes purchased, by product (cradle-to-gate of the "
+        "nodes upstream; land-use change from the sites' observed forest loss)",
+        "eu_cbam", "in_scope", cbam, "note",
+        cbam ? "aluminium, iron or steel flows upstream: specific embedded emissions as CBAM "
+               "reports them, allocation basis stated per node"
+             : "outside CBAM's scope: no aluminium, iron or steel flows upstream",
+        "eu_battery_regulation", "in_scope", battery, "note",
+        battery ? "cobalt, lithium, nickel or natural graphite upstream: the sites below are the "
+                  "due-diligence evidence (Regulation (EU) 2023/1542)"
+                : "no battery raw material (cobalt, lithium, nickel, natural graphite) upstream");
+    json_t *doc = json_pack("{s:s,s:s,s:s?,s:s,s:i,s:o,s:o,s:o,s:s,s:s}", "buyer", n->id, "stage",
+                            n->stage, "name", n->name, "period", o->period, "graph_year", g->year,
+                            "products", products, "upstream_sites", jsites, "frameworks",
+                            frameworks, "graph", o->graph, "indicators", o->indicators);
+    int rc = 0;
+    if (!f || ferror(f)) rc = mw_error_set(MW_ERR_IO, "cannot write '%s'", csv_path);
+    if (f && fclose(f) != 0 && rc == 0)
+        rc = mw_error_set(MW_ERR_IO, "writing '%s' failed", csv_path);
+    if (rc == 0 && json_dump_file(doc, json_path, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0)
+        rc = mw_error_set(MW_ERR_IO, "cannot write '%s'", json_path);
+    json_decref(doc), json_decref(prov);
+    free(pp), free(dir), free(up), free(x);
+    return rc;
+}
+
 int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
 {
     memset(res, 0, sizeof *res);
@@ -500,6 +696,16 @@ int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
             rc =
                 mw_error_set(MW_ERR_INPUT,
                              "--remove %s: no node of the graph has that id or country", o->remove);
+    }
+    if (rc == 0 && o->evidence) {
+        int found = 0;
+        for (size_t i = 0; i < g.nnodes; i++)
+            found |= !strcmp(g.nodes[i].id, o->evidence);
+        if (!found)
+            rc = mw_error_set(MW_ERR_INPUT, "--evidence %s: the graph has no such node",
+                              o->evidence);
+        else if (mw_name_check(o->evidence, "--evidence node id")) /* it names files */
+            rc = -1;
     }
     /* nothing is written until the inputs have passed every check */
     mw_out_dir od = {0};
@@ -528,6 +734,17 @@ int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
         rc = ep ? write_exposure(ep, &g, sites, ns, budget)
                 : mw_error_set(MW_ERR_NOMEM, "out of memory");
         free(ep);
+    }
+    if (rc == 0 && o->evidence) {
+        char name[160];
+        snprintf(name, sizeof name, "evidence_%s.json", o->evidence);
+        char *ej = mw_out_dir_stage(&od, name);
+        snprintf(name, sizeof name, "evidence_%s.csv", o->evidence);
+        char *ec = mw_out_dir_stage(&od, name);
+        size_t budget = (o->mem_budget_mb ? o->mem_budget_mb : 1024) * (size_t)1048576 / 2;
+        rc = ej && ec ? write_evidence(ej, ec, o, &g, &r, sites, ns, budget)
+                      : mw_error_set(MW_ERR_NOMEM, "out of memory");
+        free(ej), free(ec);
     }
     if (rc == 0 && o->remove) {
         char *sp = mw_out_dir_stage(&od, "stress.csv");
