@@ -1354,5 +1354,7 @@ int main(void)
         cmocka_unit_test(long_output_paths_and_csv_formulas),
         cmocka_unit_test(stale_partial_files_are_cleared),
     };
+    /* MW_TEST_FILTER=name runs the tests whose name matches (a cmocka pattern) */
+    if (getenv("MW_TEST_FILTER")) cmocka_set_test_filter(getenv("MW_TEST_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -44,6 +44,14 @@ size_t mw_report_count_for(const mw_run_report *r, const char *site_id)
     return c;
 }
 
+size_t mw_report_count_stage(const mw_run_report *r, const char *stage)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < r->n; i++)
+        c += strcmp(r->items[i].stage, stage) == 0;
+    return c;
+}
+
 void mw_report_free(mw_run_report *r)
 {
     for (size_t i = 0; i < r->n; i++) {
