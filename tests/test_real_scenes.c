@@ -216,6 +216,52 @@ static void non_items_and_duplicates(void **state)
         mw_scene_catalog_scan(DATA "/landsat8_c2l2_001062_20201031_600m", &cat, NULL, &fails), 0);
     assert_int_equal(cat.n, 1);
     mw_scene_catalog_free(&cat);
+    /* The MTL as text or XML, alone in a folder as users keep them: the same scene as the JSON. */
+    const char *const kinds[] = {"txt", "xml"};
+    mw_scene want;
+    assert_int_equal(
+        mw_landsat_mtl_read(
+            DATA
+            "/landsat8_c2l2_001062_20201031_600m/LC08_L2SP_001062_20201031_20201106_02_T2_MTL.json",
+            &want),
+        0);
+    for (int k = 0; k < 2; k++) {
+        char *dir = tu_path(g_dir, kinds[k]), cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "mkdir -p %s && cp " DATA
+                 "/landsat8_c2l2_001062_20201031_600m/*.TIF %s/ && cp " DATA
+                 "/landsat8_c2l2_001062_20201031_600m/*_MTL.%s %s/",
+                 dir, dir, kinds[k], dir);
+        assert_int_equal(tu_run(cmd, NULL), 0);
+        assert_int_equal(mw_scene_catalog_scan(dir, &cat, NULL, NULL), 0);
+        assert_int_equal(cat.n, 1);
+        const mw_scene *got = &cat.scenes[0];
+        assert_string_equal(got->id, want.id);
+        assert_int_equal(got->day, want.day);
+        assert_true(got->seconds == want.seconds && got->cloud_cover == want.cloud_cover);
+        for (int b = 0; b < MW_BAND_COUNT; b++) {
+            assert_true((got->bands[b].href == NULL) == (want.bands[b].href == NULL));
+            if (!want.bands[b].href) continue;
+            assert_string_equal(strrchr(got->bands[b].href, '/'), strrchr(want.bands[b].href, '/'));
+            assert_true(got->bands[b].scale == want.bands[b].scale &&
+                        got->bands[b].offset == want.bands[b].offset);
+        }
+        assert_string_equal(strrchr(got->qa.href, '/'), strrchr(want.qa.href, '/'));
+        mw_scene_catalog_free(&cat);
+        free(dir);
+    }
+    mw_scene_free(&want);
+    /* a text MTL cut short is named with what is wrong */
+    char *cut = tu_path(g_dir, "cut_MTL.txt");
+    tu_write(cut,
+             "GROUP = LANDSAT_METADATA_FILE\n  GROUP = PRODUCT_CONTENTS\n    ORIGIN = \"x\"\n");
+    mw_scene bad;
+    assert_int_equal(mw_landsat_mtl_read(cut, &bad), -1);
+    assert_non_null(strstr(mw_error_message(), "ends before its END (2 group(s) open)"));
+    tu_write(cut, "GROUP = LANDSAT_METADATA_FILE\nthis is not odl\nEND\n");
+    assert_int_equal(mw_landsat_mtl_read(cut, &bad), -1);
+    assert_non_null(strstr(mw_error_message(), "cut_MTL.txt:2: expected KEY = VALUE"));
+    free(cut);
     assert_int_equal(
         mw_scene_catalog_scan(DATA "/s2l2a_timeseries_33TWM_2023-08_120m", &cat, NULL, NULL), 0);
     assert_int_equal(cat.n, 5);

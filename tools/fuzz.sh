@@ -17,7 +17,7 @@ extra() { # real files for a target, from the shared data, when it is there
     [ -d "$DATA" ] || return 0
     case "$1" in
     stac_item) d="$OUT/seeds/stac_item"; mkdir -p "$d"; find "$DATA" -name '*.json' -size -200k ! -name '*MTL*' -exec cp {} "$d/" \; 2>/dev/null; echo "$d" ;;
-    landsat_mtl) d="$OUT/seeds/landsat_mtl"; mkdir -p "$d"; find "$DATA" -name '*MTL.json' -exec cp {} "$d/" \; 2>/dev/null; echo "$d" ;;
+    landsat_mtl) d="$OUT/seeds/landsat_mtl"; mkdir -p "$d"; find "$DATA" \( -name '*MTL.json' -o -name '*MTL.txt' \) -exec cp {} "$d/" \; 2>/dev/null; echo "$d" ;;
     esac
 }
 run() {

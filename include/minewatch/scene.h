@@ -59,11 +59,14 @@ int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *out);
  * URLs; local paths only when allow_local (the user's explicit choice). */
 int mw_stac_item_from_remote_json(void *json_root, const char *where, int allow_local,
                                   mw_scene *out);
-/* A Landsat Collection 2 Level-2 product folder described by its *_MTL.json (no STAC item):
+/* A Landsat Collection 2 Level-2 product folder described by its MTL (*_MTL.json, .xml or .txt;
+ * no STAC item needed):
  * band files, date, cloud cover and the scale/offset the MTL itself gives. Same returns. */
 int mw_landsat_mtl_read(const char *mtl_json_path, mw_scene *out);
 /* The same from the parsed MTL (json_t *); path names it and anchors its band files. */
 int mw_landsat_mtl_from_json(void *json_root, const char *path, mw_scene *out);
+/* The same from the text (ODL) form of the MTL in memory; errors name path:line. */
+int mw_landsat_mtl_from_text(const char *text, size_t len, const char *path, mw_scene *out);
 /* A Sentinel-2 L2A SAFE folder described by its MTD_MSIL2A.xml: the product's own quantification
  * and BOA_ADD_OFFSET per band, band files (JP2 or GeoTIFF), footprint. Returns 0 or -1. */
 int mw_safe_read(const char *mtd_msil2a_path, mw_scene *out);

@@ -1,11 +1,14 @@
-/* A Landsat Collection 2 Level-2 product folder read from its *_MTL.json, for archives that
- * come without STAC items. The MTL is the product's own statement of its radiometry. */
+/* A Landsat Collection 2 Level-2 product folder read from its MTL, for archives that come without
+ * STAC items: *_MTL.json, *_MTL.xml (GDAL's XML parser) or *_MTL.txt (ODL: GROUP / KEY = VALUE
+ * lines), all three read into the same tree. The MTL is the product's own statement of its
+ * radiometry. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cpl_conv.h>
+#include <cpl_minixml.h>
 #include <jansson.h>
 
 #include "core/name_check.h"
@@ -25,10 +28,159 @@ static double num(json_t *o, const char *k)
     return s ? atof(s) : NAN;
 }
 
+/* The XML MTL as the JSON one: an element with child elements is an object, one with text a
+ * string (GDAL's XML parser reads it). */
+static json_t *xml_to_json(const CPLXMLNode *n)
+{
+    int has_elements = 0;
+    for (const CPLXMLNode *c = n->psChild; c; c = c->psNext)
+        has_elements |= c->eType == CXT_Element;
+    if (!has_elements) {
+        for (const CPLXMLNode *c = n->psChild; c; c = c->psNext)
+            if (c->eType == CXT_Text) return json_string(c->pszValue);
+        return json_string("");
+    }
+    json_t *o = json_object();
+    for (const CPLXMLNode *c = n->psChild; c; c = c->psNext)
+        if (c->eType == CXT_Element) json_object_set_new(o, c->pszValue, xml_to_json(c));
+    return o;
+}
+
+/* The text (ODL) MTL as the JSON one: GROUP = X ... END_GROUP = X nest objects, KEY = VALUE
+ * lines are strings (quotes removed), END ends it. Anything else is an error with its line. */
+static json_t *odl_to_json(const char *text, size_t len, const char *path)
+{
+    enum { MAX_DEPTH = 16, MAX_LINE = 4096 };
+    json_t *stack[MAX_DEPTH + 1];
+    int depth = 0, line_no = 0, ended = 0;
+    stack[0] = json_object();
+    char line[MAX_LINE];
+    size_t at = 0;
+    while (!ended && at < len) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
+        line_no++;
+        if (n >= MAX_LINE) {
+            mw_error_set(MW_ERR_INPUT, "%s:%d: line longer than %d bytes", path, line_no,
+                         MAX_LINE - 1);
+            goto bad;
+        }
+        memcpy(line, text + at, n);
+        line[n] = 0;
+        at += n + (nl ? 1 : 0);
+        if (memchr(line, 0, n)) {
+            mw_error_set(MW_ERR_INPUT, "%s:%d: a NUL byte: not a text MTL", path, line_no);
+            goto bad;
+        }
+        char *k = line + strspn(line, " \t");
+        k[strcspn(k, "\r")] = 0;
+        if (!*k) continue;
+        if (strcmp(k, "END") == 0) {
+            ended = 1;
+            break;
+        }
+        char *eq = strstr(k, " = ");
+        if (!eq) {
+            mw_error_set(MW_ERR_INPUT, "%s:%d: expected KEY = VALUE, GROUP = NAME or END", path,
+                         line_no);
+            goto bad;
+        }
+        *eq = 0;
+        char *v = eq + 3;
+        size_t vl = strlen(v);
+        if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') v[vl - 1] = 0, v++;
+        if (strcmp(k, "GROUP") == 0) {
+            if (depth == MAX_DEPTH) {
+                mw_error_set(MW_ERR_INPUT, "%s:%d: groups nested deeper than %d", path, line_no,
+                             MAX_DEPTH);
+                goto bad;
+            }
+            json_t *g = json_object();
+            json_object_set_new(stack[depth], v, g);
+            stack[++depth] = g;
+        } else if (strcmp(k, "END_GROUP") == 0) {
+            if (depth == 0) {
+                mw_error_set(MW_ERR_INPUT, "%s:%d: END_GROUP = %s closes no group", path, line_no,
+                             v);
+                goto bad;
+            }
+            depth--;
+        } else {
+            json_object_set_new(stack[depth], k, json_string(v));
+        }
+    }
+    if (!ended || depth != 0) {
+        json_decref(stack[0]);
+        return mw_error_set(MW_ERR_INPUT, "%s: the MTL ends before its END (%d group(s) open)",
+                            path, depth),
+               NULL;
+    }
+    return stack[0];
+bad:
+    json_decref(stack[0]);
+    return NULL;
+}
+
+/* A text file of at most max bytes (an MTL is some 20 kB), or NULL with an error. */
+static char *read_text(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return mw_error_set(MW_ERR_IO, "cannot read '%s'", path), NULL;
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    int err = ferror(f);
+    fclose(f);
+    if (!buf || err || n > max) {
+        free(buf);
+        return mw_error_set(MW_ERR_INPUT, "'%s' is %s", path,
+                            err ? "unreadable" : "larger than an MTL can be (1 MB)"),
+               NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+int mw_landsat_mtl_from_text(const char *text, size_t len, const char *path, mw_scene *s)
+{
+    memset(s, 0, sizeof *s);
+    json_t *root = odl_to_json(text, len, path);
+    if (!root) return -1;
+    int rc = mw_landsat_mtl_from_json(root, path, s);
+    json_decref(root);
+    return rc;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
 int mw_landsat_mtl_read(const char *path, mw_scene *s)
 {
     memset(s, 0, sizeof *s);
-    json_t *root = mw_json_load_file(path);
+    json_t *root = NULL;
+    if (ends_with(path, ".xml") || ends_with(path, ".XML")) {
+        CPLXMLNode *x = CPLParseXMLFile(path);
+        CPLXMLNode *m = x ? CPLGetXMLNode(x, "=LANDSAT_METADATA_FILE") : NULL;
+        if (m) {
+            root = json_object();
+            json_object_set_new(root, "LANDSAT_METADATA_FILE", xml_to_json(m));
+        } else {
+            mw_error_from_gdal(MW_ERR_INPUT, "'%s' is not a Landsat MTL in XML", path);
+        }
+        if (x) CPLDestroyXMLNode(x);
+    } else if (ends_with(path, ".txt") || ends_with(path, ".TXT")) {
+        size_t len = 0;
+        char *text = read_text(path, (size_t)1 << 20, &len);
+        if (!text) return -1;
+        int rc = mw_landsat_mtl_from_text(text, len, path, s);
+        free(text);
+        return rc;
+    } else {
+        root = mw_json_load_file(path);
+    }
     if (!root) return -1;
     int rc = mw_landsat_mtl_from_json(root, path, s);
     json_decref(root);

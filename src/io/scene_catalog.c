@@ -95,7 +95,8 @@ static int walk(const char *dir, path_list *out, int depth, seen *dirs, seen *fi
                 if (fresh < 0) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
                 if (fresh > 0) rc = walk(p, out, depth + 1, dirs, files, entries);
             } else if (S_ISREG(st.st_mode) &&
-                       (ends_with(p, ".json") || ends_with(p, "/MTD_MSIL2A.xml"))) {
+                       (ends_with(p, ".json") || ends_with(p, "/MTD_MSIL2A.xml") ||
+                        ends_with(p, "_MTL.txt") || ends_with(p, "_MTL.xml"))) {
                 int fresh = seen_add(files, &st);
                 if (fresh < 0) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
                 if (fresh > 0 && push(out, p)) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
@@ -118,6 +119,58 @@ static int cmp_scene(const void *a, const void *b)
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A product folder may describe itself several times (a STAC item and its MTL as JSON, XML and
+ * text): one scene, read from the best of them (item, then MTL.json, .xml, .txt). The same id in
+ * two folders is a real duplicate, left to mw_scene_catalog_dedupe to report. */
+static int source_rank(const char *path)
+{
+    return ends_with(path, "_MTL.json")  ? 1
+           : ends_with(path, "_MTL.xml") ? 2
+           : ends_with(path, "_MTL.txt") ? 3
+                                         : 0;
+}
+
+static size_t dir_len(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path) : 0;
+}
+
+static int cmp_product(const void *a, const void *b)
+{
+    const mw_scene *x = *(const mw_scene *const *)a, *y = *(const mw_scene *const *)b;
+    int c = strcmp(x->id, y->id);
+    if (c) return c;
+    size_t lx = dir_len(x->item_path), ly = dir_len(y->item_path);
+    c = lx != ly ? (lx < ly ? -1 : 1) : strncmp(x->item_path, y->item_path, lx);
+    if (c) return c;
+    return source_rank(x->item_path) - source_rank(y->item_path);
+}
+
+static void one_per_product(mw_scene_catalog *cat)
+{
+    if (cat->n < 2) return;
+    mw_scene **v = malloc(cat->n * sizeof *v);
+    if (!v) return; /* then duplicates reach the run's dedupe, which reports them */
+    for (size_t i = 0; i < cat->n; i++)
+        v[i] = &cat->scenes[i];
+    qsort(v, cat->n, sizeof *v, cmp_product);
+    for (size_t i = 1; i < cat->n; i++) {
+        const mw_scene *a = v[i - 1], *b = v[i];
+        if (!a->id || strcmp(a->id, b->id) || dir_len(a->item_path) != dir_len(b->item_path) ||
+            strncmp(a->item_path, b->item_path, dir_len(a->item_path)))
+            continue;
+        v[i] = (mw_scene *)v[i - 1]; /* keep the better one, first in this run of equals */
+        mw_scene_free((mw_scene *)b);
+        ((mw_scene *)b)->id = NULL; /* marked: removed below */
+    }
+    free(v);
+    size_t k = 0;
+    for (size_t i = 0; i < cat->n; i++)
+        if (cat->scenes[i].id) cat->scenes[k++] = cat->scenes[i];
+    cat->n = k;
 }
 
 int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failure_fn on_fail,
@@ -157,6 +210,15 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
             mw_error_clear();
             continue;
         }
+        if (ends_with(pl.v[i], "_MTL.txt") || ends_with(pl.v[i], "_MTL.xml")) {
+            int r = mw_landsat_mtl_read(pl.v[i], &out->scenes[out->n]);
+            if (r == 0)
+                out->n++;
+            else if (on_fail)
+                on_fail(pl.v[i], mw_error_message(), user);
+            mw_error_clear();
+            continue;
+        }
         json_t *root = mw_json_load_file(pl.v[i]);
         const char *t = root ? json_string_value(json_object_get(root, "type")) : NULL;
         int r = 0;
@@ -164,6 +226,8 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
             r = -1;
         else if (t && strcmp(t, "Feature") == 0)
             r = mw_stac_item_from_json(root, pl.v[i], &out->scenes[out->n]);
+        else if (json_object_get(root, "LANDSAT_METADATA_FILE"))
+            r = mw_landsat_mtl_from_json(root, pl.v[i], &out->scenes[out->n]);
         else
             r = 1;
         json_decref(root);
@@ -176,6 +240,7 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
     for (size_t i = 0; i < pl.n; i++)
         free(pl.v[i]);
     free(pl.v);
+    if (rc == 0) one_per_product(out);
     if (out->n) qsort(out->scenes, out->n, sizeof *out->scenes, cmp_scene);
     return rc;
 }
