@@ -1292,6 +1292,9 @@ static void stale_partial_files_are_cleared(void **state)
     int rc = cli(&text, "run %s -o %s/out-empty", pl, g_dir);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(text, "no usable scene"));
+    /* and what was found, and where to look */
+    assert_non_null(strstr(text, "Of the 0 scene(s) catalogued, 0 fall in these dates"));
+    assert_non_null(strstr(text, "none (before) and none (after)"));
     free(text), free(pl), free(s), free(empty), free(staging), free(stale), free(cube), free(out);
 }
 

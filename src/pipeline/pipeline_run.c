@@ -361,12 +361,19 @@ static void ingest_period(site_ctx *sc, const mw_site *site, size_t k, const mw_
     const mw_period *per = &p->periods[k];
     size_t nsel = 0;
     const mw_scene **sel = calloc(sc->scenes->n + 1, sizeof *sel);
+    ps->in_dates = ps->over_site = ps->missed = 0, ps->before = ps->after = 0;
     for (size_t i = 0; sel && i < sc->scenes->n; i++) {
         const mw_scene *s = &sc->scenes->scenes[i];
-        if (s->day >= per->start && s->day <= per->end &&
-            mw_lonlat_bbox_overlap(s->bbox, site_bbox))
-            sel[nsel++] = s;
+        const int dates = s->day >= per->start && s->day <= per->end,
+                  over = mw_lonlat_bbox_overlap(s->bbox, site_bbox);
+        ps->in_dates += dates;
+        if (dates && over) sel[nsel++] = s;
+        /* the nearest scenes over the site outside the period, to say where to look */
+        if (over && s->day < per->start && (!ps->before || s->day > ps->before))
+            ps->before = s->day;
+        if (over && s->day > per->end && (!ps->after || s->day < ps->after)) ps->after = s->day;
     }
+    ps->over_site = (long)nsel;
     mw_chip *chips = calloc(nsel + 1, sizeof *chips);
     int *state = calloc(nsel + 1, sizeof *state); /* 0 ok, 1 misses the site, -1 failed */
     ps->c = calloc(nsel + 1, sizeof *ps->c);
@@ -409,6 +416,7 @@ static void ingest_period(site_ctx *sc, const mw_site *site, size_t k, const mw_
             ps->c[ps->n++] = (site_chip){sel[i], chips[i], js, 0, 0};
         } else {
             failed += state[i] < 0;
+            ps->missed += state[i] > 0;
             json_array_append_new(jskipped,
                                   json_pack("{s:s,s:s}", "id", sel[i]->id, "reason",
                                             state[i] < 0 ? "failed to ingest (see failures)"
@@ -532,11 +540,18 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         mw_day_format(per->start, sd);
         mw_day_format(per->end, ed);
         if (nok == 0) {
-            mw_report_add(
-                sc->rep, site->id, "", "composite",
-                "no usable scene of period '%s' (%s to %s) covers the site; its "
-                "indicators are left empty. Check the scene source's dates and footprints",
-                per->name, sd, ed);
+            char bd[11] = "none", ad[11] = "none";
+            if (ps[k].before) mw_day_format(ps[k].before, bd);
+            if (ps[k].after) mw_day_format(ps[k].after, ad);
+            mw_report_add(sc->rep, site->id, "", "composite",
+                          "no usable scene of period '%s' (%s to %s) covers the site; its "
+                          "indicators are left empty. Of the %zu scene(s) catalogued, %ld fall "
+                          "in these dates, %ld of them overlap the site, %ld had no pixel over "
+                          "it and %ld could not be read (see above). The nearest scenes over the "
+                          "site are on %s (before) and %s (after): widen the period or add "
+                          "scenes of these dates",
+                          per->name, sd, ed, sc->scenes->n, ps[k].in_dates, ps[k].over_site,
+                          ps[k].missed, ps[k].failed, bd, ad);
             continue;
         }
         if (mw_site_heat(p, &g, mask, &ps[k], r))

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "minewatch/chip.h"
+#include "minewatch/date.h"
 #include "minewatch/grid.h"
 #include "minewatch/pipeline.h"
 #include "minewatch/run_report.h"
@@ -22,6 +23,9 @@ typedef struct period_stack {
     site_chip *c;
     size_t n;
     long failed; /* scenes that could not be ingested */
+    /* why scenes were not used, for a period left without any */
+    long in_dates, over_site, missed; /* in the dates; of them over the site's box; no pixel */
+    mw_day before, after;             /* nearest days over the site outside the period, or 0 */
 } period_stack;
 
 /* Aligns every chip to the reference (on up to `threads` threads, as the memory plan allows) (the
