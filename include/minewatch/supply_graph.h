@@ -73,6 +73,8 @@ typedef struct mw_supply_graph {
  * product its supplier does not make, edges leaving a node with more of a product than it makes
  * (with the numbers), allocation shares that do not sum to 1, a cycle (its nodes in order). */
 int mw_supply_graph_load(const char *path, mw_supply_graph *g);
+/* The same from text in memory; path names it in messages. */
+int mw_supply_graph_parse(const char *path, const char *text, size_t len, mw_supply_graph *g);
 void mw_supply_graph_free(mw_supply_graph *g);
 
 /* The per-site figures the propagation starts from: value, low, high per metric (NaN: not

@@ -328,6 +328,8 @@ static int order_nodes(const char *path, mw_supply_graph *g)
     return rc;
 }
 
+static int load_root(const char *path, json_t *root, mw_supply_graph *g);
+
 int mw_supply_graph_load(const char *path, mw_supply_graph *g)
 {
     memset(g, 0, sizeof *g);
@@ -335,6 +337,22 @@ int mw_supply_graph_load(const char *path, mw_supply_graph *g)
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
     if (!root)
         return mw_error_set(MW_ERR_INPUT, "%s:%d:%d: %s", path, err.line, err.column, err.text);
+    return load_root(path, root, g);
+}
+
+int mw_supply_graph_parse(const char *path, const char *text, size_t len, mw_supply_graph *g)
+{
+    memset(g, 0, sizeof *g);
+    json_error_t err;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!root)
+        return mw_error_set(MW_ERR_INPUT, "%s:%d:%d: %s", path, err.line, err.column, err.text);
+    return load_root(path, root, g);
+}
+
+/* Takes root. */
+static int load_root(const char *path, json_t *root, mw_supply_graph *g)
+{
     static const char *const keys[] = {"name", "year", "nodes", "edges", "source", NULL};
     int rc = json_is_object(root) ? check_keys(path, "the graph", root, keys)
                                   : fail(path, "a graph file is a JSON object");
