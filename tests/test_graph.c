@@ -340,6 +340,43 @@ static void unmeasured_stays_empty_downstream(void **state)
     free(out), free(g), free(ind);
 }
 
+/* The repository's demo graph (NALCO's Odisha aluminium chain, FY 2018-19, every figure from the
+ * company's annual report): it passes every rule, and the smelter receives the mine's forest loss
+ * in the share of the refinery's alumina it takes: F x 908,244 / 2,152,500. */
+static void demo_graph_is_valid_and_carries_by_hand(void **state)
+{
+    (void)state;
+    char *ind = tu_path(g_dir, "odisha-indicators.csv");
+    tu_write(ind,
+             "site_id,period,forest_loss_ha,disturbed_ha,hot_pixel_days,gfw_emissions_mg_co2e\n"
+             "in-panchpatmali,2019,100,200,0,5000\nin-damanjodi,2019,0,10,5,0\n"
+             "in-angul,2019,0,0,40,0\n");
+    char *out = tu_path(g_dir, "odisha"), cmd[4096], *text;
+    snprintf(cmd, sizeof cmd,
+             "%s graph " MW_SOURCE_DIR "/pipelines/graphs/nalco_odisha_2019.json --indicators %s "
+             "--period 2019 --evidence angul -o %s -q",
+             MW_CLI, ind, out);
+    int rc = tu_run(cmd, &text);
+    if (rc != 0) fail_msg("demo graph exited %d:\n%s", rc, text);
+    free(text);
+    char *p = tu_path(out, "graph_nodes.csv"), *csv = tu_read(p, NULL);
+    const double share = 908244.0 / 2152500.0;
+    near(value(csv, "angul,primary aluminium,", "attributed_forest_loss_ha"), 100 * share,
+         "Angul's share of Panchpatmali's forest loss");
+    near(value(csv, "angul,primary aluminium,", "luc_tco2e_per_t"), 5000 * share / 440242,
+         "Angul's LUC emissions per t of aluminium");
+    near(value(csv, "alumina-exports,alumina hydrate,", "attributed_forest_loss_ha"),
+         100 * (1 - share), "the exports carry the rest");
+    free(csv), free(p);
+    p = tu_path(out, "evidence_angul.json");
+    json_t *j = json_load_file(p, 0, NULL);
+    assert_true(json_is_true(
+        json_object_get(json_object_get(json_object_get(j, "frameworks"), "eu_cbam"), "in_scope")));
+    assert_true(json_is_false(json_object_get(
+        json_object_get(json_object_get(j, "frameworks"), "eu_battery_regulation"), "in_scope")));
+    json_decref(j), free(p), free(out), free(ind);
+}
+
 /* good with `from` replaced by `to` once, run, expect exit 2 with needle and no output folder. */
 static void refused(const char *from, const char *to, const char *needle)
 {
@@ -420,6 +457,7 @@ int main(void)
         cmocka_unit_test(exposure_concentration_and_stress),
         cmocka_unit_test(evidence_pack_for_a_buyer),
         cmocka_unit_test(unmeasured_stays_empty_downstream),
+        cmocka_unit_test(demo_graph_is_valid_and_carries_by_hand),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -137,10 +137,13 @@ static int read_figures(const char *path, const char *period, mw_site_figures **
     return 0;
 }
 
+/* Nine significant digits: intensities run from 1e-6 t/t to thousands, and fixed decimals would
+ * round the small ones away; %.9g is as repeatable. */
 static void cell(FILE *f, double v, int decimals)
 {
+    (void)decimals;
     if (isfinite(v))
-        fprintf(f, ",%.*f", decimals, v);
+        fprintf(f, ",%.9g", v);
     else
         fputs(",", f);
 }
