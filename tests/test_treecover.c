@@ -21,6 +21,7 @@
 #include <ogr_srs_api.h>
 
 #include "http_fixture.h"
+#include "minewatch/error.h"
 #include "minewatch/lonlat.h"
 #include "minewatch/polygon_coverage.h"
 #include "test_util.h"
@@ -33,6 +34,7 @@
 
 static char *g_dir;
 
+static char *fmt(const char *f, ...) MW_PRINTF(1, 2);
 static char *fmt(const char *f, ...)
 {
     va_list ap;
@@ -43,6 +45,7 @@ static char *fmt(const char *f, ...)
     return strdup(buf);
 }
 
+static int cli(char **out, const char *f, ...) MW_PRINTF(2, 3);
 static int cli(char **out, const char *f, ...)
 {
     va_list ap;
@@ -363,8 +366,8 @@ static void tiles_over_http_read_only_the_windows(void **state)
     /* across the corner of the four tiles at (70 W, 10 N); one inside a tile with a hole */
     const char *const polys[] = {
         "POLYGON((-70.31 9.77,-69.62 9.71,-69.70 10.28,-70.18 10.36,-70.31 9.77))",
-        "POLYGON((-75.2 15.1,-74.6 15.2,-74.7 15.8,-75.3 15.7,-75.2 15.1),"
-        "(-75.0 15.4,-74.9 15.4,-74.9 15.5,-75.0 15.4))",
+        ("POLYGON((-75.2 15.1,-74.6 15.2,-74.7 15.8,-75.3 15.7,-75.2 15.1),"
+         "(-75.0 15.4,-74.9 15.4,-74.9 15.5,-75.0 15.4))"),
         "POLYGON((-79.91 19.91,-79.80 19.92,-79.85 19.80,-79.91 19.91))"};
     char *aoi = write_aoi("tiles-aoi.geojson", polys, 3);
     char *log = fmt("%s/tiles-http.log", g_dir);
@@ -395,7 +398,6 @@ static void tiles_over_http_read_only_the_windows(void **state)
     }
     /* every tile the corner polygon touches was read, and only windows of them */
     static const char *const tiles[] = {"20N_080W", "20N_070W", "10N_080W", "10N_070W"};
-    long long total = 0;
     for (int i = 0; i < 4; i++) {
         char *needle = fmt("treecover2000_%s", tiles[i]);
         int requests;
@@ -407,7 +409,6 @@ static void tiles_over_http_read_only_the_windows(void **state)
                 (long long)st.st_size);
         assert_true(requests > 0);
         assert_true(bytes < st.st_size / 2);
-        total += bytes;
         free(needle), free(file);
     }
     /* the figures are real: the corner polygon has forest and loss */

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make tsan: the threaded kernels, remote reads (test_stac_api runs the CLI on 2 threads against
-# the loopback server) and a small pipeline under ThreadSanitizer. GCC's libgomp is not
+# the loopback server), treecover on 1 and 2 threads (its per-thread layer handles), the graph
+# command, and a small pipeline under ThreadSanitizer. GCC's libgomp is not
 # instrumented (its barriers look like races), so this builds with clang and LLVM's OpenMP and
 # loads Archer, LLVM's OpenMP tool that tells TSan about OpenMP's synchronisation.
 set -eu
@@ -13,7 +14,7 @@ cmake --build "$BUILD" -j "$(nproc)" >/dev/null
 cd "$BUILD"
 OMP_TOOL_LIBRARIES="$ARCHER" OMP_NUM_THREADS=4 \
 TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1 second_deadlock_stack=1 suppressions=$PWD/../tests/tsan.supp" \
-    ctest --output-on-failure -R 'test_core|test_composite|test_patches|test_index|test_coregister|test_trend|test_change_vector|test_stac_api'
+    ctest --output-on-failure -R 'test_core|test_composite|test_patches|test_index|test_coregister|test_trend|test_change_vector|test_stac_api|test_treecover|test_graph'
 # And a whole pipeline on four threads: ingest, co-registration, composite, change, outputs.
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
