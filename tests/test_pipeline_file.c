@@ -136,7 +136,7 @@ static void yearly_periods_and_reference_forest(void **state)
     const char *names[] = {"baseline", "2020", "2021", "2022"};
     for (int k = 0; k < 4; k++) {
         assert_string_equal(p.periods[k].name, names[k]);
-        char a[11], b[11], wa[11], wb[11];
+        char a[11], b[11], wa[24], wb[24];
         mw_day_format(p.periods[k].start, a), mw_day_format(p.periods[k].end, b);
         snprintf(wa, sizeof wa, "%d-11-01", 2019 + k);
         snprintf(wb, sizeof wb, "%d-02-%02d", 2020 + k, (2020 + k) % 4 == 0 ? 29 : 28);
