@@ -66,6 +66,8 @@ typedef struct mw_supply_graph {
     mw_graph_edge *edges;
     size_t nedges;
     size_t *order; /* nodes in an order where every supplier comes first */
+    /* the edges into node i: in_edges[in_first[i] .. in_first[i + 1]), in file order */
+    size_t *in_first, *in_edges;
 } mw_supply_graph;
 
 /* Reads and checks a graph file. Every violation is an MW_ERR_INPUT error naming the file and
@@ -113,7 +115,7 @@ int mw_supply_graph_concentration(const mw_supply_graph *g, mw_hhi_row row, void
 /* A stress test: the nodes whose id or country is `removed` stop. lost[n] is the share of node
  * n's input supply lost (1 for a removed node), carried down the chain in proportion: a node
  * that loses a share of its inputs loses that share of its outputs. Returns the number of nodes
- * matched, or -1 (memory). */
+ * matched. */
 long mw_supply_graph_stress(const mw_supply_graph *g, const char *removed, double *lost,
                             int *is_removed);
 

@@ -72,9 +72,7 @@ typedef struct mw_treecover_year {
 typedef struct mw_treecover_stats {
     long pixels;         /* cells at least partly inside the polygon */
     long unknown_pixels; /* of those, without treecover2000 or lossyear (outside the rasters) */
-    long patches, patches_kept;
     long loss_pixels_without_emissions; /* lost forest pixels whose emissions are NaN */
-    double area_ha;                     /* the polygon's area on the raster grid */
 } mw_treecover_stats;
 
 /* Figures for years p->year_from..year_to into years[] (one per year). Fails (MW_ERR_INPUT)

@@ -1,5 +1,8 @@
 #include "core/text.h"
 
+#include "minewatch/error.h"
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +51,19 @@ static int token_end(char c)
            c == '>' || c == ']' || c == '\n' || c == '\t';
 }
 
+/* s with [head, tail) replaced by mark (s freed; on no memory s is returned unchanged). */
+static char *splice(char *s, size_t head, const char *mark, size_t ml, const char *tail)
+{
+    size_t rest = strlen(tail);
+    char *n = malloc(head + ml + rest + 1);
+    if (!n) return NULL;
+    memcpy(n, s, head);
+    memcpy(n + head, mark, ml);
+    memcpy(n + head + ml, tail, rest + 1);
+    free(s);
+    return n;
+}
+
 /* "scheme://user:password@host" -> "scheme://<hidden>@host". */
 static char *redact_userinfo(char *s)
 {
@@ -61,15 +77,10 @@ static char *redact_userinfo(char *s)
         for (char *c = h; c < e; c++)
             if (*c == '@') at = c;
         if (!at || ((size_t)(at - h) == ml && !strncmp(h, mark, ml))) continue;
-        size_t head = (size_t)(h - s), rest = strlen(at);
-        char *n = malloc(head + ml + rest + 1);
+        size_t head = (size_t)(h - s);
+        char *n = splice(s, head, mark, ml, at);
         if (!n) return s;
-        memcpy(n, s, head);
-        memcpy(n + head, mark, ml);
-        memcpy(n + head + ml, at, rest + 1);
-        u = n + head;
-        free(s);
-        s = n;
+        s = n, u = n + head;
     }
     return s;
 }
@@ -88,15 +99,10 @@ static char *redact_queries(char *s)
         while (!token_end(*end))
             end++;
         if (end - q <= 1 || ((size_t)(end - q) == ml && !strncmp(q, mark, ml))) continue;
-        size_t head = (size_t)(q - s), rest = strlen(end);
-        char *n = malloc(head + ml + rest + 1);
+        size_t head = (size_t)(q - s);
+        char *n = splice(s, head, mark, ml, end);
         if (!n) return s;
-        memcpy(n, s, head);
-        memcpy(n + head, mark, ml);
-        memcpy(n + head + ml, end, rest + 1);
-        u = n + head;
-        free(s);
-        s = n;
+        s = n, u = n + head;
     }
     return s;
 }
@@ -164,4 +170,42 @@ void mw_csv_cell(FILE *f, const char *s, int text)
         fputc(*s, f);
     }
     fputc('"', f);
+}
+
+int mw_text_ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+char *mw_text_read_file(const char *path, size_t max, const char *what, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mw_error_set(MW_ERR_INPUT, "cannot open %s '%s': %s", what, path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf)
+        mw_error_set(MW_ERR_NOMEM, "out of memory");
+    else if (bad)
+        mw_error_set(MW_ERR_INPUT, "cannot read %s '%s'", what, path);
+    else if (n > max)
+        mw_error_set(MW_ERR_INPUT, "%s '%s' is larger than %zu kB: not a %s", what, path, max >> 10,
+                     what);
+    if (!buf || bad || n > max) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+int mw_text_is_http(const char *s)
+{
+    return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
 }

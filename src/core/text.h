@@ -3,6 +3,7 @@
 #define MW_TEXT_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /* Copy of s, or of "" when s is NULL. */
@@ -17,6 +18,13 @@ mw_text_vformat(const char *fmt, va_list ap);
 const char *mw_text_ifind(const char *hay, const char *needle);
 /* "a/b" */
 char *mw_text_path(const char *dir, const char *name);
+/* 1 if s is an http:// or https:// URL (any case). */
+int mw_text_is_http(const char *s);
+/* 1 if s ends with suffix. */
+int mw_text_ends_with(const char *s, const char *suffix);
+/* A whole file of at most max bytes, NUL-terminated (caller frees), or NULL with an error that
+ * names what the file should be ("pipeline file", "Landsat MTL"). */
+char *mw_text_read_file(const char *path, size_t max, const char *what, size_t *len);
 
 /* A message fit to show and store, whatever text it echoes: the query of every URL hidden (it
  * may hold an access token), control characters replaced by '?', and any run of more than

@@ -19,8 +19,8 @@ static int32_t find(int32_t *parent, int32_t a)
 }
 
 /* 4-connected components of forest pixels inside the polygon: label[i] (-1 outside any) is
- * the component's root; returns the number of components, or -1 (memory). */
-static long label_patches(const uint8_t *forest, int w, int h, int32_t *label)
+ * the component's root. */
+static void label_patches(const uint8_t *forest, int w, int h, int32_t *label)
 {
     size_t n = (size_t)w * (size_t)h;
     for (size_t i = 0; i < n; i++)
@@ -38,13 +38,8 @@ static long label_patches(const uint8_t *forest, int w, int h, int32_t *label)
                 if (a != b) label[a > b ? a : b] = a < b ? a : b;
             }
         }
-    long count = 0;
     for (size_t i = 0; i < n; i++)
-        if (label[i] >= 0) {
-            label[i] = find(label, (int32_t)i);
-            if (label[i] == (int32_t)i) count++;
-        }
-    return count;
+        if (label[i] >= 0) label[i] = find(label, (int32_t)i);
 }
 
 int mw_treecover_figures(const mw_treecover_window *win, const mw_treecover_params *p,
@@ -68,7 +63,6 @@ int mw_treecover_figures(const mw_treecover_window *win, const mw_treecover_para
             forest[i] = 0;
             if (win->coverage[i] <= 0) continue;
             stats->pixels++;
-            stats->area_ha += win->coverage[i] * win->row_area_ha[y];
             if (win->treecover[i] == MW_GFC_NODATA || win->lossyear[i] == MW_GFC_NODATA ||
                 win->treecover[i] > 100) {
                 stats->unknown_pixels++;
@@ -83,14 +77,12 @@ int mw_treecover_figures(const mw_treecover_window *win, const mw_treecover_para
                             "%ld of the polygon's %ld pixels have no tree cover or loss year "
                             "(outside the rasters or no data): no figures for a part of a site",
                             stats->unknown_pixels, stats->pixels);
-    stats->patches = label_patches(forest, w, h, label);
+    label_patches(forest, w, h, label);
     /* patch areas, indexed by root pixel */
     patch_ha = calloc(n ? n : 1, sizeof *patch_ha);
     if (!patch_ha) goto nomem;
     for (size_t i = 0; i < n; i++)
         if (label[i] >= 0) patch_ha[label[i]] += win->coverage[i] * win->row_area_ha[i / (size_t)w];
-    for (size_t i = 0; i < n; i++)
-        if (label[i] == (int32_t)i && patch_ha[i] > p->min_size_ha) stats->patches_kept++;
     /* loss area and emissions by loss year (index 0: no loss) */
     double forest_ha = 0, loss_ha[256] = {0}, emis[256] = {0};
     long missing[256] = {0};

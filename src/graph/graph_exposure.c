@@ -26,19 +26,7 @@ int mw_supply_graph_exposure(const mw_supply_graph *g, const mw_site_figures *si
                             g->nnodes, nsites, bytes / 1048576.0, max_bytes / 1048576.0,
                             2 * bytes / 1048576.0 + 64);
     double *x = calloc(g->nnodes * stride + 1, sizeof *x);
-    size_t *first = calloc(g->nnodes + 1, sizeof *first),
-           *in = malloc((g->nedges + 1) * sizeof *in);
-    size_t *fill = calloc(g->nnodes, sizeof *fill);
-    if (!x || !first || !in || !fill) {
-        free(x), free(first), free(in), free(fill);
-        return mw_error_set(MW_ERR_NOMEM, "exposure: out of memory");
-    }
-    for (size_t e = 0; e < g->nedges; e++)
-        first[g->edges[e].to + 1]++;
-    for (size_t i = 0; i < g->nnodes; i++)
-        first[i + 1] += first[i];
-    for (size_t e = 0; e < g->nedges; e++)
-        in[first[g->edges[e].to] + fill[g->edges[e].to]++] = e;
+    if (!x) return mw_error_set(MW_ERR_NOMEM, "exposure: out of memory");
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < g->nnodes; k++) {
         const size_t i = g->order[k];
@@ -56,8 +44,8 @@ int mw_supply_graph_exposure(const mw_supply_graph *g, const mw_site_figures *si
             for (int m = 0; m < MW_GM_COUNT; m++)
                 xi[(size_t)si * MW_GM_COUNT + (size_t)m] += sites[si].v[m][1];
         }
-        for (size_t q = first[i]; q < first[i + 1]; q++) {
-            const mw_graph_edge *e = &g->edges[in[q]];
+        for (size_t q = g->in_first[i]; q < g->in_first[i + 1]; q++) {
+            const mw_graph_edge *e = &g->edges[g->in_edges[q]];
             const mw_graph_product *pr = &g->nodes[e->from].products[e->product];
             /* the supplier's exposure, per tonne of this product, times the tonnes */
             const double f = pr->output_t > 0 ? e->tonnes * pr->share / pr->output_t : 0;
@@ -66,7 +54,6 @@ int mw_supply_graph_exposure(const mw_supply_graph *g, const mw_site_figures *si
                 xi[j] += f * xu[j];
         }
     }
-    free(first), free(in), free(fill);
     if (rc) {
         free(x);
         return rc;

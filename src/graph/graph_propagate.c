@@ -26,11 +26,9 @@ int mw_supply_graph_propagate(const mw_supply_graph *g, const mw_site_figures *s
     memset(r, 0, sizeof *r);
     const size_t n = g->nnodes;
     mw_site_figures *sorted = malloc((nsites ? nsites : 1) * sizeof *sorted);
-    size_t *first = calloc(n + 1, sizeof *first), *in = malloc((g->nedges + 1) * sizeof *in);
-    size_t *fill = calloc(n, sizeof *fill);
     r->burden = calloc(n, sizeof *r->burden);
     r->intensity = calloc(n, sizeof *r->intensity);
-    int rc = sorted && first && in && fill && r->burden && r->intensity
+    int rc = sorted && r->burden && r->intensity
                  ? 0
                  : mw_error_set(MW_ERR_NOMEM, "graph: out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -39,13 +37,6 @@ int mw_supply_graph_propagate(const mw_supply_graph *g, const mw_site_figures *s
     if (rc == 0) {
         memcpy(sorted, sites, nsites * sizeof *sorted);
         qsort(sorted, nsites, sizeof *sorted, by_site);
-        /* incoming edges per node, in file order */
-        for (size_t e = 0; e < g->nedges; e++)
-            first[g->edges[e].to + 1]++;
-        for (size_t i = 0; i < n; i++)
-            first[i + 1] += first[i];
-        for (size_t e = 0; e < g->nedges; e++)
-            in[first[g->edges[e].to] + fill[g->edges[e].to]++] = e;
     }
     for (size_t k = 0; rc == 0 && k < n; k++) {
         const size_t i = g->order[k];
@@ -71,8 +62,8 @@ int mw_supply_graph_propagate(const mw_supply_graph *g, const mw_site_figures *s
                     for (int j = 0; j < 3; j++)
                         b[m][j] += f->v[m][j]; /* NaN: not measured, and stays so downstream */
         }
-        for (size_t q = first[i]; q < first[i + 1]; q++) {
-            const mw_graph_edge *e = &g->edges[in[q]];
+        for (size_t q = g->in_first[i]; q < g->in_first[i + 1]; q++) {
+            const mw_graph_edge *e = &g->edges[g->in_edges[q]];
             double(*u)[3] = r->intensity[e->from][e->product];
             for (int m = 0; m < MW_GM_COUNT; m++)
                 for (int j = 0; j < 3; j++)
@@ -86,7 +77,7 @@ int mw_supply_graph_propagate(const mw_supply_graph *g, const mw_site_figures *s
                     r->intensity[i][p][m][j] = b[m][j] * f;
         }
     }
-    free(sorted), free(first), free(in), free(fill);
+    free(sorted);
     if (rc) mw_graph_result_free(g, r);
     return rc;
 }

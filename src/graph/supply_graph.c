@@ -265,6 +265,27 @@ static int parse_edge(const char *path, json_t *je, size_t i, mw_supply_graph *g
     return 0;
 }
 
+/* The edges into each node, for every walk that goes from a node to its suppliers. */
+static int index_edges(mw_supply_graph *g)
+{
+    const size_t n = g->nnodes;
+    g->in_first = calloc(n + 1, sizeof *g->in_first);
+    g->in_edges = malloc((g->nedges + 1) * sizeof *g->in_edges);
+    size_t *fill = calloc(n + 1, sizeof *fill);
+    if (!g->in_first || !g->in_edges || !fill) {
+        free(fill);
+        return mw_error_set(MW_ERR_NOMEM, "graph: out of memory");
+    }
+    for (size_t e = 0; e < g->nedges; e++)
+        g->in_first[g->edges[e].to + 1]++;
+    for (size_t i = 0; i < n; i++)
+        g->in_first[i + 1] += g->in_first[i];
+    for (size_t e = 0; e < g->nedges; e++)
+        g->in_edges[g->in_first[g->edges[e].to] + fill[g->edges[e].to]++] = e;
+    free(fill);
+    return 0;
+}
+
 /* Kahn's order; on a cycle, its nodes named in order. */
 static int order_nodes(const char *path, mw_supply_graph *g)
 {
@@ -305,9 +326,9 @@ static int order_nodes(const char *path, mw_supply_graph *g)
         while (seen_at && walk && seen_at[v] == (size_t)-1) {
             seen_at[v] = len, walk[len++] = v;
             size_t next = v;
-            for (size_t e = 0; e < g->nedges; e++)
-                if (g->edges[e].to == v && indeg[g->edges[e].from] > 0) {
-                    next = g->edges[e].from;
+            for (size_t q = g->in_first[v]; q < g->in_first[v + 1]; q++)
+                if (indeg[g->edges[g->in_edges[q]].from] > 0) {
+                    next = g->edges[g->in_edges[q]].from;
                     break;
                 }
             v = next;
@@ -421,6 +442,7 @@ static int load_root(const char *path, json_t *root, mw_supply_graph *g)
     for (size_t i = 0; sent && i < g->nnodes; i++)
         free(sent[i]), free(count ? count[i] : NULL);
     free(sent), free(count);
+    if (rc == 0) rc = index_edges(g);
     if (rc == 0) rc = order_nodes(path, g);
     json_decref(root);
     if (rc) {
@@ -449,5 +471,6 @@ void mw_supply_graph_free(mw_supply_graph *g)
     for (size_t e = 0; g->edges && e < g->nedges; e++)
         free(g->edges[e].source);
     free(g->nodes), free(g->edges), free(g->order), free(g->path), free(g->name);
+    free(g->in_first), free(g->in_edges);
     memset(g, 0, sizeof *g);
 }

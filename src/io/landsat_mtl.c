@@ -121,26 +121,6 @@ bad:
     return NULL;
 }
 
-/* A text file of at most max bytes (an MTL is some 20 kB), or NULL with an error. */
-static char *read_text(const char *path, size_t max, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return mw_error_set(MW_ERR_IO, "cannot read '%s'", path), NULL;
-    char *buf = malloc(max + 1);
-    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    int err = ferror(f);
-    fclose(f);
-    if (!buf || err || n > max) {
-        free(buf);
-        return mw_error_set(MW_ERR_INPUT, "'%s' is %s", path,
-                            err ? "unreadable" : "larger than an MTL can be (1 MB)"),
-               NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 int mw_landsat_mtl_from_text(const char *text, size_t len, const char *path, mw_scene *s)
 {
     memset(s, 0, sizeof *s);
@@ -151,17 +131,11 @@ int mw_landsat_mtl_from_text(const char *text, size_t len, const char *path, mw_
     return rc;
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
 int mw_landsat_mtl_read(const char *path, mw_scene *s)
 {
     memset(s, 0, sizeof *s);
     json_t *root = NULL;
-    if (ends_with(path, ".xml") || ends_with(path, ".XML")) {
+    if (mw_text_ends_with(path, ".xml") || mw_text_ends_with(path, ".XML")) {
         CPLXMLNode *x = CPLParseXMLFile(path);
         CPLXMLNode *m = x ? CPLGetXMLNode(x, "=LANDSAT_METADATA_FILE") : NULL;
         if (m) {
@@ -171,9 +145,9 @@ int mw_landsat_mtl_read(const char *path, mw_scene *s)
             mw_error_from_gdal(MW_ERR_INPUT, "'%s' is not a Landsat MTL in XML", path);
         }
         if (x) CPLDestroyXMLNode(x);
-    } else if (ends_with(path, ".txt") || ends_with(path, ".TXT")) {
+    } else if (mw_text_ends_with(path, ".txt") || mw_text_ends_with(path, ".TXT")) {
         size_t len = 0;
-        char *text = read_text(path, (size_t)1 << 20, &len);
+        char *text = mw_text_read_file(path, (size_t)1 << 20, "Landsat MTL", &len);
         if (!text) return -1;
         int rc = mw_landsat_mtl_from_text(text, len, path, s);
         free(text);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "io/json_file.h"
+#include "core/text.h"
 #include "minewatch/error.h"
 #include "minewatch/scene.h"
 
@@ -28,12 +29,6 @@ static int push(path_list *l, const char *p)
     if (!l->v[l->n]) return -1;
     memcpy(l->v[l->n++], p, n);
     return 0;
-}
-
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
 /* Folders already walked, by device and inode: a link back up the tree (`ln -s . x`) or two
@@ -95,8 +90,8 @@ static int walk(const char *dir, path_list *out, int depth, seen *dirs, seen *fi
                 if (fresh < 0) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
                 if (fresh > 0) rc = walk(p, out, depth + 1, dirs, files, entries);
             } else if (S_ISREG(st.st_mode) &&
-                       (ends_with(p, ".json") || ends_with(p, "/MTD_MSIL2A.xml") ||
-                        ends_with(p, "_MTL.txt") || ends_with(p, "_MTL.xml"))) {
+                       (mw_text_ends_with(p, ".json") || mw_text_ends_with(p, "/MTD_MSIL2A.xml") ||
+                        mw_text_ends_with(p, "_MTL.txt") || mw_text_ends_with(p, "_MTL.xml"))) {
                 int fresh = seen_add(files, &st);
                 if (fresh < 0) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
                 if (fresh > 0 && push(out, p)) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
@@ -126,10 +121,10 @@ static int cmp_str(const void *a, const void *b)
  * two folders is a real duplicate, left to mw_scene_catalog_dedupe to report. */
 static int source_rank(const char *path)
 {
-    return ends_with(path, "_MTL.json")  ? 1
-           : ends_with(path, "_MTL.xml") ? 2
-           : ends_with(path, "_MTL.txt") ? 3
-                                         : 0;
+    return mw_text_ends_with(path, "_MTL.json")  ? 1
+           : mw_text_ends_with(path, "_MTL.xml") ? 2
+           : mw_text_ends_with(path, "_MTL.txt") ? 3
+                                                 : 0;
 }
 
 static size_t dir_len(const char *path)
@@ -201,7 +196,7 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
     int rc = out->scenes ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory scanning '%s'", dir);
     for (size_t i = 0; i < pl.n && rc == 0; i++) {
         /* Items are JSON files whose "type" is "Feature"; collections and truth files are not. */
-        if (ends_with(pl.v[i], "/MTD_MSIL2A.xml")) {
+        if (mw_text_ends_with(pl.v[i], "/MTD_MSIL2A.xml")) {
             int r = mw_safe_read(pl.v[i], &out->scenes[out->n]);
             if (r == 0)
                 out->n++;
@@ -210,7 +205,7 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
             mw_error_clear();
             continue;
         }
-        if (ends_with(pl.v[i], "_MTL.txt") || ends_with(pl.v[i], "_MTL.xml")) {
+        if (mw_text_ends_with(pl.v[i], "_MTL.txt") || mw_text_ends_with(pl.v[i], "_MTL.xml")) {
             int r = mw_landsat_mtl_read(pl.v[i], &out->scenes[out->n]);
             if (r == 0)
                 out->n++;

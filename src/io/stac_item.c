@@ -57,15 +57,10 @@ char *mw_scene_asset_read_path(const mw_scene_asset *a)
  */
 typedef enum { HREF_LOCAL_ITEM, HREF_REMOTE_ITEM, HREF_REMOTE_ALLOW_LOCAL } href_policy;
 
-static int is_http(const char *h)
-{
-    return strncasecmp(h, "http://", 7) == 0 || strncasecmp(h, "https://", 8) == 0;
-}
-
 /* Sets a->href (and a->query for a URL); -1 with an error when the href is refused. */
 static int resolve_href(const char *item_path, const char *href, href_policy pol, mw_scene_asset *a)
 {
-    if (is_http(href)) {
+    if (mw_text_is_http(href)) {
         /* Remote assets are read by range through minewatch's own GDAL reader (io/http_reader.h):
          * only the blocks needed, never more than asked. The query (a presigned URL's signature)
          * is kept apart, out of keys, messages and provenance. */

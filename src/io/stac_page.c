@@ -8,11 +8,6 @@
 #include "core/text.h"
 #include "minewatch/error.h"
 
-static int is_http(const char *u)
-{
-    return strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0;
-}
-
 int mw_stac_page_read(json_t *page, const char *url, mw_stac_page_ctx *c, mw_scene_catalog *out,
                       char **next_url, char **next_method, json_t **body)
 {
@@ -74,7 +69,7 @@ int mw_stac_page_read(json_t *page, const char *url, mw_stac_page_ctx *c, mw_sce
     }
     const char *nh = next ? json_string_value(json_object_get(next, "href")) : NULL;
     if (!nh || (q->max_items > 0 && c->items >= q->max_items)) return 0;
-    if (!is_http(nh))
+    if (!mw_text_is_http(nh))
         return mw_error_set(MW_ERR_IO,
                             "STAC API %s: the next page is '%s', not an http(s) URL; stopped "
                             "after %d item(s)",

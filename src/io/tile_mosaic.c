@@ -37,15 +37,10 @@ struct mw_tile_layer {
     unsigned long clock;
 };
 
-static int is_http(const char *s)
-{
-    return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
-}
-
 /* The path GDAL opens: URLs go through minewatch's range reader. */
 static char *open_path(const char *s)
 {
-    if (!is_http(s)) return mw_text_dup(s);
+    if (!mw_text_is_http(s)) return mw_text_dup(s);
     size_t n = strlen(s) + sizeof MW_HTTP_PREFIX;
     char *p = malloc(n);
     if (p) snprintf(p, n, MW_HTTP_PREFIX "%s", s);
@@ -87,7 +82,7 @@ static char *tile_spec(const char *tmpl, int tx, int ty)
 
 static GDALDatasetH open_raster(const char *spec, const char *what)
 {
-    if (is_http(spec) && mw_http_reader_install()) return NULL;
+    if (mw_text_is_http(spec) && mw_http_reader_install()) return NULL;
     char *p = open_path(spec);
     GDALDatasetH ds = p ? GDALOpenEx(p, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL) : NULL;
     free(p);

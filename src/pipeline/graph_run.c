@@ -139,9 +139,8 @@ static int read_figures(const char *path, const char *period, mw_site_figures **
 
 /* Nine significant digits: intensities run from 1e-6 t/t to thousands, and fixed decimals would
  * round the small ones away; %.9g is as repeatable. */
-static void cell(FILE *f, double v, int decimals)
+static void cell(FILE *f, double v)
 {
-    (void)decimals;
     if (isfinite(v))
         fprintf(f, ",%.9g", v);
     else
@@ -174,15 +173,15 @@ static int write_nodes(const char *path, const mw_supply_graph *g, const mw_grap
             mw_csv_cell(f, n->stage, 1);
             fputc(',', f);
             mw_csv_cell(f, n->country ? n->country : "", 1);
-            cell(f, n->products[p].output_t, 3);
-            cell(f, n->products[p].share, 6);
+            cell(f, n->products[p].output_t);
+            cell(f, n->products[p].share);
             for (int j = 0; j < 3; j++)
-                cell(f, in[MW_GM_DIRECT_TCO2E][j] + in[MW_GM_LUC_TCO2E][j], 6);
+                cell(f, in[MW_GM_DIRECT_TCO2E][j] + in[MW_GM_LUC_TCO2E][j]);
             for (int m = 0; m < MW_GM_COUNT; m++)
                 for (int j = 0; j < 3; j++)
-                    cell(f, in[m][j] * mw_graph_metrics[m].per, 6);
+                    cell(f, in[m][j] * mw_graph_metrics[m].per);
             for (int m = 0; m < MW_GM_COUNT; m++)
-                cell(f, in[m][1] * n->products[p].output_t, 4);
+                cell(f, in[m][1] * n->products[p].output_t);
             fputc('\n', f);
         }
     }
@@ -215,15 +214,10 @@ static int write_concentration(const char *path, const mw_supply_graph *g)
 }
 
 static int write_exposure(const char *path, const mw_supply_graph *g, const mw_site_figures *sites,
-                          size_t ns, size_t max_bytes)
+                          size_t ns, const double *x)
 {
-    double *x;
-    if (mw_supply_graph_exposure(g, sites, ns, max_bytes, &x)) return -1;
     FILE *f = fopen(path, "w");
-    if (!f) {
-        free(x);
-        return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
-    }
+    if (!f) return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
     fputs("node_id,site_id", f);
     for (int m = 0; m < MW_GM_COUNT; m++)
         if (m != MW_GM_DIRECT_TCO2E) fprintf(f, ",%s", mw_graph_metrics[m].name);
@@ -239,39 +233,24 @@ static int write_exposure(const char *path, const mw_supply_graph *g, const mw_s
             fputc(',', f);
             mw_csv_cell(f, sites[s].site_id, 1);
             for (int m = 0; m < MW_GM_COUNT; m++)
-                if (m != MW_GM_DIRECT_TCO2E) cell(f, v[m], 6);
+                if (m != MW_GM_DIRECT_TCO2E) cell(f, v[m]);
             fputc('\n', f);
         }
-    free(x);
     int bad = ferror(f);
     bad |= fclose(f) != 0;
     return bad ? mw_error_set(MW_ERR_IO, "writing '%s' failed", path) : 0;
 }
 
-static int write_stress(const char *path, const mw_supply_graph *g, const char *removed)
+static int write_stress(const char *path, const mw_supply_graph *g, const double *lost,
+                        const int *rm)
 {
-    double *lost = calloc(g->nnodes + 1, sizeof *lost);
-    int *rm = calloc(g->nnodes + 1, sizeof *rm);
-    long matched = lost && rm ? mw_supply_graph_stress(g, removed, lost, rm) : -1;
-    if (matched <= 0) {
-        free(lost), free(rm);
-        return matched < 0 ? mw_error_set(MW_ERR_NOMEM, "stress test: out of memory")
-                           : mw_error_set(MW_ERR_INPUT,
-                                          "--remove %s: no node of the graph has that id or "
-                                          "country",
-                                          removed);
-    }
     FILE *f = fopen(path, "w");
-    if (!f) {
-        free(lost), free(rm);
-        return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
-    }
+    if (!f) return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
     fputs("node_id,supply_lost_fraction,removed,left_with_none\n", f);
     for (size_t i = 0; i < g->nnodes; i++) {
         mw_csv_cell(f, g->nodes[i].id, 1);
         fprintf(f, ",%.6f,%d,%d\n", lost[i], rm[i], lost[i] >= 1.0 - 1e-12);
     }
-    free(lost), free(rm);
     int bad = ferror(f);
     bad |= fclose(f) != 0;
     return bad ? mw_error_set(MW_ERR_IO, "writing '%s' failed", path) : 0;
@@ -510,30 +489,29 @@ static int product_has(const mw_supply_graph *g, const int *upstream, const char
     return 0;
 }
 
-/* Every indicator of a site's row, as the run wrote it. */
-static json_t *indicator_row(const char *path, const char *period, const char *site)
+/* Every indicator of each site's row for the period, as the run wrote it, keyed by site id. */
+static json_t *indicator_rows(const char *path, const char *period)
 {
+    json_t *rows = json_object();
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
-    if (!ds) return json_null();
+    if (!ds) return rows;
     OGRLayerH l = GDALDatasetGetLayerByName(ds, "site_indicators");
     if (!l) l = GDALDatasetGetLayer(ds, 0);
-    json_t *row = json_null();
     OGRFeatureH f;
     OGR_L_ResetReading(l);
     while ((f = OGR_L_GetNextFeature(l)) != NULL) {
         int fs = OGR_F_GetFieldIndex(f, "site_id"), fp = OGR_F_GetFieldIndex(f, "period");
-        if (!strcmp(OGR_F_GetFieldAsString(f, fs), site) &&
-            !strcmp(OGR_F_GetFieldAsString(f, fp), period)) {
-            json_decref(row);
-            row = json_object();
+        if (!strcmp(OGR_F_GetFieldAsString(f, fp), period)) {
+            json_t *row = json_object();
             for (int i = 0; i < OGR_F_GetFieldCount(f); i++)
                 json_object_set_new(row, OGR_Fld_GetNameRef(OGR_F_GetFieldDefnRef(f, i)),
                                     json_string(OGR_F_GetFieldAsString(f, i)));
+            json_object_set_new(rows, OGR_F_GetFieldAsString(f, fs), row);
         }
         OGR_F_Destroy(f);
     }
     GDALClose(ds);
-    return row;
+    return rows;
 }
 
 /* The scenes behind a site's figures for the period, from the run's provenance.json. */
@@ -570,25 +548,28 @@ static json_t *site_scenes(json_t *prov, const char *period, const char *site)
  * indicators and scenes, and the frameworks it files under. */
 static int write_evidence(const char *json_path, const char *csv_path, const mw_graph_options *o,
                           const mw_supply_graph *g, const mw_graph_result *r,
-                          const mw_site_figures *sites, size_t ns, size_t max_bytes)
+                          const mw_site_figures *sites, size_t ns, const double *x)
 {
     long b = -1;
     for (size_t i = 0; i < g->nnodes && b < 0; i++)
         if (!strcmp(g->nodes[i].id, o->evidence)) b = (long)i;
-    double *x;
-    if (mw_supply_graph_exposure(g, sites, ns, max_bytes, &x)) return -1;
-    /* the buyer's upstream nodes: those with a path to it */
+    /* the buyer's upstream nodes: those with a path to it, walked back along incoming edges */
     int *up = calloc(g->nnodes, sizeof *up);
-    if (!up) {
-        free(x);
+    size_t *stack = malloc((g->nnodes + 1) * sizeof *stack), top = 0;
+    if (!up || !stack) {
+        free(up), free(stack);
         return mw_error_set(MW_ERR_NOMEM, "out of memory");
     }
-    up[b] = 1;
-    for (size_t k = g->nnodes; k-- > 0;) { /* consumers before suppliers */
-        size_t i = g->order[k];
-        for (size_t e = 0; e < g->nedges; e++)
-            if (g->edges[e].from == i && up[g->edges[e].to]) up[i] = 1;
+    up[b] = 1, stack[top++] = (size_t)b;
+    while (top) {
+        size_t i = stack[--top];
+        for (size_t q = g->in_first[i]; q < g->in_first[i + 1]; q++) {
+            size_t u = g->edges[g->in_edges[q]].from;
+            if (!up[u]) up[u] = 1, stack[top++] = u;
+        }
     }
+    free(stack);
+    json_t *rows = indicator_rows(o->indicators, o->period);
     /* the run's provenance, beside its indicators */
     char *dir = mw_text_dup(o->indicators), *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
@@ -613,23 +594,25 @@ static int write_evidence(const char *json_path, const char *csv_path, const mw_
         const double luc_share = burden_luc[1] > 0 ? v[MW_GM_LUC_TCO2E] / burden_luc[1] : NAN;
         json_t *scenes = prov ? site_scenes(prov, o->period, sites[s].site_id) : json_null();
         json_array_append_new(
-            jsites,
-            json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "site_id", sites[s].site_id,
-                      "forest_loss_ha", jnum(v[MW_GM_FOREST_LOSS_HA]), "forest_loss_share",
-                      jnum(fl_share), "luc_tco2e", jnum(v[MW_GM_LUC_TCO2E]), "luc_share",
-                      jnum(luc_share), "disturbed_ha", jnum(v[MW_GM_DISTURBED_HA]),
-                      "hot_pixel_days", jnum(v[MW_GM_HOT_PIXEL_DAYS]), "indicators",
-                      indicator_row(o->indicators, o->period, sites[s].site_id), "scenes", scenes));
+            jsites, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "site_id", sites[s].site_id,
+                              "forest_loss_ha", jnum(v[MW_GM_FOREST_LOSS_HA]), "forest_loss_share",
+                              jnum(fl_share), "luc_tco2e", jnum(v[MW_GM_LUC_TCO2E]), "luc_share",
+                              jnum(luc_share), "disturbed_ha", jnum(v[MW_GM_DISTURBED_HA]),
+                              "hot_pixel_days", jnum(v[MW_GM_HOT_PIXEL_DAYS]), "indicators",
+                              json_object_get(rows, sites[s].site_id)
+                                  ? json_incref(json_object_get(rows, sites[s].site_id))
+                                  : json_null(),
+                              "scenes", scenes));
         if (f) {
             mw_csv_cell(f, n->id, 1);
             fputc(',', f);
             mw_csv_cell(f, sites[s].site_id, 1);
-            cell(f, v[MW_GM_FOREST_LOSS_HA], 4);
-            cell(f, fl_share, 6);
-            cell(f, v[MW_GM_LUC_TCO2E], 3);
-            cell(f, luc_share, 6);
-            cell(f, v[MW_GM_DISTURBED_HA], 4);
-            cell(f, v[MW_GM_HOT_PIXEL_DAYS], 3);
+            cell(f, v[MW_GM_FOREST_LOSS_HA]);
+            cell(f, fl_share);
+            cell(f, v[MW_GM_LUC_TCO2E]);
+            cell(f, luc_share);
+            cell(f, v[MW_GM_DISTURBED_HA]);
+            cell(f, v[MW_GM_HOT_PIXEL_DAYS]);
             fprintf(f, ",%zu\n", json_array_size(scenes));
         }
     }
@@ -674,7 +657,8 @@ static int write_evidence(const char *json_path, const char *csv_path, const mw_
     if (rc == 0 && json_dump_file(doc, json_path, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0)
         rc = mw_error_set(MW_ERR_IO, "cannot write '%s'", json_path);
     json_decref(doc), json_decref(prov);
-    free(pp), free(dir), free(up), free(x);
+    json_decref(rows);
+    free(pp), free(dir), free(up);
     return rc;
 }
 
@@ -690,12 +674,13 @@ int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
     mw_graph_result r = {0};
     int rc = read_figures(o->indicators, o->period, &sites, &ns, &owned, used);
     if (rc == 0) rc = mw_supply_graph_propagate(&g, sites, ns, &r);
+    double *lost = NULL, *exposure = NULL;
+    int *removed = NULL;
     if (rc == 0 && o->remove) { /* a name that matches nothing is a mistake: say so first */
-        long matched = 0;
-        for (size_t i = 0; i < g.nnodes; i++)
-            matched += !strcmp(g.nodes[i].id, o->remove) ||
-                       (g.nodes[i].country && !strcmp(g.nodes[i].country, o->remove));
-        if (!matched)
+        lost = calloc(g.nnodes + 1, sizeof *lost), removed = calloc(g.nnodes + 1, sizeof *removed);
+        if (!lost || !removed)
+            rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
+        else if (mw_supply_graph_stress(&g, o->remove, lost, removed) == 0)
             rc =
                 mw_error_set(MW_ERR_INPUT,
                              "--remove %s: no node of the graph has that id or country", o->remove);
@@ -710,6 +695,10 @@ int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
         else if (mw_name_check(o->evidence, "--evidence node id")) /* it names files */
             rc = -1;
     }
+    if (rc == 0 && (o->exposure || o->evidence)) /* one table serves both */
+        rc = mw_supply_graph_exposure(
+            &g, sites, ns, (o->mem_budget_mb ? o->mem_budget_mb : 1024) * (size_t)1048576 / 2,
+            &exposure);
     /* nothing is written until the inputs have passed every check */
     mw_out_dir od = {0};
     int od_open = 0;
@@ -733,8 +722,7 @@ int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
     }
     if (rc == 0 && o->exposure) {
         char *ep = mw_out_dir_stage(&od, "graph_exposure.csv");
-        size_t budget = (o->mem_budget_mb ? o->mem_budget_mb : 1024) * (size_t)1048576 / 2;
-        rc = ep ? write_exposure(ep, &g, sites, ns, budget)
+        rc = ep ? write_exposure(ep, &g, sites, ns, exposure)
                 : mw_error_set(MW_ERR_NOMEM, "out of memory");
         free(ep);
     }
@@ -744,14 +732,13 @@ int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
         char *ej = mw_out_dir_stage(&od, name);
         snprintf(name, sizeof name, "evidence_%s.csv", o->evidence);
         char *ec = mw_out_dir_stage(&od, name);
-        size_t budget = (o->mem_budget_mb ? o->mem_budget_mb : 1024) * (size_t)1048576 / 2;
-        rc = ej && ec ? write_evidence(ej, ec, o, &g, &r, sites, ns, budget)
+        rc = ej && ec ? write_evidence(ej, ec, o, &g, &r, sites, ns, exposure)
                       : mw_error_set(MW_ERR_NOMEM, "out of memory");
         free(ej), free(ec);
     }
     if (rc == 0 && o->remove) {
         char *sp = mw_out_dir_stage(&od, "stress.csv");
-        rc = sp ? write_stress(sp, &g, o->remove) : mw_error_set(MW_ERR_NOMEM, "out of memory");
+        rc = sp ? write_stress(sp, &g, lost, removed) : mw_error_set(MW_ERR_NOMEM, "out of memory");
         free(sp);
     }
     if (rc == 0) {
@@ -789,7 +776,7 @@ int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
     if (rc == 0) rc = mw_out_dir_commit(&od);
     if (od_open) mw_out_dir_close(&od);
     res->nodes = (long)g.nnodes, res->edges = (long)g.nedges, res->sites = (long)ns;
-    free(nodes_path);
+    free(nodes_path), free(lost), free(removed), free(exposure);
     json_decref(used);
     for (size_t i = 0; i < ns; i++)
         free(owned[i]);

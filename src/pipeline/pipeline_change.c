@@ -13,6 +13,7 @@
 #include "core/text.h"
 #include "minewatch/log.h"
 #include "minewatch/run.h"
+#include "pipeline/provenance.h"
 #include "pipeline/site_maps.h"
 #include "pipeline/site_memory.h"
 
@@ -176,13 +177,7 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
         if (mw_indicators_write_csv_change(csv, res->rows, res->nrows))
             mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
         free(csv);
-        if (mw_report_count_stage(rep, "outputs") > 0) /* not whole: keep the earlier ones */
-            mw_report_add(rep, "", "", "outputs",
-                          "%zu output(s) could not be written: nothing of this run was moved into "
-                          "'%s', the earlier outputs are kept",
-                          mw_report_count_stage(rep, "outputs"), o->out_dir);
-        else if (mw_out_dir_commit(&od))
-            mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
+        mw_outputs_commit(&od, rep);
         mw_error_clear();
         /* The rows point into the catalogue, which is freed below. */
         for (size_t i = 0; i < res->nrows; i++) {

@@ -931,33 +931,6 @@ static int check_depth(const char *path, const char *text, size_t len)
     return rc;
 }
 
-static char *read_bounded(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mw_error_set(MW_ERR_INPUT, "cannot open pipeline file '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(MAX_PIPELINE_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, MAX_PIPELINE_BYTES + 1, f) : 0;
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) {
-        mw_error_set(MW_ERR_NOMEM, "out of memory");
-    } else if (bad) {
-        mw_error_set(MW_ERR_INPUT, "cannot read pipeline file '%s'", path);
-    } else if (n > MAX_PIPELINE_BYTES) {
-        mw_error_set(MW_ERR_INPUT, "pipeline file '%s' is larger than %zu MB: not a pipeline file",
-                     path, MAX_PIPELINE_BYTES >> 20);
-    } else {
-        buf[n] = 0;
-        *len = n;
-        return buf;
-    }
-    free(buf);
-    return NULL;
-}
-
 int mw_pipeline_parse(const char *path, const char *text, size_t len, mw_pipeline *p)
 {
     memset(p, 0, sizeof *p);
@@ -995,7 +968,7 @@ int mw_pipeline_load(const char *path, mw_pipeline *p)
 {
     memset(p, 0, sizeof *p);
     size_t len = 0;
-    char *text = read_bounded(path, &len);
+    char *text = mw_text_read_file(path, MAX_PIPELINE_BYTES, "pipeline file", &len);
     if (!text) return -1;
     int rc = mw_pipeline_parse(path, text, len, p);
     free(text);

@@ -809,15 +809,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
             mw_commit_path(tmp, pp) != 0) {
             mw_report_add(rep, "", "", "outputs", "cannot write '%s/provenance.json'", o->out_dir);
             if (tmp) mw_remove_tree(tmp);
-        } else if (mw_report_count_stage(rep, "outputs") > 0) {
-            /* a write failed (a full disk): the run's outputs would not be whole, so none of
-             * them replaces the earlier ones */
-            mw_report_add(rep, "", "", "outputs",
-                          "%zu output(s) could not be written: nothing of this run was moved into "
-                          "'%s', the earlier outputs are kept",
-                          mw_report_count_stage(rep, "outputs"), o->out_dir);
-        } else if (mw_out_dir_commit(&od) != 0) {
-            mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
+        } else {
+            mw_outputs_commit(&od, rep);
         }
         mw_error_clear();
         free(tmp);

@@ -20,6 +20,7 @@
 #include "minewatch/forest_change.h"
 #include "minewatch/indicator.h"
 #include "minewatch/qa.h"
+#include "minewatch/run_report.h"
 #include "minewatch/treecover.h"
 #include "minewatch/trend.h"
 #include "minewatch/spectral_index.h"
@@ -184,4 +185,16 @@ json_t *mw_provenance_output_files(const mw_out_dir *od)
     }
     mw_out_dir_list_free(list);
     return files;
+}
+
+void mw_outputs_commit(mw_out_dir *od, mw_run_report *rep)
+{
+    size_t failed = mw_report_count_stage(rep, "outputs");
+    if (failed)
+        mw_report_add(rep, "", "", "outputs",
+                      "%zu output(s) could not be written: nothing of this run was moved into "
+                      "'%s', the earlier outputs are kept",
+                      failed, od->root);
+    else if (mw_out_dir_commit(od) != 0)
+        mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
 }
