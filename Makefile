@@ -1,6 +1,6 @@
 # Thin wrapper around CMake: the README's two commands.
 #   make demo   install what is missing, build, run the demo pipelines on the simulator and carry
-#               the Odisha one along its supply-chain graph
+#               them along their supply-chain graphs to evidence packs for a smelter and a carmaker
 #   make test   install what is missing, build (warnings are errors) and run every test, also
 #               under AddressSanitizer + UndefinedBehaviorSanitizer (with a short fuzzing run)
 #   make fuzz   long libFuzzer runs of every fuzz target; make tsan: ThreadSanitizer
@@ -32,6 +32,8 @@ demo: build
 	$(BUILD)/minewatch run pipelines/odisha.yaml -o out/odisha
 	$(BUILD)/minewatch graph pipelines/graphs/nalco_odisha_2019.json --indicators out/odisha/indicators.csv \
 	  --period 2019 --exposure --evidence angul -o out/odisha-graph
+	$(BUILD)/minewatch graph pipelines/graphs/battery_chains_demo.json --indicators $(DEMO_OUT)/indicators.csv \
+	  --period 2024 --exposure --evidence nissan-sunderland -o out/battery-graph
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -67,10 +67,13 @@ static const char *const good =
     "200},"
     " \"direct_tco2e\": 40}],\n"
     " \"edges\": [\n"
-    "  {\"from\": \"m1\", \"to\": \"r1\", \"product\": \"ore\", \"tonnes\": 600},\n"
+    "  {\"from\": \"m1\", \"to\": \"r1\", \"product\": \"ore\", \"tonnes\": 600,"
+    " \"basis\": \"reported\", \"source\": \"m1 <annual> report & \\\"accounts\\\"\"},\n"
     "  {\"from\": \"m2\", \"to\": \"r1\", \"product\": \"ore\", \"tonnes\": 500},\n"
-    "  {\"from\": \"r1\", \"to\": \"t1\", \"product\": \"cobalt\", \"tonnes\": 100},\n"
-    "  {\"from\": \"t1\", \"to\": \"c1\", \"product\": \"cobalt\", \"tonnes\": 80}]}\n";
+    "  {\"from\": \"r1\", \"to\": \"t1\", \"product\": \"cobalt\", \"tonnes\": 100,"
+    " \"basis\": \"derived\"},\n"
+    "  {\"from\": \"t1\", \"to\": \"c1\", \"product\": \"cobalt\", \"tonnes\": 80,"
+    " \"basis\": \"reported\"}]}\n";
 
 static int run_graph_with(const char *graph_text, const char *out, const char *extra, char **text)
 {
@@ -265,7 +268,10 @@ static void graph_outputs_open_in_their_tools(void **state)
 
 /* The evidence pack of c1: A carries 3.36 of its 6.16 ha (0.545455) and 1344 of its 2184 t CO2e
  * of land-use change (0.615385), B the rest, S only disturbance and heat; cobalt upstream puts it
- * under the EU Battery Regulation, and no aluminium, iron or steel leaves it outside CBAM. */
+ * under the EU Battery Regulation, and no aluminium, iron or steel leaves it outside CBAM.
+ * Sourcing fractions: A 0.6 (m1's ore to r1) x 0.7 (cobalt's share) x 0.8 (t1 to c1) = 0.336,
+ * B 1 x 0.7 x 0.8 = 0.56, S 0.56. A's path is reported, derived, reported: all primary; B's ore
+ * edge states no basis: none primary; so 3.36 / 6.16 of the forest loss is primary data. */
 static void evidence_pack_for_a_buyer(void **state)
 {
     (void)state;
@@ -280,10 +286,30 @@ static void evidence_pack_for_a_buyer(void **state)
     assert_int_equal(json_array_size(sites), 3);
     json_t *a = json_array_get(sites, 0);
     assert_string_equal(json_string_value(json_object_get(a, "site_id")), "A");
-    near(json_real_value(json_object_get(a, "forest_loss_share")), 3.36 / 6.16, "A share of c1");
-    near(json_real_value(json_object_get(a, "luc_share")), 1344.0 / 2184, "A LUC share of c1");
+    assert_string_equal(json_string_value(json_object_get(a, "node_id")), "m1");
+    near(json_real_value(json_object_get(a, "sourcing_fraction")), 0.336, "A sourcing fraction");
+    near(json_real_value(json_object_get(a, "primary_fraction")), 1, "A over primary flows");
+    near(json_real_value(json_object_get(json_array_get(sites, 1), "primary_fraction")), 0,
+         "B over an unstated flow");
+    near(json_real_value(json_object_get(json_array_get(sites, 2), "sourcing_fraction")), 0.56,
+         "S sourcing fraction");
+    near(json_real_value(json_object_get(a, "forest_loss_ha_share")), 3.36 / 6.16,
+         "A share of c1");
+    near(json_real_value(json_object_get(a, "luc_tco2e_share")), 1344.0 / 2184,
+         "A LUC share of c1");
+    near(json_real_value(json_array_get(json_object_get(a, "forest_loss_ha"), 1)), 3.36,
+         "A's hectares reaching c1");
+    near(json_real_value(json_object_get(json_object_get(j, "primary_data_fraction"),
+                                         "forest_loss_ha")),
+         3.36 / 6.16, "primary share of c1's forest loss");
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(a, "indicators"), "period")), "2023");
+    /* the chain behind c1, with every edge's basis: all five nodes lead to it */
+    assert_int_equal(json_array_size(json_object_get(j, "upstream_nodes")), 5);
+    json_t *edges = json_object_get(j, "upstream_edges");
+    assert_int_equal(json_array_size(edges), 4);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(edges, 1), "basis")),
+                        "unstated");
     json_t *fw = json_object_get(j, "frameworks");
     assert_true(
         json_is_true(json_object_get(json_object_get(fw, "eu_battery_regulation"), "in_scope")));
@@ -295,8 +321,39 @@ static void evidence_pack_for_a_buyer(void **state)
          13.948, "c1 embedded in the pack");
     json_decref(j);
     char *csv = tu_read(cp, NULL);
-    near(value(csv, "c1,B,", "forest_loss_share"), 2.8 / 6.16, "B share in the CSV");
-    free(csv), free(jp), free(cp), free(out);
+    near(value(csv, "c1,B,", "forest_loss_ha_share"), 2.8 / 6.16, "B share in the CSV");
+    near(value(csv, "c1,S,", "sourcing_fraction"), 0.56, "S sourcing fraction in the CSV");
+    free(csv), free(jp), free(cp);
+    /* the page: opened by a real browser, every table and picture rendered */
+    char *hp = tu_path(out, "evidence_c1.html"), *png = tu_path(g_dir, "evidence_c1.png");
+    char *dom = tu_browser_dom(hp, png);
+    if (!dom) fail_msg("headless Chromium could not render %s", hp);
+    /* the screenshot is a page drawn, not a blank: 1280 px wide, with contrast */
+    GDALDatasetH shot = GDALOpen(png, GA_ReadOnly);
+    assert_non_null(shot);
+    assert_int_equal(GDALGetRasterXSize(shot), 1280);
+    double smin, smax, smean, sdev;
+    assert_int_equal(GDALComputeRasterStatistics(GDALGetRasterBand(shot, 1), 0, &smin, &smax,
+                                                 &smean, &sdev, NULL, NULL),
+                     CE_None);
+    assert_true(smin < 60 && smax > 240 && sdev > 10);
+    GDALClose(shot);
+    static const char *const present[] = {
+        "id=\"products\"", "id=\"totals\"", "id=\"chain-diagram\"", "id=\"chain-nodes\"",
+        "id=\"chain-edges\"", "id=\"sites-chart\"", "id=\"upstream-sites\"", "id=\"scenes\"",
+        "id=\"inputs\"", "id=\"citations\"", "id=\"ghg-scope3\"", "id=\"eu-battery\"",
+        /* the source's markup shows as text, not as markup */
+        "m1 &lt;annual&gt; report &amp; \"accounts\"", NULL};
+    for (int k = 0; present[k]; k++)
+        if (!strstr(dom, present[k])) fail_msg("the rendered page has no %s", present[k]);
+    assert_int_equal(tu_count(dom, "<rect class=\"bar\""), 3);     /* a bar per site */
+    assert_int_equal(tu_count(dom, "<path class=\"flow\""), 4);    /* a line per flow */
+    assert_int_equal(tu_count(dom, "<g class=\"node\">"), 5);      /* a box per node */
+    assert_non_null(strstr(dom, "<span class=\"verdict no\">outside its scope</span> outside "
+                                "CBAM's scope"));
+    assert_non_null(strstr(dom, "<span class=\"verdict yes\">applies</span> cobalt, lithium"));
+    assert_null(strstr(dom, "<script"));
+    free(dom), free(hp), free(png), free(out);
     out = tu_path(g_dir, "evidence-none");
     assert_int_equal(run_graph_with(good, out, "--evidence z9", &text), 2);
     assert_non_null(strstr(text, "--evidence z9: the graph has no such node"));
@@ -374,6 +431,81 @@ static void demo_graph_is_valid_and_carries_by_hand(void **state)
         json_object_get(json_object_get(json_object_get(j, "frameworks"), "eu_cbam"), "in_scope")));
     assert_true(json_is_false(json_object_get(
         json_object_get(json_object_get(j, "frameworks"), "eu_battery_regulation"), "in_scope")));
+    /* every flow of the NALCO chain is reported or derived from reported figures */
+    near(json_real_value(json_object_get(json_object_get(j, "primary_data_fraction"),
+                                         "forest_loss_ha")),
+         1, "Angul's forest loss over primary flows");
+    json_decref(j), free(p), free(out), free(ind);
+}
+
+/* Every node and edge of the repository's graphs names its source, and every edge says how its
+ * tonnes are known. */
+static void demo_graphs_cite_every_figure(void **state)
+{
+    (void)state;
+    static const char *const graphs[] = {"nalco_odisha_2019.json", "battery_chains_demo.json"};
+    for (int k = 0; k < 2; k++) {
+        char path[1024];
+        snprintf(path, sizeof path, MW_SOURCE_DIR "/pipelines/graphs/%s", graphs[k]);
+        json_error_t err;
+        json_t *g = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+        if (!g) fail_msg("%s: %s", path, err.text);
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(g, "nodes"), i, x)
+        {
+            const char *src = json_string_value(json_object_get(x, "source"));
+            if (!src || strlen(src) < 20) fail_msg("%s: node %zu has no source", graphs[k], i);
+        }
+        json_array_foreach(json_object_get(g, "edges"), i, x)
+        {
+            const char *src = json_string_value(json_object_get(x, "source"));
+            const char *basis = json_string_value(json_object_get(x, "basis"));
+            if (!src || strlen(src) < 20 || !basis)
+                fail_msg("%s: edge %zu has no source or basis", graphs[k], i);
+            /* an estimate says so in its source, for the reader of the graph file alone */
+            if (!strcmp(basis, "estimated") && strncmp(src, "estimated", 9))
+                fail_msg("%s: edge %zu is estimated but its source does not start so", graphs[k],
+                         i);
+        }
+        json_decref(g);
+    }
+}
+
+/* The battery demo graph to Nissan's Sunderland plant, with Kamoto's forest loss F carried by
+ * hand: cobalt is 17,100 of Kamoto's 251,600 t (by mass); 3,000 t go to Kokkola, 1,220 of its
+ * 12,000 t to Nysa, 6,000 of Nysa's 20,000 t to AESC and all its cells to Nissan:
+ * F x 3000 / 251600 x 1220 / 12000 x 0.3. Every flow downstream is an estimate: no primary share. */
+static void battery_demo_graph_to_a_uk_carmaker(void **state)
+{
+    (void)state;
+    char *ind = tu_path(g_dir, "battery-indicators.csv");
+    tu_write(ind,
+             "site_id,period,forest_loss_ha,disturbed_ha,hot_pixel_days,gfw_emissions_mg_co2e\n"
+             "cd-kamoto,2024,1000,200,0,\nid-weda-bay,2024,0,0,0,\nau-greenbushes,2024,0,0,0,\n"
+             "id-imip-morowali,2024,0,0,9,\n");
+    char *out = tu_path(g_dir, "battery"), cmd[4096], *text;
+    snprintf(cmd, sizeof cmd,
+             "%s graph " MW_SOURCE_DIR "/pipelines/graphs/battery_chains_demo.json --indicators "
+             "%s --period 2024 --evidence nissan-sunderland -o %s -q",
+             MW_CLI, ind, out);
+    int rc = tu_run(cmd, &text);
+    if (rc != 0) fail_msg("battery demo graph exited %d:\n%s", rc, text);
+    free(text);
+    char *p = tu_path(out, "evidence_nissan-sunderland.json");
+    json_t *j = json_load_file(p, 0, NULL);
+    assert_non_null(j);
+    json_t *kamoto = json_array_get(json_object_get(j, "upstream_sites"), 0);
+    assert_string_equal(json_string_value(json_object_get(kamoto, "site_id")), "cd-kamoto");
+    near(json_real_value(json_array_get(json_object_get(kamoto, "forest_loss_ha"), 1)),
+         1000 * 3000.0 / 251600 * 1220 / 12000 * 0.3, "Kamoto's hectares reaching Nissan");
+    near(json_real_value(json_object_get(kamoto, "primary_fraction")), 0, "all estimated");
+    assert_true(json_is_true(json_object_get(
+        json_object_get(json_object_get(j, "frameworks"), "eu_battery_regulation"), "in_scope")));
+    assert_true(json_is_false(
+        json_object_get(json_object_get(json_object_get(j, "frameworks"), "eu_cbam"), "in_scope")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "direct_reported"), "of")),
+                     11);
     json_decref(j), free(p), free(out), free(ind);
 }
 
@@ -405,8 +537,8 @@ static void every_violation_is_refused(void **state)
     refused(", \"tonnes\": 500", "", "edges[1] needs 'tonnes'");
     refused("\"outputs\": {\"ore\": 500}", "\"outputs\": {\"ore\": -500}",
             "nodes[1] ('m2').outputs.ore is -500");
-    refused("\"tonnes\": 80}]",
-            "\"tonnes\": 80},\n  {\"from\": \"c1\", \"to\": \"m1\", "
+    refused("\"basis\": \"reported\"}]",
+            "\"basis\": \"reported\"},\n  {\"from\": \"c1\", \"to\": \"m1\", "
             "\"product\": \"cathode\", \"tonnes\": 5}]",
             "the graph has a cycle: r1 -> t1 -> c1 -> m1 -> r1");
     refused("\"copper\": 0.3}", "\"copper\": 0.2}", "allocation shares add up to 0.9, not 1");
@@ -419,6 +551,8 @@ static void every_violation_is_refused(void **state)
     refused("\"outputs\": {\"cobalt\": 100}}", "\"outputs\": {\"cobalt\": 100}, \"sitez\": []}",
             "unknown key 'sitez'");
     refused("\"year\": 2023,", "\"year\": 2023, \"year\": 2024,", "duplicate object key");
+    refused("\"basis\": \"derived\"", "\"basis\": \"guessed\"",
+            "edges[2].basis must be \"reported\", \"derived\" or \"estimated\"");
     /* a period the indicators do not have */
     char *g = tu_path(g_dir, "graph.json"), *ind = tu_path(g_dir, "indicators.csv"), cmd[4096],
          *msg;
@@ -436,6 +570,7 @@ static void every_violation_is_refused(void **state)
 static int setup(void **state)
 {
     (void)state;
+    GDALAllRegister();
     g_dir = tu_mkdtemp("graph");
     return g_dir ? 0 : -1;
 }
@@ -458,6 +593,8 @@ int main(void)
         cmocka_unit_test(evidence_pack_for_a_buyer),
         cmocka_unit_test(unmeasured_stays_empty_downstream),
         cmocka_unit_test(demo_graph_is_valid_and_carries_by_hand),
+        cmocka_unit_test(demo_graphs_cite_every_figure),
+        cmocka_unit_test(battery_demo_graph_to_a_uk_carmaker),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -95,4 +95,42 @@ static inline int tu_run(const char *cmd, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* How many times needle occurs in hay. */
+static inline int tu_count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* Opens a local HTML page in headless Chromium (Debian's chromium, installed by make deps):
+ * takes a 1280 px wide screenshot into png and returns the DOM as rendered (caller frees), or
+ * NULL with a message on stderr. A fresh profile each time, so nothing of the user's leaks in. */
+static inline char *tu_browser_dom(const char *html, const char *png)
+{
+    char profile[] = "/tmp/mw-chromium-XXXXXX";
+    if (!mkdtemp(profile)) return NULL;
+    char cmd[8192], *text = NULL;
+    const char *flags = "--headless=new --no-sandbox --disable-gpu --hide-scrollbars "
+                        "--no-first-run --disable-extensions --mute-audio";
+    snprintf(cmd, sizeof cmd,
+             "chromium %s --user-data-dir=%s/a --window-size=1280,2400 --screenshot=%s "
+             "'file://%s' >/dev/null 2>&1",
+             flags, profile, png, html);
+    int rc = system(cmd);
+    snprintf(cmd, sizeof cmd,
+             "chromium %s --user-data-dir=%s/b --dump-dom 'file://%s' 2>/dev/null", flags,
+             profile, html);
+    if (rc == 0 && tu_run(cmd, &text) != 0) {
+        fprintf(stderr, "chromium --dump-dom failed on %s:\n%s\n", html, text ? text : "");
+        free(text), text = NULL;
+    } else if (rc != 0)
+        fprintf(stderr, "chromium --screenshot failed on %s (exit %d): is chromium installed "
+                        "(make deps)?\n", html, rc);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", profile);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", profile);
+    return text;
+}
+
 #endif

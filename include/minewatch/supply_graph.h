@@ -49,13 +49,33 @@ typedef struct mw_graph_node {
     size_t nproducts;
     int economic; /* allocation given */
     double direct_tco2e, direct_low, direct_high;
+    int direct_given; /* 0: the file gives no direct_tco2e and it counts as 0 */
 } mw_graph_node;
+
+/* How an edge's tonnes are known: the data-quality flag GHG Protocol Scope 3 asks a reporter to
+ * disclose (primary data or estimates). Evidence packs give the share of a buyer's figures that
+ * reached it over primary flows only. */
+typedef enum mw_flow_basis {
+    MW_FLOW_UNSTATED,  /* the file does not say: counted as not primary */
+    MW_FLOW_REPORTED,  /* the figure is in the cited source */
+    MW_FLOW_DERIVED,   /* arithmetic on reported figures, stated in the source field */
+    MW_FLOW_ESTIMATED, /* an estimate or illustration, no public figure */
+    MW_FLOW_BASIS_COUNT
+} mw_flow_basis;
+
+typedef struct mw_flow_basis_info {
+    const char *name; /* as written in the graph file */
+    int primary;      /* counts as primary data */
+    const char *meaning;
+} mw_flow_basis_info;
+extern const mw_flow_basis_info mw_flow_bases[MW_FLOW_BASIS_COUNT];
 
 typedef struct mw_graph_edge {
     size_t from, to; /* node indices */
     size_t product;  /* index into nodes[from].products */
     double tonnes;
     char *source;
+    mw_flow_basis basis;
 } mw_graph_edge;
 
 typedef struct mw_supply_graph {

@@ -26,6 +26,16 @@ const mw_graph_metric_info mw_graph_metrics[MW_GM_COUNT] = {
      "processing heat observed at the sites in the period"},
 };
 
+/* GHG Protocol (2011) Corporate Value Chain (Scope 3) Standard, ch. 7.3 and 7.5: primary data
+ * come from the suppliers' own activities; the rest are secondary or estimated and are disclosed
+ * as such. */
+const mw_flow_basis_info mw_flow_bases[MW_FLOW_BASIS_COUNT] = {
+    {"unstated", 0, "the graph file does not say how the tonnes are known"},
+    {"reported", 1, "the tonnes are in the cited source"},
+    {"derived", 1, "arithmetic on reported figures, stated in the edge's source"},
+    {"estimated", 0, "an estimate or an illustration: no public figure"},
+};
+
 static const char *const stages[] = {"mine",      "concentrator", "refinery", "smelter",
                                      "precursor", "cathode",      "anode",    "cell",
                                      "pack",      "oem",          "trader",   NULL};
@@ -222,6 +232,7 @@ static int parse_node(const char *path, json_t *jn, size_t i, mw_supply_graph *g
             return fail(path, "%s: direct_tco2e bounds without direct_tco2e", where);
         n->direct_tco2e = n->direct_low = n->direct_high = 0;
     } else {
+        n->direct_given = 1;
         if (isnan(n->direct_low)) n->direct_low = n->direct_tco2e;
         if (isnan(n->direct_high)) n->direct_high = n->direct_tco2e;
         if (!(n->direct_low <= n->direct_tco2e && n->direct_tco2e <= n->direct_high))
@@ -234,7 +245,7 @@ static int parse_node(const char *path, json_t *jn, size_t i, mw_supply_graph *g
 static int parse_edge(const char *path, json_t *je, size_t i, mw_supply_graph *g,
                       const id_index *ids)
 {
-    static const char *const keys[] = {"from", "to", "product", "tonnes", "source", NULL};
+    static const char *const keys[] = {"from", "to", "product", "tonnes", "source", "basis", NULL};
     char where[128];
     snprintf(where, sizeof where, "edges[%zu]", i);
     if (!json_is_object(je)) return fail(path, "%s must be an object", where);
@@ -262,6 +273,17 @@ static int parse_edge(const char *path, json_t *je, size_t i, mw_supply_graph *g
     e->product = (size_t)found;
     if (get_amount(path, where, je, "tonnes", 1, &e->tonnes)) return -1;
     e->source = opt_str(je, "source");
+    e->basis = MW_FLOW_UNSTATED;
+    json_t *jb = json_object_get(je, "basis");
+    if (jb) {
+        int found_basis = 0;
+        for (int b = MW_FLOW_REPORTED; b < MW_FLOW_BASIS_COUNT && json_is_string(jb); b++)
+            if (!strcmp(json_string_value(jb), mw_flow_bases[b].name))
+                e->basis = (mw_flow_basis)b, found_basis = 1;
+        if (!found_basis)
+            return fail(path, "%s.basis must be \"reported\", \"derived\" or \"estimated\"",
+                        where);
+    }
     return 0;
 }
 
