@@ -293,14 +293,13 @@ static void evidence_pack_for_a_buyer(void **state)
          "B over an unstated flow");
     near(json_real_value(json_object_get(json_array_get(sites, 2), "sourcing_fraction")), 0.56,
          "S sourcing fraction");
-    near(json_real_value(json_object_get(a, "forest_loss_ha_share")), 3.36 / 6.16,
-         "A share of c1");
+    near(json_real_value(json_object_get(a, "forest_loss_ha_share")), 3.36 / 6.16, "A share of c1");
     near(json_real_value(json_object_get(a, "luc_tco2e_share")), 1344.0 / 2184,
          "A LUC share of c1");
     near(json_real_value(json_array_get(json_object_get(a, "forest_loss_ha"), 1)), 3.36,
          "A's hectares reaching c1");
-    near(json_real_value(json_object_get(json_object_get(j, "primary_data_fraction"),
-                                         "forest_loss_ha")),
+    near(json_real_value(
+             json_object_get(json_object_get(j, "primary_data_fraction"), "forest_loss_ha")),
          3.36 / 6.16, "primary share of c1's forest loss");
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(a, "indicators"), "period")), "2023");
@@ -346,9 +345,9 @@ static void evidence_pack_for_a_buyer(void **state)
         "m1 &lt;annual&gt; report &amp; \"accounts\"", NULL};
     for (int k = 0; present[k]; k++)
         if (!strstr(dom, present[k])) fail_msg("the rendered page has no %s", present[k]);
-    assert_int_equal(tu_count(dom, "<rect class=\"bar\""), 3);     /* a bar per site */
-    assert_int_equal(tu_count(dom, "<path class=\"flow\""), 4);    /* a line per flow */
-    assert_int_equal(tu_count(dom, "<g class=\"node\">"), 5);      /* a box per node */
+    assert_int_equal(tu_count(dom, "<rect class=\"bar\""), 3);  /* a bar per site */
+    assert_int_equal(tu_count(dom, "<path class=\"flow\""), 4); /* a line per flow */
+    assert_int_equal(tu_count(dom, "<g class=\"node\">"), 5);   /* a box per node */
     assert_non_null(strstr(dom, "<span class=\"verdict no\">outside its scope</span> outside "
                                 "CBAM's scope"));
     assert_non_null(strstr(dom, "<span class=\"verdict yes\">applies</span> cobalt, lithium"));
@@ -432,8 +431,8 @@ static void demo_graph_is_valid_and_carries_by_hand(void **state)
     assert_true(json_is_false(json_object_get(
         json_object_get(json_object_get(j, "frameworks"), "eu_battery_regulation"), "in_scope")));
     /* every flow of the NALCO chain is reported or derived from reported figures */
-    near(json_real_value(json_object_get(json_object_get(j, "primary_data_fraction"),
-                                         "forest_loss_ha")),
+    near(json_real_value(
+             json_object_get(json_object_get(j, "primary_data_fraction"), "forest_loss_ha")),
          1, "Angul's forest loss over primary flows");
     json_decref(j), free(p), free(out), free(ind);
 }
@@ -475,7 +474,8 @@ static void demo_graphs_cite_every_figure(void **state)
 /* The battery demo graph to Nissan's Sunderland plant, with Kamoto's forest loss F carried by
  * hand: cobalt is 17,100 of Kamoto's 251,600 t (by mass); 3,000 t go to Kokkola, 1,220 of its
  * 12,000 t to Nysa, 6,000 of Nysa's 20,000 t to AESC and all its cells to Nissan:
- * F x 3000 / 251600 x 1220 / 12000 x 0.3. Every flow downstream is an estimate: no primary share. */
+ * F x 3000 / 251600 x 1220 / 12000 x 0.3. Every flow downstream is an estimate: no primary share.
+ */
 static void battery_demo_graph_to_a_uk_carmaker(void **state)
 {
     (void)state;
@@ -504,8 +504,8 @@ static void battery_demo_graph_to_a_uk_carmaker(void **state)
         json_object_get(json_object_get(j, "frameworks"), "eu_battery_regulation"), "in_scope")));
     assert_true(json_is_false(
         json_object_get(json_object_get(json_object_get(j, "frameworks"), "eu_cbam"), "in_scope")));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "direct_reported"), "of")),
-                     11);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "direct_reported"), "of")), 11);
     json_decref(j), free(p), free(out), free(ind);
 }
 

@@ -119,15 +119,16 @@ static inline char *tu_browser_dom(const char *html, const char *png)
              "'file://%s' >/dev/null 2>&1",
              flags, profile, png, html);
     int rc = system(cmd);
-    snprintf(cmd, sizeof cmd,
-             "chromium %s --user-data-dir=%s/b --dump-dom 'file://%s' 2>/dev/null", flags,
-             profile, html);
+    snprintf(cmd, sizeof cmd, "chromium %s --user-data-dir=%s/b --dump-dom 'file://%s' 2>/dev/null",
+             flags, profile, html);
     if (rc == 0 && tu_run(cmd, &text) != 0) {
         fprintf(stderr, "chromium --dump-dom failed on %s:\n%s\n", html, text ? text : "");
         free(text), text = NULL;
     } else if (rc != 0)
-        fprintf(stderr, "chromium --screenshot failed on %s (exit %d): is chromium installed "
-                        "(make deps)?\n", html, rc);
+        fprintf(stderr,
+                "chromium --screenshot failed on %s (exit %d): is chromium installed "
+                "(make deps)?\n",
+                html, rc);
     snprintf(cmd, sizeof cmd, "rm -rf %s", profile);
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", profile);
     return text;

@@ -281,8 +281,7 @@ static int parse_edge(const char *path, json_t *je, size_t i, mw_supply_graph *g
             if (!strcmp(json_string_value(jb), mw_flow_bases[b].name))
                 e->basis = (mw_flow_basis)b, found_basis = 1;
         if (!found_basis)
-            return fail(path, "%s.basis must be \"reported\", \"derived\" or \"estimated\"",
-                        where);
+            return fail(path, "%s.basis must be \"reported\", \"derived\" or \"estimated\"", where);
     }
     return 0;
 }

@@ -27,12 +27,23 @@ static void esc(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -204,18 +215,19 @@ static void chain_svg(FILE *f, const json_t *nodes, const json_t *edges, const c
         const double t = number(json_object_get(ed, "tonnes"));
         const double w = 1.5 + (tmax > 0 && t > 0 ? 8 * sqrt(t / tmax) : 0);
         const char *basis = str(ed, "basis");
-        const char *colour = !strcmp(basis, "reported")  ? "#2f5d50"
-                             : !strcmp(basis, "derived") ? "#3f7fbf"
+        const char *colour = !strcmp(basis, "reported")    ? "#2f5d50"
+                             : !strcmp(basis, "derived")   ? "#3f7fbf"
                              : !strcmp(basis, "estimated") ? "#d08a2e"
                                                            : "#9aa3aa";
         const char *dash = !strcmp(basis, "estimated") ? " stroke-dasharray=\"6 4\""
                            : strcmp(basis, "reported") && strcmp(basis, "derived")
                                ? " stroke-dasharray=\"2 3\""
                                : "";
-        fprintf(f,
-                "<path class=\"flow\" d=\"M%.1f %.1f C%.1f %.1f %.1f %.1f %.1f %.1f\" fill=\"none\" "
-                "stroke=\"%s\" stroke-opacity=\"0.8\" stroke-width=\"%.1f\"%s><title>",
-                x1, y1, x1 + 30, y1, x2 - 30, y2, x2, y2, colour, w, dash);
+        fprintf(
+            f,
+            "<path class=\"flow\" d=\"M%.1f %.1f C%.1f %.1f %.1f %.1f %.1f %.1f\" fill=\"none\" "
+            "stroke=\"%s\" stroke-opacity=\"0.8\" stroke-width=\"%.1f\"%s><title>",
+            x1, y1, x1 + 30, y1, x2 - 30, y2, x2, y2, colour, w, dash);
         esc(f, str(ed, "from"));
         fputs(" to ", f);
         esc(f, str(ed, "to"));
@@ -266,8 +278,9 @@ static void sites_svg(FILE *f, const json_t *sites)
                 vmax = fmax(vmax, number(json_array_get(a, j))), any = 1;
     }
     if (!any) {
-        fputs("<p class=\"note\">No upstream site has a measured forest loss for this period.</p>\n",
-              f);
+        fputs(
+            "<p class=\"note\">No upstream site has a measured forest loss for this period.</p>\n",
+            f);
         return;
     }
     const int lw = 190, bwid = 520, bar = 18, gap = 10, top = 26;
@@ -303,7 +316,13 @@ static void sites_svg(FILE *f, const json_t *sites)
                     lw + lo * scale, y + 4, y + bar - 4, lw + lo * scale, y + bar / 2,
                     lw + hi * scale, lw + hi * scale, y + 4, y + bar - 4);
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" fill=\"#3c4650\">",
-                lw + (isfinite(hi) ? hi : isfinite(v) ? v : 0) * scale + 6, y + bar - 4);
+                lw +
+                    (isfinite(hi)  ? hi
+                     : isfinite(v) ? v
+                                   : 0) *
+                        scale +
+                    6,
+                y + bar - 4);
         num(f, v);
         fputs(" ha</text>\n", f);
     }
@@ -405,8 +424,8 @@ static void chain_tables(FILE *f, const json_t *nodes, const json_t *edges)
         fputs("</td></tr>\n", f);
     }
     fputs("</tbody></table>\n", f);
-    static const char *const ecols[] = {"from", "to", "product", "tonnes a year", "basis",
-                                        "source", NULL};
+    static const char *const ecols[] = {"from",  "to",     "product", "tonnes a year",
+                                        "basis", "source", NULL};
     fputs("<table id=\"chain-edges\">", f);
     head_row(f, ecols);
     json_array_foreach(edges, i, x)
@@ -426,11 +445,20 @@ static void chain_tables(FILE *f, const json_t *nodes, const json_t *edges)
 
 static void sites_tables(FILE *f, const json_t *sites)
 {
-    static const char *const cols[] = {
-        "site",           "node",        "country",  "operator",
-        "sourcing share", "primary data", "forest loss ha", "share of buyer's",
-        "land-use change t CO<sub>2</sub>e", "share of buyer's", "disturbed ha", "hot-pixel days",
-        "scenes",         NULL};
+    static const char *const cols[] = {"site",
+                                       "node",
+                                       "country",
+                                       "operator",
+                                       "sourcing share",
+                                       "primary data",
+                                       "forest loss ha",
+                                       "share of buyer's",
+                                       "land-use change t CO<sub>2</sub>e",
+                                       "share of buyer's",
+                                       "disturbed ha",
+                                       "hot-pixel days",
+                                       "scenes",
+                                       NULL};
     fputs("<table id=\"upstream-sites\">", f);
     head_row(f, cols);
     size_t i, k;
@@ -462,8 +490,7 @@ static void sites_tables(FILE *f, const json_t *sites)
                 json_array_size(json_object_get(s, "scenes")));
     }
     fputs("</tbody></table>\n", f);
-    static const char *const scols[] = {"site", "scene", "acquired (UTC)", "clear fraction",
-                                        NULL};
+    static const char *const scols[] = {"site", "scene", "acquired (UTC)", "clear fraction", NULL};
     fputs("<h3>Scenes behind the site figures</h3>\n<table id=\"scenes\">", f);
     head_row(f, scols);
     json_array_foreach(sites, i, s)

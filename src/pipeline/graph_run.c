@@ -646,8 +646,8 @@ static int write_evidence(const char *json_path, const char *csv_path, const cha
             char key[64];
             json_object_set_new(js, name, jmetric(v[m], frac[s]));
             snprintf(key, sizeof key, "%s_share", name);
-            json_object_set_new(js, key, jnum(burden[m][1] > 0 ? v[m][1] * frac[s] / burden[m][1]
-                                                               : NAN));
+            json_object_set_new(js, key,
+                                jnum(burden[m][1] > 0 ? v[m][1] * frac[s] / burden[m][1] : NAN));
             if (isfinite(v[m][1])) {
                 via_all[m] += v[m][1] * frac[s];
                 via_primary[m] += v[m][1] * frac_p[s];
@@ -683,13 +683,13 @@ static int write_evidence(const char *json_path, const char *csv_path, const cha
             json_array_append_new(jsn, json_string(u->sites[s]));
         direct_given += u->direct_given, upstream_nodes++;
         json_array_append_new(
-            jnodes, json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:o,s:o,s:o,s:s,s:o,s:o,s:s?}", "id", u->id,
-                              "stage", u->stage, "name", u->name, "country", u->country,
-                              "operator", u->operator_name, "lon", jnum(u->lon), "lat",
-                              jnum(u->lat), "sites", jsn, "allocation",
-                              u->economic ? "economic (given)" : "by mass", "products", prods,
-                              "direct_tco2e", u->direct_given ? jnum(u->direct_tco2e) : json_null(),
-                              "source", u->source));
+            jnodes,
+            json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:o,s:o,s:o,s:s,s:o,s:o,s:s?}", "id", u->id, "stage",
+                      u->stage, "name", u->name, "country", u->country, "operator",
+                      u->operator_name, "lon", jnum(u->lon), "lat", jnum(u->lat), "sites", jsn,
+                      "allocation", u->economic ? "economic (given)" : "by mass", "products", prods,
+                      "direct_tco2e", u->direct_given ? jnum(u->direct_tco2e) : json_null(),
+                      "source", u->source));
     }
     for (size_t e = 0; e < g->nedges; e++) {
         const mw_graph_edge *ed = &g->edges[e];
@@ -707,16 +707,15 @@ static int write_evidence(const char *json_path, const char *csv_path, const cha
     for (size_t p = 0; p < n->nproducts; p++) {
         const double(*in)[3] = (const double(*)[3])r->intensity[b][p];
         json_array_append_new(
-            products,
-            json_pack("{s:s,s:f,s:f,s:o,s:o,s:o,s:o}", "product", n->products[p].name, "output_t",
-                      n->products[p].output_t, "allocation_share", n->products[p].share,
-                      "embedded_tco2e_per_t",
-                      jtriple(in[MW_GM_DIRECT_TCO2E][0] + in[MW_GM_LUC_TCO2E][0],
-                              in[MW_GM_DIRECT_TCO2E][1] + in[MW_GM_LUC_TCO2E][1],
-                              in[MW_GM_DIRECT_TCO2E][2] + in[MW_GM_LUC_TCO2E][2]),
-                      "direct_tco2e_per_t", jmetric(in[MW_GM_DIRECT_TCO2E], 1),
-                      "luc_tco2e_per_t", jmetric(in[MW_GM_LUC_TCO2E], 1),
-                      "forest_loss_ha_per_kt", jmetric(in[MW_GM_FOREST_LOSS_HA], 1000)));
+            products, json_pack("{s:s,s:f,s:f,s:o,s:o,s:o,s:o}", "product", n->products[p].name,
+                                "output_t", n->products[p].output_t, "allocation_share",
+                                n->products[p].share, "embedded_tco2e_per_t",
+                                jtriple(in[MW_GM_DIRECT_TCO2E][0] + in[MW_GM_LUC_TCO2E][0],
+                                        in[MW_GM_DIRECT_TCO2E][1] + in[MW_GM_LUC_TCO2E][1],
+                                        in[MW_GM_DIRECT_TCO2E][2] + in[MW_GM_LUC_TCO2E][2]),
+                                "direct_tco2e_per_t", jmetric(in[MW_GM_DIRECT_TCO2E], 1),
+                                "luc_tco2e_per_t", jmetric(in[MW_GM_LUC_TCO2E], 1),
+                                "forest_loss_ha_per_kt", jmetric(in[MW_GM_FOREST_LOSS_HA], 1000)));
     }
     json_t *frameworks = json_pack(
         "{s:{s:s,s:s},s:{s:b,s:s},s:{s:b,s:s}}", "ghg_protocol_scope3", "category",
@@ -737,10 +736,10 @@ static int write_evidence(const char *json_path, const char *csv_path, const cha
         "s:s},s:s}",
         "buyer", n->id, "stage", n->stage, "name", n->name, "country", n->country, "operator",
         n->operator_name, "period", o->period, "graph_name", g->name, "graph_year", g->year,
-        "products", products, "totals", totals, "primary_data_fraction", primary,
-        "upstream_sites", jsites, "upstream_nodes", jnodes, "upstream_edges", jedges,
-        "frameworks", frameworks, "graph", "path", o->graph, "sha256", gsha ? gsha : "",
-        "indicators", "path", o->indicators, "sha256", isha ? isha : "", "method",
+        "products", products, "totals", totals, "primary_data_fraction", primary, "upstream_sites",
+        jsites, "upstream_nodes", jnodes, "upstream_edges", jedges, "frameworks", frameworks,
+        "graph", "path", o->graph, "sha256", gsha ? gsha : "", "indicators", "path", o->indicators,
+        "sha256", isha ? isha : "", "method",
         "burden(n) = its sites' indicators + direct_tco2e + sum of tonnes x intensity of each "
         "input; intensity(n, p) = burden x allocation share / output. A site's sourcing fraction "
         "is the part of its figures that reaches the buyer by the same recursion; the primary "
