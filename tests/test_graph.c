@@ -505,7 +505,7 @@ static void battery_demo_graph_to_a_uk_carmaker(void **state)
     assert_true(json_is_false(
         json_object_get(json_object_get(json_object_get(j, "frameworks"), "eu_cbam"), "in_scope")));
     assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(j, "direct_reported"), "of")), 11);
+        json_integer_value(json_object_get(json_object_get(j, "direct_reported"), "of")), 13);
     json_decref(j), free(p), free(out), free(ind);
 }
 
