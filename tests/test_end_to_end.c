@@ -411,7 +411,8 @@ static void bad_scenes_are_skipped_and_reported(void **state)
     snprintf(cmd, sizeof cmd, "sed -i 's/\"scl\"/\"not_scl\"/' %s/%s/%s.json", bad, id[2], id[2]);
     assert_int_equal(tu_run(cmd, NULL), 0);
     char src[1024];
-    snprintf(src, sizeof src, "{type: local, path: %s}", bad);
+    /* the scene's own masks only: a scene without one is left out, not screened */
+    snprintf(src, sizeof src, "{type: local, path: %s}\nmask: {source: provider}", bad);
     char *pl = write_pipeline("bad.yaml", src, NULL);
     char *o = tu_path(g_dir, "out-bad");
     snprintf(cmd, sizeof cmd, "run %s -o %s --threads 2", pl, o);
@@ -427,6 +428,7 @@ static void bad_scenes_are_skipped_and_reported(void **state)
     assert_non_null(strstr(out, "not valid JSON"));
     assert_non_null(strstr(out, id[2]));
     assert_non_null(strstr(out, "has no SCL asset"));
+    assert_non_null(strstr(out, "(mask: {source: auto} or screen)"));
     free(out);
     row rows[8];
     assert_int_equal(read_rows(o, rows, 8), 4);

@@ -24,6 +24,11 @@
 #include "test_util.h"
 
 #define DATA MW_SOURCE_DIR "/../shared/data"
+/* measured (see screen_agrees_with_provider_masks) less a margin */
+#define FLOOR_S2_AGREE 0.90    /* measured 0.920 */
+#define FLOOR_S2_CLOUD_F1 0.85 /* 0.882 */
+#define FLOOR_L8_AGREE 0.64    /* 0.674 */
+#define FLOOR_L8_CLOUD_F1 0.77 /* 0.806 */
 static char *g_dir;
 
 static int have_data(void)
@@ -336,7 +341,7 @@ static void s2_series_matches_direct_reads(void **state)
     long compared = 0, cloud = 0;
     for (size_t k = 0; k < sc.n; k++) {
         const mw_scene *s = &sc.scenes[k];
-        mw_ingest_options o = {bands, 2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0};
+        mw_ingest_options o = {bands, 2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0, MW_MASK_AUTO};
         mw_chip chip;
         if (mw_chip_ingest(s, &g, g_dir, &o, mask, &chip) != 0)
             fail_msg("%s: %s", s->id, mw_error_message());
@@ -405,7 +410,7 @@ static void qa_dilation_in_metres(void **state)
     mkdir(d0, 0755);
     mkdir(d1, 0755);
     mw_ingest_options o = {bands, 1, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, MW_QA_CLOUD, 0,
-                           0,     0};
+                           0,     0, MW_MASK_AUTO};
     mw_chip c0, c1;
     assert_int_equal(mw_chip_ingest(&s, &g, d0, &o, mask, &c0), 0);
     o.dilate_m = 200; /* 200 m at 120 m pixels: 2 pixels */
@@ -437,6 +442,122 @@ static void qa_dilation_in_metres(void **state)
     mw_site_catalog_free(&cat);
 }
 
+/* The built-in screen against the providers' own masks on the same pixels: agreement of the
+ * cloud and shadow classes, per scene and overall. Floors are the measured values (printed)
+ * less a margin, so that a change that makes the screen worse fails. */
+typedef struct mask_agreement {
+    long n, both_cloud, prov_cloud, scr_cloud, both_shadow, prov_shadow, scr_shadow, agree;
+} mask_agreement;
+
+static void compare_masks(const mw_scene *s, const mw_grid *g, const uint8_t *mask,
+                          const mw_band *bands, int nb, mask_agreement *a)
+{
+    char *dp = tu_path(g_dir, "mask-provider"), *ds = tu_path(g_dir, "mask-screen");
+    mkdir(dp, 0755), mkdir(ds, 0755);
+    mw_ingest_options o = {bands, nb, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0,
+                           0,     0,  MW_MASK_PROVIDER};
+    mw_chip cp, cs;
+    if (mw_chip_ingest(s, g, dp, &o, mask, &cp) != 0) fail_msg("%s: %s", s->id, mw_error_message());
+    o.mask_source = MW_MASK_SCREEN;
+    if (mw_chip_ingest(s, g, ds, &o, mask, &cs) != 0) fail_msg("%s: %s", s->id, mw_error_message());
+    assert_non_null(strstr(cs.mask, "screen"));
+    const size_t npix = mw_grid_npix(g);
+    uint8_t *qp = read_window(cp.qa_path, GDT_Byte, 0, 0, g->width, g->height);
+    uint8_t *qs = read_window(cs.qa_path, GDT_Byte, 0, 0, g->width, g->height);
+    mask_agreement m = {0};
+    for (size_t p = 0; p < npix; p++) {
+        if (!mask[p] || (qp[p] & MW_QA_NODATA) || (qs[p] & MW_QA_NODATA)) continue;
+        const int pc = (qp[p] & (MW_QA_CLOUD | MW_QA_CIRRUS)) != 0, sc = (qs[p] & MW_QA_CLOUD) != 0;
+        const int ps = !pc && (qp[p] & MW_QA_SHADOW), ss = !sc && (qs[p] & MW_QA_SHADOW);
+        m.n++;
+        m.prov_cloud += pc, m.scr_cloud += sc, m.both_cloud += pc && sc;
+        m.prov_shadow += ps, m.scr_shadow += ss, m.both_shadow += ps && ss;
+        m.agree += (pc || ps) == (sc || ss);
+    }
+    printf("  %-44s %s: %ld px, provider cloud %.1f %% shadow %.1f %%, screen cloud %.1f %% "
+           "shadow %.1f %%; cloud recall %.2f precision %.2f, shadow recall %.2f precision %.2f, "
+           "clear/not-clear agreement %.3f\n",
+           s->id, cs.mask, m.n, 100.0 * m.prov_cloud / m.n, 100.0 * m.prov_shadow / m.n,
+           100.0 * m.scr_cloud / m.n, 100.0 * m.scr_shadow / m.n,
+           m.prov_cloud ? (double)m.both_cloud / m.prov_cloud : NAN,
+           m.scr_cloud ? (double)m.both_cloud / m.scr_cloud : NAN,
+           m.prov_shadow ? (double)m.both_shadow / m.prov_shadow : NAN,
+           m.scr_shadow ? (double)m.both_shadow / m.scr_shadow : NAN, (double)m.agree / m.n);
+    a->n += m.n, a->agree += m.agree;
+    a->both_cloud += m.both_cloud, a->prov_cloud += m.prov_cloud, a->scr_cloud += m.scr_cloud;
+    a->both_shadow += m.both_shadow, a->prov_shadow += m.prov_shadow,
+        a->scr_shadow += m.scr_shadow;
+    free(qp), free(qs), free(dp), free(ds);
+    mw_chip_free(&cp), mw_chip_free(&cs);
+}
+
+static void screen_agrees_with_provider_masks(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    /* Sentinel-2 33TWM, five dates, SCL; blue, green, red and NIR only: the reduced test set */
+    char *gp = tu_path(g_dir, "screen-s2.gpkg");
+    mw_site_catalog cat;
+    make_site(gp, 32633, 500100, 5090340, 609660, 5199900, &cat);
+    mw_grid g;
+    assert_int_equal(mw_grid_for_site(&cat.sites[0], 120, 0, 499980, 5200020, &g), 0);
+    uint8_t *mask = malloc(mw_grid_npix(&g));
+    assert_int_equal(mw_grid_site_mask(&g, &cat.sites[0], mask), 0);
+    mw_scene_catalog sc;
+    assert_int_equal(
+        mw_scene_catalog_scan(DATA "/s2l2a_timeseries_33TWM_2023-08_120m", &sc, NULL, NULL), 0);
+    static const mw_band s2b[4] = {MW_BAND_BLUE, MW_BAND_GREEN, MW_BAND_RED, MW_BAND_NIR};
+    mask_agreement s2 = {0};
+    printf("cloud screen vs Sentinel-2 SCL (33TWM, 120 m):\n");
+    for (size_t k = 0; k < sc.n; k++) {
+        /* the items name the full tile's other bands on the network; the data here hold four */
+        for (int b = 0; b < MW_BAND_COUNT; b++)
+            if (b != MW_BAND_BLUE && b != MW_BAND_GREEN && b != MW_BAND_RED && b != MW_BAND_NIR)
+                free(sc.scenes[k].bands[b].href), sc.scenes[k].bands[b].href = NULL;
+        compare_masks(&sc.scenes[k], &g, mask, s2b, 4, &s2);
+    }
+    mw_scene_catalog_free(&sc);
+    mw_site_catalog_free(&cat);
+    free(mask), free(gp);
+    /* Landsat 8 001062, QA_PIXEL, all six reflective bands */
+    mw_scene ls;
+    assert_int_equal(
+        mw_stac_item_read(DATA "/landsat8_c2l2_001062_20201031_600m/"
+                               "LC08_L2SP_001062_20201031_20201106_02_T2_SR_stac.json",
+                          &ls),
+        0);
+    assert_true(ls.sun_elevation > 64 && ls.sun_elevation < 65); /* eo:sun_elevation */
+    mw_scene_free(&ls); /* its hrefs are on the network; the MTL names the local files */
+    assert_int_equal(
+        mw_landsat_mtl_read(DATA "/landsat8_c2l2_001062_20201031_600m/"
+                                 "LC08_L2SP_001062_20201031_20201106_02_T2_MTL.txt",
+                            &ls),
+        0);
+    assert_true(ls.sun_elevation > 64 && ls.sun_elevation < 65); /* SUN_ELEVATION */
+    gp = tu_path(g_dir, "screen-ls.gpkg");
+    make_site(gp, 32620, 150000, -430000, 365000, -210000, &cat);
+    assert_int_equal(mw_grid_for_site(&cat.sites[0], 600, 0, 143685, -204285, &g), 0);
+    mask = malloc(mw_grid_npix(&g));
+    assert_int_equal(mw_grid_site_mask(&g, &cat.sites[0], mask), 0);
+    static const mw_band lsb[6] = {MW_BAND_BLUE,   MW_BAND_GREEN,  MW_BAND_RED,
+                                   MW_BAND_NIR,    MW_BAND_SWIR16, MW_BAND_SWIR22};
+    mask_agreement l8 = {0};
+    printf("cloud screen vs Landsat QA_PIXEL (001062, 600 m):\n");
+    compare_masks(&ls, &g, mask, lsb, 6, &l8);
+    mw_scene_free(&ls);
+    mw_site_catalog_free(&cat);
+    free(mask), free(gp);
+    const double s2_agree = (double)s2.agree / s2.n, l8_agree = (double)l8.agree / l8.n;
+    const double s2_cloud_f1 = 2.0 * s2.both_cloud / (s2.prov_cloud + s2.scr_cloud);
+    const double l8_cloud_f1 = 2.0 * l8.both_cloud / (l8.prov_cloud + l8.scr_cloud);
+    printf("overall: S2 agreement %.3f, cloud F1 %.3f; Landsat agreement %.3f, cloud F1 %.3f, "
+           "shadow recall %.3f\n",
+           s2_agree, s2_cloud_f1, l8_agree, l8_cloud_f1,
+           l8.prov_shadow ? (double)l8.both_shadow / l8.prov_shadow : NAN);
+    assert_true(s2_agree > FLOOR_S2_AGREE && s2_cloud_f1 > FLOOR_S2_CLOUD_F1);
+    assert_true(l8_agree > FLOOR_L8_AGREE && l8_cloud_f1 > FLOOR_L8_CLOUD_F1);
+}
+
 static void landsat_matches_direct_reads(void **state)
 {
     (void)state;
@@ -460,7 +581,7 @@ static void landsat_matches_direct_reads(void **state)
     uint8_t *mask = malloc(npix);
     mw_grid_site_mask(&g, &cat.sites[0], mask);
     static const mw_band bands[2] = {MW_BAND_RED, MW_BAND_NIR};
-    mw_ingest_options o = {bands, 2, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0};
+    mw_ingest_options o = {bands, 2, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0, MW_MASK_AUTO};
     mw_chip chip;
     if (mw_chip_ingest(&s, &g, g_dir, &o, mask, &chip) != 0) fail_msg("%s", mw_error_message());
     float *refl = malloc(npix * 2 * sizeof *refl);
@@ -623,6 +744,7 @@ int main(void)
         cmocka_unit_test(s2_series_matches_direct_reads),
         cmocka_unit_test(qa_dilation_in_metres),
         cmocka_unit_test(landsat_matches_direct_reads),
+        cmocka_unit_test(screen_agrees_with_provider_masks),
         cmocka_unit_test(ingest_then_run_on_real_series),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -9,9 +9,18 @@
 #include "minewatch/grid.h"
 #include "minewatch/scene.h"
 
+/* Which cloud and shadow mask a scene's QA band comes from. */
+typedef enum mw_mask_source {
+    MW_MASK_AUTO,     /* the scene's own (SCL, QA_PIXEL) when it has one, else the screen */
+    MW_MASK_PROVIDER, /* the scene's own only: a scene without one is left out */
+    MW_MASK_SCREEN,   /* the built-in screen (minewatch/cloud_screen.h) for every scene */
+} mw_mask_source;
+extern const char *const mw_mask_source_names[3]; /* "auto", "provider", "screen" */
+
 typedef struct mw_chip {
     char *path;               /* Float32 reflectance, one band per requested band, NaN = no data */
     char *qa_path;            /* Byte, mw_qa_flag bits */
+    char *mask;               /* where its QA came from: "SCL", "QA_PIXEL" or the screen's record */
     double clear_fraction;    /* of the site's pixels: observed and not excluded */
     double coverage_fraction; /* of the site's pixels: observed at all */
     int reused;               /* 1 if an existing chip with the same key was used */
@@ -28,6 +37,7 @@ typedef struct mw_ingest_options {
      * out(x) = scene(x - shift); one resampling from the scene, written as a second chip
      * (<chip>_coreg.tif) beside the unshifted one, which stays the source of the estimate. */
     double shift_dx, shift_dy;
+    int mask_source; /* mw_mask_source */
 } mw_ingest_options;
 
 /* Ingest one scene for one site into a COG chip. Returns 0 (chip ready), 1 (scene does not cover

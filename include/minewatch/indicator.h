@@ -28,6 +28,7 @@ typedef struct mw_indicator_row {
     double reveg_ha;              /* bare or disturbed earlier, vegetated now */
     double dnbr_high_ha;          /* dNBR in Key & Benson's high-severity class */
     double changed_ha;            /* generic multi-band change against the baseline */
+    double veg_cleared_ha;        /* vegetated in the baseline, bare, disturbed or built now */
     double ndvi_trend_per_yr;     /* Theil-Sen slope of the site-mean NDVI over all periods */
     double ndvi_trend_p;          /* its Mann-Kendall p-value */
     double coreg_shift_px;        /* mean co-registration shift applied to the period's scenes */

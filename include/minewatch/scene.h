@@ -34,6 +34,8 @@ typedef struct mw_scene {
     double seconds;      /* of day, UTC */
     char *datetime;      /* as written in the item */
     double cloud_cover;  /* percent, NaN if unknown */
+    double sun_azimuth;  /* degrees clockwise from north, at the scene centre */
+    double sun_elevation; /* degrees above the horizon; not above 0: unknown */
     char *baseline;      /* Sentinel-2 processing baseline, "" if unknown or not Sentinel-2 */
     double bbox[4];      /* lon/lat: west, south, east, north */
     char *offset_source; /* where scale/offset came from, for provenance */

@@ -40,6 +40,7 @@ typedef struct mw_period_change {
     double reveg_ha;                 /* bare or disturbed in an earlier period, vegetated now */
     double dnbr_high_ha;             /* dNBR in Key & Benson's high class */
     double changed_ha;       /* generic multi-band change against the baseline (any cover) */
+    double veg_cleared_ha;   /* vegetated in the baseline, bare, disturbed or built now */
     double change_threshold; /* the automatic threshold the generic method chose */
 } mw_period_change;
 
@@ -63,6 +64,7 @@ typedef struct mw_site_change {
     float **ndvi;        /* per period */
     float **dnbr;        /* per period, NULL for the baseline */
     uint8_t **changed;   /* per period: generic change 1, none 0, no data 255; NULL baseline */
+    uint8_t **cleared;   /* per period: vegetation cleared 1, not 0, no data 255; NULL baseline */
     uint8_t *first_loss; /* first period with loss, 0 none, 255 no data */
     uint8_t *lost_by;    /* per pixel lost_bytes bytes: bit k-1 set when the pixel is in a kept
                             loss patch at period k */

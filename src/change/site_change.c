@@ -21,8 +21,9 @@ void mw_site_change_free(mw_site_change *c)
         if (c->ndvi) free(c->ndvi[k]);
         if (c->dnbr) free(c->dnbr[k]);
         if (c->changed) free(c->changed[k]);
+        if (c->cleared) free(c->cleared[k]);
     }
-    free(c->cover), free(c->ndvi), free(c->dnbr), free(c->changed);
+    free(c->cover), free(c->ndvi), free(c->dnbr), free(c->changed), free(c->cleared);
     free(c->per), free(c->first_loss), free(c->lost_by), free(c->patches);
     free(c->trend_slope), free(c->trend_p);
     memset(c, 0, sizeof *c);
@@ -82,6 +83,7 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
     out->ndvi = calloc(nperiods, sizeof *out->ndvi);
     out->dnbr = calloc(nperiods, sizeof *out->dnbr);
     out->changed = calloc(nperiods, sizeof *out->changed);
+    out->cleared = calloc(nperiods, sizeof *out->cleared);
     out->first_loss = malloc(npix);
     out->lost_bytes = (nperiods - 1 + 7) / 8;
     out->lost_by = calloc(npix, out->lost_bytes);
@@ -91,7 +93,8 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
     int32_t *lab = malloc(npix * sizeof *lab);
     float *nbr0 = malloc(npix * sizeof *nbr0), *nbr = malloc(npix * sizeof *nbr);
     float *dndvi = malloc(npix * sizeof *dndvi);
-    int rc = out->per && out->cover && out->ndvi && out->dnbr && out->changed && out->first_loss &&
+    int rc = out->per && out->cover && out->ndvi && out->dnbr && out->changed && out->cleared &&
+                     out->first_loss &&
                      out->lost_by && out->trend_slope && out->trend_p && loss && scratch &&
                      was_bare && lab && nbr0 && nbr && dndvi
                  ? 0
@@ -132,7 +135,7 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
         for (int c = 0; c < MW_COVER_COUNT; c++)
             pc->cover_ha[c] = NAN;
         pc->forest_loss_ha = pc->reveg_ha = pc->dnbr_high_ha = pc->ndvi_mean = NAN;
-        pc->changed_ha = pc->change_threshold = NAN;
+        pc->changed_ha = pc->change_threshold = pc->veg_cleared_ha = NAN;
         pc->valid_fraction = pc->forest_observed_fraction = NAN;
         for (int c = 0; c < MW_COVER_COUNT * MW_COVER_COUNT; c++)
             pc->transition_ha[c] = NAN;
@@ -140,7 +143,7 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
         const uint8_t *c0 = out->cover[0], *ck = out->cover[k];
         const float *v0 = out->ndvi[0], *vk = out->ndvi[k];
         long count[MW_COVER_COUNT] = {0}, trans[MW_COVER_COUNT * MW_COVER_COUNT];
-        long valid = 0, seen = 0, reveg = 0, high_n = 0;
+        long valid = 0, seen = 0, reveg = 0, high_n = 0, nsum = 0;
         double sum = 0;
         if (k > 0 && can_nbr) {
             out->dnbr[k] = malloc(npix * sizeof(float));
@@ -167,7 +170,9 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
             count[ck[i]]++;
             if (ck[i] == MW_COVER_NODATA) continue;
             valid++;
-            sum += vk[i];
+            /* NDVI outside [-1, 1] (negative surface reflectance over dark water or shadow) is
+             * no value; it must not make the site's mean NaN */
+            if (!isnan(vk[i])) sum += vk[i], nsum++;
             seen += c0[i] == MW_COVER_FOREST;
         }
         mw_cover_transitions(c0, ck, npix, mask, trans);
@@ -178,13 +183,27 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
         for (int c = 0; c < MW_COVER_COUNT * MW_COVER_COUNT; c++)
             pc->transition_ha[c] = trans[c] * px_ha;
         pc->valid_fraction = inside ? (double)valid / (double)inside : NAN;
-        pc->ndvi_mean = valid ? sum / (double)valid : NAN;
+        pc->ndvi_mean = nsum ? sum / (double)nsum : NAN;
         pc->forest_observed_fraction = base_forest ? (double)seen / (double)base_forest : NAN;
         if (k == 0) {
             pc->forest_loss_ha = 0, pc->loss_patches = 0, pc->reveg_ha = 0, pc->dnbr_high_ha = 0;
-            pc->changed_ha = 0;
+            pc->changed_ha = pc->veg_cleared_ha = 0;
             continue;
         }
+        /* Vegetation cleared, buried or built over: the cover maps' transition, as a map */
+        if (!(out->cleared[k] = malloc(npix))) {
+            rc = mw_error_set(MW_ERR_NOMEM, "change: out of memory");
+            break;
+        }
+        long ncleared = 0;
+        for (size_t i = 0; i < npix; i++) {
+            const uint8_t from = out->cover[0][i], to = out->cover[k][i];
+            const int known = mask[i] && from != MW_COVER_NODATA && to != MW_COVER_NODATA;
+            out->cleared[k][i] =
+                !known ? 255 : is_veg(from) && (to == MW_COVER_BARE || to == MW_COVER_BUILT);
+            ncleared += out->cleared[k][i] == 1;
+        }
+        pc->veg_cleared_ha = ncleared * px_ha;
         pc->reveg_ha = reveg * px_ha;
         pc->dnbr_high_ha = can_nbr ? high_n * px_ha : NAN;
         /* Generic change over all composite bands: pits, tailings and plants too. Outside the

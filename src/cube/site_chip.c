@@ -13,15 +13,20 @@
 
 #include "core/atomic_file.h"
 #include "core/name_check.h"
+#include "core/text.h"
+#include "minewatch/cloud_screen.h"
 #include "minewatch/error.h"
 #include "minewatch/qa.h"
 #include "minewatch/version.h"
 #include "minewatch/warp.h"
 
+const char *const mw_mask_source_names[3] = {"auto", "provider", "screen"};
+
 void mw_chip_free(mw_chip *c)
 {
     free(c->path);
     free(c->qa_path);
+    free(c->mask);
     memset(c, 0, sizeof *c);
 }
 
@@ -37,7 +42,8 @@ static json_t *file_stamp(const char *href)
 }
 
 /* Everything the chip's pixels depend on; a chip is reused only if its key matches. */
-static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_options *o)
+static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_options *o,
+                      int screen)
 {
     json_t *k =
         json_pack("{s:s,s:s,s:s,s:[i,f,f,f,i,i],s:s,s:i,s:f,s:s}", "v", MW_VERSION_STRING, "scene",
@@ -53,7 +59,15 @@ static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_opti
     json_object_set_new(k, "bands", jb);
     if (o->shift_dx != 0 || o->shift_dy != 0)
         json_object_set_new(k, "shift_px", json_pack("[f,f]", o->shift_dx, o->shift_dy));
-    json_object_set_new(k, "qa", file_stamp(sc->qa.href));
+    if (screen) { /* the screen reads its bands, which the band list may not hold */
+        json_t *sb = json_array();
+        for (int b = 0; b < MW_BAND_COUNT; b++)
+            json_array_append_new(sb, file_stamp(sc->bands[b].href));
+        json_object_set_new(k, "mask", json_pack("{s:s,s:o,s:f,s:f}", "screen", MW_SCREEN_VERSION,
+                                                 "bands", sb, "sun_azimuth", sc->sun_azimuth,
+                                                 "sun_elevation", sc->sun_elevation));
+    }
+    json_object_set_new(k, "qa", file_stamp(screen ? NULL : sc->qa.href));
     json_object_set_new(k, "radsat", file_stamp(sc->radsat.href));
     char *s = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(k);
@@ -72,10 +86,12 @@ static int try_reuse(mw_chip *c, const char *key)
         const char *kd = GDALGetMetadataItem(d, "MW_CHIP_KEY", NULL);
         const char *cf = GDALGetMetadataItem(d, "MW_CLEAR_FRACTION", NULL);
         const char *vf = GDALGetMetadataItem(d, "MW_COVERAGE_FRACTION", NULL);
-        if (kq && kd && cf && vf && strcmp(kq, key) == 0 && strcmp(kd, key) == 0) {
+        const char *mk = GDALGetMetadataItem(d, "MW_MASK", NULL);
+        if (kq && kd && cf && vf && mk && strcmp(kq, key) == 0 && strcmp(kd, key) == 0) {
             c->clear_fraction = CPLAtof(cf);
             c->coverage_fraction = CPLAtof(vf);
-            ok = 1;
+            c->mask = mw_text_dup(mk);
+            ok = c->mask != NULL;
         }
     }
     if (d) GDALClose(d);
@@ -84,11 +100,12 @@ static int try_reuse(mw_chip *c, const char *key)
     return ok;
 }
 
-static void set_tags(GDALDatasetH ds, const mw_scene *sc, const char *key, double clear,
-                     double cover)
+static void set_tags(GDALDatasetH ds, const mw_scene *sc, const char *key, const char *mask,
+                     double clear, double cover)
 {
     char buf[64];
     GDALSetMetadataItem(ds, "MW_CHIP_KEY", key, NULL);
+    GDALSetMetadataItem(ds, "MW_MASK", mask, NULL);
     GDALSetMetadataItem(ds, "MW_SCENE_ID", sc->id, NULL);
     GDALSetMetadataItem(ds, "MW_SENSOR", mw_sensors[sc->sensor].name, NULL);
     GDALSetMetadataItem(ds, "MW_DATETIME", sc->datetime, NULL);
@@ -106,8 +123,8 @@ static void set_tags(GDALDatasetH ds, const mw_scene *sc, const char *key, doubl
 
 /* Writes bands (nb x npix of type t) as a COG at path: MEM dataset, then the COG driver. */
 static int write_cog(const char *path, const mw_grid *g, int nb, GDALDataType t, const void *data,
-                     const char *const *names, const mw_scene *sc, const char *key, double clear,
-                     double cover)
+                     const char *const *names, const mw_scene *sc, const char *key,
+                     const char *mask, double clear, double cover)
 {
     GDALDatasetH mem = mw_grid_create_dataset(g, "MEM", NULL, nb, t, NULL);
     if (!mem) return -1;
@@ -122,7 +139,7 @@ static int write_cog(const char *path, const mw_grid *g, int nb, GDALDataType t,
                          0) != CE_None)
             rc = mw_error_from_gdal(MW_ERR_IO, "cannot fill chip '%s'", path);
     }
-    set_tags(mem, sc, key, clear, cover);
+    set_tags(mem, sc, key, mask, clear, cover);
     if (rc == 0) {
         char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
         co = CSLSetNameValue(co, "PREDICTOR", "YES");
@@ -166,6 +183,66 @@ static int ingest_qa(const mw_scene *sc, const mw_grid *g, uint8_t *qa)
     return rc;
 }
 
+/* The built-in screen's QA for the scene on the grid: from the chip's bands where it has them,
+ * the others read for the screen alone. *record says which test set ran. */
+static int screen_qa(const mw_scene *sc, const mw_grid *g, const mw_ingest_options *o,
+                     const float *refl, uint8_t *qa, char **record)
+{
+    static const mw_band need[6] = {MW_BAND_BLUE, MW_BAND_GREEN,  MW_BAND_RED,
+                                    MW_BAND_NIR,  MW_BAND_SWIR16, MW_BAND_SWIR22};
+    const size_t npix = mw_grid_npix(g);
+    const float *bands[6] = {0};
+    float *own[6] = {0};
+    int rc = 0;
+    for (int k = 0; k < 6 && rc == 0; k++) {
+        for (int i = 0; i < o->nbands && !bands[k]; i++)
+            if (o->bands[i] == need[k]) bands[k] = refl + (size_t)i * npix;
+        if (bands[k]) continue;
+        const mw_scene_asset *a = &sc->bands[need[k]];
+        if (!a->href) {
+            if (k < 4)
+                rc = mw_error_set(MW_ERR_INPUT,
+                                  "scene '%s' (%s) has no '%s' band: the cloud screen needs blue, "
+                                  "green, red and NIR",
+                                  sc->id, sc->item_path, mw_bands[need[k]].name);
+            continue;
+        }
+        if (!(own[k] = malloc(npix * sizeof *own[k]))) {
+            rc = mw_error_set(MW_ERR_NOMEM, "out of memory screening '%s'", sc->id);
+            break;
+        }
+        mw_warp_spec ws = {(mw_resample)o->resample, GDT_Float32, 1, a->nodata, 0, 0};
+        rc = mw_warp_to_grid(a, g, &ws, own[k]);
+        for (size_t p = 0; rc == 0 && p < npix; p++)
+            own[k][p] = own[k][p] * (float)a->scale + (float)a->offset;
+        bands[k] = own[k];
+    }
+    mw_screen_result r;
+    if (rc == 0) {
+        memset(qa, 0, npix);
+        const mw_screen_param margin = sc->sensor == MW_SENSOR_S2_MSI ? MW_SCREEN_LAND_MARGIN
+                                       : sc->sensor == MW_SENSOR_LANDSAT_OLI
+                                           ? MW_SCREEN_LAND_MARGIN_L8
+                                           : MW_SCREEN_LAND_MARGIN_L47;
+        mw_screen_input in = {bands[0],  bands[1],          bands[2],
+                              bands[3],  bands[4],          bands[5],
+                              g->width,  g->height,         g->res,
+                              sc->sun_azimuth, sc->sun_elevation, mw_screen_params[margin].value};
+        if (!bands[4] || !bands[5]) in.swir16 = in.swir22 = NULL;
+        rc = mw_cloud_screen(&in, qa, &r);
+    }
+    if (rc == 0) {
+        char buf[160];
+        snprintf(buf, sizeof buf, "screen %s%s%s", MW_SCREEN_VERSION,
+                 r.reduced ? ", reduced (no SWIR)" : "",
+                 r.sun_known ? "" : ", no sun angles (shadows within 3 km of clouds)");
+        *record = mw_text_dup(buf);
+    }
+    for (int k = 0; k < 6; k++)
+        free(own[k]);
+    return rc;
+}
+
 int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
                    const mw_ingest_options *o, const uint8_t *mask, mw_chip *out)
 {
@@ -175,11 +252,14 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
         if (!sc->bands[o->bands[i]].href)
             return mw_error_set(MW_ERR_INPUT, "scene '%s' (%s) has no '%s' band asset", sc->id,
                                 sc->item_path, mw_bands[o->bands[i]].name);
-    if (!sc->qa.href)
+    const int screen =
+        o->mask_source == MW_MASK_SCREEN || (o->mask_source == MW_MASK_AUTO && !sc->qa.href);
+    if (!screen && !sc->qa.href)
         return mw_error_set(
             MW_ERR_INPUT,
             "scene '%s' (%s) has no %s asset: clouds cannot be masked, so the scene is "
-            "left out. Add the quality layer",
+            "left out. Add the quality layer, or let the built-in screen mask it "
+            "(mask: {source: auto} or screen)",
             sc->id, sc->item_path, sc->qa_source == MW_QA_FROM_SCL ? "SCL" : "QA_PIXEL");
     if (mw_name_check(sc->id, "scene id")) return -1; /* it becomes the chip's file name */
     char date[11];
@@ -200,7 +280,7 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
     mw_grid gw = *g;
     gw.x0 -= o->shift_dx * g->res;
     gw.y0 += o->shift_dy * g->res;
-    char *key = chip_key(sc, g, o);
+    char *key = chip_key(sc, g, o, screen);
     if (key && try_reuse(out, key)) {
         free(key);
         out->reused = 1;
@@ -223,7 +303,12 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
         for (size_t p = 0; p < npix; p++)
             dst[p] = dst[p] * scale + offset; /* NaN stays NaN */
     }
-    if (rc == 0) rc = ingest_qa(sc, &gw, qa);
+    if (rc == 0 && screen)
+        rc = screen_qa(sc, &gw, o, refl, qa, &out->mask);
+    else if (rc == 0) {
+        rc = ingest_qa(sc, &gw, qa);
+        out->mask = mw_text_dup(sc->qa_source == MW_QA_FROM_SCL ? "SCL" : "QA_PIXEL");
+    }
     if (rc) mw_error_prefix("scene '%s'", sc->id);
     long inside = 0, covered = 0, clear = 0;
     if (rc == 0) {
@@ -256,11 +341,11 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
         for (int i = 0; i < nb; i++)
             names[i] = mw_bands[o->bands[i]].name;
         const char *qname[1] = {"qa"};
-        rc = write_cog(tmp, g, nb, GDT_Float32, refl, names, sc, key, out->clear_fraction,
-                       out->coverage_fraction);
+        rc = write_cog(tmp, g, nb, GDT_Float32, refl, names, sc, key, out->mask,
+                       out->clear_fraction, out->coverage_fraction);
         if (rc == 0)
-            rc = write_cog(tmpq, g, 1, GDT_Byte, qa, qname, sc, key, out->clear_fraction,
-                           out->coverage_fraction);
+            rc = write_cog(tmpq, g, 1, GDT_Byte, qa, qname, sc, key, out->mask,
+                           out->clear_fraction, out->coverage_fraction);
         /* QA first: a chip counts as present only when its reflectance file carries the key. */
         if (rc == 0) rc = mw_commit_path(tmpq, out->qa_path);
         if (rc == 0) rc = mw_commit_path(tmp, out->path);

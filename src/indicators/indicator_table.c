@@ -49,6 +49,9 @@ const mw_indicator_column mw_indicator_columns[] = {
     COL(changed_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha",
         "generic multi-band change against the baseline (change.method: CVA with Otsu's "
         "threshold, or IR-MAD), whatever the cover"),
+    COL(veg_cleared_ha, MW_STAGE_ANY, MW_COL_REAL, 2, "ha",
+        "vegetated (forest or other vegetation) in the baseline, bare, disturbed or built now: "
+        "land cleared, buried (tailings, mud) or built over"),
     COL(ndvi_trend_per_yr, MW_STAGE_ANY, MW_COL_REAL, 5, "NDVI/yr",
         "Theil-Sen slope of the site-mean NDVI over all periods (same on every row of a site)"),
     COL(ndvi_trend_p, MW_STAGE_ANY, MW_COL_REAL, 4, "p",

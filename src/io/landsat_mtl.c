@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cpl_conv.h>
 #include <cpl_minixml.h>
@@ -20,6 +21,14 @@
 static const char *str(json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
+}
+
+/* The MTL names every file of the full product; crops and partial downloads hold fewer. A file
+ * that is not there is a band or mask the scene lacks, said as such where it is needed. */
+static int present(const char *dir, const char *name)
+{
+    struct stat st;
+    return stat(CPLFormFilename(dir, name, NULL), &st) == 0;
 }
 
 static double num(json_t *o, const char *k)
@@ -208,6 +217,10 @@ int mw_landsat_mtl_from_json(void *json_root, const char *path, mw_scene *s)
     }
     s->datetime = mw_text_dup(dt);
     s->cloud_cover = num(ia, "CLOUD_COVER");
+    s->sun_azimuth = num(ia, "SUN_AZIMUTH");
+    s->sun_elevation = num(ia, "SUN_ELEVATION");
+    if (!(s->sun_elevation > 0 && s->sun_elevation <= 90 && isfinite(s->sun_azimuth)))
+        s->sun_azimuth = s->sun_elevation = 0; /* unknown */
     s->baseline = mw_text_dup("");
     static const char *const corners[] = {"UL", "UR", "LL", "LR"};
     s->bbox[0] = s->bbox[1] = 1e9;
@@ -227,7 +240,8 @@ int mw_landsat_mtl_from_json(void *json_root, const char *path, mw_scene *s)
         s->bbox[2] = fmax(s->bbox[2], lon);
         s->bbox[3] = fmax(s->bbox[3], lat);
     }
-    const char *dir = CPLGetPath(path);
+    /* CPLGetPath and CPLFormFilename share one buffer: keep the folder apart */
+    char *dir = mw_text_dup(CPLGetPath(path));
     for (int b = 0; b < MW_BAND_COUNT; b++) {
         const char *nb = si->native[b]; /* "B4" */
         char k[64];
@@ -237,7 +251,7 @@ int mw_landsat_mtl_from_json(void *json_root, const char *path, mw_scene *s)
         double mult = num(sr, k);
         snprintf(k, sizeof k, "REFLECTANCE_ADD_BAND_%s", nb + 1);
         double add = num(sr, k);
-        if (!f || isnan(mult) || isnan(add)) continue;
+        if (!f || isnan(mult) || isnan(add) || !present(dir, f)) continue;
         s->bands[b].href = mw_text_dup(CPLFormFilename(dir, f, NULL));
         s->bands[b].scale = mult;
         s->bands[b].offset = add;
@@ -245,8 +259,9 @@ int mw_landsat_mtl_from_json(void *json_root, const char *path, mw_scene *s)
     }
     const char *qa = str(pc, "FILE_NAME_QUALITY_L1_PIXEL"),
                *rs = str(pc, "FILE_NAME_QUALITY_L1_RADIOMETRIC_SATURATION");
-    if (qa) s->qa.href = mw_text_dup(CPLFormFilename(dir, qa, NULL));
-    if (rs) s->radsat.href = mw_text_dup(CPLFormFilename(dir, rs, NULL));
+    if (qa && present(dir, qa)) s->qa.href = mw_text_dup(CPLFormFilename(dir, qa, NULL));
+    if (rs && present(dir, rs)) s->radsat.href = mw_text_dup(CPLFormFilename(dir, rs, NULL));
+    free(dir);
     s->offset_source = mw_text_dup("Landsat MTL REFLECTANCE_MULT_BAND_n / REFLECTANCE_ADD_BAND_n");
     rc = 0;
 done:

@@ -323,6 +323,15 @@ static int item_from_json(json_t *root, const char *path, href_policy pol, mw_sc
     s->qa_source = si->qa;
     json_t *cc = json_object_get(props, "eo:cloud_cover");
     s->cloud_cover = json_is_number(cc) ? json_number_value(cc) : NAN;
+    /* STAC view extension; older items (STAC 0.x, eo extension) say eo:sun_* */
+    json_t *saz = json_object_get(props, "view:sun_azimuth"),
+           *sel = json_object_get(props, "view:sun_elevation");
+    if (!saz || !sel)
+        saz = json_object_get(props, "eo:sun_azimuth"),
+        sel = json_object_get(props, "eo:sun_elevation");
+    if (json_is_number(saz) && json_is_number(sel) && json_number_value(sel) > 0 &&
+        json_number_value(sel) <= 90)
+        s->sun_azimuth = json_number_value(saz), s->sun_elevation = json_number_value(sel);
     json_t *bbox = json_object_get(root, "bbox");
     if (!json_is_array(bbox) || json_array_size(bbox) < 4) {
         mw_error_set(MW_ERR_INPUT, "%s: scene '%s' has no bbox", path, id);

@@ -16,6 +16,7 @@
 
 #include "minewatch/composite.h"
 #include "minewatch/change_vector.h"
+#include "minewatch/chip.h"
 #include "minewatch/land_cover.h"
 #include "minewatch/site_change.h"
 #include "minewatch/qa.h"
@@ -563,9 +564,20 @@ static int qa_bits(const ctx *c, yaml_node_t *v, const char *what, uint8_t *out)
 
 static int parse_mask(const ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
-    static const char *const keys[] = {"exclude", "dilate", "dilate_m", NULL};
+    static const char *const keys[] = {"exclude", "dilate", "dilate_m", "source", NULL};
     if (check_keys(c, n, "mask", keys)) return -1;
     yaml_node_t *v;
+    if ((v = map_get(c, n, "source"))) {
+        const char *s = scalar(v);
+        int found = -1;
+        for (int k = 0; k < 3 && s; k++)
+            if (!strcmp(s, mw_mask_source_names[k])) found = k;
+        if (found < 0)
+            return err_at(c, v,
+                          "mask.source must be auto (the scene's own mask, else the built-in "
+                          "screen), provider (the scene's own only) or screen");
+        p->mask_source = found;
+    }
     if ((v = map_get(c, n, "exclude"))) {
         if (qa_bits(c, v, "mask.exclude", &p->qa_exclude)) return -1;
         p->qa_exclude |= MW_QA_NODATA; /* no-data is never composited */

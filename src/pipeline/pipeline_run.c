@@ -406,12 +406,13 @@ static void ingest_period(site_ctx *sc, const mw_site *site, size_t k, const mw_
         if (state[i] == 0) {
             const mw_scene_asset *a = &sel[i]->bands[MW_BAND_RED];
             json_t *js = json_pack(
-                "{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:b}", "id", sel[i]->id, "sensor",
+                "{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:b,s:s}", "id", sel[i]->id, "sensor",
                 mw_sensors[sel[i]->sensor].name, "datetime", sel[i]->datetime, "item",
                 sel[i]->item_path, "processing_baseline", sel[i]->baseline, "radiometry",
                 sel[i]->offset_source, "scale", a->scale, "offset", a->offset, "coverage_fraction",
                 chips[i].coverage_fraction, "clear_fraction", chips[i].clear_fraction, "chip",
-                chips[i].path, "chip_reused", chips[i].reused);
+                chips[i].path, "chip_reused", chips[i].reused, "mask",
+                chips[i].mask ? chips[i].mask : "");
             json_array_append_new(jscenes, js);
             ps->c[ps->n++] = (site_chip){sel[i], chips[i], js, 0, 0};
         } else {
@@ -520,7 +521,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     for (size_t i = 0; i < npix; i++)
         inside += mask[i];
     const mw_ingest_options io = {
-        p->bands, p->nbands, p->resampling, p->qa_exclude, p->qa_dilate, p->dilate_m, 0, 0};
+        p->bands,   p->nbands, p->resampling, p->qa_exclude, p->qa_dilate,
+        p->dilate_m, 0,        0,             p->mask_source};
     for (size_t k = 0; k < np; k++) {
         rows[k].area_ha = area_ha;
         ingest_period(sc, site, k, &g, site_bbox, mask, site_dir, &io, &ps[k], jperiods,

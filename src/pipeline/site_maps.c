@@ -143,6 +143,7 @@ void mw_change_fill_rows(mw_indicator_row *rows, const mw_site_change *c)
         r->reveg_ha = pc->reveg_ha;
         r->dnbr_high_ha = pc->dnbr_high_ha;
         r->changed_ha = pc->changed_ha;
+        r->veg_cleared_ha = pc->veg_cleared_ha;
     }
 }
 
@@ -207,6 +208,15 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
             report_io(rep, site_id,
                       mw_write_map(f, g, GDT_Float32, 1, (const void *const[]){c->dnbr[k]}, NAN,
                                    "dNBR = NBR(baseline) - NBR(period); Key & Benson classes",
+                                   NULL));
+            free(f);
+        }
+        if (k > 0 && c->cleared[k]) {
+            f = mw_map_path(maps_dir, site_id, "veg_cleared", pn, ".tif");
+            report_io(rep, site_id,
+                      mw_write_map(f, g, GDT_Byte, 1, (const void *const[]){c->cleared[k]}, 255,
+                                   "vegetated in the baseline, bare, disturbed or built in this "
+                                   "period (1; 0 not; 255 no data)",
                                    NULL));
             free(f);
         }
