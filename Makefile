@@ -34,6 +34,9 @@ demo: build
 	  --period 2019 --exposure --evidence angul -o out/odisha-graph
 	$(BUILD)/minewatch graph pipelines/graphs/battery_chains_demo.json --indicators $(DEMO_OUT)/indicators.csv \
 	  --period 2024 --exposure --evidence nissan-sunderland -o out/battery-graph
+	@if [ -d ../shared/data/landsat8_c2l2_brumadinho_2019 ]; then \
+	  $(BUILD)/minewatch run pipelines/brumadinho.yaml -o out/brumadinho; \
+	else echo "make demo: ../shared/data not here, the Brumadinho real-scene demo is skipped"; fi
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

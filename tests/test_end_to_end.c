@@ -456,42 +456,6 @@ static void bad_scenes_are_skipped_and_reported(void **state)
 }
 
 /* Reads a number column of a CSV row chosen by two key columns. */
-static double csv_value(const char *path, const char *site, const char *period, const char *col)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) fail_msg("cannot open %s", path);
-    char line[8192], *cols[64];
-    int nc = 0;
-    assert_non_null(fgets(line, sizeof line, f));
-    line[strcspn(line, "\n")] = 0;
-    for (char *t = strtok(line, ","); t && nc < 64; t = strtok(NULL, ","))
-        cols[nc++] = strdup(t);
-    double v = NAN;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        char *cells[64];
-        int k = 0, q = 0;
-        cells[k++] = line;
-        for (char *c = line; *c && k < 64; c++) {
-            if (*c == '"')
-                q = !q;
-            else if (*c == ',' && !q)
-                *c = 0, cells[k++] = c + 1;
-        }
-        const char *s = NULL, *p = NULL, *x = NULL;
-        for (int i = 0; i < nc && i < k; i++) {
-            if (!strcmp(cols[i], "site_id")) s = cells[i];
-            if (!strcmp(cols[i], "period")) p = cells[i];
-            if (!strcmp(cols[i], col)) x = cells[i];
-        }
-        if (s && p && x && !strcmp(s, site) && !strcmp(p, period)) v = *x ? atof(x) : NAN;
-    }
-    fclose(f);
-    for (int i = 0; i < nc; i++)
-        free(cols[i]);
-    return v;
-}
-
 static double period_mid_year(const char *start, const char *end)
 {
     int y0, m0, d0, y1, m1, d1;
@@ -541,7 +505,7 @@ static void change_stages_match_truth(void **state)
                           {"built_ha", "built_ha", 0.10},
                           {"reveg_ha", "revegetated_ha", 0.15}};
             for (size_t c = 0; c < sizeof checks / sizeof *checks; c++) {
-                double got = csv_value(csv, site, per, checks[c].col), want = TV(checks[c].truth);
+                double got = tu_csv_value(csv, site, per, checks[c].col), want = TV(checks[c].truth);
                 if (want < 1) {
                     if (!(got < 1))
                         fail_msg("%s %s %s: %.2f ha, truth %.2f", site, per, checks[c].col, got,
@@ -551,10 +515,10 @@ static void change_stages_match_truth(void **state)
                              checks[c].col, got, want, 100 * checks[c].tol);
                 }
             }
-            double loss = csv_value(csv, site, per, "forest_loss_ha"), want = TV("forest_loss_ha");
+            double loss = tu_csv_value(csv, site, per, "forest_loss_ha"), want = TV("forest_loss_ha");
             /* Generic change (CVA, Otsu) finds every cover change: the loss and the dump's
              * revegetation, with no vegetation rule of its own. */
-            double chg = csv_value(csv, site, per, "changed_ha"),
+            double chg = tu_csv_value(csv, site, per, "changed_ha"),
                    planted = want + TV("revegetated_ha");
             if (k > 0 && fabs(chg - planted) / planted > 0.10)
                 fail_msg("%s %s: generic change %.2f ha, planted change %.2f ha (> 10 %%)", site,
@@ -581,7 +545,7 @@ static void change_stages_match_truth(void **state)
         /* Two periods: the Theil-Sen slope is the one pairwise slope. */
         assert_int_equal(np, 2);
         double slope = (mean[1] - mean[0]) / (t[1] - t[0]);
-        double got = csv_value(csv, site, "baseline", "ndvi_trend_per_yr");
+        double got = tu_csv_value(csv, site, "baseline", "ndvi_trend_per_yr");
         print_message("%s: NDVI trend %.5f/yr, truth %.5f/yr\n", site, got, slope);
         assert_true(got * slope > 0);
         if (fabs(got - slope) / fabs(slope) > 0.10)
@@ -647,8 +611,8 @@ static void change_stages_match_truth(void **state)
                 }
                 OGR_F_Destroy(f);
             }
-            double want_n = csv_value(csv, site, per_names[k], "loss_patches");
-            double want_ha = csv_value(csv, site, per_names[k], "forest_loss_ha");
+            double want_n = tu_csv_value(csv, site, per_names[k], "loss_patches");
+            double want_ha = tu_csv_value(csv, site, per_names[k], "forest_loss_ha");
             print_message("%s %s: %ld patch polygons, %.2f ha; loss_patches %.0f, forest_loss_ha "
                           "%.2f\n",
                           site, per_names[k], n, sum, want_n, want_ha);
@@ -663,7 +627,7 @@ static void change_stages_match_truth(void **state)
         char *tc = tu_path(g_out1, name), cmd[1024], *sum;
         snprintf(cmd, sizeof cmd, "awk -F, 'NR>1{s+=$5}END{printf \"%%.2f\", s}' %s", tc);
         assert_int_equal(tu_run(cmd, &sum), 0);
-        double area = csv_value(csv, site, "baseline", "area_ha");
+        double area = tu_csv_value(csv, site, "baseline", "area_ha");
         if (fabs(atof(sum) - area) / area > 0.01)
             fail_msg("%s: transitions sum to %s ha, site %.2f ha", site, sum, area);
         free(sum), free(tc);
@@ -721,12 +685,12 @@ static void change_stages_match_truth(void **state)
     for (int s = 0; s < 2; s++)
         for (int k = 0; k < 2; k++)
             for (size_t c = 0; c < sizeof cols / sizeof *cols; c++) {
-                double a = csv_value(csv, sites[s], pers[k], cols[c]),
-                       b = csv_value(cc, sites[s], pers[k], cols[c]);
+                double a = tu_csv_value(csv, sites[s], pers[k], cols[c]),
+                       b = tu_csv_value(cc, sites[s], pers[k], cols[c]);
                 if (!(a == b))
                     fail_msg("%s %s %s: run %g, change %g", sites[s], pers[k], cols[c], a, b);
             }
-    assert_true(isnan(csv_value(cc, "cd-kamoto", "2023", "n_scenes")));
+    assert_true(isnan(tu_csv_value(cc, "cd-kamoto", "2023", "n_scenes")));
     free(cc);
     json_decref(truth), json_decref(prov);
     free(tp), free(pp), free(csv);
@@ -765,11 +729,11 @@ static void baseline_forest_map_replaces_the_rule(void **state)
         char *cc = tu_path(dir, "change.csv"), *ic = tu_path(g_out1, "indicators.csv");
         const char *sites[] = {"cd-kamoto", "id-imip-morowali"};
         for (int s = 0; s < 2; s++) {
-            double base = csv_value(cc, sites[s], "baseline", "forest_ha"),
-                   loss = csv_value(cc, sites[s], "2023", "forest_loss_ha"),
-                   rule_loss = csv_value(ic, sites[s], "2023", "forest_loss_ha"),
-                   area = csv_value(cc, sites[s], "baseline", "area_ha"),
-                   water = csv_value(cc, sites[s], "baseline", "water_ha");
+            double base = tu_csv_value(cc, sites[s], "baseline", "forest_ha"),
+                   loss = tu_csv_value(cc, sites[s], "2023", "forest_loss_ha"),
+                   rule_loss = tu_csv_value(ic, sites[s], "2023", "forest_loss_ha"),
+                   area = tu_csv_value(cc, sites[s], "baseline", "area_ha"),
+                   water = tu_csv_value(cc, sites[s], "baseline", "water_ha");
             if (pcts[i] == 0) {
                 assert_int_equal(rc, 0);
                 assert_true(base == 0 && loss == 0);
@@ -818,8 +782,8 @@ static void all_cloud_period_and_change_without_run(void **state)
     assert_non_null(strstr(out, "cd-kamoto"));
     free(out);
     char *csv = tu_path(o, "indicators.csv");
-    assert_true(isnan(csv_value(csv, "cd-kamoto", "2023", "forest_loss_ha")));
-    assert_true(csv_value(csv, "id-imip-morowali", "2023", "forest_loss_ha") > 5);
+    assert_true(isnan(tu_csv_value(csv, "cd-kamoto", "2023", "forest_loss_ha")));
+    assert_true(tu_csv_value(csv, "id-imip-morowali", "2023", "forest_loss_ha") > 5);
     free(csv);
     snprintf(cmd, sizeof cmd, "change %s -o %s/never-run", pl, g_dir);
     rc = run_cli(cmd, &out);
@@ -981,15 +945,15 @@ static void demo_pipeline_matches_truth(void **state)
     char *csv = tu_path(o, "indicators.csv");
     const char *const periods[] = {"baseline", "2023", "2024"};
     for (int i = 0; i < 12; i++) {
-        double hot = csv_value(csv, rows[i].site, rows[i].period, "hot_pixel_days");
+        double hot = tu_csv_value(csv, rows[i].site, rows[i].period, "hot_pixel_days");
         int smelter = strcmp(rows[i].site, "id-imip-morowali") == 0;
         if (smelter ? !(hot >= 10) : hot != 0)
             fail_msg("demo %s %s: %g hot pixel-days", rows[i].site, rows[i].period, hot);
     }
     /* three periods: no Mann-Kendall p (3 points cannot go below 0.296), a slope still */
     for (int k = 0; k < 3; k++) {
-        assert_true(isnan(csv_value(csv, "cd-kamoto", periods[k], "ndvi_trend_p")));
-        assert_true(isfinite(csv_value(csv, "cd-kamoto", periods[k], "ndvi_trend_per_yr")));
+        assert_true(isnan(tu_csv_value(csv, "cd-kamoto", periods[k], "ndvi_trend_p")));
+        assert_true(isfinite(tu_csv_value(csv, "cd-kamoto", periods[k], "ndvi_trend_per_yr")));
     }
     free(csv);
     char *chips = tu_path(cube, "cd-kamoto/grid.json");
@@ -1210,12 +1174,12 @@ static void heat_at_processing_sites(void **state)
     }
     assert_true(hot_scenes >= 2);
     /* the rows: per period the sum; the mine none; TAI far above the 0.45 rule at the furnace */
-    assert_true(fabs(csv_value(csv, "smelt", "baseline", "hot_pixel_days") - (double)sum[0]) < 0.5);
-    assert_true(fabs(csv_value(csv, "smelt", "2023", "hot_pixel_days") - (double)sum[1]) < 0.5);
-    assert_true(csv_value(csv, "smelt", "2023", "max_tai") > 1.0);
-    assert_true(csv_value(csv, "pit", "baseline", "hot_pixel_days") == 0);
-    assert_true(csv_value(csv, "pit", "2023", "hot_pixel_days") == 0);
-    assert_true(isnan(csv_value(csv, "pit", "2023", "max_tai")));
+    assert_true(fabs(tu_csv_value(csv, "smelt", "baseline", "hot_pixel_days") - (double)sum[0]) < 0.5);
+    assert_true(fabs(tu_csv_value(csv, "smelt", "2023", "hot_pixel_days") - (double)sum[1]) < 0.5);
+    assert_true(tu_csv_value(csv, "smelt", "2023", "max_tai") > 1.0);
+    assert_true(tu_csv_value(csv, "pit", "baseline", "hot_pixel_days") == 0);
+    assert_true(tu_csv_value(csv, "pit", "2023", "hot_pixel_days") == 0);
+    assert_true(isnan(tu_csv_value(csv, "pit", "2023", "max_tai")));
     json_decref(hot_of), json_decref(truth), json_decref(prov);
     free(tp), free(pp), free(csv), free(out), free(pl), free(cat);
 }

@@ -2,6 +2,7 @@
 #ifndef MW_TEST_UTIL_H
 #define MW_TEST_UTIL_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,47 @@ static inline char *tu_browser_dom(const char *html, const char *png)
     snprintf(cmd, sizeof cmd, "rm -rf %s", profile);
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", profile);
     return text;
+}
+
+/* The value of column col in the row of site and period of an indicators-like CSV (quoted
+ * cells may hold commas); NaN when absent or empty. */
+static inline double tu_csv_value(const char *path, const char *site, const char *period, const char *col)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NAN;
+    char line[8192], *cols[64];
+    int nc = 0;
+    if (!fgets(line, sizeof line, f)) {
+        fclose(f);
+        return NAN;
+    }
+    line[strcspn(line, "\n")] = 0;
+    for (char *t = strtok(line, ","); t && nc < 64; t = strtok(NULL, ","))
+        cols[nc++] = strdup(t);
+    double v = NAN;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *cells[64];
+        int k = 0, q = 0;
+        cells[k++] = line;
+        for (char *c = line; *c && k < 64; c++) {
+            if (*c == '"')
+                q = !q;
+            else if (*c == ',' && !q)
+                *c = 0, cells[k++] = c + 1;
+        }
+        const char *s = NULL, *p = NULL, *x = NULL;
+        for (int i = 0; i < nc && i < k; i++) {
+            if (!strcmp(cols[i], "site_id")) s = cells[i];
+            if (!strcmp(cols[i], "period")) p = cells[i];
+            if (!strcmp(cols[i], col)) x = cells[i];
+        }
+        if (s && p && x && !strcmp(s, site) && !strcmp(p, period)) v = *x ? atof(x) : NAN;
+    }
+    fclose(f);
+    for (int i = 0; i < nc; i++)
+        free(cols[i]);
+    return v;
 }
 
 #endif
