@@ -15,6 +15,7 @@
 #include <ogr_srs_api.h>
 
 #include "minewatch/chip.h"
+#include "minewatch/cloud_screen.h"
 #include "minewatch/error.h"
 #include "minewatch/grid.h"
 #include "minewatch/qa.h"
@@ -582,7 +583,7 @@ static void brumadinho_mud_flow(void **state)
     assert_true(whole >= cleared);
     assert_true(tu_csv_value(csv, "br-ferro-carvao-valley", "baseline", "veg_cleared_ha") == 0);
     char *prov = tu_path(o1, "provenance.json"), *pt = tu_read(prov, NULL);
-    assert_int_equal(tu_count(pt, "\"mask\": \"screen fmask-spectral-2\""), 4); /* 2 sites x 2 */
+    assert_int_equal(tu_count(pt, "\"mask\": \"screen " MW_SCREEN_VERSION "\""), 4); /* 2 sites x 2 */
     free(pt), free(prov);
     snprintf(cmd, sizeof cmd, "%s run %s/pipelines/brumadinho.yaml -o %s -q --threads 1", MW_CLI,
              MW_SOURCE_DIR, o2);

@@ -10,8 +10,10 @@
  *   - no cirrus test (the harmonised bands carry no 1.38 um band);
  *   - each cloud object's shadow is matched over cloud heights from 200 m to 12 km along the
  *     sun's direction as Fmask does, but without the thermal band's estimate of the cloud's
- *     height, and kept where the potential-shadow layer agrees; without sun angles, shadows
- *     are the potential shadows within 3 km of a cloud;
+ *     height, and kept where the potential-shadow layer agrees; without sun angles no shadow
+ *     is flagged (the record says so);
+ *   - over bright surfaces (NDBI > 0 and > NDVI: soil, tailings, built), Fmask 4.0's potential
+ *     false positives, clouds are opened by 90 m, so only cloud bodies wider than that stay;
  *   - a scene without SWIR bands (some exports carry only blue, green, red and NIR) gets the
  *     tests that need no SWIR (basic test on NDVI alone, no NIR/SWIR1 ratio, water clouds by
  *     green instead of SWIR1 brightness); the scene's record says which set ran. */
@@ -40,7 +42,7 @@ typedef enum mw_screen_param {
     MW_SCREEN_CLOUD_H_MIN_M,   /* cloud heights searched for shadows, metres */
     MW_SCREEN_CLOUD_H_MAX_M,
     MW_SCREEN_SIMILAR_MIN,     /* a cloud object's shadow: best similarity at least */
-    MW_SCREEN_NO_SUN_RADIUS_M, /* without sun angles: shadows within this distance of a cloud */
+    MW_SCREEN_PFP_ERODE_M,     /* clouds over bright surfaces opened by this radius, metres */
     MW_SCREEN_PARAM_COUNT
 } mw_screen_param;
 
@@ -57,7 +59,7 @@ extern const mw_screen_param_info mw_screen_params[MW_SCREEN_PARAM_COUNT];
     "3.2); Qiu S., Zhu Z., He B. (2019) Fmask 4.0: Improved cloud and cloud shadow detection in " \
     "Landsats 4-8 and Sentinel-2 imagery. Remote Sensing of Environment 231, 111205 (brightness " \
     "probability from HOT without a thermal band; NDBI in the variability; thresholds)"
-#define MW_SCREEN_VERSION "fmask-spectral-2"
+#define MW_SCREEN_VERSION "fmask-spectral-3"
 
 /* Surface reflectance on one grid, NaN = no data. swir16 and swir22 may both be NULL (the
  * reduced test set); the others are required. */

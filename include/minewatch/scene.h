@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "minewatch/band.h"
 #include "minewatch/date.h"
@@ -19,6 +20,7 @@ typedef struct mw_scene_asset {
                         written to keys, tags, provenance or messages */
     char *query;     /* the href's own query string, if any (a presigned URL's signature lives
                         there): kept apart from href and added only when reading, like signature */
+    int band;        /* the band of the file to read, from 1 (0: the first); a stack's band */
 } mw_scene_asset;
 
 /* The path GDAL opens: href plus its signature, if any. Caller frees. */
@@ -41,7 +43,8 @@ typedef struct mw_scene {
     char *offset_source; /* where scale/offset came from, for provenance */
     mw_scene_asset bands[MW_BAND_COUNT];
     mw_qa_source qa_source;
-    mw_scene_asset qa;     /* SCL or QA_PIXEL */
+    mw_scene_asset qa;     /* SCL, QA_PIXEL or a manifest's mask */
+    uint8_t *qa_lut;       /* MW_QA_FROM_CLASSES: QA flags of each mask value 0-255 */
     mw_scene_asset radsat; /* Landsat QA_RADSAT, optional */
 } mw_scene;
 
@@ -72,6 +75,11 @@ int mw_landsat_mtl_from_text(const char *text, size_t len, const char *path, mw_
 /* A Sentinel-2 L2A SAFE folder described by its MTD_MSIL2A.xml: the product's own quantification
  * and BOA_ADD_OFFSET per band, band files (JP2 or GeoTIFF), footprint. Returns 0 or -1. */
 int mw_safe_read(const char *mtd_msil2a_path, mw_scene *out);
+/* Plain band files described by a manifest, <name>.scene.yaml (format in the README): date,
+ * sensor, which file is which band, scale, offset and no data, an optional mask with the QA
+ * class of each of its values, sun angles. Every band must open and share one grid. Errors name
+ * manifest:line:col. Returns 0 or -1. */
+int mw_scene_manifest_read(const char *path, mw_scene *out);
 void mw_scene_free(mw_scene *s);
 /* Drops scenes whose id was seen before in catalogue order, keeping the first; each dropped one
  * goes to on_dup (its id, the path kept, the path dropped). A scene found twice (two folders, a

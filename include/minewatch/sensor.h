@@ -15,6 +15,7 @@ typedef enum mw_sensor {
 typedef enum mw_qa_source {
     MW_QA_FROM_SCL,      /* Sentinel-2 L2A scene classification */
     MW_QA_FROM_QA_PIXEL, /* Landsat Collection 2 QA_PIXEL bits (+ QA_RADSAT) */
+    MW_QA_FROM_CLASSES,  /* a scene manifest's mask: its values mapped to QA flags */
 } mw_qa_source;
 
 typedef struct mw_sensor_info {

@@ -53,8 +53,9 @@ static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_opti
     json_t *jb = json_array();
     for (int i = 0; i < o->nbands; i++) {
         const mw_scene_asset *a = &sc->bands[o->bands[i]];
-        json_array_append_new(jb, json_pack("[s,f,f,f,o]", mw_bands[o->bands[i]].name, a->scale,
-                                            a->offset, a->nodata, file_stamp(a->href)));
+        json_array_append_new(jb, json_pack("[s,f,f,f,o,i]", mw_bands[o->bands[i]].name, a->scale,
+                                            a->offset, a->nodata, file_stamp(a->href),
+                                            a->band > 1 ? a->band : 1));
     }
     json_object_set_new(k, "bands", jb);
     if (o->shift_dx != 0 || o->shift_dy != 0)
@@ -62,12 +63,19 @@ static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_opti
     if (screen) { /* the screen reads its bands, which the band list may not hold */
         json_t *sb = json_array();
         for (int b = 0; b < MW_BAND_COUNT; b++)
-            json_array_append_new(sb, file_stamp(sc->bands[b].href));
+            json_array_append_new(sb, json_pack("[o,i]", file_stamp(sc->bands[b].href),
+                                                sc->bands[b].band > 1 ? sc->bands[b].band : 1));
         json_object_set_new(k, "mask", json_pack("{s:s,s:o,s:f,s:f}", "screen", MW_SCREEN_VERSION,
                                                  "bands", sb, "sun_azimuth", sc->sun_azimuth,
                                                  "sun_elevation", sc->sun_elevation));
     }
     json_object_set_new(k, "qa", file_stamp(screen ? NULL : sc->qa.href));
+    if (!screen && sc->qa_lut) { /* a manifest's mask: its class table is part of the pixels */
+        char hex[513];
+        for (int v = 0; v < 256; v++)
+            snprintf(hex + 2 * v, 3, "%02x", sc->qa_lut[v]);
+        json_object_set_new(k, "qa_classes", json_string(hex));
+    }
     json_object_set_new(k, "radsat", file_stamp(sc->radsat.href));
     char *s = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(k);
@@ -162,6 +170,13 @@ static int write_cog(const char *path, const mw_grid *g, int nb, GDALDataType t,
 static int ingest_qa(const mw_scene *sc, const mw_grid *g, uint8_t *qa)
 {
     size_t npix = mw_grid_npix(g);
+    if (sc->qa_source == MW_QA_FROM_CLASSES) {
+        mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_Byte, 0, 0, 0, 0};
+        if (mw_warp_to_grid(&sc->qa, g, &ws, qa)) return -1;
+        for (size_t p = 0; p < npix; p++)
+            qa[p] = sc->qa_lut[qa[p]];
+        return 0;
+    }
     if (sc->qa_source == MW_QA_FROM_SCL) {
         mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_Byte, 0, 0, 0 /* SCL 0 = no data */, 0};
         if (mw_warp_to_grid(&sc->qa, g, &ws, qa)) return -1;
@@ -235,7 +250,7 @@ static int screen_qa(const mw_scene *sc, const mw_grid *g, const mw_ingest_optio
         char buf[160];
         snprintf(buf, sizeof buf, "screen %s%s%s", MW_SCREEN_VERSION,
                  r.reduced ? ", reduced (no SWIR)" : "",
-                 r.sun_known ? "" : ", no sun angles (shadows within 3 km of clouds)");
+                 r.sun_known ? "" : ", no sun angles (no shadow screened)");
         *record = mw_text_dup(buf);
     }
     for (int k = 0; k < 6; k++)
@@ -260,7 +275,10 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
             "scene '%s' (%s) has no %s asset: clouds cannot be masked, so the scene is "
             "left out. Add the quality layer, or let the built-in screen mask it "
             "(mask: {source: auto} or screen)",
-            sc->id, sc->item_path, sc->qa_source == MW_QA_FROM_SCL ? "SCL" : "QA_PIXEL");
+            sc->id, sc->item_path,
+            sc->qa_source == MW_QA_FROM_SCL        ? "SCL"
+            : sc->qa_source == MW_QA_FROM_QA_PIXEL ? "QA_PIXEL"
+                                                   : "mask");
     if (mw_name_check(sc->id, "scene id")) return -1; /* it becomes the chip's file name */
     char date[11];
     mw_day_format(sc->day, date);
@@ -307,7 +325,9 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
         rc = screen_qa(sc, &gw, o, refl, qa, &out->mask);
     else if (rc == 0) {
         rc = ingest_qa(sc, &gw, qa);
-        out->mask = mw_text_dup(sc->qa_source == MW_QA_FROM_SCL ? "SCL" : "QA_PIXEL");
+        out->mask = mw_text_dup(sc->qa_source == MW_QA_FROM_SCL        ? "SCL"
+                                : sc->qa_source == MW_QA_FROM_QA_PIXEL ? "QA_PIXEL"
+                                                                       : "manifest mask");
     }
     if (rc) mw_error_prefix("scene '%s'", sc->id);
     long inside = 0, covered = 0, clear = 0;

@@ -91,7 +91,8 @@ static int walk(const char *dir, path_list *out, int depth, seen *dirs, seen *fi
                 if (fresh > 0) rc = walk(p, out, depth + 1, dirs, files, entries);
             } else if (S_ISREG(st.st_mode) &&
                        (mw_text_ends_with(p, ".json") || mw_text_ends_with(p, "/MTD_MSIL2A.xml") ||
-                        mw_text_ends_with(p, "_MTL.txt") || mw_text_ends_with(p, "_MTL.xml"))) {
+                        mw_text_ends_with(p, "_MTL.txt") || mw_text_ends_with(p, "_MTL.xml") ||
+                        mw_text_ends_with(p, ".scene.yaml"))) {
                 int fresh = seen_add(files, &st);
                 if (fresh < 0) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
                 if (fresh > 0 && push(out, p)) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
@@ -205,8 +206,11 @@ int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failur
             mw_error_clear();
             continue;
         }
-        if (mw_text_ends_with(pl.v[i], "_MTL.txt") || mw_text_ends_with(pl.v[i], "_MTL.xml")) {
-            int r = mw_landsat_mtl_read(pl.v[i], &out->scenes[out->n]);
+        if (mw_text_ends_with(pl.v[i], "_MTL.txt") || mw_text_ends_with(pl.v[i], "_MTL.xml") ||
+            mw_text_ends_with(pl.v[i], ".scene.yaml")) {
+            int r = mw_text_ends_with(pl.v[i], ".scene.yaml")
+                        ? mw_scene_manifest_read(pl.v[i], &out->scenes[out->n])
+                        : mw_landsat_mtl_read(pl.v[i], &out->scenes[out->n]);
             if (r == 0)
                 out->n++;
             else if (on_fail)

@@ -81,6 +81,13 @@ int mw_warp_to_grid(const mw_scene_asset *asset, const mw_grid *g, const mw_warp
                             "it cannot be placed on the site grid",
                             src_path);
     }
+    const int band = asset->band > 0 ? asset->band : 1;
+    if (band > GDALGetRasterCount(src)) {
+        const int have = GDALGetRasterCount(src);
+        GDALClose(src);
+        return mw_error_set(MW_ERR_INPUT, "raster '%s' has %d band(s), not band %d", src_path,
+                            have, band);
+    }
     GDALDataType dt = (GDALDataType)spec->gdal_type;
     GDALDatasetH dst = mw_grid_create_dataset(g, "MEM", NULL, 1, dt, NULL);
     if (!dst) {
@@ -93,7 +100,7 @@ int mw_warp_to_grid(const mw_scene_asset *asset, const mw_grid *g, const mw_warp
     wo->nBandCount = 1;
     wo->panSrcBands = CPLMalloc(sizeof(int));
     wo->panDstBands = CPLMalloc(sizeof(int));
-    wo->panSrcBands[0] = wo->panDstBands[0] = 1;
+    wo->panSrcBands[0] = band, wo->panDstBands[0] = 1;
     wo->eResampleAlg = spec->resample == MW_RESAMPLE_BILINEAR ? GRA_Bilinear
                        : spec->resample == MW_RESAMPLE_CUBIC  ? GRA_Cubic
                                                               : GRA_NearestNeighbour;

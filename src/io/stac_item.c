@@ -30,6 +30,7 @@ void mw_scene_free(mw_scene *s)
         free(s->bands[b].signature);
     }
     free(s->qa.href);
+    free(s->qa_lut);
     free(s->qa.query);
     free(s->qa.signature);
     free(s->radsat.href);

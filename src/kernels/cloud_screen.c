@@ -31,7 +31,8 @@ const mw_screen_param_info mw_screen_params[MW_SCREEN_PARAM_COUNT] = {
     {"cloud_height_min_m", 200, ZW12 ", sect. 3.3 (range of cloud heights searched)"},
     {"cloud_height_max_m", 12000, ZW12 ", sect. 3.3"},
     {"similar_min", 0.3, ZW12 ", sect. 3.3 (T_similar)"},
-    {"no_sun_radius_m", 3000, "minewatch: without sun angles, shadows near a cloud only"},
+    {"pfp_erode_m", 90, QZH19 " (erosion of clouds over potential false positives, 90 m for "
+                            "Landsat 8 and Sentinel-2)"},
 };
 #define P(k) (mw_screen_params[k].value)
 #define DEG 0.017453292519943295 /* radians */
@@ -210,9 +211,10 @@ int mw_cloud_screen(const mw_screen_input *in, uint8_t *qa, mw_screen_result *re
     res->reduced = reduced;
     uint8_t *pcp = calloc(n + 1, 1), *water = calloc(n + 1, 1), *valid = calloc(n + 1, 1);
     uint8_t *cloud = calloc(n + 1, 1), *reach = calloc(n + 1, 1), *pshadow = calloc(n + 1, 1);
+    uint8_t *pfp = calloc(n + 1, 1);
     float *prob = malloc((n + 1) * sizeof *prob), *pool = malloc((n + 1) * sizeof *pool);
     float *fill = malloc((n + 1) * sizeof *fill);
-    int rc = pcp && water && valid && cloud && reach && pshadow && prob && pool && fill
+    int rc = pcp && water && valid && cloud && reach && pshadow && pfp && prob && pool && fill
                  ? 0
                  : mw_error_set(MW_ERR_NOMEM, "cloud screen: out of memory (%zu pixels)", n);
     if (rc) goto done;
@@ -237,6 +239,7 @@ int mw_cloud_screen(const mw_screen_input *in, uint8_t *qa, mw_screen_result *re
         hotv[p] = (float)(b - 0.5 * r - P(MW_SCREEN_HOT_OFFSET));
         const int b45 = reduced || (s1 > 0 && nir / s1 > P(MW_SCREEN_NIR_SWIR1_MIN));
         pcp[p] = basic && white < P(MW_SCREEN_WHITENESS_MAX) && hotv[p] > 0 && b45;
+        pfp[p] = !reduced && ndbi > 0 && ndbi > ndvi; /* bright soil, tailings, built */
         water[p] = (ndvi < 0.01 && nir < 0.11) || (ndvi < 0.1 && ndvi > 0 && nir < 0.05);
         double v = fmax(fmax(fabs(ndvi), fabs(ndsi)), fmax(fabs(ndbi), white));
         prob[p] = (float)(1.0 - v);
@@ -283,8 +286,28 @@ int mw_cloud_screen(const mw_screen_input *in, uint8_t *qa, mw_screen_result *re
         cloud[p] = water[p] ? hotv[p] > water_threshold
                             : few_clear || prob[p] > res->land_threshold;
     }
-    /* Shadows: potential shadow by flood fill of NIR (sect. 3.2), kept where a cloud can cast
-     * it. */
+    /* Bright surfaces that pass for cloud (QZH19's potential false positives: NDBI > 0 and >
+     * NDVI): their clouds are opened by the erosion radius, so only cloud bodies wider than it
+     * stay there; real clouds over them are that wide, speckle on tailings is not. */
+    {
+        const int r = (int)ceil(P(MW_SCREEN_PFP_ERODE_M) / in->res_m - 1e-9);
+        uint8_t *scratch = malloc(n + 1);
+        if (!scratch) {
+            rc = mw_error_set(MW_ERR_NOMEM, "cloud screen: out of memory");
+            goto done;
+        }
+        for (size_t p = 0; p < n; p++)
+            reach[p] = !cloud[p]; /* erosion of cloud = dilation of not-cloud */
+        mw_qa_dilate(reach, w, h, 1, r, scratch);
+        for (size_t p = 0; p < n; p++)
+            reach[p] = !reach[p];
+        mw_qa_dilate(reach, w, h, 1, r, scratch);
+        for (size_t p = 0; p < n; p++)
+            if (cloud[p] && pfp[p] && !reach[p]) cloud[p] = 0;
+        free(scratch);
+        memset(reach, 0, n);
+    }
+    /* Shadows: potential shadow by flood fill of NIR (sect. 3.2), kept where a cloud casts it. */
     size_t nland = 0;
     for (size_t p = 0; p < n; p++)
         if (valid[p] && !pcp[p] && !water[p]) pool[nland++] = in->nir[p];
@@ -304,18 +327,7 @@ int mw_cloud_screen(const mw_screen_input *in, uint8_t *qa, mw_screen_result *re
         rc = match_shadows(cloud, pshadow, w, h, -sin(az), cos(az),
                            P(MW_SCREEN_CLOUD_H_MIN_M) * tanz / in->res_m,
                            P(MW_SCREEN_CLOUD_H_MAX_M) * tanz / in->res_m, reach);
-    } else {
-        memcpy(reach, cloud, n);
-        uint8_t *scratch = malloc(n + 1);
-        if (!scratch)
-            rc = mw_error_set(MW_ERR_NOMEM, "cloud screen: out of memory");
-        else
-            mw_qa_dilate(reach, w, h, 1, (int)ceil(P(MW_SCREEN_NO_SUN_RADIUS_M) / in->res_m),
-                         scratch);
-        free(scratch);
-        for (size_t p = 0; p < n; p++)
-            reach[p] = reach[p] && pshadow[p];
-    }
+    } /* without sun angles no shadow can be matched to its cloud: none is flagged */
     if (rc) goto done;
     for (size_t p = 0; p < n; p++) {
         if (!valid[p]) continue;
@@ -327,7 +339,8 @@ int mw_cloud_screen(const mw_screen_input *in, uint8_t *qa, mw_screen_result *re
         if (water[p]) qa[p] |= MW_QA_WATER, res->water++;
     }
 done:
-    free(pcp), free(water), free(valid), free(cloud), free(reach), free(pshadow), free(prob),
+    free(pcp), free(water), free(valid), free(cloud), free(reach), free(pshadow), free(pfp),
+        free(prob),
         free(pool),
         free(fill);
     return rc;
