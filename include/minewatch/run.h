@@ -23,6 +23,7 @@ typedef struct mw_run_result {
     size_t nrows;
     char **owned; /* strings the rows point at */
     size_t nowned;
+    long scenes_outside; /* scenes of a local source that overlap no site (provenance lists) */
 } mw_run_result;
 
 /* Returns -1 (error message set) when the run cannot start: bad pipeline references, missing

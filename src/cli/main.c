@@ -334,6 +334,11 @@ static int run_pipeline(cli *c, int argc, char **argv, pipeline_mode mode)
         rc = exit_for_error();
     } else {
         if (!c->quiet) print_rows(mode, &res, out, p.write_maps);
+        if (res.scenes_outside > 0)
+            fprintf(stderr,
+                    "minewatch: %ld scene(s) of %s overlap none of the sites and were not used "
+                    "(listed in provenance.json, scenes_outside_every_site)\n",
+                    res.scenes_outside, p.source_path ? p.source_path : "the source");
         print_report(&rep);
         rc = rep.n ? EXIT_PARTIAL : EXIT_OK;
         mw_run_result_free(&res);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cpl_conv.h>
 #include <gdal.h>
@@ -29,10 +30,17 @@ typedef struct band_grid {
 static int open_grid(const mw_yaml_ctx *c, yaml_node_t *at, const char *href, int band,
                      const char *what, band_grid *g, double *file_nodata)
 {
+    struct stat st;
+    if (stat(href, &st) != 0 || !S_ISREG(st.st_mode))
+        return mw_yaml_err_at(c, at,
+                              "%s: '%s' is not there (file names are relative to the manifest's "
+                              "folder)",
+                              what, href);
+    CPLErrorReset();
     GDALDatasetH ds = GDALOpenEx(href, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!ds)
         return mw_yaml_err_at(c, at, "%s: cannot open '%s' as a raster (%s)", what, href,
-                              CPLGetLastErrorMsg());
+                              *CPLGetLastErrorMsg() ? CPLGetLastErrorMsg() : "unknown format");
     int rc = 0;
     if (band < 1) band = 1;
     if (band > GDALGetRasterCount(ds)) {

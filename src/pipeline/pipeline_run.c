@@ -276,6 +276,8 @@ typedef struct site_ctx {
     json_t *prov_sites;
     mw_rf_table *rf;        /* reference_forest rows, when the pipeline has the section */
     mw_protected_areas *pa; /* protected_areas, when the pipeline has the section */
+    uint8_t *over_any;      /* per scene of a local catalogue: it overlaps some site (NULL: API) */
+    const mw_scene *scenes_local; /* that catalogue's scenes */
 } site_ctx;
 
 /* The count of clear observations, and for selecting methods the date each pixel took
@@ -368,6 +370,7 @@ static void ingest_period(site_ctx *sc, const mw_site *site, size_t k, const mw_
                   over = mw_lonlat_bbox_overlap(s->bbox, site_bbox);
         ps->in_dates += dates;
         if (dates && over) sel[nsel++] = s;
+        if (over && sc->over_any && sc->scenes->scenes == sc->scenes_local) sc->over_any[i] = 1;
         /* the nearest scenes over the site outside the period, to say where to look */
         if (over && s->day < per->start && (!ps->before || s->day > ps->before))
             ps->before = s->day;
@@ -761,7 +764,9 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
                        res,
                        json_object_get(prov, "sites"),
                        &rf,
-                       p->pa_path ? &pa : NULL};
+                       p->pa_path ? &pa : NULL,
+                       calloc(scenes.n + 1, 1),
+                       scenes.scenes};
         for (size_t s = 0; s < ns; s++) {
             mw_log(MW_LOG_INFO, "site %zu/%zu: %s (%s)", s + 1, ns, sites[s]->id, sites[s]->name);
             mw_scene_catalog found = {0};
@@ -804,6 +809,19 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         json_object_set_new(outs, "files", mw_provenance_output_files(&od));
         json_object_set_new(prov, "outputs", outs);
         json_object_set_new(prov, "duplicate_scenes", json_incref(dups));
+        /* a local folder's scenes that no site overlaps: named, so a wrong folder or a wrong
+         * footprint shows; not a failure (a region's folder serves many pipelines) */
+        json_t *outside = json_array();
+        for (size_t i = 0; sc.over_any && i < scenes.n; i++)
+            if (!sc.over_any[i])
+                json_array_append_new(outside,
+                                      json_pack("{s:s,s:s}", "id", scenes.scenes[i].id, "item",
+                                                scenes.scenes[i].item_path
+                                                    ? scenes.scenes[i].item_path
+                                                    : ""));
+        res->scenes_outside = (long)json_array_size(outside);
+        json_object_set_new(prov, "scenes_outside_every_site", outside);
+        free(sc.over_any);
         mw_provenance_finish(prov, rep);
         char *pp = mw_out_dir_stage(&od, "provenance.json");
         char *tmp = pp ? mw_part_path(pp) : NULL;
