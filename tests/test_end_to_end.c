@@ -505,7 +505,8 @@ static void change_stages_match_truth(void **state)
                           {"built_ha", "built_ha", 0.10},
                           {"reveg_ha", "revegetated_ha", 0.15}};
             for (size_t c = 0; c < sizeof checks / sizeof *checks; c++) {
-                double got = tu_csv_value(csv, site, per, checks[c].col), want = TV(checks[c].truth);
+                double got = tu_csv_value(csv, site, per, checks[c].col),
+                       want = TV(checks[c].truth);
                 if (want < 1) {
                     if (!(got < 1))
                         fail_msg("%s %s %s: %.2f ha, truth %.2f", site, per, checks[c].col, got,
@@ -515,7 +516,8 @@ static void change_stages_match_truth(void **state)
                              checks[c].col, got, want, 100 * checks[c].tol);
                 }
             }
-            double loss = tu_csv_value(csv, site, per, "forest_loss_ha"), want = TV("forest_loss_ha");
+            double loss = tu_csv_value(csv, site, per, "forest_loss_ha"),
+                   want = TV("forest_loss_ha");
             /* Generic change (CVA, Otsu) finds every cover change: the loss and the dump's
              * revegetation, with no vegetation rule of its own. */
             double chg = tu_csv_value(csv, site, per, "changed_ha"),
@@ -1174,7 +1176,8 @@ static void heat_at_processing_sites(void **state)
     }
     assert_true(hot_scenes >= 2);
     /* the rows: per period the sum; the mine none; TAI far above the 0.45 rule at the furnace */
-    assert_true(fabs(tu_csv_value(csv, "smelt", "baseline", "hot_pixel_days") - (double)sum[0]) < 0.5);
+    assert_true(fabs(tu_csv_value(csv, "smelt", "baseline", "hot_pixel_days") - (double)sum[0]) <
+                0.5);
     assert_true(fabs(tu_csv_value(csv, "smelt", "2023", "hot_pixel_days") - (double)sum[1]) < 0.5);
     assert_true(tu_csv_value(csv, "smelt", "2023", "max_tai") > 1.0);
     assert_true(tu_csv_value(csv, "pit", "baseline", "hot_pixel_days") == 0);

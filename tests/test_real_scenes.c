@@ -344,7 +344,8 @@ static void s2_series_matches_direct_reads(void **state)
     long compared = 0, cloud = 0;
     for (size_t k = 0; k < sc.n; k++) {
         const mw_scene *s = &sc.scenes[k];
-        mw_ingest_options o = {bands, 2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0, MW_MASK_AUTO};
+        mw_ingest_options o = {bands, 2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0,
+                               0,     0, MW_MASK_AUTO};
         mw_chip chip;
         if (mw_chip_ingest(s, &g, g_dir, &o, mask, &chip) != 0)
             fail_msg("%s: %s", s->id, mw_error_message());
@@ -488,8 +489,7 @@ static void compare_masks(const mw_scene *s, const mw_grid *g, const uint8_t *ma
            m.scr_shadow ? (double)m.both_shadow / m.scr_shadow : NAN, (double)m.agree / m.n);
     a->n += m.n, a->agree += m.agree;
     a->both_cloud += m.both_cloud, a->prov_cloud += m.prov_cloud, a->scr_cloud += m.scr_cloud;
-    a->both_shadow += m.both_shadow, a->prov_shadow += m.prov_shadow,
-        a->scr_shadow += m.scr_shadow;
+    a->both_shadow += m.both_shadow, a->prov_shadow += m.prov_shadow, a->scr_shadow += m.scr_shadow;
     free(qp), free(qs), free(dp), free(ds);
     mw_chip_free(&cp), mw_chip_free(&cs);
 }
@@ -524,26 +524,24 @@ static void screen_agrees_with_provider_masks(void **state)
     free(mask), free(gp);
     /* Landsat 8 001062, QA_PIXEL, all six reflective bands */
     mw_scene ls;
-    assert_int_equal(
-        mw_stac_item_read(DATA "/landsat8_c2l2_001062_20201031_600m/"
-                               "LC08_L2SP_001062_20201031_20201106_02_T2_SR_stac.json",
-                          &ls),
-        0);
+    assert_int_equal(mw_stac_item_read(DATA "/landsat8_c2l2_001062_20201031_600m/"
+                                            "LC08_L2SP_001062_20201031_20201106_02_T2_SR_stac.json",
+                                       &ls),
+                     0);
     assert_true(ls.sun_elevation > 64 && ls.sun_elevation < 65); /* eo:sun_elevation */
     mw_scene_free(&ls); /* its hrefs are on the network; the MTL names the local files */
-    assert_int_equal(
-        mw_landsat_mtl_read(DATA "/landsat8_c2l2_001062_20201031_600m/"
-                                 "LC08_L2SP_001062_20201031_20201106_02_T2_MTL.txt",
-                            &ls),
-        0);
+    assert_int_equal(mw_landsat_mtl_read(DATA "/landsat8_c2l2_001062_20201031_600m/"
+                                              "LC08_L2SP_001062_20201031_20201106_02_T2_MTL.txt",
+                                         &ls),
+                     0);
     assert_true(ls.sun_elevation > 64 && ls.sun_elevation < 65); /* SUN_ELEVATION */
     gp = tu_path(g_dir, "screen-ls.gpkg");
     make_site(gp, 32620, 150000, -430000, 365000, -210000, &cat);
     assert_int_equal(mw_grid_for_site(&cat.sites[0], 600, 0, 143685, -204285, &g), 0);
     mask = malloc(mw_grid_npix(&g));
     assert_int_equal(mw_grid_site_mask(&g, &cat.sites[0], mask), 0);
-    static const mw_band lsb[6] = {MW_BAND_BLUE,   MW_BAND_GREEN,  MW_BAND_RED,
-                                   MW_BAND_NIR,    MW_BAND_SWIR16, MW_BAND_SWIR22};
+    static const mw_band lsb[6] = {MW_BAND_BLUE, MW_BAND_GREEN,  MW_BAND_RED,
+                                   MW_BAND_NIR,  MW_BAND_SWIR16, MW_BAND_SWIR22};
     mask_agreement l8 = {0};
     printf("cloud screen vs Landsat QA_PIXEL (001062, 600 m):\n");
     compare_masks(&ls, &g, mask, lsb, 6, &l8);
@@ -585,7 +583,8 @@ static void brumadinho_mud_flow(void **state)
     assert_true(whole >= cleared);
     assert_true(tu_csv_value(csv, "br-ferro-carvao-valley", "baseline", "veg_cleared_ha") == 0);
     char *prov = tu_path(o1, "provenance.json"), *pt = tu_read(prov, NULL);
-    assert_int_equal(tu_count(pt, "\"mask\": \"screen " MW_SCREEN_VERSION "\""), 4); /* 2 sites x 2 */
+    assert_int_equal(tu_count(pt, "\"mask\": \"screen " MW_SCREEN_VERSION "\""),
+                     4); /* 2 sites x 2 */
     free(pt), free(prov);
     snprintf(cmd, sizeof cmd, "%s run %s/pipelines/brumadinho.yaml -o %s -q --threads 1", MW_CLI,
              MW_SOURCE_DIR, o2);
@@ -674,24 +673,28 @@ static void manifests_as_users_have_them(void **state)
              "sed 's|path: .*|path: %s|; s|\\.\\./aoi|%s/aoi|' %s/pipelines/brumadinho.yaml > %s",
              dir, MW_SOURCE_DIR, MW_SOURCE_DIR, pl);
     assert_int_equal(tu_run(cmd, NULL), 0);
-    snprintf(cmd, sizeof cmd, "%s run %s/pipelines/brumadinho.yaml -o %s -q", MW_CLI,
-             MW_SOURCE_DIR, o1);
+    snprintf(cmd, sizeof cmd, "%s run %s/pipelines/brumadinho.yaml -o %s -q", MW_CLI, MW_SOURCE_DIR,
+             o1);
     assert_int_equal(tu_run(cmd, NULL), 0);
     snprintf(cmd, sizeof cmd, "%s run %s -o %s -q", MW_CLI, pl, o2);
     assert_int_equal(tu_run(cmd, &out), 1); /* the bad manifests are failures */
-    static const char *const said[] = {
-        "missing.scene.yaml:4:8: red: '", "nowhere/B4.tif' is not there",
-        "twice.scene.yaml:5:3: band 'red' is given twice",
-        "two-grids.scene.yaml:5:15: band 'nir' (110x104", "is not on the grid of band 'red'",
-        "broken.scene.yaml:2:7: not valid YAML",
-        "1 scene(s) of", "overlap none of the sites", NULL};
+    static const char *const said[] = {"missing.scene.yaml:4:8: red: '",
+                                       "nowhere/B4.tif' is not there",
+                                       "twice.scene.yaml:5:3: band 'red' is given twice",
+                                       "two-grids.scene.yaml:5:15: band 'nir' (110x104",
+                                       "is not on the grid of band 'red'",
+                                       "broken.scene.yaml:2:7: not valid YAML",
+                                       "1 scene(s) of",
+                                       "overlap none of the sites",
+                                       NULL};
     for (int k = 0; said[k]; k++)
         if (!strstr(out, said[k])) fail_msg("the run does not say '%s':\n%s", said[k], out);
     free(out);
     char *c1 = tu_path(o1, "indicators.csv"), *c2 = tu_path(o2, "indicators.csv");
     assert_true(tu_same_file(c1, c2)); /* the same pixels, the same figures */
     char *pp = tu_path(o2, "provenance.json"), *pt = tu_read(pp, NULL);
-    assert_non_null(strstr(pt, "\"scenes_outside_every_site\": [\n    {\n      \"id\": \"elsewhere\""));
+    assert_non_null(
+        strstr(pt, "\"scenes_outside_every_site\": [\n    {\n      \"id\": \"elsewhere\""));
     assert_non_null(strstr(pt, "scene manifest scale/offset"));
     free(pt), free(pp), free(c1), free(c2), free(pl), free(o1), free(o2), free(dir);
 }
@@ -770,8 +773,8 @@ static void mining_footprint_on_real_imagery(void **state)
         pred1 += bare, tp1 += bare && mined[p];
         pred3 += any, tp3 += any && mined[p];
     }
-    const double prec1 = (double)tp1 / pred1, rec1 = (double)tp1 / pos,
-                 prec3 = (double)tp3 / pred3, rec3 = (double)tp3 / pos;
+    const double prec1 = (double)tp1 / pred1, rec1 = (double)tp1 / pos, prec3 = (double)tp3 / pred3,
+                 rec3 = (double)tp3 / pos;
     printf("mining footprint (Madre de Dios, AMW 2018, %ld px, %.1f %% mined): bare_or_disturbed "
            "precision %.3f recall %.3f; bare, built or water precision %.3f recall %.3f\n",
            valid, 100.0 * pos / valid, prec1, rec1, prec3, rec3);
@@ -782,6 +785,42 @@ static void mining_footprint_on_real_imagery(void **state)
     mw_chip_free(&chip);
     mw_scene_free(&s);
     mw_site_catalog_free(&cat);
+}
+
+/* A manifest's own mask, its values mapped to QA classes: a scene whose mask is all cloud leaves
+ * its period without a composite, and the run names the scene and where its mask came from. */
+static void all_cloud_scene_is_named(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    char *dir = tu_path(g_dir, "allcloud"), cmd[8192], *out;
+    mkdir(dir, 0755);
+    const char *b4 = DATA "/landsat8_c2l2_brumadinho_2019/20190114/"
+                          "LC08_L2SP_218074_20190114_20200829_02_T1_SR_B4.TIF";
+    snprintf(cmd, sizeof cmd, "gdal_translate -q -ot Byte -scale 0 65535 1 1 %s %s/cloud.tif", b4,
+             dir);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    char text[4096], *mp = tu_path(dir, "clouded.scene.yaml");
+    snprintf(text, sizeof text,
+             "datetime: 2019-01-14T12:57:13Z\nsensor: landsat-8\nscale: 2.75e-5\noffset: -0.2\n"
+             "nodata: 0\nbands:\n"
+             "  blue: %.*sB2.TIF\n  green: %.*sB3.TIF\n  red: %s\n  nir: %.*sB5.TIF\n"
+             "  swir16: %.*sB6.TIF\n  swir22: %.*sB7.TIF\n"
+             "mask: {file: cloud.tif, classes: {cloud: [1], nodata: [0]}}\n",
+             (int)strlen(b4) - 6, b4, (int)strlen(b4) - 6, b4, b4, (int)strlen(b4) - 6, b4,
+             (int)strlen(b4) - 6, b4, (int)strlen(b4) - 6, b4);
+    tu_write(mp, text);
+    char *pl = tu_path(g_dir, "allcloud.yaml");
+    snprintf(cmd, sizeof cmd,
+             "sed 's|path: .*|path: %s|; s|\\.\\./aoi|%s/aoi|' %s/pipelines/brumadinho.yaml > %s",
+             dir, MW_SOURCE_DIR, MW_SOURCE_DIR, pl);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s run %s -o %s/allcloud-out -q", MW_CLI, pl, g_dir);
+    assert_int_equal(tu_run(cmd, &out), 1);
+    if (!strstr(out, "none of its 1 scene(s) has a clear pixel over the site (all cloud, shadow "
+                     "or masked: clouded (manifest mask))"))
+        fail_msg("the all-cloud scene is not named:\n%s", out);
+    free(out), free(pl), free(mp), free(dir);
 }
 
 static void landsat_matches_direct_reads(void **state)
@@ -807,7 +846,8 @@ static void landsat_matches_direct_reads(void **state)
     uint8_t *mask = malloc(npix);
     mw_grid_site_mask(&g, &cat.sites[0], mask);
     static const mw_band bands[2] = {MW_BAND_RED, MW_BAND_NIR};
-    mw_ingest_options o = {bands, 2, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0, MW_MASK_AUTO};
+    mw_ingest_options o = {bands, 2, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0,
+                           0,     0, MW_MASK_AUTO};
     mw_chip chip;
     if (mw_chip_ingest(&s, &g, g_dir, &o, mask, &chip) != 0) fail_msg("%s", mw_error_message());
     float *refl = malloc(npix * 2 * sizeof *refl);
@@ -974,6 +1014,7 @@ int main(void)
         cmocka_unit_test(brumadinho_mud_flow),
         cmocka_unit_test(manifests_as_users_have_them),
         cmocka_unit_test(mining_footprint_on_real_imagery),
+        cmocka_unit_test(all_cloud_scene_is_named),
         cmocka_unit_test(ingest_then_run_on_real_series),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -137,7 +137,8 @@ static inline char *tu_browser_dom(const char *html, const char *png)
 
 /* The value of column col in the row of site and period of an indicators-like CSV (quoted
  * cells may hold commas); NaN when absent or empty. */
-static inline double tu_csv_value(const char *path, const char *site, const char *period, const char *col)
+static inline double tu_csv_value(const char *path, const char *site, const char *period,
+                                  const char *col)
 {
     FILE *f = fopen(path, "r");
     if (!f) return NAN;

@@ -11,7 +11,7 @@ BUILD=${FUZZ_BUILD:-build-fuzz}
 OUT=out/fuzz
 DATA=${MW_DATA:-../shared/data}
 CC=clang cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMW_FUZZ=ON >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target fuzz_pipeline fuzz_stac_item fuzz_stac_page fuzz_sites fuzz_landsat_mtl fuzz_safe fuzz_graph >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target fuzz_pipeline fuzz_stac_item fuzz_stac_page fuzz_sites fuzz_landsat_mtl fuzz_safe fuzz_graph fuzz_manifest >/dev/null
 mkdir -p "$OUT/artifacts"
 extra() { # real files for a target, from the shared data, when it is there
     [ -d "$DATA" ] || return 0
@@ -30,7 +30,7 @@ run() {
         -timeout=20 -artifact_prefix="$OUT/artifacts/$t-" "$OUT/corpus/$t" "tests/fuzz/corpus/$t" $(extra "$t") \
         > "$OUT/$t.log" 2>&1 && echo 0 > "$OUT/$t.rc" || echo $? > "$OUT/$t.rc"
 }
-set -- pipeline stac_item stac_page sites landsat_mtl safe graph
+set -- pipeline stac_item stac_page sites landsat_mtl safe graph manifest
 while [ $# -gt 0 ]; do
     run "$1" &
     [ $# -gt 1 ] && { run "$2" & shift; }

@@ -41,8 +41,8 @@ typedef enum mw_screen_param {
     MW_SCREEN_FILL_PERCENTILE, /* of clear land's NIR: the level the flood fill starts from */
     MW_SCREEN_CLOUD_H_MIN_M,   /* cloud heights searched for shadows, metres */
     MW_SCREEN_CLOUD_H_MAX_M,
-    MW_SCREEN_SIMILAR_MIN,     /* a cloud object's shadow: best similarity at least */
-    MW_SCREEN_PFP_ERODE_M,     /* clouds over bright surfaces opened by this radius, metres */
+    MW_SCREEN_SIMILAR_MIN, /* a cloud object's shadow: best similarity at least */
+    MW_SCREEN_PFP_ERODE_M, /* clouds over bright surfaces opened by this radius, metres */
     MW_SCREEN_PARAM_COUNT
 } mw_screen_param;
 
@@ -53,11 +53,11 @@ typedef struct mw_screen_param_info {
 } mw_screen_param_info;
 extern const mw_screen_param_info mw_screen_params[MW_SCREEN_PARAM_COUNT];
 #define MW_SCREEN_CITATION                                                                         \
-    "Zhu Z., Woodcock C.E. (2012) Object-based cloud and cloud shadow detection in Landsat "     \
+    "Zhu Z., Woodcock C.E. (2012) Object-based cloud and cloud shadow detection in Landsat "       \
     "imagery. Remote Sensing of Environment 118, 83-94 (Fmask: potential cloud pixels, eq. 1-7; "  \
-    "cloud probability over land and water, eq. 8-20; potential shadow by flood fill, sect. "     \
-    "3.2); Qiu S., Zhu Z., He B. (2019) Fmask 4.0: Improved cloud and cloud shadow detection in " \
-    "Landsats 4-8 and Sentinel-2 imagery. Remote Sensing of Environment 231, 111205 (brightness " \
+    "cloud probability over land and water, eq. 8-20; potential shadow by flood fill, sect. "      \
+    "3.2); Qiu S., Zhu Z., He B. (2019) Fmask 4.0: Improved cloud and cloud shadow detection in "  \
+    "Landsats 4-8 and Sentinel-2 imagery. Remote Sensing of Environment 231, 111205 (brightness "  \
     "probability from HOT without a thermal band; NDBI in the variability; thresholds)"
 #define MW_SCREEN_VERSION "fmask-spectral-3"
 

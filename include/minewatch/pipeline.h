@@ -56,7 +56,7 @@ typedef struct mw_pipeline {
     uint8_t qa_exclude;        /* mw_qa_flag bits left out of composites */
     uint8_t qa_dilate;         /* mw_qa_flag bits grown by dilate_m */
     double dilate_m;
-    int mask_source;           /* mw_mask_source (minewatch/chip.h): auto, provider or screen */
+    int mask_source; /* mw_mask_source (minewatch/chip.h): auto, provider or screen */
 
     double forest_ndvi_min;    /* composite NDVI at or above this is forest */
     double loss_ndvi_drop_min; /* baseline minus later NDVI must reach this for loss */

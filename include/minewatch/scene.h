@@ -33,14 +33,14 @@ typedef struct mw_scene {
     mw_sensor sensor;
     const char *sensor_code; /* from the sensor table, e.g. "S2"; used in chip names */
     mw_day day;
-    double seconds;      /* of day, UTC */
-    char *datetime;      /* as written in the item */
-    double cloud_cover;  /* percent, NaN if unknown */
-    double sun_azimuth;  /* degrees clockwise from north, at the scene centre */
+    double seconds;       /* of day, UTC */
+    char *datetime;       /* as written in the item */
+    double cloud_cover;   /* percent, NaN if unknown */
+    double sun_azimuth;   /* degrees clockwise from north, at the scene centre */
     double sun_elevation; /* degrees above the horizon; not above 0: unknown */
-    char *baseline;      /* Sentinel-2 processing baseline, "" if unknown or not Sentinel-2 */
-    double bbox[4];      /* lon/lat: west, south, east, north */
-    char *offset_source; /* where scale/offset came from, for provenance */
+    char *baseline;       /* Sentinel-2 processing baseline, "" if unknown or not Sentinel-2 */
+    double bbox[4];       /* lon/lat: west, south, east, north */
+    char *offset_source;  /* where scale/offset came from, for provenance */
     mw_scene_asset bands[MW_BAND_COUNT];
     mw_qa_source qa_source;
     mw_scene_asset qa;     /* SCL, QA_PIXEL or a manifest's mask */
@@ -80,6 +80,8 @@ int mw_safe_read(const char *mtd_msil2a_path, mw_scene *out);
  * class of each of its values, sun angles. Every band must open and share one grid. Errors name
  * manifest:line:col. Returns 0 or -1. */
 int mw_scene_manifest_read(const char *path, mw_scene *out);
+/* The same from the manifest's text in memory; path names it and anchors its file names. */
+int mw_scene_manifest_parse(const char *path, const char *text, size_t len, mw_scene *out);
 void mw_scene_free(mw_scene *s);
 /* Drops scenes whose id was seen before in catalogue order, keeping the first; each dropped one
  * goes to on_dup (its id, the path kept, the path dropped). A scene found twice (two folders, a

@@ -94,9 +94,8 @@ int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiod
     float *nbr0 = malloc(npix * sizeof *nbr0), *nbr = malloc(npix * sizeof *nbr);
     float *dndvi = malloc(npix * sizeof *dndvi);
     int rc = out->per && out->cover && out->ndvi && out->dnbr && out->changed && out->cleared &&
-                     out->first_loss &&
-                     out->lost_by && out->trend_slope && out->trend_p && loss && scratch &&
-                     was_bare && lab && nbr0 && nbr && dndvi
+                     out->first_loss && out->lost_by && out->trend_slope && out->trend_p && loss &&
+                     scratch && was_bare && lab && nbr0 && nbr && dndvi
                  ? 0
                  : mw_error_set(MW_ERR_NOMEM, "change: out of memory for a %dx%d grid", g->width,
                                 g->height);

@@ -9,7 +9,6 @@
 
 #include "core/text.h"
 
-
 int mw_yaml_err_at(const mw_yaml_ctx *c, const yaml_node_t *n, const char *fmt, ...)
 {
     va_list ap;
@@ -38,7 +37,7 @@ yaml_node_t *mw_yaml_map_get(const mw_yaml_ctx *c, yaml_node_t *map, const char 
 
 /* Unknown keys are errors: a typo must not silently fall back to a default. */
 int mw_yaml_check_keys(const mw_yaml_ctx *c, yaml_node_t *map, const char *section,
-                      const char *const *allowed)
+                       const char *const *allowed)
 {
     if (!map || map->type != YAML_MAPPING_NODE)
         return mw_yaml_err_at(c, map, "'%s' must be a mapping of keys to values", section);
@@ -60,15 +59,15 @@ int mw_yaml_check_keys(const mw_yaml_ctx *c, yaml_node_t *map, const char *secti
                 if (*list) strncat(list, ", ", sizeof list - strlen(list) - 1);
                 strncat(list, *a, sizeof list - strlen(list) - 1);
             }
-            return mw_yaml_err_at(c, kn, "unknown key '%s' in '%s' (expected one of: %s)", k ? k : "?",
-                          section, list);
+            return mw_yaml_err_at(c, kn, "unknown key '%s' in '%s' (expected one of: %s)",
+                                  k ? k : "?", section, list);
         }
     }
     return 0;
 }
 
 int mw_yaml_need(const mw_yaml_ctx *c, yaml_node_t *map, const char *key, const char *section,
-                yaml_node_t **out)
+                 yaml_node_t **out)
 {
     *out = mw_yaml_map_get(c, map, key);
     if (!*out) return mw_yaml_err_at(c, map, "'%s' needs '%s'", section, key);
@@ -85,17 +84,17 @@ int mw_yaml_get_str(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, char
 }
 
 int mw_yaml_get_num(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, double lo, double hi,
-                   double *out)
+                    double *out)
 {
     const char *s = mw_yaml_scalar(n);
     char *end = NULL;
     errno = 0;
     double v = s ? strtod(s, &end) : NAN;
     if (!s || end == s || *end || errno || !isfinite(v))
-        return mw_yaml_err_at(c, n, "'%s' must be a number, got '%s'", what, s ? s : "(not a value)");
+        return mw_yaml_err_at(c, n, "'%s' must be a number, got '%s'", what,
+                              s ? s : "(not a value)");
     if (v < lo || v > hi)
         return mw_yaml_err_at(c, n, "'%s' must be between %g and %g, got %g", what, lo, hi, v);
     *out = v;
     return 0;
 }
-

@@ -42,8 +42,7 @@ static json_t *file_stamp(const char *href)
 }
 
 /* Everything the chip's pixels depend on; a chip is reused only if its key matches. */
-static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_options *o,
-                      int screen)
+static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_options *o, int screen)
 {
     json_t *k =
         json_pack("{s:s,s:s,s:s,s:[i,f,f,f,i,i],s:s,s:i,s:f,s:s}", "v", MW_VERSION_STRING, "scene",
@@ -65,9 +64,10 @@ static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_opti
         for (int b = 0; b < MW_BAND_COUNT; b++)
             json_array_append_new(sb, json_pack("[o,i]", file_stamp(sc->bands[b].href),
                                                 sc->bands[b].band > 1 ? sc->bands[b].band : 1));
-        json_object_set_new(k, "mask", json_pack("{s:s,s:o,s:f,s:f}", "screen", MW_SCREEN_VERSION,
-                                                 "bands", sb, "sun_azimuth", sc->sun_azimuth,
-                                                 "sun_elevation", sc->sun_elevation));
+        json_object_set_new(k, "mask",
+                            json_pack("{s:s,s:o,s:f,s:f}", "screen", MW_SCREEN_VERSION, "bands", sb,
+                                      "sun_azimuth", sc->sun_azimuth, "sun_elevation",
+                                      sc->sun_elevation));
     }
     json_object_set_new(k, "qa", file_stamp(screen ? NULL : sc->qa.href));
     if (!screen && sc->qa_lut) { /* a manifest's mask: its class table is part of the pixels */
@@ -239,9 +239,9 @@ static int screen_qa(const mw_scene *sc, const mw_grid *g, const mw_ingest_optio
                                        : sc->sensor == MW_SENSOR_LANDSAT_OLI
                                            ? MW_SCREEN_LAND_MARGIN_L8
                                            : MW_SCREEN_LAND_MARGIN_L47;
-        mw_screen_input in = {bands[0],  bands[1],          bands[2],
-                              bands[3],  bands[4],          bands[5],
-                              g->width,  g->height,         g->res,
+        mw_screen_input in = {bands[0],        bands[1],          bands[2],
+                              bands[3],        bands[4],          bands[5],
+                              g->width,        g->height,         g->res,
                               sc->sun_azimuth, sc->sun_elevation, mw_screen_params[margin].value};
         if (!bands[4] || !bands[5]) in.swir16 = in.swir22 = NULL;
         rc = mw_cloud_screen(&in, qa, &r);
@@ -364,8 +364,8 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
         rc = write_cog(tmp, g, nb, GDT_Float32, refl, names, sc, key, out->mask,
                        out->clear_fraction, out->coverage_fraction);
         if (rc == 0)
-            rc = write_cog(tmpq, g, 1, GDT_Byte, qa, qname, sc, key, out->mask,
-                           out->clear_fraction, out->coverage_fraction);
+            rc = write_cog(tmpq, g, 1, GDT_Byte, qa, qname, sc, key, out->mask, out->clear_fraction,
+                           out->coverage_fraction);
         /* QA first: a chip counts as present only when its reflectance file carries the key. */
         if (rc == 0) rc = mw_commit_path(tmpq, out->qa_path);
         if (rc == 0) rc = mw_commit_path(tmp, out->path);

@@ -37,10 +37,14 @@ static int open_grid(const mw_yaml_ctx *c, yaml_node_t *at, const char *href, in
                               "folder)",
                               what, href);
     CPLErrorReset();
-    GDALDatasetH ds = GDALOpenEx(href, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+    /* as for every scene band: formats that hold pixels and never name other files */
+    static const char *const pixel_formats[] = {"GTiff", "JP2OpenJPEG", NULL};
+    GDALDatasetH ds =
+        GDALOpenEx(href, GDAL_OF_RASTER | GDAL_OF_READONLY, pixel_formats, NULL, NULL);
     if (!ds)
-        return mw_yaml_err_at(c, at, "%s: cannot open '%s' as a raster (%s)", what, href,
-                              *CPLGetLastErrorMsg() ? CPLGetLastErrorMsg() : "unknown format");
+        return mw_yaml_err_at(c, at, "%s: cannot open '%s' as a GeoTIFF or JPEG 2000 raster (%s)",
+                              what, href,
+                              *CPLGetLastErrorMsg() ? CPLGetLastErrorMsg() : "another format");
     int rc = 0;
     if (band < 1) band = 1;
     if (band > GDALGetRasterCount(ds)) {
@@ -176,8 +180,8 @@ static int read_mask(const mw_yaml_ctx *c, yaml_node_t *m, mw_scene *s, yaml_nod
         }
         if (vn->type != YAML_SEQUENCE_NODE)
             return mw_yaml_err_at(c, vn, "mask.classes.%s must be a list of values 0-255", k);
-        for (yaml_node_item_t *it = vn->data.sequence.items.start;
-             it < vn->data.sequence.items.top; it++) {
+        for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top;
+             it++) {
             yaml_node_t *e = yaml_document_get_node(c->doc, *it);
             double v;
             if (mw_yaml_get_num(c, e, "mask class value", 0, 255, &v)) return -1;
@@ -193,9 +197,9 @@ static int read_mask(const mw_yaml_ctx *c, yaml_node_t *m, mw_scene *s, yaml_nod
 
 static int parse(const mw_yaml_ctx *c, yaml_node_t *root, mw_scene *s)
 {
-    static const char *const keys[] = {"id",     "datetime", "sensor", "scale", "offset",
-                                       "nodata", "bands",    "mask",   "sun",   "cloud_cover",
-                                       NULL};
+    static const char *const keys[] = {"id",     "datetime",    "sensor", "scale",
+                                       "offset", "nodata",      "bands",  "mask",
+                                       "sun",    "cloud_cover", NULL};
     if (mw_yaml_check_keys(c, root, "scene manifest", keys)) return -1;
     yaml_node_t *v;
     /* id: given, or the manifest's name */
@@ -231,7 +235,8 @@ static int parse(const mw_yaml_ctx *c, yaml_node_t *root, mw_scene *s)
     s->sensor_code = mw_sensors[si].code;
     s->qa_source = mw_sensors[si].qa;
     double scale = 1, offset = 0, nodata = NAN;
-    if ((v = mw_yaml_map_get(c, root, "scale")) && mw_yaml_get_num(c, v, "scale", -1e9, 1e9, &scale))
+    if ((v = mw_yaml_map_get(c, root, "scale")) &&
+        mw_yaml_get_num(c, v, "scale", -1e9, 1e9, &scale))
         return -1;
     if ((v = mw_yaml_map_get(c, root, "offset")) &&
         mw_yaml_get_num(c, v, "offset", -1e9, 1e9, &offset))
@@ -283,8 +288,7 @@ static int parse(const mw_yaml_ctx *c, yaml_node_t *root, mw_scene *s)
         yaml_node_t *at;
         if ((rc = read_band(c, vn, name, scale, offset, nodata, &s->bands[b], &at))) break;
         double file_nd;
-        if ((rc = open_grid(c, at, s->bands[b].href, s->bands[b].band, name, &g, &file_nd)))
-            break;
+        if ((rc = open_grid(c, at, s->bands[b].href, s->bands[b].band, name, &g, &file_nd))) break;
         if (isnan(s->bands[b].nodata)) s->bands[b].nodata = file_nd;
         if (!first_at) {
             first = g, first_at = at, first_name = name;
@@ -321,22 +325,22 @@ static int parse(const mw_yaml_ctx *c, yaml_node_t *root, mw_scene *s)
     return rc;
 }
 
-int mw_scene_manifest_read(const char *path, mw_scene *out)
+int mw_scene_manifest_parse(const char *path, const char *text, size_t len, mw_scene *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return mw_error_set(MW_ERR_INPUT, "cannot open scene manifest '%s'", path);
+    if (!mw_text_ends_with(path, MANIFEST_SUFFIX))
+        return mw_error_set(MW_ERR_INPUT, "scene manifest '%s' must be named <id>" MANIFEST_SUFFIX,
+                            path);
     yaml_parser_t parser;
     yaml_document_t doc;
     yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     int rc = 0;
     if (!yaml_parser_load(&parser, &doc)) {
         rc = mw_error_set(MW_ERR_INPUT, "%s:%zu:%zu: not valid YAML: %s", path,
                           parser.problem_mark.line + 1, parser.problem_mark.column + 1,
                           parser.problem ? parser.problem : "parse error");
         yaml_parser_delete(&parser);
-        fclose(f);
         return rc;
     }
     mw_yaml_ctx c = {path, &doc};
@@ -345,7 +349,17 @@ int mw_scene_manifest_read(const char *path, mw_scene *out)
     if (rc == 0) out->item_path = mw_text_dup(path);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    fclose(f);
     if (rc) mw_scene_free(out);
+    return rc;
+}
+
+int mw_scene_manifest_read(const char *path, mw_scene *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t len = 0;
+    char *text = mw_text_read_file(path, 1 << 20, "scene manifest", &len);
+    if (!text) return -1;
+    int rc = mw_scene_manifest_parse(path, text, len, out);
+    free(text);
     return rc;
 }

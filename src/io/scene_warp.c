@@ -85,8 +85,8 @@ int mw_warp_to_grid(const mw_scene_asset *asset, const mw_grid *g, const mw_warp
     if (band > GDALGetRasterCount(src)) {
         const int have = GDALGetRasterCount(src);
         GDALClose(src);
-        return mw_error_set(MW_ERR_INPUT, "raster '%s' has %d band(s), not band %d", src_path,
-                            have, band);
+        return mw_error_set(MW_ERR_INPUT, "raster '%s' has %d band(s), not band %d", src_path, have,
+                            band);
     }
     GDALDataType dt = (GDALDataType)spec->gdal_type;
     GDALDatasetH dst = mw_grid_create_dataset(g, "MEM", NULL, 1, dt, NULL);

@@ -31,8 +31,9 @@ const mw_screen_param_info mw_screen_params[MW_SCREEN_PARAM_COUNT] = {
     {"cloud_height_min_m", 200, ZW12 ", sect. 3.3 (range of cloud heights searched)"},
     {"cloud_height_max_m", 12000, ZW12 ", sect. 3.3"},
     {"similar_min", 0.3, ZW12 ", sect. 3.3 (T_similar)"},
-    {"pfp_erode_m", 90, QZH19 " (erosion of clouds over potential false positives, 90 m for "
-                            "Landsat 8 and Sentinel-2)"},
+    {"pfp_erode_m", 90,
+     QZH19 " (erosion of clouds over potential false positives, 90 m for "
+           "Landsat 8 and Sentinel-2)"},
 };
 #define P(k) (mw_screen_params[k].value)
 #define DEG 0.017453292519943295 /* radians */
@@ -94,8 +95,7 @@ static heap_item heap_pop(heap_item *h, size_t *n)
 /* Grayscale hole filling (MATLAB imfill, 8-connected) of nir from the window's edge and its
  * no-data pixels, which stand at the level `edge`: fill = the lowest level at which a pixel
  * connects to the edge. Priority flood (Barnes, Lehman & Mulla 2014). */
-static int flood_fill(const float *nir, const uint8_t *valid, int w, int h, float edge,
-                      float *fill)
+static int flood_fill(const float *nir, const uint8_t *valid, int w, int h, float edge, float *fill)
 {
     const size_t n = (size_t)w * h;
     heap_item *heap = malloc((n + 1) * sizeof *heap);
@@ -203,8 +203,7 @@ int mw_cloud_screen(const mw_screen_input *in, uint8_t *qa, mw_screen_result *re
 {
     memset(res, 0, sizeof *res);
     if (!in->blue || !in->green || !in->red || !in->nir)
-        return mw_error_set(MW_ERR_INPUT,
-                            "cloud screen: needs the blue, green, red and NIR bands");
+        return mw_error_set(MW_ERR_INPUT, "cloud screen: needs the blue, green, red and NIR bands");
     const int w = in->width, h = in->height;
     const size_t n = (size_t)w * h;
     const int reduced = !in->swir16 || !in->swir22;
@@ -234,8 +233,9 @@ int mw_cloud_screen(const mw_screen_input *in, uint8_t *qa, mw_screen_result *re
         const double ndbi = !reduced && s1 + nir != 0 ? (s1 - nir) / (s1 + nir) : 0;
         const double m = (b + g + r) / 3.0;
         const double white = m > 0 ? (fabs(b - m) + fabs(g - m) + fabs(r - m)) / m : 1e9;
-        const int basic = ndvi < P(MW_SCREEN_NDVI_MAX) &&
-                          (reduced || (s2 > P(MW_SCREEN_SWIR2_MIN) && ndsi < P(MW_SCREEN_NDSI_MAX)));
+        const int basic =
+            ndvi < P(MW_SCREEN_NDVI_MAX) &&
+            (reduced || (s2 > P(MW_SCREEN_SWIR2_MIN) && ndsi < P(MW_SCREEN_NDSI_MAX)));
         hotv[p] = (float)(b - 0.5 * r - P(MW_SCREEN_HOT_OFFSET));
         const int b45 = reduced || (s1 > 0 && nir / s1 > P(MW_SCREEN_NIR_SWIR1_MIN));
         pcp[p] = basic && white < P(MW_SCREEN_WHITENESS_MAX) && hotv[p] > 0 && b45;
@@ -283,8 +283,8 @@ int mw_cloud_screen(const mw_screen_input *in, uint8_t *qa, mw_screen_result *re
         nwater ? percentile(pool, nwater, P(MW_SCREEN_LAND_PERCENTILE)) + margin : 0;
     for (size_t p = 0; p < n; p++) {
         if (!valid[p] || !pcp[p]) continue;
-        cloud[p] = water[p] ? hotv[p] > water_threshold
-                            : few_clear || prob[p] > res->land_threshold;
+        cloud[p] =
+            water[p] ? hotv[p] > water_threshold : few_clear || prob[p] > res->land_threshold;
     }
     /* Bright surfaces that pass for cloud (QZH19's potential false positives: NDBI > 0 and >
      * NDVI): their clouds are opened by the erosion radius, so only cloud bodies wider than it
@@ -340,8 +340,6 @@ int mw_cloud_screen(const mw_screen_input *in, uint8_t *qa, mw_screen_result *re
     }
 done:
     free(pcp), free(water), free(valid), free(cloud), free(reach), free(pshadow), free(pfp),
-        free(prob),
-        free(pool),
-        free(fill);
+        free(prob), free(pool), free(fill);
     return rc;
 }

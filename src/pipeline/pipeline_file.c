@@ -23,7 +23,8 @@
 #include "minewatch/qa.h"
 #include "minewatch/warp.h"
 
-static int get_int(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, long lo, long hi, long *out)
+static int get_int(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, long lo, long hi,
+                   long *out)
 {
     double v;
     if (mw_yaml_get_num(c, n, what, (double)lo, (double)hi, &v)) return -1;
@@ -37,7 +38,7 @@ static int get_date(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, mw_d
     const char *s = mw_yaml_scalar(n);
     if (!s || strlen(s) != 10 || mw_day_parse(s, out, NULL) != 0)
         return mw_yaml_err_at(c, n, "'%s' must be a date YYYY-MM-DD, got '%s'", what,
-                      s ? s : "(not a value)");
+                              s ? s : "(not a value)");
     return 0;
 }
 
@@ -70,8 +71,8 @@ static int get_str_list(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, 
     if (!v) return mw_error_set(MW_ERR_NOMEM, "out of memory");
     *out = v; /* owned by the pipeline from here, so an error path frees it */
     for (size_t i = 0; i < cnt; i++)
-        if (mw_yaml_get_str(c, yaml_document_get_node(c->doc, n->data.sequence.items.start[i]), what,
-                    &v[i]))
+        if (mw_yaml_get_str(c, yaml_document_get_node(c->doc, n->data.sequence.items.start[i]),
+                            what, &v[i]))
             return -1;
     return 0;
 }
@@ -88,14 +89,17 @@ static int parse_sites(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
     if (mw_yaml_check_keys(c, n, "sites", keys)) return -1;
     yaml_node_t *v;
     char *cat = NULL;
-    if (mw_yaml_need(c, n, "catalogue", "sites", &v) || mw_yaml_get_str(c, v, "sites.catalogue", &cat)) return -1;
+    if (mw_yaml_need(c, n, "catalogue", "sites", &v) ||
+        mw_yaml_get_str(c, v, "sites.catalogue", &cat))
+        return -1;
     p->catalogue = resolve(p, cat);
     free(cat);
     yaml_node_t *ids = mw_yaml_map_get(c, n, "ids");
     if (!ids) return 0;
     if (need_list(c, ids, "sites.ids")) return -1;
     size_t cnt = (size_t)(ids->data.sequence.items.top - ids->data.sequence.items.start);
-    if (cnt == 0) return mw_yaml_err_at(c, ids, "'sites.ids' is empty; leave it out to take every site");
+    if (cnt == 0)
+        return mw_yaml_err_at(c, ids, "'sites.ids' is empty; leave it out to take every site");
     p->site_ids = calloc(cnt, sizeof *p->site_ids);
     if (!p->site_ids) return mw_error_set(MW_ERR_NOMEM, "out of memory");
     for (yaml_node_item_t *it = ids->data.sequence.items.start; it < ids->data.sequence.items.top;
@@ -162,10 +166,10 @@ static int parse_source(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
                               : ts && strcmp(ts, "stac_api") == 0 ? api_keys
                                                                   : NULL;
     if (keys && mw_yaml_check_keys(c, n,
-                           ts && strcmp(ts, "simulator") == 0 ? "source (type simulator)"
-                           : ts && strcmp(ts, "local") == 0   ? "source (type local)"
-                                                              : "source (type stac_api)",
-                           keys))
+                                   ts && strcmp(ts, "simulator") == 0 ? "source (type simulator)"
+                                   : ts && strcmp(ts, "local") == 0   ? "source (type local)"
+                                                                      : "source (type stac_api)",
+                                   keys))
         return -1;
     yaml_node_t *v;
     if (ts && strcmp(ts, "simulator") == 0) {
@@ -185,22 +189,27 @@ static int parse_source(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
     } else if (ts && strcmp(ts, "local") == 0) {
         p->source_type = MW_SOURCE_LOCAL;
         char *path = NULL;
-        if (mw_yaml_need(c, n, "path", "source", &v) || mw_yaml_get_str(c, v, "source.path", &path)) return -1;
+        if (mw_yaml_need(c, n, "path", "source", &v) || mw_yaml_get_str(c, v, "source.path", &path))
+            return -1;
         p->source_path = resolve(p, path);
         free(path);
         if (parse_network(c, n, p)) return -1;
     } else if (ts && strcmp(ts, "stac_api") == 0) {
         p->source_type = MW_SOURCE_STAC_API;
-        if (mw_yaml_need(c, n, "url", "source", &v) || mw_yaml_get_str(c, v, "source.url", &p->stac_url)) return -1;
-        if (mw_yaml_need(c, n, "collections", "source", &v) || need_list(c, v, "source.collections"))
+        if (mw_yaml_need(c, n, "url", "source", &v) ||
+            mw_yaml_get_str(c, v, "source.url", &p->stac_url))
+            return -1;
+        if (mw_yaml_need(c, n, "collections", "source", &v) ||
+            need_list(c, v, "source.collections"))
             return -1;
         size_t nc = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-        if (nc == 0) return mw_yaml_err_at(c, v, "'source.collections' is empty, e.g. [sentinel-2-l2a]");
+        if (nc == 0)
+            return mw_yaml_err_at(c, v, "'source.collections' is empty, e.g. [sentinel-2-l2a]");
         p->stac_collections = calloc(nc + 1, sizeof *p->stac_collections);
         if (!p->stac_collections) return mw_error_set(MW_ERR_NOMEM, "out of memory");
         for (size_t i = 0; i < nc; i++)
             if (mw_yaml_get_str(c, yaml_document_get_node(c->doc, v->data.sequence.items.start[i]),
-                        "source.collections[]", &p->stac_collections[i]))
+                                "source.collections[]", &p->stac_collections[i]))
                 return -1;
         long l;
         if ((v = mw_yaml_map_get(c, n, "max_cloud_cover")) &&
@@ -254,30 +263,36 @@ static int parse_source(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
             get_bool(c, v, "source.allow_local_assets", &p->allow_local_assets))
             return -1;
     } else {
-        return mw_yaml_err_at(c, t, "'source.type' must be 'simulator', 'local' or 'stac_api', got '%s'",
-                      ts ? ts : "?");
+        return mw_yaml_err_at(c, t,
+                              "'source.type' must be 'simulator', 'local' or 'stac_api', got '%s'",
+                              ts ? ts : "?");
     }
     return 0;
 }
 
-static int parse_period(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, mw_period *out, int named)
+static int parse_period(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, mw_period *out,
+                        int named)
 {
     static const char *const keys_named[] = {"name", "start", "end", NULL};
     static const char *const keys_base[] = {"start", "end", NULL};
     if (mw_yaml_check_keys(c, n, what, named ? keys_named : keys_base)) return -1;
     yaml_node_t *v;
     if (named) {
-        if (mw_yaml_need(c, n, "name", what, &v) || mw_yaml_get_str(c, v, "name", &out->name)) return -1;
+        if (mw_yaml_need(c, n, "name", what, &v) || mw_yaml_get_str(c, v, "name", &out->name))
+            return -1;
         if (strcmp(out->name, "baseline") == 0)
-            return mw_yaml_err_at(c, v, "'baseline' is the name of the baseline period; pick another");
+            return mw_yaml_err_at(c, v,
+                                  "'baseline' is the name of the baseline period; pick another");
         /* Period names become parts of map file names. */
-        if (mw_name_check(out->name, "period name")) return mw_yaml_err_at(c, v, "%s", mw_error_message());
+        if (mw_name_check(out->name, "period name"))
+            return mw_yaml_err_at(c, v, "%s", mw_error_message());
     } else {
         out->name = mw_text_dup("baseline");
     }
     if (mw_yaml_need(c, n, "start", what, &v) || get_date(c, v, "start", &out->start)) return -1;
     if (mw_yaml_need(c, n, "end", what, &v) || get_date(c, v, "end", &out->end)) return -1;
-    if (out->end < out->start) return mw_yaml_err_at(c, v, "period '%s' ends before it starts", out->name);
+    if (out->end < out->start)
+        return mw_yaml_err_at(c, v, "period '%s' ends before it starts", out->name);
     return 0;
 }
 
@@ -293,13 +308,15 @@ static int parse_yearly(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, 
     static const char *const keys[] = {"from", "to", "months", NULL};
     if (mw_yaml_check_keys(c, n, what, keys)) return -1;
     yaml_node_t *v;
-    if (mw_yaml_need(c, n, "from", what, &v) || get_int(c, v, "from", 1900, 2200, &y->from)) return -1;
+    if (mw_yaml_need(c, n, "from", what, &v) || get_int(c, v, "from", 1900, 2200, &y->from))
+        return -1;
     if (mw_yaml_need(c, n, "to", what, &v) || get_int(c, v, "to", y->from, 2200, &y->to)) return -1;
     y->m0 = 1, y->m1 = 12;
     if ((v = mw_yaml_map_get(c, n, "months"))) {
         if (v->type != YAML_SEQUENCE_NODE ||
             v->data.sequence.items.top - v->data.sequence.items.start != 2)
-            return mw_yaml_err_at(c, v, "%s.months must be [first month, last month], e.g. [6, 9]", what);
+            return mw_yaml_err_at(c, v, "%s.months must be [first month, last month], e.g. [6, 9]",
+                                  what);
         if (get_int(c, yaml_document_get_node(c->doc, v->data.sequence.items.start[0]),
                     "first month", 1, 12, &y->m0) ||
             get_int(c, yaml_document_get_node(c->doc, v->data.sequence.items.start[1]),
@@ -307,8 +324,8 @@ static int parse_yearly(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, 
             return -1;
     }
     if (y->to - y->from >= 63)
-        return mw_yaml_err_at(c, n, "%s spans %ld years; at most 63 (a trend takes 64 points)", what,
-                      y->to - y->from + 1);
+        return mw_yaml_err_at(c, n, "%s spans %ld years; at most 63 (a trend takes 64 points)",
+                              what, y->to - y->from + 1);
     return 0;
 }
 
@@ -332,15 +349,16 @@ static int parse_periods(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
                 *yl = mw_yaml_map_get(c, n, "yearly");
     if (yl) { /* the first year is the baseline, each later year a monitoring period */
         if (b || m)
-            return mw_yaml_err_at(c, b ? b : m,
-                          "'periods.yearly' makes the baseline and the monitoring periods; give "
-                          "it alone, or 'monitoring: {yearly: ...}' beside a baseline");
+            return mw_yaml_err_at(
+                c, b ? b : m,
+                "'periods.yearly' makes the baseline and the monitoring periods; give "
+                "it alone, or 'monitoring: {yearly: ...}' beside a baseline");
         yearly y;
         if (parse_yearly(c, yl, "periods.yearly", &y)) return -1;
         if (y.to == y.from)
             return mw_yaml_err_at(c, yl,
-                          "periods.yearly needs two years at least (a baseline and one "
-                          "monitoring year)");
+                                  "periods.yearly needs two years at least (a baseline and one "
+                                  "monitoring year)");
         p->periods = calloc((size_t)(y.to - y.from + 1), sizeof *p->periods);
         if (!p->periods) return mw_error_set(MW_ERR_NOMEM, "out of memory");
         for (long yr = y.from; yr <= y.to; yr++)
@@ -349,7 +367,9 @@ static int parse_periods(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
                 return -1;
         return 0;
     }
-    if (mw_yaml_need(c, n, "baseline", "periods", &b) || mw_yaml_need(c, n, "monitoring", "periods", &m)) return -1;
+    if (mw_yaml_need(c, n, "baseline", "periods", &b) ||
+        mw_yaml_need(c, n, "monitoring", "periods", &m))
+        return -1;
     yaml_node_t *my = m->type == YAML_MAPPING_NODE ? mw_yaml_map_get(c, m, "yearly") : NULL;
     if (my) {
         static const char *const mkeys[] = {"yearly", NULL};
@@ -364,15 +384,16 @@ static int parse_periods(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
             mw_period *q = &p->periods[p->n_periods++];
             if (yearly_period(&y, yr, NULL, q)) return -1;
             if (q->start <= p->periods[0].end)
-                return mw_yaml_err_at(c, my, "monitoring period '%s' must start after the baseline ends",
-                              q->name);
+                return mw_yaml_err_at(
+                    c, my, "monitoring period '%s' must start after the baseline ends", q->name);
         }
         return 0;
     }
     if (m->type != YAML_SEQUENCE_NODE || m->data.sequence.items.top == m->data.sequence.items.start)
-        return mw_yaml_err_at(c, m,
-                      "'periods.monitoring' must be a non-empty list of {name, start, end} or "
-                      "{yearly: {from, to, months}}");
+        return mw_yaml_err_at(
+            c, m,
+            "'periods.monitoring' must be a non-empty list of {name, start, end} or "
+            "{yearly: {from, to, months}}");
     size_t nm = (size_t)(m->data.sequence.items.top - m->data.sequence.items.start);
     p->periods = calloc(nm + 1, sizeof *p->periods);
     if (!p->periods) return mw_error_set(MW_ERR_NOMEM, "out of memory");
@@ -384,14 +405,14 @@ static int parse_periods(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
         mw_period *q = &p->periods[p->n_periods++];
         if (parse_period(c, pn, "periods.monitoring[]", q, 1)) return -1;
         if (q->start <= p->periods[0].end)
-            return mw_yaml_err_at(c, pn, "monitoring period '%s' must start after the baseline ends",
-                          q->name);
+            return mw_yaml_err_at(
+                c, pn, "monitoring period '%s' must start after the baseline ends", q->name);
         for (size_t k = 1; k + 1 < p->n_periods; k++) {
             if (strcmp(p->periods[k].name, q->name) == 0)
                 return mw_yaml_err_at(c, pn, "period name '%s' is used twice", q->name);
             if (q->start <= p->periods[k].end && q->end >= p->periods[k].start)
                 return mw_yaml_err_at(c, pn, "monitoring period '%s' overlaps '%s'", q->name,
-                              p->periods[k].name);
+                                      p->periods[k].name);
         }
     }
     return 0;
@@ -406,12 +427,14 @@ static int parse_grid(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
     if ((v = mw_yaml_map_get(c, n, "pixel_size_m")) &&
         mw_yaml_get_num(c, v, "grid.pixel_size_m", 1, 1000, &p->pixel_size_m))
         return -1;
-    if ((v = mw_yaml_map_get(c, n, "buffer_m")) && mw_yaml_get_num(c, v, "grid.buffer_m", 0, 50000, &p->buffer_m))
+    if ((v = mw_yaml_map_get(c, n, "buffer_m")) &&
+        mw_yaml_get_num(c, v, "grid.buffer_m", 0, 50000, &p->buffer_m))
         return -1;
     if ((v = mw_yaml_map_get(c, n, "origin_m"))) {
         if (need_list(c, v, "grid.origin_m") ||
             v->data.sequence.items.top - v->data.sequence.items.start != 2)
-            return mw_yaml_err_at(c, v, "'grid.origin_m' must be [x, y] in metres, e.g. [499980, 5200020]");
+            return mw_yaml_err_at(
+                c, v, "'grid.origin_m' must be [x, y] in metres, e.g. [499980, 5200020]");
         yaml_node_t *x = yaml_document_get_node(c->doc, v->data.sequence.items.start[0]);
         yaml_node_t *y = yaml_document_get_node(c->doc, v->data.sequence.items.start[1]);
         if (mw_yaml_get_num(c, x, "grid.origin_m[0]", -1e8, 1e8, &p->origin_x) ||
@@ -426,10 +449,11 @@ static int parse_grid(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
                  fabs(OSRGetLinearUnits(srs, NULL) - 1.0) < 1e-9;
         OSRDestroySpatialReference(srs);
         if (!ok)
-            return mw_yaml_err_at(c, v,
-                          "'grid.epsg' %ld is not a projected CRS in metres (leave it out to use "
-                          "each site's UTM zone)",
-                          ep);
+            return mw_yaml_err_at(
+                c, v,
+                "'grid.epsg' %ld is not a projected CRS in metres (leave it out to use "
+                "each site's UTM zone)",
+                ep);
         p->grid_epsg = (int)ep;
     }
     if ((v = mw_yaml_map_get(c, n, "resampling"))) {
@@ -438,8 +462,9 @@ static int parse_grid(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
         for (int i = MW_RESAMPLE_NEAREST; r && i <= MW_RESAMPLE_CUBIC; i++)
             if (strcmp(r, mw_resample_name((mw_resample)i)) == 0) k = i;
         if (k < 0)
-            return mw_yaml_err_at(c, v, "'grid.resampling' must be nearest, bilinear or cubic, got '%s'",
-                          r ? r : "?");
+            return mw_yaml_err_at(c, v,
+                                  "'grid.resampling' must be nearest, bilinear or cubic, got '%s'",
+                                  r ? r : "?");
         p->resampling = k;
     }
     return 0;
@@ -460,8 +485,8 @@ static int qa_bits(const mw_yaml_ctx *c, yaml_node_t *v, const char *what, uint8
                 if (*list) strncat(list, ", ", sizeof list - strlen(list) - 1);
                 strncat(list, mw_qa_flags[i].name, sizeof list - strlen(list) - 1);
             }
-            return mw_yaml_err_at(c, in, "unknown QA class '%s' in %s (known: %s)", s ? s : "?", what,
-                          list);
+            return mw_yaml_err_at(c, in, "unknown QA class '%s' in %s (known: %s)", s ? s : "?",
+                                  what, list);
         }
         *out |= (uint8_t)bit;
     }
@@ -479,17 +504,20 @@ static int parse_mask(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
         for (int k = 0; k < 3 && s; k++)
             if (!strcmp(s, mw_mask_source_names[k])) found = k;
         if (found < 0)
-            return mw_yaml_err_at(c, v,
-                          "mask.source must be auto (the scene's own mask, else the built-in "
-                          "screen), provider (the scene's own only) or screen");
+            return mw_yaml_err_at(
+                c, v,
+                "mask.source must be auto (the scene's own mask, else the built-in "
+                "screen), provider (the scene's own only) or screen");
         p->mask_source = found;
     }
     if ((v = mw_yaml_map_get(c, n, "exclude"))) {
         if (qa_bits(c, v, "mask.exclude", &p->qa_exclude)) return -1;
         p->qa_exclude |= MW_QA_NODATA; /* no-data is never composited */
     }
-    if ((v = mw_yaml_map_get(c, n, "dilate")) && qa_bits(c, v, "mask.dilate", &p->qa_dilate)) return -1;
-    if ((v = mw_yaml_map_get(c, n, "dilate_m")) && mw_yaml_get_num(c, v, "mask.dilate_m", 0, 5000, &p->dilate_m))
+    if ((v = mw_yaml_map_get(c, n, "dilate")) && qa_bits(c, v, "mask.dilate", &p->qa_dilate))
+        return -1;
+    if ((v = mw_yaml_map_get(c, n, "dilate_m")) &&
+        mw_yaml_get_num(c, v, "mask.dilate_m", 0, 5000, &p->dilate_m))
         return -1;
     return 0;
 }
@@ -530,8 +558,9 @@ static int parse_thresholds(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p
         mw_yaml_get_num(c, v, "thresholds.built_iron_ratio_max", 0, 100, &p->built_iron_ratio_max))
         return -1;
     if (p->veg_ndvi_min > p->forest_ndvi_min)
-        return mw_yaml_err_at(c, n, "thresholds.veg_ndvi_min (%g) must not exceed forest_ndvi_min (%g)",
-                      p->veg_ndvi_min, p->forest_ndvi_min);
+        return mw_yaml_err_at(c, n,
+                              "thresholds.veg_ndvi_min (%g) must not exceed forest_ndvi_min (%g)",
+                              p->veg_ndvi_min, p->forest_ndvi_min);
     return 0;
 }
 
@@ -561,7 +590,8 @@ static int parse_baseline_forest(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeli
     if (mw_yaml_check_keys(c, n, "baseline_forest", keys)) return -1;
     yaml_node_t *v;
     char *s = NULL;
-    if (mw_yaml_need(c, n, "path", "baseline_forest", &v) || mw_yaml_get_str(c, v, "baseline_forest.path", &s))
+    if (mw_yaml_need(c, n, "path", "baseline_forest", &v) ||
+        mw_yaml_get_str(c, v, "baseline_forest.path", &s))
         return -1;
     p->baseline_forest = resolve(p, s);
     free(s);
@@ -612,7 +642,8 @@ static int parse_protected_areas(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeli
     if (mw_yaml_check_keys(c, n, "protected_areas", keys)) return -1;
     yaml_node_t *v;
     char *s = NULL;
-    if (mw_yaml_need(c, n, "path", "protected_areas", &v) || mw_yaml_get_str(c, v, "protected_areas.path", &s))
+    if (mw_yaml_need(c, n, "path", "protected_areas", &v) ||
+        mw_yaml_get_str(c, v, "protected_areas.path", &s))
         return -1;
     p->pa_path = resolve(p, s);
     free(s);
@@ -636,15 +667,16 @@ static int parse_bands(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
         const mw_band_info *b = s ? mw_band_by_name(s) : NULL;
         if (!b)
             return mw_yaml_err_at(c, in,
-                          "unknown band '%s' (harmonised names: blue, green, red, nir, "
-                          "nir08, swir16, swir22)",
-                          s ? s : "?");
+                                  "unknown band '%s' (harmonised names: blue, green, red, nir, "
+                                  "nir08, swir16, swir22)",
+                                  s ? s : "?");
         if (have & (1 << b->band)) return mw_yaml_err_at(c, in, "band '%s' is listed twice", s);
         have |= 1 << b->band;
         p->bands[nb++] = b->band;
     }
     if (!(have & (1 << MW_BAND_RED)) || !(have & (1 << MW_BAND_NIR)))
-        return mw_yaml_err_at(c, n, "bands must include red and nir (NDVI, forest and loss need them)");
+        return mw_yaml_err_at(c, n,
+                              "bands must include red and nir (NDVI, forest and loss need them)");
     p->nbands = nb;
     return 0;
 }
@@ -654,7 +686,8 @@ static int parse_coregistration(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipelin
     static const char *const keys[] = {"enabled", "min_snr", "max_shift_px", NULL};
     if (mw_yaml_check_keys(c, n, "coregistration", keys)) return -1;
     yaml_node_t *v;
-    if ((v = mw_yaml_map_get(c, n, "enabled")) && get_bool(c, v, "coregistration.enabled", &p->coregister))
+    if ((v = mw_yaml_map_get(c, n, "enabled")) &&
+        get_bool(c, v, "coregistration.enabled", &p->coregister))
         return -1;
     if ((v = mw_yaml_map_get(c, n, "min_snr")) &&
         mw_yaml_get_num(c, v, "coregistration.min_snr", 1, 1e6, &p->coreg_min_snr))
@@ -705,7 +738,7 @@ static int parse_outputs(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
                 p->write_maps = true;
             else
                 return mw_yaml_err_at(c, in, "unknown output format '%s' (known: gpkg, csv, maps)",
-                              s ? s : "?");
+                                      s ? s : "?");
         }
     }
     if ((v = mw_yaml_map_get(c, n, "datacube"))) {
@@ -769,9 +802,12 @@ static int parse_root(const mw_yaml_ctx *c, yaml_node_t *root, mw_pipeline *p)
         NULL};
     if (mw_yaml_check_keys(c, root, "top level", keys)) return -1;
     yaml_node_t *v;
-    if (mw_yaml_need(c, root, "name", "the pipeline", &v) || mw_yaml_get_str(c, v, "name", &p->name)) return -1;
+    if (mw_yaml_need(c, root, "name", "the pipeline", &v) ||
+        mw_yaml_get_str(c, v, "name", &p->name))
+        return -1;
     /* The name chooses the default output folder, out/<name>. */
-    if (mw_name_check(p->name, "pipeline name")) return mw_yaml_err_at(c, v, "%s", mw_error_message());
+    if (mw_name_check(p->name, "pipeline name"))
+        return mw_yaml_err_at(c, v, "%s", mw_error_message());
     if (mw_yaml_need(c, root, "sites", "the pipeline", &v) || parse_sites(c, v, p)) return -1;
     if (mw_yaml_need(c, root, "source", "the pipeline", &v) || parse_source(c, v, p)) return -1;
     if (mw_yaml_need(c, root, "periods", "the pipeline", &v) || parse_periods(c, v, p)) return -1;
@@ -780,12 +816,16 @@ static int parse_root(const mw_yaml_ctx *c, yaml_node_t *root, mw_pipeline *p)
     if ((v = mw_yaml_map_get(c, root, "composite")) && parse_composite(c, v, p)) return -1;
     if ((v = mw_yaml_map_get(c, root, "thresholds")) && parse_thresholds(c, v, p)) return -1;
     if ((v = mw_yaml_map_get(c, root, "outputs")) && parse_outputs(c, v, p)) return -1;
-    if ((v = mw_yaml_map_get(c, root, "coregistration")) && parse_coregistration(c, v, p)) return -1;
+    if ((v = mw_yaml_map_get(c, root, "coregistration")) && parse_coregistration(c, v, p))
+        return -1;
     if ((v = mw_yaml_map_get(c, root, "change")) && parse_change(c, v, p)) return -1;
     if ((v = mw_yaml_map_get(c, root, "bands")) && parse_bands(c, v, p)) return -1;
-    if ((v = mw_yaml_map_get(c, root, "baseline_forest")) && parse_baseline_forest(c, v, p)) return -1;
-    if ((v = mw_yaml_map_get(c, root, "reference_forest")) && parse_reference_forest(c, v, p)) return -1;
-    if ((v = mw_yaml_map_get(c, root, "protected_areas")) && parse_protected_areas(c, v, p)) return -1;
+    if ((v = mw_yaml_map_get(c, root, "baseline_forest")) && parse_baseline_forest(c, v, p))
+        return -1;
+    if ((v = mw_yaml_map_get(c, root, "reference_forest")) && parse_reference_forest(c, v, p))
+        return -1;
+    if ((v = mw_yaml_map_get(c, root, "protected_areas")) && parse_protected_areas(c, v, p))
+        return -1;
     return 0;
 }
 

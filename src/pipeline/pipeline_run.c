@@ -524,8 +524,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     for (size_t i = 0; i < npix; i++)
         inside += mask[i];
     const mw_ingest_options io = {
-        p->bands,   p->nbands, p->resampling, p->qa_exclude, p->qa_dilate,
-        p->dilate_m, 0,        0,             p->mask_source};
+        p->bands, p->nbands, p->resampling, p->qa_exclude, p->qa_dilate, p->dilate_m,
+        0,        0,         p->mask_source};
     for (size_t k = 0; k < np; k++) {
         rows[k].area_ha = area_ha;
         ingest_period(sc, site, k, &g, site_bbox, mask, site_dir, &io, &ps[k], jperiods,
@@ -610,12 +610,19 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
             for (size_t i = 0; i < npix; i++)
                 if (mask[i]) clear_obs += nclear[i], valid += nclear[i] > 0;
             r->clear_fraction = inside ? (double)clear_obs / ((double)nok * (double)inside) : NAN;
-            if (valid == 0)
+            if (valid == 0) {
+                /* name the scenes and where their masks came from: the user checks them */
+                char names[512] = "";
+                for (size_t i = 0; i < nok && strlen(names) + 8 < sizeof names; i++)
+                    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s (%s)",
+                             i ? ", " : "", ps[k].c[i].scene->id,
+                             ps[k].c[i].chip.mask ? ps[k].c[i].chip.mask : "?");
                 mw_report_add(sc->rep, site->id, "", "composite",
                               "period '%s' (%s to %s): none of its %zu scene(s) has a clear pixel "
-                              "over the site (all cloud, shadow or masked); its land-cover and "
-                              "change figures are left empty. Add scenes or widen the period",
-                              per->name, sd, ed, nok);
+                              "over the site (all cloud, shadow or masked: %s); its land-cover "
+                              "and change figures are left empty. Add scenes or widen the period",
+                              per->name, sd, ed, nok, names);
+            }
             if (p->write_maps && sc->maps_dir)
                 write_composite_maps(sc, site, per, &g, band, nclear, taken);
             for (int b = 0; b < p->nbands; b++)
@@ -814,11 +821,10 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         json_t *outside = json_array();
         for (size_t i = 0; sc.over_any && i < scenes.n; i++)
             if (!sc.over_any[i])
-                json_array_append_new(outside,
-                                      json_pack("{s:s,s:s}", "id", scenes.scenes[i].id, "item",
-                                                scenes.scenes[i].item_path
-                                                    ? scenes.scenes[i].item_path
-                                                    : ""));
+                json_array_append_new(
+                    outside,
+                    json_pack("{s:s,s:s}", "id", scenes.scenes[i].id, "item",
+                              scenes.scenes[i].item_path ? scenes.scenes[i].item_path : ""));
         res->scenes_outside = (long)json_array_size(outside);
         json_object_set_new(prov, "scenes_outside_every_site", outside);
         free(sc.over_any);
