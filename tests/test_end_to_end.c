@@ -28,7 +28,7 @@ static char *g_dir;
     "  monitoring:\n"                                                                              \
     "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n"                                 \
     "grid: {pixel_size_m: 10, buffer_m: 300}\n"                                                    \
-    "outputs: {formats: [gpkg, csv, maps]}\n"
+    "outputs: {formats: [gpkg, csv, maps, report]}\n"
 
 static char *write_pipeline(const char *name, const char *source, const char *catalogue)
 {
@@ -192,6 +192,48 @@ static void run_recovers_truth(void **state)
     json_decref(prov);
     free(pp);
     free(pl);
+    /* The report, opened by a real browser: per site the three pictures (each a PNG GDAL reads),
+     * the charts, the indicator and scene tables; the methods; a drawn page. */
+    char *hp = tu_path(g_out1, "report.html"), *png = tu_path(g_out1, "report-shot.png");
+    char *dom = tu_browser_dom(hp, png);
+    if (!dom) fail_msg("headless Chromium could not render %s", hp);
+    static const char *const sites[2] = {"cd-kamoto", "id-imip-morowali"};
+    for (int s = 0; s < 2; s++) {
+        static const char *const pics[3] = {"before", "after", "changes"};
+        char want[256];
+        for (int k = 0; k < 3; k++) {
+            snprintf(want, sizeof want, "<img src=\"report/%s_%s.png\"", sites[s], pics[k]);
+            if (!strstr(dom, want)) fail_msg("the report has no %s", want);
+            snprintf(want, sizeof want, "report/%s_%s.png", sites[s], pics[k]);
+            char *ip = tu_path(g_out1, want);
+            GDALDatasetH im = GDALOpen(ip, GA_ReadOnly);
+            if (!im) fail_msg("%s is not a picture GDAL reads", ip);
+            assert_string_equal(GDALGetDriverShortName(GDALGetDatasetDriver(im)), "PNG");
+            assert_int_equal(GDALGetRasterCount(im), 3);
+            GDALClose(im);
+            free(ip);
+        }
+        snprintf(want, sizeof want, "id=\"indicators-%s\"", sites[s]);
+        assert_non_null(strstr(dom, want));
+        snprintf(want, sizeof want, "id=\"scenes-%s\"", sites[s]);
+        assert_non_null(strstr(dom, want));
+        snprintf(want, sizeof want, "<svg class=\"chart\" id=\"chart-%s-", sites[s]);
+        assert_true(tu_count(dom, want) >= 4); /* NDVI, forest, loss, cleared at least */
+        snprintf(want, sizeof want, "<td>S2SIM_%s_", sites[s]);
+        assert_int_equal(tu_count(dom, want), 10); /* 5 scenes in each of 2 periods */
+    }
+    assert_non_null(strstr(dom, "id=\"methods-table\""));
+    assert_true(tu_count(dom, "Hansen et al. 2013") >= 1);
+    assert_null(strstr(dom, "<script"));
+    GDALDatasetH shot = GDALOpen(png, GA_ReadOnly);
+    assert_non_null(shot);
+    double smin, smax, smean, sdev;
+    assert_int_equal(GDALComputeRasterStatistics(GDALGetRasterBand(shot, 1), 0, &smin, &smax,
+                                                 &smean, &sdev, NULL, NULL),
+                     CE_None);
+    assert_true(smin < 60 && smax > 240 && sdev > 10);
+    GDALClose(shot);
+    free(dom), free(hp), free(png);
 }
 
 static void compare_outputs(const char *a, const char *b, const char *s1, const char *s2)

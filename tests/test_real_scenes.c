@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <gdal.h>
+#include <jansson.h>
 #include <gdal_alg.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
@@ -586,9 +587,27 @@ static void brumadinho_mud_flow(void **state)
     assert_int_equal(tu_count(pt, "\"mask\": \"screen " MW_SCREEN_VERSION "\""),
                      4); /* 2 sites x 2 */
     free(pt), free(prov);
-    snprintf(cmd, sizeof cmd, "%s run %s/pipelines/brumadinho.yaml -o %s -q --threads 1", MW_CLI,
-             MW_SOURCE_DIR, o2);
-    assert_int_equal(tu_run(cmd, NULL), 0);
+    /* without a terminal: one timed line per stage and site; --log: the same as JSON lines */
+    char *log = tu_path(g_dir, "bru.jsonl");
+    snprintf(cmd, sizeof cmd, "%s run %s/pipelines/brumadinho.yaml -o %s --threads 1 --log %s",
+             MW_CLI, MW_SOURCE_DIR, o2, log);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_non_null(strstr(out, "Z minewatch: site br-ferro-carvao-valley: period after: 1 "
+                                "scene(s) ingested, 0 failed\n"));
+    assert_true(tu_count(out, "Z minewatch: site ") >= 8);
+    free(out);
+    char *lt = tu_read(log, NULL);
+    assert_non_null(lt);
+    int lines = 0;
+    for (char *line = strtok(lt, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+        json_t *j = json_loads(line, 0, NULL);
+        if (!j || !json_is_string(json_object_get(j, "time")) ||
+            !json_is_string(json_object_get(j, "message")))
+            fail_msg("not a JSON log line: %s", line);
+        json_decref(j);
+    }
+    assert_true(lines >= 10);
+    free(lt), free(log);
     char *csv2 = tu_path(o2, "indicators.csv");
     assert_true(tu_same_file(csv, csv2));
     char *m1 = tu_path(o1, "maps/br-ferro-carvao-valley_veg_cleared_after.tif"),

@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
 #include <gdal.h>
+#include <jansson.h>
 #include <omp.h>
 
 #include "core/atomic_file.h"
@@ -47,6 +49,7 @@ typedef struct cli {
     long long seed;
     int have_seed;
     int tty;
+    FILE *log_file; /* --log FILE: every message as a JSON line */
     char *command_line;
     /* graph */
     const char *indicators, *period, *remove, *evidence;
@@ -86,6 +89,9 @@ static const char *const usage_main =
     "  -h, --help          show help (also 'minewatch <command> --help')\n"
     "      --version       print the version and the library versions\n"
     "  -q, --quiet         no progress and no informational messages\n"
+    "      --log FILE      also append every message, with its time and level, to FILE as JSON\n"
+    "                      lines (for schedulers; without a terminal, messages go to stderr\n"
+    "                      one per line with their UTC time)\n"
     "      --threads N     worker threads (default: all cores); results do not depend on it\n"
     "      --mem MB        memory budget for raster work (default 1024)\n"
     "\n"
@@ -227,13 +233,35 @@ static const char *const usage_graph =
 static const char *const usage_indices = "usage: minewatch indices\n\nLists the spectral index "
                                          "registry: name, formula, bands and citation.\n";
 
+static void utc_now(char buf[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* On a terminal: messages between progress lines. Without one (a scheduled job): every stage
+ * and site on its own line with its time, so the job leaves a record. --log: JSON lines too. */
 static void log_sink(mw_log_level lv, const char *msg, void *user)
 {
     const cli *c = user;
-    if (lv == MW_LOG_DEBUG) return;
-    if (lv == MW_LOG_INFO && (c->quiet || !c->tty)) return;
-    if (c->tty && !c->quiet) fputs("\r\033[K", stderr);
-    fprintf(stderr, "minewatch: %s%s\n", lv >= MW_LOG_WARN ? "warning: " : "", msg);
+    static const char *const level[] = {"debug", "info", "warning", "error"};
+    char now[32];
+    utc_now(now);
+    if (c->log_file && lv != MW_LOG_DEBUG) {
+        json_t *j = json_pack("{s:s,s:s,s:s}", "time", now, "level", level[lv], "message", msg);
+        char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        if (line) fprintf(c->log_file, "%s\n", line), fflush(c->log_file);
+        free(line);
+        json_decref(j);
+    }
+    if (lv == MW_LOG_DEBUG || (lv == MW_LOG_INFO && c->quiet)) return;
+    if (c->tty)
+        fprintf(stderr, "%sminewatch: %s%s\n", c->quiet ? "" : "\r\033[K",
+                lv >= MW_LOG_WARN ? "warning: " : "", msg);
+    else
+        fprintf(stderr, "%s minewatch: %s%s\n", now, lv >= MW_LOG_WARN ? "warning: " : "", msg);
 }
 
 static void progress_sink(const char *stage, long done, long total, void *user)
@@ -652,11 +680,13 @@ static int run_main(cli *cp, int argc, char **argv)
         O_EXPOSURE,
         O_REMOVE,
         O_EVIDENCE,
+        O_LOG,
         O_BAND0 /* + mw_band */
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"version", no_argument, 0, O_VERSION},
                                          {"quiet", no_argument, 0, 'q'},
+                                         {"log", required_argument, 0, O_LOG},
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"mem", required_argument, 0, O_MEM},
                                          {"chunk-rows", required_argument, 0, O_CHUNK},
@@ -696,6 +726,15 @@ static int run_main(cli *cp, int argc, char **argv)
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":hqo:", opts, NULL)) != -1) {
         switch (ch) {
+        case O_LOG:
+            if (c.log_file) fclose(c.log_file);
+            cp->log_file = c.log_file = fopen(optarg, "a"); /* main closes it */
+            if (!c.log_file) {
+                fprintf(stderr, "minewatch: error: cannot open the log file '%s' to append\n",
+                        optarg);
+                return EXIT_BAD_INPUT;
+            }
+            break;
         case 'h':
             c.help = 1;
             break;
@@ -883,5 +922,6 @@ int main(int argc, char **argv)
     c.command_line = join_args(argc, argv);
     int rc = run_main(&c, argc, argv);
     free(c.command_line); /* every exit path comes through here */
+    if (c.log_file) fclose(c.log_file);
     return rc;
 }

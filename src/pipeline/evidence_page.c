@@ -8,6 +8,7 @@
 
 #include "minewatch/error.h"
 #include "pipeline/evidence_page.h"
+#include "pipeline/html_page.h"
 
 /* The regulations and methods the page cites, one line each. */
 static const char *const citations[] = {
@@ -23,124 +24,20 @@ static const char *const citations[] = {
     "chains. Environmental Research Letters 11, 035015 (attribution by sourcing share, Trase)",
     NULL};
 
-static void esc(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-    }
-}
-
-static const char *str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
-static double number(const json_t *v)
-{
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-/* A figure for reading: four significant digits, thousands apart; an en dash when not measured. */
-static void num(FILE *f, double v)
-{
-    if (!isfinite(v)) {
-        fputs("&ndash;", f);
-        return;
-    }
-    char buf[64];
-    if (fabs(v) >= 1e4 && fabs(v) < 1e15) {
-        snprintf(buf, sizeof buf, "%.0f", v);
-        const char *d = buf + (*buf == '-');
-        size_t len = strlen(d);
-        if (d != buf) fputc('-', f);
-        for (size_t i = 0; i < len; i++) {
-            if (i && (len - i) % 3 == 0) fputs("&#8239;", f); /* narrow no-break space */
-            fputc(d[i], f);
-        }
-        return;
-    }
-    snprintf(buf, sizeof buf, "%.4g", v);
-    fputs(buf, f);
-}
-
-static void percent(FILE *f, double v)
-{
-    if (!isfinite(v))
-        fputs("&ndash;", f);
-    else
-        fprintf(f, "%.1f&nbsp;%%", 100 * v);
-}
-
 /* "value (low to high)" from a [low, value, high] array; the bounds only where they differ. */
 static void triple(FILE *f, const json_t *a)
 {
-    double lo = number(json_array_get(a, 0)), v = number(json_array_get(a, 1)),
-           hi = number(json_array_get(a, 2));
-    num(f, v);
+    double lo = mw_html_number(json_array_get(a, 0)), v = mw_html_number(json_array_get(a, 1)),
+           hi = mw_html_number(json_array_get(a, 2));
+    mw_html_num(f, v);
     if (isfinite(v) && isfinite(lo) && isfinite(hi) && (lo != v || hi != v)) {
         fputs(" <span class=\"bounds\">(", f);
-        num(f, lo);
+        mw_html_num(f, lo);
         fputs(" to ", f);
-        num(f, hi);
+        mw_html_num(f, hi);
         fputs(")</span>", f);
     }
 }
-
-static void td_text(FILE *f, const char *s)
-{
-    fputs("<td>", f);
-    esc(f, s);
-    fputs("</td>", f);
-}
-
-static void td_num(FILE *f, double v)
-{
-    fputs("<td class=\"n\">", f);
-    num(f, v);
-    fputs("</td>", f);
-}
-
-static void head_row(FILE *f, const char *const *cols)
-{
-    fputs("<thead><tr>", f);
-    for (int i = 0; cols[i]; i++)
-        fprintf(f, "<th>%s</th>", cols[i]);
-    fputs("</tr></thead>\n<tbody>\n", f);
-}
-
-static const char style[] =
-    "body{font:14px/1.45 'DejaVu Sans',Arial,sans-serif;color:#1d2329;margin:0 auto;"
-    "max-width:1180px;padding:0 24px 48px}\n"
-    "header{border-bottom:3px solid #2f5d50;padding:18px 0 8px;margin-bottom:8px}\n"
-    "h1{font-size:24px;margin:0}h2{font-size:18px;margin:28px 0 6px;color:#2f5d50}\n"
-    ".sub{color:#4a555f;margin:4px 0}\n"
-    "table{border-collapse:collapse;margin:8px 0 4px;font-size:13px}\n"
-    "th,td{border:1px solid #c9d1d6;padding:3px 7px;vertical-align:top;text-align:left}\n"
-    "th{background:#eef2f0}td.n{text-align:right;white-space:nowrap}\n"
-    ".bounds{color:#5f6b74;font-size:12px}.src{font-size:12px;color:#3c4650;max-width:420px}\n"
-    ".verdict{display:inline-block;padding:2px 8px;border-radius:3px;font-weight:bold}\n"
-    ".yes{background:#d7eadf;color:#1e5a35}.no{background:#ececec;color:#4a4a4a}\n"
-    ".note{color:#3c4650}code{font-size:12px}\n"
-    "@media print{section{page-break-inside:avoid}}\n";
 
 /* Columns by depth from the chain's sources, so that flows run left to right. */
 #define DRAW_MAX_NODES 200
@@ -149,7 +46,7 @@ static long node_index(const json_t *nodes, const char *id)
 {
     size_t i;
     json_t *n;
-    json_array_foreach(nodes, i, n) if (!strcmp(str(n, "id"), id)) return (long)i;
+    json_array_foreach(nodes, i, n) if (!strcmp(mw_html_str(n, "id"), id)) return (long)i;
     return -1;
 }
 
@@ -173,8 +70,9 @@ static void chain_svg(FILE *f, const json_t *nodes, const json_t *edges, const c
     double tmax = 0;
     for (size_t e = 0; e < ne; e++) {
         const json_t *ed = json_array_get(edges, e);
-        from[e] = node_index(nodes, str(ed, "from")), to[e] = node_index(nodes, str(ed, "to"));
-        tmax = fmax(tmax, number(json_object_get(ed, "tonnes")));
+        from[e] = node_index(nodes, mw_html_str(ed, "from")),
+        to[e] = node_index(nodes, mw_html_str(ed, "to"));
+        tmax = fmax(tmax, mw_html_number(json_object_get(ed, "tonnes")));
     }
     /* the longest path from a source: the graph has no cycle, so nn passes settle it */
     for (size_t pass = 0, changed = 1; changed && pass < nn; pass++) {
@@ -212,9 +110,9 @@ static void chain_svg(FILE *f, const json_t *nodes, const json_t *edges, const c
         const json_t *ed = json_array_get(edges, e);
         const double x1 = left + depth[from[e]] * cw + bw, y1 = top + row[from[e]] * rh + bh / 2.0;
         const double x2 = left + depth[to[e]] * cw, y2 = top + row[to[e]] * rh + bh / 2.0;
-        const double t = number(json_object_get(ed, "tonnes"));
+        const double t = mw_html_number(json_object_get(ed, "tonnes"));
         const double w = 1.5 + (tmax > 0 && t > 0 ? 8 * sqrt(t / tmax) : 0);
-        const char *basis = str(ed, "basis");
+        const char *basis = mw_html_str(ed, "basis");
         const char *colour = !strcmp(basis, "reported")    ? "#2f5d50"
                              : !strcmp(basis, "derived")   ? "#3f7fbf"
                              : !strcmp(basis, "estimated") ? "#d08a2e"
@@ -228,33 +126,33 @@ static void chain_svg(FILE *f, const json_t *nodes, const json_t *edges, const c
             "<path class=\"flow\" d=\"M%.1f %.1f C%.1f %.1f %.1f %.1f %.1f %.1f\" fill=\"none\" "
             "stroke=\"%s\" stroke-opacity=\"0.8\" stroke-width=\"%.1f\"%s><title>",
             x1, y1, x1 + 30, y1, x2 - 30, y2, x2, y2, colour, w, dash);
-        esc(f, str(ed, "from"));
+        mw_html_esc(f, mw_html_str(ed, "from"));
         fputs(" to ", f);
-        esc(f, str(ed, "to"));
+        mw_html_esc(f, mw_html_str(ed, "to"));
         fputs(": ", f);
-        num(f, t);
+        mw_html_num(f, t);
         fputs(" t of ", f);
-        esc(f, str(ed, "product"));
+        mw_html_esc(f, mw_html_str(ed, "product"));
         fprintf(f, " (%s)</title></path>\n", basis);
     }
     for (size_t i = 0; i < nn; i++) {
         const json_t *n = json_array_get(nodes, i);
         const int x = left + depth[i] * cw, y = top + row[i] * rh;
-        const int is_buyer = !strcmp(str(n, "id"), buyer);
+        const int is_buyer = !strcmp(mw_html_str(n, "id"), buyer);
         fprintf(f,
                 "<g class=\"node\"><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"4\" "
                 "fill=\"%s\" stroke=\"#2f5d50\"/><text x=\"%d\" y=\"%d\" font-size=\"12\" "
                 "font-weight=\"bold\" fill=\"#1d2329\">",
                 x, y, bw, bh, is_buyer ? "#d7eadf" : "#ffffff", x + 7, y + 18);
         char label[25];
-        snprintf(label, sizeof label, "%s", str(n, "id"));
-        esc(f, label);
+        snprintf(label, sizeof label, "%s", mw_html_str(n, "id"));
+        mw_html_esc(f, label);
         fprintf(f, "</text><text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#4a555f\">", x + 7,
                 y + 35);
-        esc(f, str(n, "stage"));
-        if (*str(n, "country")) {
+        mw_html_esc(f, mw_html_str(n, "stage"));
+        if (*mw_html_str(n, "country")) {
             fputs(" &#183; ", f);
-            esc(f, str(n, "country"));
+            mw_html_esc(f, mw_html_str(n, "country"));
         }
         if (json_array_size(json_object_get(n, "sites")))
             fprintf(f, " &#183; %zu site%s", json_array_size(json_object_get(n, "sites")),
@@ -274,8 +172,8 @@ static void sites_svg(FILE *f, const json_t *sites)
     for (size_t s = 0; s < ns; s++) {
         const json_t *a = json_object_get(json_array_get(sites, s), "forest_loss_ha");
         for (size_t j = 0; j < 3; j++)
-            if (isfinite(number(json_array_get(a, j))))
-                vmax = fmax(vmax, number(json_array_get(a, j))), any = 1;
+            if (isfinite(mw_html_number(json_array_get(a, j))))
+                vmax = fmax(vmax, mw_html_number(json_array_get(a, j))), any = 1;
     }
     if (!any) {
         fputs(
@@ -297,12 +195,13 @@ static void sites_svg(FILE *f, const json_t *sites)
     for (size_t s = 0; s < ns; s++) {
         const json_t *js = json_array_get(sites, s);
         const json_t *a = json_object_get(js, "forest_loss_ha");
-        const double lo = number(json_array_get(a, 0)), v = number(json_array_get(a, 1)),
-                     hi = number(json_array_get(a, 2));
+        const double lo = mw_html_number(json_array_get(a, 0)),
+                     v = mw_html_number(json_array_get(a, 1)),
+                     hi = mw_html_number(json_array_get(a, 2));
         const int y = top + (int)s * (bar + gap);
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#1d2329\">", lw - 8,
                 y + bar - 4);
-        esc(f, str(js, "site_id"));
+        mw_html_esc(f, mw_html_str(js, "site_id"));
         fputs("</text>", f);
         if (isfinite(v))
             fprintf(f,
@@ -323,7 +222,7 @@ static void sites_svg(FILE *f, const json_t *sites)
                         scale +
                     6,
                 y + bar - 4);
-        num(f, v);
+        mw_html_num(f, v);
         fputs(" ha</text>\n", f);
     }
     const int ya = top + (int)ns * (bar + gap);
@@ -332,7 +231,7 @@ static void sites_svg(FILE *f, const json_t *sites)
             "<text x=\"%d\" y=\"%d\" fill=\"#4a555f\">0</text>"
             "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#4a555f\">",
             lw, ya, lw + bwid, ya, lw, ya + 16, lw + bwid, ya + 16);
-    num(f, vmax);
+    mw_html_num(f, vmax);
     fputs(" ha</text>\n</svg>\n", f);
 }
 
@@ -341,7 +240,7 @@ static void framework(FILE *f, const char *id, const char *title, const json_t *
     const int in = always || json_is_true(json_object_get(fw, "in_scope"));
     fprintf(f, "<section id=\"%s\"><h2>%s</h2>\n<p><span class=\"verdict %s\">%s</span> ", id,
             title, in ? "yes" : "no", in ? "applies" : "outside its scope");
-    esc(f, always ? str(fw, "figure") : str(fw, "note"));
+    mw_html_esc(f, always ? mw_html_str(fw, "figure") : mw_html_str(fw, "note"));
     fputs("</p>\n", f);
 }
 
@@ -356,15 +255,15 @@ static void products_table(FILE *f, const json_t *products, const char *id)
                                        "forest loss ha per kt",
                                        NULL};
     fprintf(f, "<table id=\"%s\">", id);
-    head_row(f, cols);
+    mw_html_head_row(f, cols);
     size_t i;
     json_t *p;
     json_array_foreach(products, i, p)
     {
         fputs("<tr>", f);
-        td_text(f, str(p, "product"));
-        td_num(f, number(json_object_get(p, "output_t")));
-        td_num(f, number(json_object_get(p, "allocation_share")));
+        mw_html_td_text(f, mw_html_str(p, "product"));
+        mw_html_td_num(f, mw_html_number(json_object_get(p, "output_t")));
+        mw_html_td_num(f, mw_html_number(json_object_get(p, "allocation_share")));
         static const char *const keys[] = {"embedded_tco2e_per_t", "direct_tco2e_per_t",
                                            "luc_tco2e_per_t", "forest_loss_ha_per_kt"};
         for (int k = 0; k < 4; k++) {
@@ -384,60 +283,60 @@ static void chain_tables(FILE *f, const json_t *nodes, const json_t *edges)
                                         "allocation", "outputs (t)", "direct t CO<sub>2</sub>e",
                                         "source",     NULL};
     fputs("<table id=\"chain-nodes\">", f);
-    head_row(f, ncols);
+    mw_html_head_row(f, ncols);
     size_t i, k;
     json_t *n, *x;
     json_array_foreach(nodes, i, n)
     {
         fputs("<tr>", f);
-        td_text(f, str(n, "id"));
-        td_text(f, str(n, "stage"));
-        td_text(f, str(n, "name"));
-        td_text(f, str(n, "country"));
-        td_text(f, str(n, "operator"));
+        mw_html_td_text(f, mw_html_str(n, "id"));
+        mw_html_td_text(f, mw_html_str(n, "stage"));
+        mw_html_td_text(f, mw_html_str(n, "name"));
+        mw_html_td_text(f, mw_html_str(n, "country"));
+        mw_html_td_text(f, mw_html_str(n, "operator"));
         fputs("<td>", f);
         json_array_foreach(json_object_get(n, "sites"), k, x)
         {
             if (k) fputs(", ", f);
-            esc(f, json_string_value(x));
+            mw_html_esc(f, json_string_value(x));
         }
         fputs("</td>", f);
-        td_text(f, str(n, "allocation"));
+        mw_html_td_text(f, mw_html_str(n, "allocation"));
         fputs("<td>", f);
         json_array_foreach(json_object_get(n, "products"), k, x)
         {
             if (k) fputs("<br>", f);
-            esc(f, str(x, "product"));
+            mw_html_esc(f, mw_html_str(x, "product"));
             fputs(": ", f);
-            num(f, number(json_object_get(x, "output_t")));
+            mw_html_num(f, mw_html_number(json_object_get(x, "output_t")));
             fputs(" (share ", f);
-            num(f, number(json_object_get(x, "share")));
+            mw_html_num(f, mw_html_number(json_object_get(x, "share")));
             fputs(")", f);
         }
         fputs("</td>", f);
         if (json_is_number(json_object_get(n, "direct_tco2e")))
-            td_num(f, number(json_object_get(n, "direct_tco2e")));
+            mw_html_td_num(f, mw_html_number(json_object_get(n, "direct_tco2e")));
         else
             fputs("<td>not reported</td>", f);
         fputs("<td class=\"src\">", f);
-        esc(f, str(n, "source"));
+        mw_html_esc(f, mw_html_str(n, "source"));
         fputs("</td></tr>\n", f);
     }
     fputs("</tbody></table>\n", f);
     static const char *const ecols[] = {"from",  "to",     "product", "tonnes a year",
                                         "basis", "source", NULL};
     fputs("<table id=\"chain-edges\">", f);
-    head_row(f, ecols);
+    mw_html_head_row(f, ecols);
     json_array_foreach(edges, i, x)
     {
         fputs("<tr>", f);
-        td_text(f, str(x, "from"));
-        td_text(f, str(x, "to"));
-        td_text(f, str(x, "product"));
-        td_num(f, number(json_object_get(x, "tonnes")));
-        td_text(f, str(x, "basis"));
+        mw_html_td_text(f, mw_html_str(x, "from"));
+        mw_html_td_text(f, mw_html_str(x, "to"));
+        mw_html_td_text(f, mw_html_str(x, "product"));
+        mw_html_td_num(f, mw_html_number(json_object_get(x, "tonnes")));
+        mw_html_td_text(f, mw_html_str(x, "basis"));
         fputs("<td class=\"src\">", f);
-        esc(f, str(x, "source"));
+        mw_html_esc(f, mw_html_str(x, "source"));
         fputs("</td></tr>\n", f);
     }
     fputs("</tbody></table>\n", f);
@@ -460,28 +359,28 @@ static void sites_tables(FILE *f, const json_t *sites)
                                        "scenes",
                                        NULL};
     fputs("<table id=\"upstream-sites\">", f);
-    head_row(f, cols);
+    mw_html_head_row(f, cols);
     size_t i, k;
     json_t *s, *sc;
     json_array_foreach(sites, i, s)
     {
         fputs("<tr>", f);
-        td_text(f, str(s, "site_id"));
-        td_text(f, str(s, "node_id"));
-        td_text(f, str(s, "country"));
-        td_text(f, str(s, "operator"));
+        mw_html_td_text(f, mw_html_str(s, "site_id"));
+        mw_html_td_text(f, mw_html_str(s, "node_id"));
+        mw_html_td_text(f, mw_html_str(s, "country"));
+        mw_html_td_text(f, mw_html_str(s, "operator"));
         fputs("<td class=\"n\">", f);
-        percent(f, number(json_object_get(s, "sourcing_fraction")));
+        mw_html_percent(f, mw_html_number(json_object_get(s, "sourcing_fraction")));
         fputs("</td><td class=\"n\">", f);
-        percent(f, number(json_object_get(s, "primary_fraction")));
+        mw_html_percent(f, mw_html_number(json_object_get(s, "primary_fraction")));
         fputs("</td><td class=\"n\">", f);
         triple(f, json_object_get(s, "forest_loss_ha"));
         fputs("</td><td class=\"n\">", f);
-        percent(f, number(json_object_get(s, "forest_loss_ha_share")));
+        mw_html_percent(f, mw_html_number(json_object_get(s, "forest_loss_ha_share")));
         fputs("</td><td class=\"n\">", f);
         triple(f, json_object_get(s, "luc_tco2e"));
         fputs("</td><td class=\"n\">", f);
-        percent(f, number(json_object_get(s, "luc_tco2e_share")));
+        mw_html_percent(f, mw_html_number(json_object_get(s, "luc_tco2e_share")));
         fputs("</td><td class=\"n\">", f);
         triple(f, json_object_get(s, "disturbed_ha"));
         fputs("</td><td class=\"n\">", f);
@@ -492,16 +391,16 @@ static void sites_tables(FILE *f, const json_t *sites)
     fputs("</tbody></table>\n", f);
     static const char *const scols[] = {"site", "scene", "acquired (UTC)", "clear fraction", NULL};
     fputs("<h3>Scenes behind the site figures</h3>\n<table id=\"scenes\">", f);
-    head_row(f, scols);
+    mw_html_head_row(f, scols);
     json_array_foreach(sites, i, s)
     {
         json_array_foreach(json_object_get(s, "scenes"), k, sc)
         {
             fputs("<tr>", f);
-            td_text(f, str(s, "site_id"));
-            td_text(f, str(sc, "id"));
-            td_text(f, str(sc, "datetime"));
-            td_num(f, number(json_object_get(sc, "clear_fraction")));
+            mw_html_td_text(f, mw_html_str(s, "site_id"));
+            mw_html_td_text(f, mw_html_str(sc, "id"));
+            mw_html_td_text(f, mw_html_str(sc, "datetime"));
+            mw_html_td_num(f, mw_html_number(json_object_get(sc, "clear_fraction")));
             fputs("</tr>\n", f);
         }
     }
@@ -512,32 +411,33 @@ int mw_evidence_page_write(const char *path, const json_t *doc)
 {
     FILE *f = fopen(path, "w");
     if (!f) return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
-    const char *buyer = str(doc, "buyer");
+    const char *buyer = mw_html_str(doc, "buyer");
     const json_t *fw = json_object_get(doc, "frameworks");
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Evidence "
           "pack: ",
           f);
-    esc(f, *str(doc, "name") ? str(doc, "name") : buyer);
+    mw_html_esc(f, *mw_html_str(doc, "name") ? mw_html_str(doc, "name") : buyer);
     fputs(", period ", f);
-    esc(f, str(doc, "period"));
-    fprintf(f, "</title>\n<style>\n%s</style></head>\n<body>\n<header><h1>Evidence pack: ", style);
-    esc(f, *str(doc, "name") ? str(doc, "name") : buyer);
+    mw_html_esc(f, mw_html_str(doc, "period"));
+    fprintf(f, "</title>\n<style>\n%s</style></head>\n<body>\n<header><h1>Evidence pack: ",
+            mw_html_style);
+    mw_html_esc(f, *mw_html_str(doc, "name") ? mw_html_str(doc, "name") : buyer);
     fputs("</h1>\n<p class=\"sub\">Buyer node <code>", f);
-    esc(f, buyer);
+    mw_html_esc(f, buyer);
     fputs("</code> &#183; ", f);
-    esc(f, str(doc, "stage"));
-    if (*str(doc, "country")) {
+    mw_html_esc(f, mw_html_str(doc, "stage"));
+    if (*mw_html_str(doc, "country")) {
         fputs(" &#183; ", f);
-        esc(f, str(doc, "country"));
+        mw_html_esc(f, mw_html_str(doc, "country"));
     }
-    if (*str(doc, "operator")) {
+    if (*mw_html_str(doc, "operator")) {
         fputs(" &#183; ", f);
-        esc(f, str(doc, "operator"));
+        mw_html_esc(f, mw_html_str(doc, "operator"));
     }
     fputs("</p>\n<p class=\"sub\">Site figures of period <b>", f);
-    esc(f, str(doc, "period"));
+    mw_html_esc(f, mw_html_str(doc, "period"));
     fputs("</b>, carried along the supply graph &#8220;", f);
-    esc(f, str(doc, "graph_name"));
+    mw_html_esc(f, mw_html_str(doc, "graph_name"));
     fprintf(f, "&#8221; (flows of %d).</p></header>\n",
             (int)json_integer_value(json_object_get(doc, "graph_year")));
 
@@ -545,18 +445,18 @@ int mw_evidence_page_write(const char *path, const json_t *doc)
     products_table(f, json_object_get(doc, "products"), "products");
     static const char *const tcols[] = {"metric", "unit", "value", "low", "high", NULL};
     fputs("<table id=\"totals\">", f);
-    head_row(f, tcols);
+    mw_html_head_row(f, tcols);
     const char *key;
     json_t *t;
     json_object_foreach((json_t *)json_object_get(doc, "totals"), key, t)
     {
         const json_t *a = json_object_get(t, "low_value_high");
         fputs("<tr>", f);
-        td_text(f, key);
-        td_text(f, str(t, "unit"));
-        td_num(f, number(json_array_get(a, 1)));
-        td_num(f, number(json_array_get(a, 0)));
-        td_num(f, number(json_array_get(a, 2)));
+        mw_html_td_text(f, key);
+        mw_html_td_text(f, mw_html_str(t, "unit"));
+        mw_html_td_num(f, mw_html_number(json_array_get(a, 1)));
+        mw_html_td_num(f, mw_html_number(json_array_get(a, 0)));
+        mw_html_td_num(f, mw_html_number(json_array_get(a, 2)));
         fputs("</tr>\n", f);
     }
     fputs("</tbody></table>\n", f);
@@ -574,10 +474,10 @@ int mw_evidence_page_write(const char *path, const json_t *doc)
     static const char *const pd_keys[] = {"forest_loss_ha", "luc_tco2e"};
     static const char *const pd_words[] = {"forest loss", "land-use-change emissions"};
     for (int k = 0; k < 2; k++) {
-        const double v = number(json_object_get(pd, pd_keys[k]));
+        const double v = mw_html_number(json_object_get(pd, pd_keys[k]));
         fprintf(f, "%s%s ", k ? ", " : "", pd_words[k]);
         if (isfinite(v))
-            percent(f, v);
+            mw_html_percent(f, v);
         else
             fputs("not measured", f);
     }
@@ -614,7 +514,7 @@ int mw_evidence_page_write(const char *path, const json_t *doc)
     sites_svg(f, json_object_get(doc, "upstream_sites"));
     sites_tables(f, json_object_get(doc, "upstream_sites"));
     fputs("</section>\n<section id=\"method\"><h2>Method and sources</h2>\n<p>", f);
-    esc(f, str(doc, "method"));
+    mw_html_esc(f, mw_html_str(doc, "method"));
     fputs(".</p>\n<table id=\"inputs\"><thead><tr><th>input</th><th>path</th><th>SHA-256</th>"
           "</tr></thead><tbody>\n",
           f);
@@ -622,16 +522,16 @@ int mw_evidence_page_write(const char *path, const json_t *doc)
     for (int k = 0; k < 2; k++) {
         const json_t *in = json_object_get(doc, inputs[k]);
         fputs("<tr>", f);
-        td_text(f, inputs[k]);
-        td_text(f, str(in, "path"));
+        mw_html_td_text(f, inputs[k]);
+        mw_html_td_text(f, mw_html_str(in, "path"));
         fputs("<td><code>", f);
-        esc(f, str(in, "sha256"));
+        mw_html_esc(f, mw_html_str(in, "sha256"));
         fputs("</code></td></tr>\n", f);
     }
     fputs("</tbody></table>\n<ol id=\"citations\">\n", f);
     for (int c = 0; citations[c]; c++) {
         fputs("<li>", f);
-        esc(f, citations[c]);
+        mw_html_esc(f, citations[c]);
         fputs("</li>\n", f);
     }
     fputs("</ol>\n</section>\n</body></html>\n", f);

@@ -725,7 +725,7 @@ static int parse_outputs(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
     yaml_node_t *v;
     if ((v = mw_yaml_map_get(c, n, "formats"))) {
         if (need_list(c, v, "outputs.formats")) return -1;
-        p->write_gpkg = p->write_csv = p->write_maps = false;
+        p->write_gpkg = p->write_csv = p->write_maps = p->write_report = false;
         for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
              it++) {
             yaml_node_t *in = yaml_document_get_node(c->doc, *it);
@@ -736,8 +736,11 @@ static int parse_outputs(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
                 p->write_csv = true;
             else if (s && strcmp(s, "maps") == 0)
                 p->write_maps = true;
+            else if (s && strcmp(s, "report") == 0)
+                p->write_report = true;
             else
-                return mw_yaml_err_at(c, in, "unknown output format '%s' (known: gpkg, csv, maps)",
+                return mw_yaml_err_at(c, in,
+                                      "unknown output format '%s' (known: gpkg, csv, maps, report)",
                                       s ? s : "?");
         }
     }
@@ -789,7 +792,7 @@ static void defaults(mw_pipeline *p)
     p->rf_min_cover = 30;            /* GFW's dashboards: canopy density > 30 % */
     p->rf_min_size_ha = 0;           /* and no minimum patch size */
     p->pa_max_distance_km = 500;
-    p->write_gpkg = p->write_csv = p->write_maps = true;
+    p->write_gpkg = p->write_csv = p->write_maps = p->write_report = true;
 }
 
 static int parse_root(const mw_yaml_ctx *c, yaml_node_t *root, mw_pipeline *p)

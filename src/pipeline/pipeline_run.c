@@ -32,6 +32,7 @@
 #include "minewatch/stac_api.h"
 #include "minewatch/site_change.h"
 #include "pipeline/provenance.h"
+#include "pipeline/run_page.h"
 #include "pipeline/site_heat.h"
 #include "pipeline/site_protected_areas.h"
 #include "pipeline/site_reference_forest.h"
@@ -532,6 +533,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                       mem.ingest_threads);
         rows[k].n_scenes = (long)ps[k].n;
         rows[k].n_scenes_failed = ps[k].failed;
+        mw_log(MW_LOG_INFO, "site %s: period %s: %zu scene(s) ingested, %ld failed", site->id,
+               p->periods[k].name, ps[k].n, ps[k].failed);
     }
     /* Co-registered chips belong to the datacube: `ingest` makes them too, so a later run on the
      * cached datacube reads no scene. */
@@ -658,6 +661,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
                                               ch.per[k].change_threshold));
         if (p->write_maps && sc->maps_dir)
             mw_change_write_outputs(sc->maps_dir, site->id, &g, p, &ch, sc->rep);
+        mw_log(MW_LOG_INFO, "site %s: composites and change done", site->id);
         mw_site_change_free(&ch);
     }
     mw_error_clear();
@@ -809,6 +813,15 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         }
         mw_rf_table_free(&rf);
         const int ind = !o->ingest_only;
+        if (ind && p->write_report) { /* before the outputs are listed: it is one of them */
+            char *hp = mw_out_dir_stage(&od, "report.html"), *ad = mw_out_dir_stage(&od, "report");
+            if (!hp || !ad ||
+                mw_run_page_write(hp, ad, "report", maps_dir, prov, p, res->rows, res->nrows, rep))
+                mw_report_add(rep, "", "", "outputs", "report: %s", mw_error_message());
+            else
+                mw_log(MW_LOG_INFO, "report written: %s/report.html", o->out_dir);
+            free(hp), free(ad);
+        }
         json_t *outs =
             json_pack("{s:s?,s:s?,s:s?,s:s}", "csv", ind && p->write_csv ? csv_final : NULL, "gpkg",
                       ind && p->write_gpkg ? gpkg_final : NULL, "maps",
