@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <ogr_api.h>
 
+#include "pipeline/provenance.h"
 #include "test_util.h"
 
 static char *g_dir;
@@ -189,6 +190,21 @@ static void run_recovers_truth(void **state)
     json_t *p0 = json_array_get(json_object_get(s0, "periods"), 0);
     assert_int_equal(json_array_size(json_object_get(p0, "scenes")), 5);
     assert_non_null(json_object_get(json_object_get(prov, "methods"), "harmonisation"));
+    /* ... and proves its inputs: the build and its libraries, the site catalogue and every chip
+     * the composites read, by hash */
+    json_t *sw = json_object_get(prov, "software");
+    assert_true(strlen(json_string_value(json_object_get(sw, "git_commit"))) >= 7);
+    assert_non_null(json_string_value(json_object_get(sw, "fftw")));
+    assert_non_null(json_string_value(json_object_get(sw, "libcurl")));
+    assert_int_equal(
+        strlen(json_string_value(json_object_get(
+            json_object_get(json_object_get(prov, "inputs"), "site_catalogue"), "sha256"))),
+        64);
+    json_t *cc =
+        json_object_get(json_array_get(json_object_get(p0, "scenes"), 0), "composited_chip");
+    char *chip_sha = mw_sha256_file(json_string_value(json_object_get(cc, "path")));
+    assert_string_equal(json_string_value(json_object_get(cc, "sha256")), chip_sha);
+    free(chip_sha);
     json_decref(prov);
     free(pp);
     free(pl);

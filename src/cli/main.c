@@ -20,7 +20,9 @@
 
 #include "core/atomic_file.h"
 #include "core/memory.h"
+#include "core/text.h"
 #include "io/http_reader.h"
+#include "pipeline/provenance.h"
 #include "minewatch/graph_run.h"
 #include "minewatch/index_stream.h"
 #include "minewatch/log.h"
@@ -64,7 +66,8 @@ static const char *const usage_main =
     "usage: minewatch <command> [options]\n"
     "\n"
     "Satellite evidence for critical-mineral supply chains: per-site land-cover change,\n"
-    "forest loss and indicators from Sentinel-2 L2A scenes.\n"
+    "forest loss and indicators from Sentinel-2 L2A and Landsat Collection 2 Level-2 scenes\n"
+    "(STAC items and APIs, SAFE and MTL folders, scene manifests), carried along supply graphs.\n"
     "\n"
     "commands:\n"
     "  run PIPELINE        run a pipeline file end to end; writes indicators.gpkg,\n"
@@ -87,7 +90,8 @@ static const char *const usage_main =
     "\n"
     "options for every command:\n"
     "  -h, --help          show help (also 'minewatch <command> --help')\n"
-    "      --version       print the version and the library versions\n"
+    "  -V, --version       print the version, the commit it was built from and the versions of\n"
+    "                      the libraries linked\n"
     "  -q, --quiet         no progress and no informational messages\n"
     "      --log FILE      also append every message, with its time and level, to FILE as JSON\n"
     "                      lines (for schedulers; without a terminal, messages go to stderr\n"
@@ -102,9 +106,10 @@ static const char *const usage_run =
     "usage: minewatch run PIPELINE [-o DIR] [--threads N] [--mem MB] [--quiet]\n"
     "\n"
     "Runs PIPELINE (a YAML file, see pipelines/demo.yaml): catalogues the scenes over each\n"
-    "site, reads only the site window onto the site grid, masks clouds and shadows from SCL,\n"
-    "composites clear pixels per period (median), computes NDVI, maps forest and forest loss\n"
-    "since the baseline, and writes per-site, per-period indicators.\n"
+    "site, reads only the site window onto the site grid, masks clouds and shadows (SCL,\n"
+    "QA_PIXEL, a manifest's mask or the built-in screen), composites clear pixels per period,\n"
+    "maps land cover, forest loss and vegetation cleared since the baseline, and writes\n"
+    "per-site, per-period indicators, maps and report.html.\n"
     "\n"
     "  -o, --out DIR       output folder (default out/<pipeline name>)\n"
     "      --datacube DIR  site datacube folder (default: outputs.datacube of the pipeline,\n"
@@ -152,7 +157,7 @@ static const char *const usage_sites =
     "and location.\n"
     "\n"
     "      --kind K        only sites of this kind (mine, refinery, smelter, ...)\n"
-    "      --commodity C   only sites whose commodities include C\n";
+    "      --commodity C   only sites whose commodities include C (any case)\n";
 
 static const char *const usage_index =
     "usage: minewatch index NAME -o OUT.tif (--item ITEM.json | --red FILE[:BAND] --nir "
@@ -437,8 +442,8 @@ static int cmd_sites(cli *c, int argc, char **argv)
            "lon", "geometry", "name");
     for (size_t i = 0; i < cat.n; i++) {
         const mw_site *s = &cat.sites[i];
-        if (c->kind && strcmp(s->kind, c->kind) != 0) continue;
-        if (c->commodity && !strstr(s->commodities, c->commodity)) continue;
+        if (c->kind && strcasecmp(s->kind, c->kind) != 0) continue;
+        if (c->commodity && !mw_text_ifind(s->commodities, c->commodity)) continue;
         char geom[32];
         if (s->radius_m > 0)
             snprintf(geom, sizeof geom, "r=%.0fm", s->radius_m);
@@ -724,7 +729,7 @@ static int run_main(cli *cp, int argc, char **argv)
     int ch;
     long v;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":hqo:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":hqVo:", opts, NULL)) != -1) {
         switch (ch) {
         case O_LOG:
             if (c.log_file) fclose(c.log_file);
@@ -744,9 +749,18 @@ static int run_main(cli *cp, int argc, char **argv)
         case 'o':
             c.out = optarg;
             break;
-        case O_VERSION:
-            printf("minewatch %s (GDAL %s)\n", MW_VERSION_STRING, GDALVersionInfo("RELEASE_NAME"));
+        case 'V':
+        case O_VERSION: {
+            json_t *sv = mw_software_versions();
+            printf("minewatch %s (commit %s)\n", MW_VERSION_STRING,
+                   json_string_value(json_object_get(sv, "git_commit")));
+            const char *k;
+            json_t *x;
+            json_object_foreach(sv, k, x) if (strcmp(k, "minewatch") && strcmp(k, "git_commit"))
+                printf("  %-9s %s\n", k, json_string_value(x));
+            json_decref(sv);
             return EXIT_OK;
+        }
         case O_THREADS:
             if (parse_long(optarg, 1, 1024, &v))
                 return fail_input("--threads needs a whole number from 1 to 1024");

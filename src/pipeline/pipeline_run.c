@@ -574,6 +574,13 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
         double shift_sum = 0;
         for (size_t i = 0; ok && i < nok; i++) {
             chips[i] = ps[k].c[i].chip;
+            /* the chip files the composite reads, by hash: what proves the pixels behind it */
+            char *hc = mw_sha256_file(chips[i].path), *hq = mw_sha256_file(chips[i].qa_path);
+            if (ps[k].c[i].prov)
+                json_object_set_new(ps[k].c[i].prov, "composited_chip",
+                                    json_pack("{s:s,s:s,s:s}", "path", chips[i].path, "sha256",
+                                              hc ? hc : "", "qa_sha256", hq ? hq : ""));
+            free(hc), free(hq);
             days[i] = ps[k].c[i].scene->day;
             cfrac[i] = chips[i].clear_fraction;
             shift_sum += hypot(ps[k].c[i].dx, ps[k].c[i].dy);

@@ -10,8 +10,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
+#include <fftw3.h>
 #include <gdal.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <tiffio.h>
 #include <proj.h>
 #include <yaml.h>
 
@@ -24,6 +28,7 @@
 #include "minewatch/treecover.h"
 #include "minewatch/trend.h"
 #include "minewatch/spectral_index.h"
+#include "minewatch/git_version.h"
 #include "minewatch/version.h"
 
 char *mw_sha256_file(const char *path)
@@ -66,16 +71,28 @@ static json_t *qa_names(uint8_t bits)
     return a;
 }
 
+/* Every library a figure depends on, with the version linked at run time where the library
+ * says it, and the commit minewatch was built from. */
+json_t *mw_software_versions(void)
+{
+    PJ_INFO pj = proj_info();
+    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+    char tiff[64]; /* its first line: the rest is copyright */
+    snprintf(tiff, sizeof tiff, "%.*s", (int)strcspn(TIFFGetVersion(), "\n"), TIFFGetVersion());
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "minewatch", MW_VERSION_STRING,
+                     "git_commit", MW_GIT_COMMIT, "gdal", GDALVersionInfo("RELEASE_NAME"), "proj",
+                     pj.release, "fftw", fftw_version, "libcurl", cv ? cv->version : "", "openssl",
+                     OpenSSL_version(OPENSSL_VERSION), "libtiff", tiff, "jansson", JANSSON_VERSION,
+                     "libyaml", yaml_get_version_string());
+}
+
 json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
 {
     char now[32];
     mw_utc_now(now);
     char *sha = mw_sha256_file(p->path);
-    PJ_INFO pj = proj_info();
     json_t *prov =
-        json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:{s:s,s:s,s:s}}", "software", "minewatch",
-                  MW_VERSION_STRING, "gdal", GDALVersionInfo("RELEASE_NAME"), "proj", pj.release,
-                  "jansson", JANSSON_VERSION, "libyaml", yaml_get_version_string(), "command",
+        json_pack("{s:o,s:s,s:s,s:{s:s,s:s,s:s}}", "software", mw_software_versions(), "command",
                   o->command_line ? o->command_line : "", "started_utc", now, "pipeline", "path",
                   p->path, "sha256", sha ? sha : "", "name", p->name);
     free(sha);
@@ -99,6 +116,26 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
                                   p->loss_ndvi_drop_min, "min_clear_observations", p->min_clear_obs,
                                   "loss_min_width_px", p->loss_min_width_px, "memory_budget_mb",
                                   (json_int_t)o->mem_budget_mb, "chunk_rows", o->chunk_rows));
+    /* the inputs beside the scenes, by hash: local files only (tile templates and URLs are
+     * read piecewise; their tiles are named in the methods) */
+    json_t *ins = json_object();
+    const char *const in_path[] = {p->catalogue,    p->baseline_forest, p->pa_path,
+                                   p->rf_treecover, p->rf_lossyear,     p->rf_emissions};
+    const char *const in_name[] = {"site_catalogue",
+                                   "baseline_forest",
+                                   "protected_areas",
+                                   "reference_forest.treecover",
+                                   "reference_forest.lossyear",
+                                   "reference_forest.emissions"};
+    for (int i = 0; i < 6; i++) {
+        if (!in_path[i] || mw_text_is_http(in_path[i]) || strchr(in_path[i], '{')) continue;
+        char *h = mw_sha256_file(in_path[i]);
+        if (h && *h)
+            json_object_set_new(ins, in_name[i],
+                                json_pack("{s:s,s:s}", "path", in_path[i], "sha256", h));
+        free(h);
+    }
+    json_object_set_new(prov, "inputs", ins);
     json_t *scl = json_array();
     for (int i = 0; i < 12; i++)
         json_array_append_new(scl, json_pack("{s:i,s:s,s:o}", "value", mw_scl_classes[i].value,

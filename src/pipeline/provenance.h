@@ -10,6 +10,8 @@
 
 json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o);
 void mw_provenance_finish(json_t *prov, const mw_run_report *rep);
+/* minewatch's version and build commit, and the versions of the libraries it links. */
+json_t *mw_software_versions(void);
 /* SHA-256 of a file as 64 hex digits; "" if unreadable. Caller frees. */
 char *mw_sha256_file(const char *path);
 /* ISO 8601 UTC timestamp of now. */
