@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <ogr_api.h>
 
+#include "minewatch/indicator.h"
 #include "pipeline/provenance.h"
 #include "test_util.h"
 
@@ -1276,6 +1277,30 @@ static void cli_basics(void **state)
                      0);
     assert_non_null(strstr(out, "au-greenbushes"));
     assert_null(strstr(out, "cd-kamoto"));
+    free(out);
+    /* any case; as JSON or CSV for other tools */
+    assert_int_equal(
+        run_cli("sites " MW_SOURCE_DIR
+                "/aoi/critical_mineral_sites.geojson --commodity LiThIuM --format json "
+                "-q",
+                &out),
+        0);
+    json_t *sj = json_loads(out, 0, NULL);
+    assert_true(json_is_array(sj));
+    assert_true(json_array_size(sj) >= 8);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(sj, 0), "country")), "AU");
+    json_decref(sj);
+    free(out);
+    assert_int_equal(run_cli("indicators --format csv", &out), 0);
+    assert_int_equal(tu_count(out, "\n"), mw_indicator_ncolumns + 1);
+    assert_non_null(strstr(out, "name,type,unit,description\nsite_id,text,,"));
+    free(out);
+    assert_int_equal(run_cli("sites --format yaml", &out), 2);
+    assert_non_null(strstr(out, "--format takes text, csv or json"));
+    free(out);
+    assert_int_equal(run_cli("-V", &out), 0);
+    assert_non_null(strstr(out, "(commit "));
+    assert_non_null(strstr(out, "fftw"));
     free(out);
     assert_int_equal(run_cli("indices", &out), 0);
     assert_non_null(strstr(out, "ndvi"));

@@ -51,7 +51,8 @@ typedef struct cli {
     long long seed;
     int have_seed;
     int tty;
-    FILE *log_file; /* --log FILE: every message as a JSON line */
+    FILE *log_file;     /* --log FILE: every message as a JSON line */
+    const char *format; /* sites, indicators: text (default), csv or json */
     char *command_line;
     /* graph */
     const char *indicators, *period, *remove, *evidence;
@@ -151,7 +152,7 @@ static const char *const usage_simulate =
     "      --seed N        override source.seed of the pipeline\n";
 
 static const char *const usage_sites =
-    "usage: minewatch sites [CATALOGUE] [--kind K] [--commodity C]\n"
+    "usage: minewatch sites [CATALOGUE] [--kind K] [--commodity C] [--format text|csv|json]\n"
     "\n"
     "Lists the sites of a catalogue (any OGR vector format) with kind, commodities, country\n"
     "and location.\n"
@@ -430,6 +431,33 @@ static int cmd_simulate(cli *c, int argc, char **argv)
     return rc;
 }
 
+/* Records (objects of strings and numbers) as CSV with the given columns, or as a JSON array. */
+static void print_records(json_t *recs, const char *const *cols, const char *format)
+{
+    if (!strcmp(format, "json")) {
+        json_dumpf(recs, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        fputc('\n', stdout);
+        return;
+    }
+    for (int k = 0; cols[k]; k++)
+        printf("%s%s", k ? "," : "", cols[k]);
+    fputc('\n', stdout);
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        for (int k = 0; cols[k]; k++) {
+            json_t *v = json_object_get(r, cols[k]);
+            if (k) fputc(',', stdout);
+            if (json_is_string(v))
+                mw_csv_cell(stdout, json_string_value(v), 1);
+            else if (json_is_number(v))
+                printf("%.10g", json_number_value(v));
+        }
+        fputc('\n', stdout);
+    }
+}
+
 static int cmd_sites(cli *c, int argc, char **argv)
 {
     if (c->help) return fputs(usage_sites, stdout), EXIT_OK;
@@ -438,8 +466,11 @@ static int cmd_sites(cli *c, int argc, char **argv)
     mw_site_catalog cat;
     if (mw_site_catalog_load(path, &cat)) return exit_for_error();
     size_t shown = 0;
-    printf("%-24s %-12s %-28s %-3s %9s %10s %-10s %s\n", "id", "kind", "commodities", "cc", "lat",
-           "lon", "geometry", "name");
+    const int text = !c->format || !strcmp(c->format, "text");
+    json_t *recs = json_array();
+    if (text)
+        printf("%-24s %-12s %-28s %-3s %9s %10s %-10s %s\n", "id", "kind", "commodities", "cc",
+               "lat", "lon", "geometry", "name");
     for (size_t i = 0; i < cat.n; i++) {
         const mw_site *s = &cat.sites[i];
         if (c->kind && strcasecmp(s->kind, c->kind) != 0) continue;
@@ -449,10 +480,23 @@ static int cmd_sites(cli *c, int argc, char **argv)
             snprintf(geom, sizeof geom, "r=%.0fm", s->radius_m);
         else
             snprintf(geom, sizeof geom, "polygon");
-        printf("%-24s %-12s %-28s %-3s %9.4f %10.4f %-10s %s\n", s->id, s->kind, s->commodities,
-               s->country, s->lat, s->lon, geom, s->name);
+        if (text)
+            printf("%-24s %-12s %-28s %-3s %9.4f %10.4f %-10s %s\n", s->id, s->kind, s->commodities,
+                   s->country, s->lat, s->lon, geom, s->name);
+        else
+            json_array_append_new(
+                recs, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:s?,s:f,s:f,s:o}", "id", s->id, "name",
+                                s->name, "kind", s->kind, "commodities", s->commodities, "country",
+                                s->country, "operator", s->operator_name, "supply_node",
+                                s->supply_node, "lat", s->lat, "lon", s->lon, "radius_m",
+                                s->radius_m > 0 ? json_real(s->radius_m) : json_null()));
         shown++;
     }
+    static const char *const cols[] = {"id",      "name",     "kind",        "commodities",
+                                       "country", "operator", "supply_node", "lat",
+                                       "lon",     "radius_m", NULL};
+    if (!text) print_records(recs, cols, c->format);
+    json_decref(recs);
     if (!c->quiet) fprintf(stderr, "%zu of %zu site(s) in %s\n", shown, cat.n, path);
     mw_site_catalog_free(&cat);
     return EXIT_OK;
@@ -546,15 +590,26 @@ static int cmd_indicators(cli *c, int argc, char **argv)
 {
     (void)argv;
     if (c->help || argc) {
-        fputs("usage: minewatch indicators\n\nLists the columns of indicators.csv and the "
-              "site_indicators layer: name, unit, meaning.\n",
+        fputs("usage: minewatch indicators [--format text|csv|json]\n\nLists the columns of "
+              "indicators.csv and the site_indicators layer: name, type, unit, meaning.\n",
               c->help ? stdout : stderr);
         return c->help ? EXIT_OK : EXIT_BAD_INPUT;
     }
+    const int text = !c->format || !strcmp(c->format, "text");
+    json_t *recs = json_array();
+    static const char *const type_names[] = {"text", "date", "integer", "real"};
     for (int i = 0; i < mw_indicator_ncolumns; i++) {
         const mw_indicator_column *x = &mw_indicator_columns[i];
-        printf("%-26s %-9s %s\n", x->name, x->unit, x->description);
+        if (text)
+            printf("%-26s %-9s %s\n", x->name, x->unit, x->description);
+        else
+            json_array_append_new(recs, json_pack("{s:s,s:s,s:s,s:s}", "name", x->name, "type",
+                                                  type_names[x->type], "unit", x->unit,
+                                                  "description", x->description));
     }
+    static const char *const cols[] = {"name", "type", "unit", "description", NULL};
+    if (!text) print_records(recs, cols, c->format);
+    json_decref(recs);
     return EXIT_OK;
 }
 
@@ -686,12 +741,14 @@ static int run_main(cli *cp, int argc, char **argv)
         O_REMOVE,
         O_EVIDENCE,
         O_LOG,
+        O_FORMAT,
         O_BAND0 /* + mw_band */
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"version", no_argument, 0, O_VERSION},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"log", required_argument, 0, O_LOG},
+                                         {"format", required_argument, 0, O_FORMAT},
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"mem", required_argument, 0, O_MEM},
                                          {"chunk-rows", required_argument, 0, O_CHUNK},
@@ -748,6 +805,11 @@ static int run_main(cli *cp, int argc, char **argv)
             break;
         case 'o':
             c.out = optarg;
+            break;
+        case O_FORMAT:
+            if (strcmp(optarg, "text") && strcmp(optarg, "csv") && strcmp(optarg, "json"))
+                return fail_input("--format takes text, csv or json");
+            c.format = optarg;
             break;
         case 'V':
         case O_VERSION: {
