@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <cpl_minixml.h>
 #include <gdal.h>
 #include <jansson.h>
 #include <ogr_api.h>
@@ -177,7 +178,39 @@ static void run_recovers_truth(void **state)
     assert_non_null(OGR_F_GetGeometryRef(f));
     assert_true(fabs(OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "area_ha")) - rows[0].area) <
                 0.01);
+    /* the catalogue's attributes ride along */
+    assert_string_equal(OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "kind")), "mine");
+    assert_int_equal(strlen(OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "country"))), 2);
     OGR_F_Destroy(f);
+    /* units and meanings for GIS tools (gpkg_data_columns), and the QGIS style it opens with */
+    OGRLayerH q = GDALDatasetExecuteSQL(ds,
+                                        "SELECT title, description FROM gpkg_data_columns WHERE "
+                                        "table_name = 'site_indicators' AND column_name = "
+                                        "'forest_loss_ha'",
+                                        NULL, NULL);
+    assert_non_null(q);
+    f = OGR_L_GetNextFeature(q);
+    assert_non_null(f);
+    assert_string_equal(OGR_F_GetFieldAsString(f, 0), "forest_loss_ha (ha)");
+    assert_non_null(strstr(OGR_F_GetFieldAsString(f, 1), "baseline forest lost"));
+    OGR_F_Destroy(f);
+    GDALDatasetReleaseResultSet(ds, q);
+    q = GDALDatasetExecuteSQL(ds,
+                              "SELECT styleQML, useAsDefault FROM layer_styles WHERE "
+                              "f_table_name = 'site_indicators'",
+                              NULL, NULL);
+    assert_non_null(q);
+    f = OGR_L_GetNextFeature(q);
+    assert_non_null(f);
+    assert_int_equal(OGR_F_GetFieldAsInteger(f, 1), 1);
+    CPLXMLNode *qml = CPLParseXMLString(OGR_F_GetFieldAsString(f, 0));
+    assert_non_null(qml);
+    const CPLXMLNode *qg = CPLGetXMLNode(qml, "=qgis");
+    assert_non_null(qg);
+    assert_string_equal(CPLGetXMLValue(qg, "renderer-v2.attr", ""), "forest_loss_ha");
+    CPLDestroyXMLNode(qml);
+    OGR_F_Destroy(f);
+    GDALDatasetReleaseResultSet(ds, q);
     GDALClose(ds);
     free(gp);
     /* Provenance names the pipeline by hash and every scene used. */

@@ -5,10 +5,12 @@
 #include <stddef.h>
 
 #include "minewatch/date.h"
+#include "minewatch/site.h"
 
 typedef struct mw_indicator_row {
     const char *site_id;
     const char *site_name;
+    const char *kind, *commodities, *country, *operator_name, *supply_node; /* the catalogue's */
     const char *period;
     mw_day period_start, period_end;
     long n_scenes;         /* scenes composited */
@@ -63,8 +65,8 @@ extern const int mw_indicator_ncolumns;
 
 /* A row for one site and period with every number missing (NaN; counts 0): what a stage that
  * fails leaves, so an empty cell is never a 0 that was not measured. Driven by the table. */
-void mw_indicator_row_reset(mw_indicator_row *r, const char *site_id, const char *site_name,
-                            const char *period, mw_day start, mw_day end);
+void mw_indicator_row_reset(mw_indicator_row *r, const mw_site *site, const char *period,
+                            mw_day start, mw_day end);
 
 /* Writers: whole file or nothing (temporary name, then rename). */
 int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size_t n);

@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "io/gpkg_file.h"
+#include "io/qgis_styles.h"
 #include "minewatch/error.h"
 #include "minewatch/patches.h"
 #include "minewatch/site_change.h"
@@ -126,6 +127,21 @@ int mw_loss_patches_write(const char *path, const mw_grid *g, const char *site_i
             add_field(lyr, "mean_dndvi", OFTReal))
             rc = mw_error_from_gdal(MW_ERR_IO, "cannot make the patch layer in '%s'", path);
     }
+    static const char *const cols[6] = {"patch_id", "site_id", "period",
+                                        "area_ha",  "pixels",  "mean_dndvi"};
+    static const char *const titles[6] = {"patch_id",     "site_id",        "period",
+                                          "area_ha (ha)", "pixels (count)", "mean_dndvi (NDVI)"};
+    static const char *const descs[6] = {
+        "patch number within its period, in raster order of its first pixel",
+        "site identifier in the site catalogue",
+        "the monitoring period by which the patch was lost",
+        "area of the patch's pixels on the site grid",
+        "grid pixels in the patch",
+        "baseline NDVI minus the period's NDVI, averaged over the patch"};
+    if (rc == 0) rc = mw_gpkg_describe_columns(ds, "forest_loss_patches", 6, cols, titles, descs);
+    if (rc == 0)
+        rc = mw_gpkg_add_style(ds, "forest_loss_patches", "geom", "minewatch loss patches",
+                               mw_qml_loss_patches, "forest-loss patches in red");
     if (rc == 0 && OGR_L_StartTransaction(lyr) != OGRERR_NONE)
         rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
     /* patches[] holds each period's patches together, periods in order */

@@ -29,6 +29,15 @@ char *mw_text_vformat(const char *fmt, va_list ap)
     return s;
 }
 
+char *mw_text_format(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = mw_text_vformat(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 char *mw_text_path(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;

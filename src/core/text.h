@@ -14,6 +14,12 @@ __attribute__((format(printf, 1, 0)))
 #endif
 char *
 mw_text_vformat(const char *fmt, va_list ap);
+/* The same with arguments: a malloc'd string, or NULL. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+char *
+mw_text_format(const char *fmt, ...);
 /* First case-insensitive occurrence of needle in hay (ASCII), or NULL. */
 const char *mw_text_ifind(const char *hay, const char *needle);
 /* "a/b" */

@@ -13,6 +13,13 @@
 const mw_indicator_column mw_indicator_columns[] = {
     COL(site_id, MW_STAGE_ANY, MW_COL_TEXT, 0, "", "site identifier in the site catalogue"),
     COL(site_name, MW_STAGE_ANY, MW_COL_TEXT, 0, "", "site name in the site catalogue"),
+    COL(kind, MW_STAGE_ANY, MW_COL_TEXT, 0, "",
+        "kind of site in the catalogue (mine, refinery, ...)"),
+    COL(commodities, MW_STAGE_ANY, MW_COL_TEXT, 0, "", "commodities in the catalogue"),
+    COL(country, MW_STAGE_ANY, MW_COL_TEXT, 0, "", "ISO 3166-1 alpha-2 country code"),
+    COL(operator_name, MW_STAGE_ANY, MW_COL_TEXT, 0, "",
+        "operator or owner as the catalogue gives it"),
+    COL(supply_node, MW_STAGE_ANY, MW_COL_TEXT, 0, "", "the site's stage in the supply chain"),
     COL(period, MW_STAGE_ANY, MW_COL_TEXT, 0, "",
         "period name ('baseline' or a monitoring period)"),
     COL(period_start, MW_STAGE_ANY, MW_COL_DATE, 0, "date", "first day of the period"),
@@ -90,15 +97,17 @@ const mw_indicator_column mw_indicator_columns[] = {
 const int mw_indicator_ncolumns =
     (int)(sizeof mw_indicator_columns / sizeof mw_indicator_columns[0]);
 
-void mw_indicator_row_reset(mw_indicator_row *r, const char *site_id, const char *site_name,
-                            const char *period, mw_day start, mw_day end)
+void mw_indicator_row_reset(mw_indicator_row *r, const mw_site *site, const char *period,
+                            mw_day start, mw_day end)
 {
     memset(r, 0, sizeof *r);
     for (int c = 0; c < mw_indicator_ncolumns; c++)
         if (mw_indicator_columns[c].type == MW_COL_REAL)
             *(double *)((char *)r + mw_indicator_columns[c].offset) = NAN;
-    r->site_id = site_id;
-    r->site_name = site_name;
+    r->site_id = site->id;
+    r->site_name = site->name;
+    r->kind = site->kind, r->commodities = site->commodities, r->country = site->country;
+    r->operator_name = site->operator_name, r->supply_node = site->supply_node;
     r->period = period;
     r->period_start = start;
     r->period_end = end;

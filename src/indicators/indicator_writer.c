@@ -11,6 +11,7 @@
 #include "core/atomic_file.h"
 #include "core/text.h"
 #include "io/gpkg_file.h"
+#include "io/qgis_styles.h"
 #include "minewatch/error.h"
 #include "minewatch/indicator.h"
 
@@ -89,6 +90,26 @@ int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, siz
             rc = mw_error_from_gdal(MW_ERR_IO, "cannot add field '%s' to '%s'", col->name, path);
         OGR_Fld_Destroy(fd);
     }
+    /* each column's unit and meaning for GIS tools (the GeoPackage schema extension), and a
+     * QGIS style, before the rows (the statements need no open transaction) */
+    const char *names[128], *titles[128], *descs[128];
+    char *owned[128];
+    int nc = 0;
+    for (int c = 0; c < mw_indicator_ncolumns && c < 128; c++, nc++) {
+        const mw_indicator_column *col = &mw_indicator_columns[c];
+        names[c] = col->name;
+        owned[c] = *col->unit ? mw_text_format("%s (%s)", col->name, col->unit) : NULL;
+        titles[c] = owned[c] ? owned[c] : col->name;
+        descs[c] = col->description;
+    }
+    if (rc == 0)
+        rc = mw_gpkg_describe_columns(ds, "site_indicators", (size_t)nc, names, titles, descs);
+    if (rc == 0)
+        rc = mw_gpkg_add_style(ds, "site_indicators", "geom", "minewatch forest loss",
+                               mw_qml_site_indicators,
+                               "site outlines filled by forest_loss_ha (four classes)");
+    for (int c = 0; c < nc; c++)
+        free(owned[c]);
     if (rc == 0 && OGR_L_StartTransaction(lyr) != OGRERR_NONE)
         rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
     for (size_t r = 0; r < n && rc == 0; r++) {

@@ -10,6 +10,7 @@
 #include <gdal.h>
 
 #include "core/atomic_file.h"
+#include "core/text.h"
 #include "minewatch/error.h"
 
 void *mw_gpkg_begin(const char *final_path, char **mem_path)
@@ -56,5 +57,98 @@ int mw_gpkg_finish(void *ds, char *mem_path, const char *final_path, int ok)
     free(tmp);
     if (mem_path) VSIUnlink(mem_path);
     CPLFree(mem_path);
+    return rc;
+}
+
+/* SQL text literal: single quotes doubled. Caller frees. */
+static char *sql_text(const char *s)
+{
+    size_t n = 3;
+    for (const char *c = s ? s : ""; *c; c++)
+        n += *c == '\'' ? 2 : 1;
+    char *out = malloc(n), *o = out;
+    if (!out) return NULL;
+    *o++ = '\'';
+    for (const char *c = s ? s : ""; *c; c++) {
+        if (*c == '\'') *o++ = '\'';
+        *o++ = *c;
+    }
+    *o++ = '\'', *o = 0;
+    return out;
+}
+
+static int exec_sql(GDALDatasetH ds, const char *sql)
+{
+    CPLErrorReset();
+    OGRLayerH r = GDALDatasetExecuteSQL(ds, sql, NULL, NULL);
+    if (r) GDALDatasetReleaseResultSet(ds, r);
+    return CPLGetLastErrorType() >= CE_Failure
+               ? mw_error_from_gdal(MW_ERR_IO, "GeoPackage statement failed")
+               : 0;
+}
+
+int mw_gpkg_describe_columns(void *ds, const char *table, size_t n, const char *const *columns,
+                             const char *const *titles, const char *const *descriptions)
+{
+    int rc =
+        exec_sql(ds, "CREATE TABLE IF NOT EXISTS gpkg_data_columns (table_name TEXT NOT NULL, "
+                     "column_name TEXT NOT NULL, name TEXT, title TEXT, description TEXT, "
+                     "mime_type TEXT, constraint_name TEXT, CONSTRAINT pk_gdc PRIMARY KEY "
+                     "(table_name, column_name), CONSTRAINT gdc_tn UNIQUE (table_name, name))");
+    if (rc == 0)
+        rc = exec_sql(ds, "CREATE TABLE IF NOT EXISTS gpkg_data_column_constraints "
+                          "(constraint_name TEXT NOT NULL, constraint_type TEXT NOT NULL, value "
+                          "TEXT, min NUMERIC, min_is_inclusive BOOLEAN, max NUMERIC, "
+                          "max_is_inclusive BOOLEAN, description TEXT, CONSTRAINT gdcc_ntv UNIQUE "
+                          "(constraint_name, constraint_type, value))");
+    static const char *const ext[2] = {"gpkg_data_columns", "gpkg_data_column_constraints"};
+    for (int e = 0; e < 2 && rc == 0; e++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO gpkg_extensions (table_name, column_name, extension_name, "
+                 "definition, scope) SELECT '%s', NULL, 'gpkg_schema', "
+                 "'http://www.geopackage.org/spec/#extension_schema', 'read-write' WHERE NOT "
+                 "EXISTS (SELECT 1 FROM gpkg_extensions WHERE table_name = '%s' AND "
+                 "extension_name = 'gpkg_schema')",
+                 ext[e], ext[e]);
+        rc = exec_sql(ds, sql);
+    }
+    char *tt = sql_text(table);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *c = sql_text(columns[i]), *t = sql_text(titles[i]), *d = sql_text(descriptions[i]);
+        char *sql = c && t && d ? mw_text_format("INSERT OR REPLACE INTO gpkg_data_columns "
+                                                 "(table_name, column_name, name, title, "
+                                                 "description) VALUES (%s, %s, %s, %s, %s)",
+                                                 tt, c, c, t, d)
+                                : NULL;
+        rc = sql ? exec_sql(ds, sql) : mw_error_set(MW_ERR_NOMEM, "out of memory");
+        free(sql), free(c), free(t), free(d);
+    }
+    free(tt);
+    return rc;
+}
+
+int mw_gpkg_add_style(void *ds, const char *table, const char *geometry_column, const char *name,
+                      const char *qml, const char *description)
+{
+    int rc = exec_sql(ds, "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY "
+                          "AUTOINCREMENT, f_table_catalog TEXT(256), f_table_schema TEXT(256), "
+                          "f_table_name TEXT(256), f_geometry_column TEXT(256), styleName "
+                          "TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN, "
+                          "description TEXT, owner TEXT(30), ui TEXT, update_time DATETIME "
+                          "DEFAULT CURRENT_TIMESTAMP)");
+    char *t = sql_text(table), *g = sql_text(geometry_column), *n = sql_text(name),
+         *q = sql_text(qml), *d = sql_text(description);
+    /* update_time fixed like the rest of the file: the same run gives the same bytes */
+    char *sql = t && g && n && q && d
+                    ? mw_text_format("INSERT INTO layer_styles (f_table_catalog, f_table_schema, "
+                                     "f_table_name, f_geometry_column, styleName, styleQML, "
+                                     "styleSLD, useAsDefault, description, owner, ui, "
+                                     "update_time) VALUES ('', '', %s, %s, %s, %s, '', 1, %s, "
+                                     "'minewatch', NULL, '1970-01-01T00:00:00Z')",
+                                     t, g, n, q, d)
+                    : NULL;
+    if (rc == 0) rc = sql ? exec_sql(ds, sql) : mw_error_set(MW_ERR_NOMEM, "out of memory");
+    free(sql), free(t), free(g), free(n), free(q), free(d);
     return rc;
 }

@@ -167,8 +167,8 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
         mw_log(MW_LOG_INFO, "site %zu/%zu: %s: change", s + 1, ns, sites[s]->id);
         mw_indicator_row *rows = res->rows + s * p->n_periods;
         for (size_t k = 0; k < p->n_periods; k++) {
-            mw_indicator_row_reset(&rows[k], sites[s]->id, sites[s]->name, p->periods[k].name,
-                                   p->periods[k].start, p->periods[k].end);
+            mw_indicator_row_reset(&rows[k], sites[s], p->periods[k].name, p->periods[k].start,
+                                   p->periods[k].end);
         }
         change_site(p, o, sites[s], maps_dir, out_maps, rows, rep);
     }
@@ -183,6 +183,11 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
         for (size_t i = 0; i < res->nrows; i++) {
             res->rows[i].site_id = mw_run_result_keep(res, mw_text_dup(res->rows[i].site_id));
             res->rows[i].site_name = mw_run_result_keep(res, mw_text_dup(res->rows[i].site_name));
+            mw_indicator_row *ri = &res->rows[i];
+            const char **own[] = {&ri->kind, &ri->commodities, &ri->country, &ri->operator_name,
+                                  &ri->supply_node};
+            for (int t = 0; t < 5; t++)
+                *own[t] = *own[t] ? mw_run_result_keep(res, mw_text_dup(*own[t])) : NULL;
             res->rows[i].period = mw_run_result_keep(res, mw_text_dup(res->rows[i].period));
         }
     }

@@ -447,8 +447,8 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
     mw_indicator_row *rows = sc->res->rows + row0;
     const char *wkt_out = NULL;
     for (size_t k = 0; k < np; k++) {
-        mw_indicator_row_reset(&rows[k], site->id, site->name, p->periods[k].name,
-                               p->periods[k].start, p->periods[k].end);
+        mw_indicator_row_reset(&rows[k], site, p->periods[k].name, p->periods[k].start,
+                               p->periods[k].end);
     }
     json_t *jsite = json_pack("{s:s,s:s}", "id", site->id, "name", site->name);
     json_array_append_new(sc->prov_sites, jsite);
@@ -801,6 +801,11 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         for (size_t i = 0; i < res->nrows; i++) {
             res->rows[i].site_id = mw_run_result_keep(res, mw_text_dup(res->rows[i].site_id));
             res->rows[i].site_name = mw_run_result_keep(res, mw_text_dup(res->rows[i].site_name));
+            mw_indicator_row *ri = &res->rows[i];
+            const char **own[] = {&ri->kind, &ri->commodities, &ri->country, &ri->operator_name,
+                                  &ri->supply_node};
+            for (int t = 0; t < 5; t++)
+                *own[t] = *own[t] ? mw_run_result_keep(res, mw_text_dup(*own[t])) : NULL;
             res->rows[i].period = mw_run_result_keep(res, mw_text_dup(res->rows[i].period));
         }
         char *csv = mw_out_dir_stage(&od, "indicators.csv"),
