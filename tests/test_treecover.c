@@ -555,8 +555,10 @@ static void run_reports_reference_forest(void **state)
             snprintf(yrow, sizeof yrow, "neiba,%d,", y);
             loss += csv_value(tc, yrow, 3), emis += csv_value(tc, yrow, 4);
         }
-        double got_cover = csv_value(ind, prefix, ccover), got_loss = csv_value(ind, prefix, closs),
-               got_emis = csv_value(ind, prefix, cemis);
+        (void)prefix;
+        double got_cover = tu_csv_value(p1, "neiba", per[k], "gfw_treecover_ha"),
+               got_loss = tu_csv_value(p1, "neiba", per[k], "gfw_loss_ha"),
+               got_emis = tu_csv_value(p1, "neiba", per[k], "gfw_emissions_mg_co2e");
         fprintf(stderr, "run %s: gfw_treecover_ha %.2f, gfw_loss_ha %.2f, emissions %.1f\n", per[k],
                 got_cover, got_loss, got_emis);
         assert_true(fabs(got_cover - want_cover) < 0.006);
@@ -653,11 +655,13 @@ static void run_reports_protected_areas(void **state)
     sscanf(l1, "neiba %lf %lf", &d_neiba, &o_neiba);
     sscanf(l2, "far %lf %lf", &d_far, &o_far);
     sscanf(l3, "loss %lf", &loss);
-    double got_d = csv_value(ind, "neiba,n,2021,", cdist),
-           got_o = csv_value(ind, "neiba,n,2021,", cov),
-           got_l = csv_value(ind, "neiba,n,2021,", closs),
-           got_fl = csv_value(ind, "neiba,n,2021,", cfl),
-           far_d = csv_value(ind, "far,f,2021,", cdist), far_o = csv_value(ind, "far,f,2021,", cov);
+    (void)cfl;
+    double got_d = tu_csv_value(p1, "neiba", "2021", "pa_distance_m"),
+           got_o = tu_csv_value(p1, "neiba", "2021", "pa_overlap_ha"),
+           got_l = tu_csv_value(p1, "neiba", "2021", "pa_forest_loss_ha"),
+           got_fl = tu_csv_value(p1, "neiba", "2021", "forest_loss_ha"),
+           far_d = tu_csv_value(p1, "far", "2021", "pa_distance_m"),
+           far_o = tu_csv_value(p1, "far", "2021", "pa_overlap_ha");
     fprintf(stderr,
             "protected areas: neiba distance %.0f m (GEOS %.1f), overlap %.2f ha (GEOS %.2f), "
             "loss inside %.2f of %.2f ha (GDAL %.2f); far %.0f m (GEOS %.1f), overlap %.2f\n",
