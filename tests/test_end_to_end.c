@@ -31,7 +31,7 @@ static char *g_dir;
     "  monitoring:\n"                                                                              \
     "    - {name: \"2023\", start: 2023-06-01, end: 2023-09-30}\n"                                 \
     "grid: {pixel_size_m: 10, buffer_m: 300}\n"                                                    \
-    "outputs: {formats: [gpkg, csv, maps, report]}\n"
+    "outputs: {formats: [gpkg, csv, maps, report, stac]}\n"
 
 static char *write_pipeline(const char *name, const char *source, const char *catalogue)
 {
@@ -284,6 +284,60 @@ static void run_recovers_truth(void **state)
     assert_true(smin < 60 && smax > 240 && sdev > 10);
     GDALClose(shot);
     free(dom), free(hp), free(png);
+    char *csv = tu_path(g_out1, "indicators.csv");
+    /* The STAC catalogue of the outputs: an item per site and period, each asset a file there,
+     * the grid as the maps have it, the indicators as the CSV has them */
+    char *cp = tu_path(g_out1, "stac/collection.json");
+    json_t *col = json_load_file(cp, 0, NULL);
+    assert_non_null(col);
+    assert_string_equal(json_string_value(json_object_get(col, "type")), "Collection");
+    size_t li, nitems = 0;
+    json_t *link;
+    json_array_foreach(json_object_get(col, "links"), li, link)
+    {
+        if (strcmp(json_string_value(json_object_get(link, "rel")), "item")) continue;
+        nitems++;
+        char rel[512];
+        snprintf(rel, sizeof rel, "stac/%s", json_string_value(json_object_get(link, "href")) + 2);
+        char *ip = tu_path(g_out1, rel);
+        json_t *item = json_load_file(ip, 0, NULL);
+        if (!item) fail_msg("no STAC item %s", ip);
+        json_t *props = json_object_get(item, "properties");
+        const char *site = json_string_value(json_object_get(props, "minewatch:site_id")),
+                   *per = json_string_value(json_object_get(props, "minewatch:period"));
+        assert_true(fabs(json_number_value(json_object_get(props, "minewatch:forest_loss_ha")) -
+                         tu_csv_value(csv, site, per, "forest_loss_ha")) < 1e-9);
+        const char *key;
+        json_t *asset;
+        int composite = 0;
+        json_object_foreach(json_object_get(item, "assets"), key, asset)
+        {
+            char ap[512];
+            snprintf(ap, sizeof ap, "stac/%s", json_string_value(json_object_get(asset, "href")));
+            char *full = tu_path(g_out1, ap);
+            if (access(full, R_OK)) fail_msg("asset %s of %s is not there", full, ip);
+            assert_true(json_array_size(json_object_get(asset, "roles")) >= 1);
+            if (!strcmp(key, "composite")) {
+                composite = 1;
+                GDALDatasetH m = GDALOpen(full, GA_ReadOnly);
+                assert_non_null(m);
+                json_t *shape = json_object_get(props, "proj:shape");
+                assert_int_equal(json_integer_value(json_array_get(shape, 0)),
+                                 GDALGetRasterYSize(m));
+                assert_int_equal(json_integer_value(json_array_get(shape, 1)),
+                                 GDALGetRasterXSize(m));
+                assert_int_equal(json_array_size(json_object_get(asset, "raster:bands")), 6);
+                GDALClose(m);
+            }
+            free(full);
+        }
+        assert_true(composite);
+        json_decref(item);
+        free(ip);
+    }
+    assert_int_equal(nitems, 4); /* 2 sites x 2 periods */
+    json_decref(col);
+    free(cp), free(csv);
 }
 
 static void compare_outputs(const char *a, const char *b, const char *s1, const char *s2)

@@ -80,7 +80,7 @@ typedef struct mw_pipeline {
     double coreg_min_snr;      /* shifts with a weaker phase-correlation peak are not applied */
     double coreg_max_shift_px; /* longer shifts are taken as false matches, not applied */
 
-    bool write_gpkg, write_csv, write_maps, write_report;
+    bool write_gpkg, write_csv, write_maps, write_report, write_stac;
     char *datacube; /* resolved; NULL means <out>/tiles */
 } mw_pipeline;
 

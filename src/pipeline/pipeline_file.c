@@ -725,7 +725,7 @@ static int parse_outputs(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
     yaml_node_t *v;
     if ((v = mw_yaml_map_get(c, n, "formats"))) {
         if (need_list(c, v, "outputs.formats")) return -1;
-        p->write_gpkg = p->write_csv = p->write_maps = p->write_report = false;
+        p->write_gpkg = p->write_csv = p->write_maps = p->write_report = p->write_stac = false;
         for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
              it++) {
             yaml_node_t *in = yaml_document_get_node(c->doc, *it);
@@ -738,10 +738,12 @@ static int parse_outputs(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
                 p->write_maps = true;
             else if (s && strcmp(s, "report") == 0)
                 p->write_report = true;
+            else if (s && strcmp(s, "stac") == 0)
+                p->write_stac = true;
             else
-                return mw_yaml_err_at(c, in,
-                                      "unknown output format '%s' (known: gpkg, csv, maps, report)",
-                                      s ? s : "?");
+                return mw_yaml_err_at(
+                    c, in, "unknown output format '%s' (known: gpkg, csv, maps, report, stac)",
+                    s ? s : "?");
         }
     }
     if ((v = mw_yaml_map_get(c, n, "datacube"))) {
@@ -792,7 +794,7 @@ static void defaults(mw_pipeline *p)
     p->rf_min_cover = 30;            /* GFW's dashboards: canopy density > 30 % */
     p->rf_min_size_ha = 0;           /* and no minimum patch size */
     p->pa_max_distance_km = 500;
-    p->write_gpkg = p->write_csv = p->write_maps = p->write_report = true;
+    p->write_gpkg = p->write_csv = p->write_maps = p->write_report = p->write_stac = true;
 }
 
 static int parse_root(const mw_yaml_ctx *c, yaml_node_t *root, mw_pipeline *p)

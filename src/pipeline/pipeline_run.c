@@ -32,6 +32,7 @@
 #include "minewatch/stac_api.h"
 #include "minewatch/site_change.h"
 #include "pipeline/provenance.h"
+#include "pipeline/output_stac.h"
 #include "pipeline/run_page.h"
 #include "pipeline/site_heat.h"
 #include "pipeline/site_protected_areas.h"
@@ -833,6 +834,13 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
             else
                 mw_log(MW_LOG_INFO, "report written: %s/report.html", o->out_dir);
             free(hp), free(ad);
+        }
+        if (ind && p->write_stac && p->write_maps) { /* a catalogue of the maps */
+            char *sd = mw_out_dir_stage(&od, "stac");
+            if (!sd ||
+                mw_output_stac_write(sd, maps_dir, "../maps", prov, p, res->rows, res->nrows))
+                mw_report_add(rep, "", "", "outputs", "stac: %s", mw_error_message());
+            free(sd);
         }
         json_t *outs =
             json_pack("{s:s?,s:s?,s:s?,s:s}", "csv", ind && p->write_csv ? csv_final : NULL, "gpkg",
