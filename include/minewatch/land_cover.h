@@ -24,6 +24,7 @@ typedef struct mw_cover_rule {
     const char *rule; /* the test, with its threshold's name */
     double threshold; /* default value of that threshold */
     const char *citation;
+    unsigned char rgb[3]; /* its colour in maps and legends */
 } mw_cover_rule;
 
 /* In evaluation order, no data first; one line per class. */

@@ -7,12 +7,12 @@
  * reflectance is well above their blue (the ferric-iron ratio). */
 // clang-format off
 const mw_cover_rule mw_cover_rules[MW_COVER_COUNT] = {
-    {MW_COVER_NODATA, "no_data", "outside the site, or a band without a composite value", 0, "composite: fewer clear observations than min_clear_observations"},
-    {MW_COVER_WATER, "water", "MNDWI = (green-swir16)/(green+swir16) >= water_mndwi_min and NDVI < veg_ndvi_min", 0.0, "Xu H. 2006, Int. J. Remote Sens. 27(14):3025-3033 (MNDWI > 0: open water)"},
-    {MW_COVER_FOREST, "forest", "NDVI >= forest_ndvi_min (or the baseline forest map)", 0.70, "proxy for the GFW forest definition (>= 30 % canopy of trees >= 5 m; Hansen et al. 2013, Science 342:850)"},
-    {MW_COVER_OTHER_VEG, "other_vegetation", "NDVI >= veg_ndvi_min", 0.20, "Sobrino J.A. et al. 2004, Remote Sens. Environ. 90:434-440 (NDVI < 0.2: bare soil)"},
-    {MW_COVER_BUILT, "built_bright", "not vegetation, red/blue < built_iron_ratio_max (spectrally flat)", 1.40, "ferric-iron ratio red/blue (Segal D.B. 1982, Proc. Int. Symp. Remote Sensing of Environment, 2nd Thematic Conf. Exploration Geology): bare lateritic and gossan soils lie above"},
-    {MW_COVER_BARE, "bare_or_disturbed", "none of the above (pits, tailings, cleared and stripped ground)", 0, "the remainder"},
+    {MW_COVER_NODATA, "no_data", "outside the site, or a band without a composite value", 0, "composite: fewer clear observations than min_clear_observations", {0, 0, 0}},
+    {MW_COVER_WATER, "water", "MNDWI = (green-swir16)/(green+swir16) >= water_mndwi_min and NDVI < veg_ndvi_min", 0.0, "Xu H. 2006, Int. J. Remote Sens. 27(14):3025-3033 (MNDWI > 0: open water)", {0, 112, 255}},
+    {MW_COVER_FOREST, "forest", "NDVI >= forest_ndvi_min (or the baseline forest map)", 0.70, "proxy for the GFW forest definition (>= 30 % canopy of trees >= 5 m; Hansen et al. 2013, Science 342:850)", {0, 100, 0}},
+    {MW_COVER_OTHER_VEG, "other_vegetation", "NDVI >= veg_ndvi_min", 0.20, "Sobrino J.A. et al. 2004, Remote Sens. Environ. 90:434-440 (NDVI < 0.2: bare soil)", {140, 200, 90}},
+    {MW_COVER_BUILT, "built_bright", "not vegetation, red/blue < built_iron_ratio_max (spectrally flat)", 1.40, "ferric-iron ratio red/blue (Segal D.B. 1982, Proc. Int. Symp. Remote Sensing of Environment, 2nd Thematic Conf. Exploration Geology): bare lateritic and gossan soils lie above", {200, 200, 200}},
+    {MW_COVER_BARE, "bare_or_disturbed", "none of the above (pits, tailings, cleared and stripped ground)", 0, "the remainder", {200, 120, 60}},
 };
 // clang-format on
 

@@ -19,37 +19,79 @@
 #include "minewatch/trend.h"
 #include "minewatch/warp.h"
 
-int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
-                 const void *const *planes, double nodata, const char *desc,
-                 const char *const *band_names)
+static int write_cog_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
+                         const void *const *planes, double nodata, const char *desc,
+                         const char *const *band_names, const mw_map_class *classes, int nclasses)
 {
     if (!path) return -1; /* the path could not be made: the error says why */
     const GDALDataType t = (GDALDataType)gdal_type;
-    char *tmp = mw_part_path(path);
-    char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
-    co = CSLSetNameValue(co, "TILED", "YES");
-    if (nbands > 1) co = CSLSetNameValue(co, "INTERLEAVE", "BAND");
-    GDALDatasetH ds = mw_grid_create_dataset(g, "GTiff", tmp, nbands, t, co);
-    CSLDestroy(co);
-    int rc = ds ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", path);
-
-    if (ds) {
-        GDALSetDescription(ds, desc);
-        GDALSetMetadataItem(ds, "TIFFTAG_IMAGEDESCRIPTION", desc, NULL);
+    GDALDatasetH mem = mw_grid_create_dataset(g, "MEM", NULL, nbands, t, NULL);
+    int rc = mem ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot lay out '%s'", path);
+    if (mem) {
+        GDALSetDescription(mem, desc);
+        GDALSetMetadataItem(mem, "TIFFTAG_IMAGEDESCRIPTION", desc, NULL);
         for (int b = 0; b < nbands && rc == 0; b++) {
-            GDALRasterBandH h = GDALGetRasterBand(ds, b + 1);
+            GDALRasterBandH h = GDALGetRasterBand(mem, b + 1);
             GDALSetRasterNoDataValue(h, nodata);
             GDALSetDescription(h, band_names ? band_names[b] : desc);
             if (GDALRasterIO(h, GF_Write, 0, 0, g->width, g->height, (void *)planes[b], g->width,
                              g->height, t, 0, 0) != CE_None)
-                rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
+                rc = mw_error_from_gdal(MW_ERR_IO, "cannot fill '%s'", path);
         }
-        if (mw_gdal_close_written(ds, path) && rc == 0) rc = -1;
+        if (rc == 0 && nclasses > 0) {
+            GDALRasterBandH h = GDALGetRasterBand(mem, 1);
+            GDALColorTableH ct = GDALCreateColorTable(GPI_RGB);
+            for (int i = 0; i < nclasses; i++) {
+                GDALColorEntry e = {classes[i].r, classes[i].g, classes[i].b, 255};
+                GDALSetColorEntry(ct, classes[i].value, &e);
+                char key[32];
+                snprintf(key, sizeof key, "CLASS_%d", classes[i].value);
+                GDALSetMetadataItem(h, key, classes[i].name, NULL);
+            }
+            GDALSetRasterColorTable(h, ct);
+            GDALSetRasterColorInterpretation(h, GCI_PaletteIndex);
+            GDALDestroyColorTable(ct);
+        }
     }
+    char *tmp = mw_part_path(path);
+    if (rc == 0 && tmp) {
+        const int integer = t != GDT_Float32 && t != GDT_Float64;
+        char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
+        co = CSLSetNameValue(co, "PREDICTOR", "YES");
+        co = CSLSetNameValue(co, "OVERVIEWS", "AUTO");
+        co = CSLSetNameValue(co, "RESAMPLING", integer ? "NEAREST" : "AVERAGE");
+        co = CSLSetNameValue(co, "NUM_THREADS", "1");
+        GDALDatasetH out =
+            GDALCreateCopy(GDALGetDriverByName("COG"), tmp, mem, FALSE, co, NULL, NULL);
+        CSLDestroy(co);
+        if (!out)
+            rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
+        else if (mw_gdal_close_written(out, path))
+            rc = -1;
+    } else if (rc == 0)
+        rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
+    if (mem) GDALClose(mem);
     if (rc == 0) rc = mw_commit_path(tmp, path);
-    if (rc) mw_remove_tree(tmp);
+    if (rc && tmp) mw_remove_tree(tmp);
     free(tmp);
     return rc;
+}
+
+const unsigned char mw_period_palette[6][3] = {{228, 26, 28}, {255, 127, 0},   {152, 78, 163},
+                                               {166, 86, 40}, {247, 129, 191}, {77, 175, 74}};
+
+int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
+                 const void *const *planes, double nodata, const char *desc,
+                 const char *const *band_names)
+{
+    return write_cog_map(path, g, gdal_type, nbands, planes, nodata, desc, band_names, NULL, 0);
+}
+
+int mw_write_class_map(const char *path, const mw_grid *g, const unsigned char *plane,
+                       double nodata, const char *desc, const mw_map_class *classes, int nclasses)
+{
+    return write_cog_map(path, g, GDT_Byte, 1, (const void *const[]){plane}, nodata, desc, NULL,
+                         classes, nclasses);
 }
 
 char *mw_map_path(const char *maps_dir, const char *site_id, const char *what, const char *period,
@@ -190,6 +232,14 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
                  i + 1 < MW_COVER_COUNT ? "," : "");
         strncat(legend, one, sizeof legend - strlen(legend) - 1);
     }
+    mw_map_class cover_classes[MW_COVER_COUNT];
+    for (int i = 0; i < MW_COVER_COUNT; i++)
+        cover_classes[i] = (mw_map_class){i, mw_cover_rules[i].name, mw_cover_rules[i].rgb[0],
+                                          mw_cover_rules[i].rgb[1], mw_cover_rules[i].rgb[2]};
+    static const mw_map_class cleared_classes[2] = {{0, "not cleared", 230, 230, 230},
+                                                    {1, "vegetation cleared", 255, 215, 0}};
+    static const mw_map_class change_classes[2] = {{0, "no change", 230, 230, 230},
+                                                   {1, "change", 215, 48, 31}};
     for (size_t k = 0; k < c->nperiods; k++) {
         if (!c->per[k].ok) continue;
         const char *pn = p->periods[k].name;
@@ -199,9 +249,8 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
                                "NDVI of the period composite", NULL));
         free(f);
         f = mw_map_path(maps_dir, site_id, "cover", pn, ".tif");
-        report_io(
-            rep, site_id,
-            mw_write_map(f, g, GDT_Byte, 1, (const void *const[]){c->cover[k]}, 0, legend, NULL));
+        report_io(rep, site_id,
+                  mw_write_class_map(f, g, c->cover[k], 0, legend, cover_classes, MW_COVER_COUNT));
         free(f);
         if (k > 0 && c->dnbr[k]) {
             f = mw_map_path(maps_dir, site_id, "dnbr", pn, ".tif");
@@ -214,24 +263,38 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
         if (k > 0 && c->cleared[k]) {
             f = mw_map_path(maps_dir, site_id, "veg_cleared", pn, ".tif");
             report_io(rep, site_id,
-                      mw_write_map(f, g, GDT_Byte, 1, (const void *const[]){c->cleared[k]}, 255,
-                                   "vegetated in the baseline, bare, disturbed or built in this "
-                                   "period (1; 0 not; 255 no data)",
-                                   NULL));
+                      mw_write_class_map(f, g, c->cleared[k], 255,
+                                         "vegetated in the baseline, bare, disturbed or built in "
+                                         "this period (1; 0 not; 255 no data)",
+                                         cleared_classes, 2));
             free(f);
         }
         if (k > 0 && c->changed[k]) {
             f = mw_map_path(maps_dir, site_id, "change", pn, ".tif");
             report_io(rep, site_id,
-                      mw_write_map(f, g, GDT_Byte, 1, (const void *const[]){c->changed[k]}, 255,
-                                   mw_change_methods[p->change_method].rule, NULL));
+                      mw_write_class_map(f, g, c->changed[k], 255,
+                                         mw_change_methods[p->change_method].rule, change_classes,
+                                         2));
             free(f);
         }
     }
+    /* forest loss: the values name their periods */
+    mw_map_class loss_classes[64];
+    char loss_names[64][96];
+    int nloss = 0;
+    loss_classes[nloss++] = (mw_map_class){0, "no forest loss", 230, 230, 230};
+    for (size_t k = 1; k < c->nperiods && nloss < 64; k++, nloss++) {
+        snprintf(loss_names[nloss], sizeof loss_names[nloss], "forest loss first seen in %s",
+                 p->periods[k].name);
+        const unsigned char *rgb = mw_period_palette[(k - 1) % 6];
+        loss_classes[nloss] = (mw_map_class){(int)k, loss_names[nloss], rgb[0], rgb[1], rgb[2]};
+    }
     char *f = mw_map_path(maps_dir, site_id, "forest_loss", NULL, ".tif");
     report_io(rep, site_id,
-              mw_write_map(f, g, GDT_Byte, 1, (const void *const[]){c->first_loss}, 255,
-                           "first monitoring period with forest loss (0 none, 255 no data)", NULL));
+              mw_write_class_map(f, g, c->first_loss, 255,
+                                 "first monitoring period with forest loss (0 none, 255 no data; "
+                                 "CLASS_<n> names each value's period)",
+                                 loss_classes, nloss));
     free(f);
     {
         const void *tr[2] = {c->trend_slope, c->trend_p};

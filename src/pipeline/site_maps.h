@@ -10,11 +10,26 @@
 #include "minewatch/run_report.h"
 #include "minewatch/site_change.h"
 
-/* nbands planes (npix values of GDAL type t each) as a DEFLATE-tiled GeoTIFF, whole or not at
- * all. band_names may be NULL. */
+/* nbands planes (npix values of GDAL type t each) as a Cloud-Optimised GeoTIFF (DEFLATE,
+ * internal overviews: averaged for real values, nearest for integers), whole or not at all.
+ * band_names may be NULL. */
 int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
                  const void *const *planes, double nodata, const char *desc,
                  const char *const *band_names);
+
+/* The colours of the monitoring periods (1 = the first) in loss maps, pictures and legends. */
+extern const unsigned char mw_period_palette[6][3];
+
+/* A class of a one-band Byte map: its value, name and colour. */
+typedef struct mw_map_class {
+    int value;
+    const char *name;
+    unsigned char r, g, b;
+} mw_map_class;
+/* A class map: the same COG with a colour table (GIS tools draw it at once) and the classes'
+ * names in the band's metadata (CLASS_<value>=name) and description. */
+int mw_write_class_map(const char *path, const mw_grid *g, const unsigned char *plane,
+                       double nodata, const char *desc, const mw_map_class *classes, int nclasses);
 
 /* <maps>/<site>_<what>[_<period>]<ext>; NULL with an error when the id or period is not a safe
  * file name (see core/name_check.h). */
