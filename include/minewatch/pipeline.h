@@ -82,6 +82,7 @@ typedef struct mw_pipeline {
 
     bool write_gpkg, write_csv, write_maps, write_report, write_stac;
     char *datacube; /* resolved; NULL means <out>/tiles */
+    char *pg_connection, *pg_schema; /* outputs.postgis: libpq conninfo and schema, or NULL */
 } mw_pipeline;
 
 /* Parse and validate; errors are "file:line:column: what is wrong" (kind MW_ERR_INPUT). */

@@ -218,3 +218,19 @@ int mw_text_is_http(const char *s)
 {
     return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
 }
+
+char *mw_text_sql_literal(const char *s)
+{
+    size_t n = 3;
+    for (const char *c = s ? s : ""; *c; c++)
+        n += *c == '\'' ? 2 : 1;
+    char *out = malloc(n), *o = out;
+    if (!out) return NULL;
+    *o++ = '\'';
+    for (const char *c = s ? s : ""; *c; c++) {
+        if (*c == '\'') *o++ = '\'';
+        *o++ = *c;
+    }
+    *o++ = '\'', *o = 0;
+    return out;
+}

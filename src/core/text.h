@@ -47,4 +47,7 @@ char *mw_text_redact_url(const char *url);
  * advises for CSV exports. */
 void mw_csv_cell(FILE *f, const char *s, int text);
 
+/* s as an SQL text literal, single quotes doubled: 'it''s'. Caller frees; NULL: no memory. */
+char *mw_text_sql_literal(const char *s);
+
 #endif

@@ -60,23 +60,6 @@ int mw_gpkg_finish(void *ds, char *mem_path, const char *final_path, int ok)
     return rc;
 }
 
-/* SQL text literal: single quotes doubled. Caller frees. */
-static char *sql_text(const char *s)
-{
-    size_t n = 3;
-    for (const char *c = s ? s : ""; *c; c++)
-        n += *c == '\'' ? 2 : 1;
-    char *out = malloc(n), *o = out;
-    if (!out) return NULL;
-    *o++ = '\'';
-    for (const char *c = s ? s : ""; *c; c++) {
-        if (*c == '\'') *o++ = '\'';
-        *o++ = *c;
-    }
-    *o++ = '\'', *o = 0;
-    return out;
-}
-
 static int exec_sql(GDALDatasetH ds, const char *sql)
 {
     CPLErrorReset();
@@ -113,9 +96,10 @@ int mw_gpkg_describe_columns(void *ds, const char *table, size_t n, const char *
                  ext[e], ext[e]);
         rc = exec_sql(ds, sql);
     }
-    char *tt = sql_text(table);
+    char *tt = mw_text_sql_literal(table);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char *c = sql_text(columns[i]), *t = sql_text(titles[i]), *d = sql_text(descriptions[i]);
+        char *c = mw_text_sql_literal(columns[i]), *t = mw_text_sql_literal(titles[i]),
+             *d = mw_text_sql_literal(descriptions[i]);
         char *sql = c && t && d ? mw_text_format("INSERT OR REPLACE INTO gpkg_data_columns "
                                                  "(table_name, column_name, name, title, "
                                                  "description) VALUES (%s, %s, %s, %s, %s)",
@@ -137,8 +121,9 @@ int mw_gpkg_add_style(void *ds, const char *table, const char *geometry_column, 
                           "TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN, "
                           "description TEXT, owner TEXT(30), ui TEXT, update_time DATETIME "
                           "DEFAULT CURRENT_TIMESTAMP)");
-    char *t = sql_text(table), *g = sql_text(geometry_column), *n = sql_text(name),
-         *q = sql_text(qml), *d = sql_text(description);
+    char *t = mw_text_sql_literal(table), *g = mw_text_sql_literal(geometry_column),
+         *n = mw_text_sql_literal(name), *q = mw_text_sql_literal(qml),
+         *d = mw_text_sql_literal(description);
     /* update_time fixed like the rest of the file: the same run gives the same bytes */
     char *sql = t && g && n && q && d
                     ? mw_text_format("INSERT INTO layer_styles (f_table_catalog, f_table_schema, "

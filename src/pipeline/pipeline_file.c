@@ -720,7 +720,7 @@ static int parse_composite(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
 
 static int parse_outputs(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
-    static const char *const keys[] = {"formats", "datacube", NULL};
+    static const char *const keys[] = {"formats", "datacube", "postgis", NULL};
     if (mw_yaml_check_keys(c, n, "outputs", keys)) return -1;
     yaml_node_t *v;
     if ((v = mw_yaml_map_get(c, n, "formats"))) {
@@ -744,6 +744,28 @@ static int parse_outputs(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
                 return mw_yaml_err_at(
                     c, in, "unknown output format '%s' (known: gpkg, csv, maps, report, stac)",
                     s ? s : "?");
+        }
+    }
+    if ((v = mw_yaml_map_get(c, n, "postgis"))) {
+        static const char *const pk[] = {"connection", "schema", NULL};
+        yaml_node_t *cn, *sn;
+        if (mw_yaml_check_keys(c, v, "outputs.postgis", pk) ||
+            mw_yaml_need(c, v, "connection", "outputs.postgis", &cn) ||
+            mw_yaml_get_str(c, cn, "outputs.postgis.connection", &p->pg_connection))
+            return -1;
+        if (mw_text_ifind(p->pg_connection, "password"))
+            return mw_yaml_err_at(c, cn,
+                                  "outputs.postgis.connection must not hold a password: put it in "
+                                  "~/.pgpass or the PGPASSWORD variable");
+        if ((sn = mw_yaml_map_get(c, v, "schema"))) {
+            if (mw_yaml_get_str(c, sn, "outputs.postgis.schema", &p->pg_schema)) return -1;
+            for (const char *q = p->pg_schema; *q; q++)
+                if (!((*q >= 'a' && *q <= 'z') || *q == '_' ||
+                      (q > p->pg_schema && *q >= '0' && *q <= '9')))
+                    return mw_yaml_err_at(c, sn,
+                                          "outputs.postgis.schema must be a lower-case SQL name "
+                                          "(a-z, 0-9, _), got '%s'",
+                                          p->pg_schema);
         }
     }
     if ((v = mw_yaml_map_get(c, n, "datacube"))) {
@@ -964,5 +986,6 @@ void mw_pipeline_free(mw_pipeline *p)
         free(p->periods[i].name);
     free(p->periods);
     free(p->datacube);
+    free(p->pg_connection), free(p->pg_schema);
     memset(p, 0, sizeof *p);
 }

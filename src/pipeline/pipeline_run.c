@@ -32,6 +32,7 @@
 #include "minewatch/stac_api.h"
 #include "minewatch/site_change.h"
 #include "pipeline/provenance.h"
+#include "pipeline/output_postgis.h"
 #include "pipeline/output_stac.h"
 #include "pipeline/run_page.h"
 #include "pipeline/site_heat.h"
@@ -870,6 +871,14 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
             if (tmp) mw_remove_tree(tmp);
         } else {
             mw_outputs_commit(&od, rep);
+            /* the database after the files: a server that is down costs the files nothing */
+            if (ind && p->pg_connection && mw_report_count_stage(rep, "outputs") == 0) {
+                if (mw_postgis_write(p, json_string_value(json_object_get(prov, "started_utc")),
+                                     res->rows, res->nrows, p->write_maps ? maps_final : NULL))
+                    mw_report_add(rep, "", "", "postgis", "%s", mw_error_message());
+                else
+                    mw_log(MW_LOG_INFO, "indicators and loss patches written to PostgreSQL");
+            }
         }
         mw_error_clear();
         free(tmp);
