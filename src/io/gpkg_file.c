@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/text.h"
+#include "io/gdal_sql.h"
 #include "minewatch/error.h"
 
 void *mw_gpkg_begin(const char *final_path, char **mem_path)
@@ -60,30 +61,23 @@ int mw_gpkg_finish(void *ds, char *mem_path, const char *final_path, int ok)
     return rc;
 }
 
-static int exec_sql(GDALDatasetH ds, const char *sql)
-{
-    CPLErrorReset();
-    OGRLayerH r = GDALDatasetExecuteSQL(ds, sql, NULL, NULL);
-    if (r) GDALDatasetReleaseResultSet(ds, r);
-    return CPLGetLastErrorType() >= CE_Failure
-               ? mw_error_from_gdal(MW_ERR_IO, "GeoPackage statement failed")
-               : 0;
-}
-
 int mw_gpkg_describe_columns(void *ds, const char *table, size_t n, const char *const *columns,
                              const char *const *titles, const char *const *descriptions)
 {
-    int rc =
-        exec_sql(ds, "CREATE TABLE IF NOT EXISTS gpkg_data_columns (table_name TEXT NOT NULL, "
-                     "column_name TEXT NOT NULL, name TEXT, title TEXT, description TEXT, "
-                     "mime_type TEXT, constraint_name TEXT, CONSTRAINT pk_gdc PRIMARY KEY "
-                     "(table_name, column_name), CONSTRAINT gdc_tn UNIQUE (table_name, name))");
+    int rc = mw_gdal_sql(ds,
+                         "CREATE TABLE IF NOT EXISTS gpkg_data_columns (table_name TEXT NOT NULL, "
+                         "column_name TEXT NOT NULL, name TEXT, title TEXT, description TEXT, "
+                         "mime_type TEXT, constraint_name TEXT, CONSTRAINT pk_gdc PRIMARY KEY "
+                         "(table_name, column_name), CONSTRAINT gdc_tn UNIQUE (table_name, name))",
+                         "GeoPackage statement failed");
     if (rc == 0)
-        rc = exec_sql(ds, "CREATE TABLE IF NOT EXISTS gpkg_data_column_constraints "
-                          "(constraint_name TEXT NOT NULL, constraint_type TEXT NOT NULL, value "
-                          "TEXT, min NUMERIC, min_is_inclusive BOOLEAN, max NUMERIC, "
-                          "max_is_inclusive BOOLEAN, description TEXT, CONSTRAINT gdcc_ntv UNIQUE "
-                          "(constraint_name, constraint_type, value))");
+        rc = mw_gdal_sql(ds,
+                         "CREATE TABLE IF NOT EXISTS gpkg_data_column_constraints "
+                         "(constraint_name TEXT NOT NULL, constraint_type TEXT NOT NULL, value "
+                         "TEXT, min NUMERIC, min_is_inclusive BOOLEAN, max NUMERIC, "
+                         "max_is_inclusive BOOLEAN, description TEXT, CONSTRAINT gdcc_ntv UNIQUE "
+                         "(constraint_name, constraint_type, value))",
+                         "GeoPackage statement failed");
     static const char *const ext[2] = {"gpkg_data_columns", "gpkg_data_column_constraints"};
     for (int e = 0; e < 2 && rc == 0; e++) {
         char sql[512];
@@ -94,7 +88,7 @@ int mw_gpkg_describe_columns(void *ds, const char *table, size_t n, const char *
                  "EXISTS (SELECT 1 FROM gpkg_extensions WHERE table_name = '%s' AND "
                  "extension_name = 'gpkg_schema')",
                  ext[e], ext[e]);
-        rc = exec_sql(ds, sql);
+        rc = mw_gdal_sql(ds, sql, "GeoPackage statement failed");
     }
     char *tt = mw_text_sql_literal(table);
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -105,7 +99,8 @@ int mw_gpkg_describe_columns(void *ds, const char *table, size_t n, const char *
                                                  "description) VALUES (%s, %s, %s, %s, %s)",
                                                  tt, c, c, t, d)
                                 : NULL;
-        rc = sql ? exec_sql(ds, sql) : mw_error_set(MW_ERR_NOMEM, "out of memory");
+        rc = sql ? mw_gdal_sql(ds, sql, "GeoPackage statement failed")
+                 : mw_error_set(MW_ERR_NOMEM, "out of memory");
         free(sql), free(c), free(t), free(d);
     }
     free(tt);
@@ -115,12 +110,14 @@ int mw_gpkg_describe_columns(void *ds, const char *table, size_t n, const char *
 int mw_gpkg_add_style(void *ds, const char *table, const char *geometry_column, const char *name,
                       const char *qml, const char *description)
 {
-    int rc = exec_sql(ds, "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY "
-                          "AUTOINCREMENT, f_table_catalog TEXT(256), f_table_schema TEXT(256), "
-                          "f_table_name TEXT(256), f_geometry_column TEXT(256), styleName "
-                          "TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN, "
-                          "description TEXT, owner TEXT(30), ui TEXT, update_time DATETIME "
-                          "DEFAULT CURRENT_TIMESTAMP)");
+    int rc = mw_gdal_sql(ds,
+                         "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY "
+                         "AUTOINCREMENT, f_table_catalog TEXT(256), f_table_schema TEXT(256), "
+                         "f_table_name TEXT(256), f_geometry_column TEXT(256), styleName "
+                         "TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN, "
+                         "description TEXT, owner TEXT(30), ui TEXT, update_time DATETIME "
+                         "DEFAULT CURRENT_TIMESTAMP)",
+                         "GeoPackage statement failed");
     char *t = mw_text_sql_literal(table), *g = mw_text_sql_literal(geometry_column),
          *n = mw_text_sql_literal(name), *q = mw_text_sql_literal(qml),
          *d = mw_text_sql_literal(description);
@@ -133,7 +130,9 @@ int mw_gpkg_add_style(void *ds, const char *table, const char *geometry_column, 
                                      "'minewatch', NULL, '1970-01-01T00:00:00Z')",
                                      t, g, n, q, d)
                     : NULL;
-    if (rc == 0) rc = sql ? exec_sql(ds, sql) : mw_error_set(MW_ERR_NOMEM, "out of memory");
+    if (rc == 0)
+        rc = sql ? mw_gdal_sql(ds, sql, "GeoPackage statement failed")
+                 : mw_error_set(MW_ERR_NOMEM, "out of memory");
     free(sql), free(t), free(g), free(n), free(q), free(d);
     return rc;
 }

@@ -13,18 +13,9 @@
 #include <ogr_srs_api.h>
 
 #include "core/text.h"
+#include "io/gdal_sql.h"
 #include "minewatch/error.h"
 #include "pipeline/site_maps.h"
-
-static int sql(GDALDatasetH ds, const char *statement)
-{
-    CPLErrorReset();
-    OGRLayerH r = GDALDatasetExecuteSQL(ds, statement, NULL, NULL);
-    if (r) GDALDatasetReleaseResultSet(ds, r);
-    return CPLGetLastErrorType() >= CE_Failure
-               ? mw_error_from_gdal(MW_ERR_IO, "PostgreSQL refused a statement")
-               : 0;
-}
 
 static int ensure_field(OGRLayerH l, const char *name, OGRFieldType t)
 {
@@ -75,7 +66,8 @@ static int delete_rows(GDALDatasetH ds, const char *table, const char *pipeline,
     }
     char *st = mw_text_format("DELETE FROM \"%s\" WHERE pipeline = %s AND site_id IN (%s)", table,
                               pl, *in ? in : "''");
-    int rc = st ? sql(ds, st) : mw_error_set(MW_ERR_NOMEM, "out of memory");
+    int rc = st ? mw_gdal_sql(ds, st, "PostgreSQL refused a statement")
+                : mw_error_set(MW_ERR_NOMEM, "out of memory");
     free(st), free(pl), free(in);
     return rc;
 }
@@ -225,7 +217,8 @@ int mw_postgis_write(const mw_pipeline *p, const char *run_started, const mw_ind
         GDALDatasetH ds = connect(p, 0);
         if (!ds) return -1;
         char *sch = mw_text_format("CREATE SCHEMA IF NOT EXISTS \"%s\"", p->pg_schema);
-        rc = sch ? sql(ds, sch) : mw_error_set(MW_ERR_NOMEM, "out of memory");
+        rc = sch ? mw_gdal_sql(ds, sch, "PostgreSQL refused a statement")
+                 : mw_error_set(MW_ERR_NOMEM, "out of memory");
         free(sch);
         GDALClose(ds);
         if (rc) return mw_error_prefix("outputs.postgis '%s'", p->pg_connection);
