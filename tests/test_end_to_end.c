@@ -284,14 +284,7 @@ static void run_recovers_truth(void **state)
     assert_non_null(strstr(dom, "id=\"methods-table\""));
     assert_true(tu_count(dom, "Hansen et al. 2013") >= 1);
     assert_null(strstr(dom, "<script"));
-    GDALDatasetH shot = GDALOpen(png, GA_ReadOnly);
-    assert_non_null(shot);
-    double smin, smax, smean, sdev;
-    assert_int_equal(GDALComputeRasterStatistics(GDALGetRasterBand(shot, 1), 0, &smin, &smax,
-                                                 &smean, &sdev, NULL, NULL),
-                     CE_None);
-    assert_true(smin < 60 && smax > 240 && sdev > 10);
-    GDALClose(shot);
+    assert_true(tu_png_is_drawn(png, 1280));
     free(dom), free(hp), free(png);
     char *csv = tu_path(g_out1, "indicators.csv");
     /* The STAC catalogue of the outputs: an item per site and period, each asset a file there,

@@ -328,15 +328,7 @@ static void evidence_pack_for_a_buyer(void **state)
     char *dom = tu_browser_dom(hp, png);
     if (!dom) fail_msg("headless Chromium could not render %s", hp);
     /* the screenshot is a page drawn, not a blank: 1280 px wide, with contrast */
-    GDALDatasetH shot = GDALOpen(png, GA_ReadOnly);
-    assert_non_null(shot);
-    assert_int_equal(GDALGetRasterXSize(shot), 1280);
-    double smin, smax, smean, sdev;
-    assert_int_equal(GDALComputeRasterStatistics(GDALGetRasterBand(shot, 1), 0, &smin, &smax,
-                                                 &smean, &sdev, NULL, NULL),
-                     CE_None);
-    assert_true(smin < 60 && smax > 240 && sdev > 10);
-    GDALClose(shot);
+    assert_true(tu_png_is_drawn(png, 1280));
     static const char *const present[] = {
         "id=\"products\"", "id=\"totals\"", "id=\"chain-diagram\"", "id=\"chain-nodes\"",
         "id=\"chain-edges\"", "id=\"sites-chart\"", "id=\"upstream-sites\"", "id=\"scenes\"",

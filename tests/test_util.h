@@ -177,4 +177,19 @@ static inline double tu_csv_value(const char *path, const char *site, const char
     return v;
 }
 
+/* 1 if the PNG at path is a page drawn (width px wide, dark and light pixels, contrast), not a
+ * blank. */
+static inline int tu_png_is_drawn(const char *path, int width)
+{
+    GDALDatasetH d = GDALOpen(path, GA_ReadOnly);
+    if (!d) return 0;
+    double lo, hi, mean, sd;
+    int ok = GDALGetRasterXSize(d) == width &&
+             GDALComputeRasterStatistics(GDALGetRasterBand(d, 1), 0, &lo, &hi, &mean, &sd, NULL,
+                                         NULL) == CE_None &&
+             lo < 60 && hi > 240 && sd > 10;
+    GDALClose(d);
+    return ok;
+}
+
 #endif

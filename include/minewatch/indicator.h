@@ -73,6 +73,9 @@ int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size
 /* The same without the columns only compositing knows (for `change`). */
 int mw_indicators_write_csv_change(const char *path, const mw_indicator_row *rows, size_t n);
 int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, size_t n);
+/* Sets an OGR feature's (OGRFeatureH) fields named like the columns, rounded as the CSV, and its
+ * geometry from the row: the GeoPackage and PostGIS writers share it. */
+void mw_indicator_feature_fill(void *feature, const mw_indicator_row *r);
 /* Formats one cell as the CSV writer does; "" for missing values. buf >= 64 bytes. */
 void mw_indicator_format(const mw_indicator_column *c, const mw_indicator_row *r, char *buf,
                          size_t cap);

@@ -66,6 +66,38 @@ int mw_indicators_write_csv_change(const char *path, const mw_indicator_row *row
     return write_csv(path, rows, n, 1);
 }
 
+void mw_indicator_feature_fill(void *feature, const mw_indicator_row *r)
+{
+    OGRFeatureH f = feature;
+    for (int c = 0; c < mw_indicator_ncolumns; c++) {
+        const mw_indicator_column *col = &mw_indicator_columns[c];
+        const int i = OGR_F_GetFieldIndex(f, col->name);
+        const char *base = (const char *)r + col->offset;
+        if (i < 0) continue;
+        if (col->type == MW_COL_TEXT) {
+            const char *t = *(const char *const *)base;
+            OGR_F_SetFieldString(f, i, t ? t : "");
+        } else if (col->type == MW_COL_DATE) {
+            int y, m, d;
+            mw_day_to_ymd(*(const mw_day *)base, &y, &m, &d);
+            OGR_F_SetFieldDateTime(f, i, y, m, d, 0, 0, 0, 0);
+        } else if (col->type == MW_COL_INT) {
+            OGR_F_SetFieldInteger64(f, i, *(const long *)base);
+        } else if (isfinite(*(const double *)base)) {
+            /* Same rounding as the CSV, so every output carries the same numbers. */
+            char buf[64];
+            mw_indicator_format(col, r, buf, sizeof buf);
+            OGR_F_SetFieldDouble(f, i, atof(buf));
+        } else {
+            OGR_F_SetFieldNull(f, i);
+        }
+    }
+    OGRGeometryH g = NULL;
+    if (r->wkt_wgs84 &&
+        OGR_G_CreateFromWkt((char **)&(const char *){r->wkt_wgs84}, NULL, &g) == OGRERR_NONE)
+        OGR_F_SetGeometryDirectly(f, OGR_G_ForceToMultiPolygon(g));
+}
+
 int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, size_t n)
 {
     char *mem = NULL;
@@ -114,34 +146,7 @@ int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, siz
         rc = mw_error_from_gdal(MW_ERR_IO, "cannot write '%s'", path);
     for (size_t r = 0; r < n && rc == 0; r++) {
         OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(lyr));
-        for (int c = 0; c < mw_indicator_ncolumns; c++) {
-            const mw_indicator_column *col = &mw_indicator_columns[c];
-            const char *base = (const char *)&rows[r] + col->offset;
-            if (col->type == MW_COL_TEXT) {
-                const char *s = *(const char *const *)base;
-                OGR_F_SetFieldString(f, c, s ? s : "");
-            } else if (col->type == MW_COL_DATE) {
-                int y, m, d;
-                mw_day_to_ymd(*(const mw_day *)base, &y, &m, &d);
-                OGR_F_SetFieldDateTime(f, c, y, m, d, 0, 0, 0, 0);
-            } else if (col->type == MW_COL_INT) {
-                OGR_F_SetFieldInteger64(f, c, *(const long *)base);
-            } else {
-                double v = *(const double *)base;
-                if (isfinite(v)) {
-                    /* Same rounding as the CSV, so both outputs carry the same numbers. */
-                    char buf[64];
-                    mw_indicator_format(col, &rows[r], buf, sizeof buf);
-                    OGR_F_SetFieldDouble(f, c, atof(buf));
-                } else {
-                    OGR_F_SetFieldNull(f, c);
-                }
-            }
-        }
-        OGRGeometryH g = NULL;
-        if (rows[r].wkt_wgs84 && OGR_G_CreateFromWkt((char **)&(const char *){rows[r].wkt_wgs84},
-                                                     NULL, &g) == OGRERR_NONE)
-            OGR_F_SetGeometryDirectly(f, OGR_G_ForceToMultiPolygon(g));
+        mw_indicator_feature_fill(f, &rows[r]);
         if (OGR_L_CreateFeature(lyr, f) != OGRERR_NONE)
             rc = mw_error_from_gdal(MW_ERR_IO, "cannot write a feature to '%s'", path);
         OGR_F_Destroy(f);

@@ -93,31 +93,7 @@ static int write_indicators(GDALDatasetH ds, const mw_pipeline *p, const char *r
         OGRFeatureH f = OGR_F_Create(d);
         OGR_F_SetFieldString(f, OGR_FD_GetFieldIndex(d, "pipeline"), p->name);
         OGR_F_SetFieldString(f, OGR_FD_GetFieldIndex(d, "run_started_utc"), run_started);
-        for (int c = 0; c < mw_indicator_ncolumns; c++) {
-            const mw_indicator_column *col = &mw_indicator_columns[c];
-            const int i = OGR_FD_GetFieldIndex(d, col->name);
-            const char *base = (const char *)&rows[r] + col->offset;
-            if (col->type == MW_COL_TEXT) {
-                const char *s = *(const char *const *)base;
-                OGR_F_SetFieldString(f, i, s ? s : "");
-            } else if (col->type == MW_COL_DATE) {
-                int y, m, dd;
-                mw_day_to_ymd(*(const mw_day *)base, &y, &m, &dd);
-                OGR_F_SetFieldDateTime(f, i, y, m, dd, 0, 0, 0, 0);
-            } else if (col->type == MW_COL_INT) {
-                OGR_F_SetFieldInteger64(f, i, *(const long *)base);
-            } else if (isfinite(*(const double *)base)) {
-                char buf[64]; /* rounded as the CSV and the GeoPackage carry it */
-                mw_indicator_format(col, &rows[r], buf, sizeof buf);
-                OGR_F_SetFieldDouble(f, i, atof(buf));
-            } else {
-                OGR_F_SetFieldNull(f, i);
-            }
-        }
-        OGRGeometryH g = NULL;
-        if (rows[r].wkt_wgs84 && OGR_G_CreateFromWkt((char **)&(const char *){rows[r].wkt_wgs84},
-                                                     NULL, &g) == OGRERR_NONE)
-            OGR_F_SetGeometryDirectly(f, OGR_G_ForceToMultiPolygon(g));
+        mw_indicator_feature_fill(f, &rows[r]);
         if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
             rc = mw_error_from_gdal(MW_ERR_IO, "cannot insert an indicator row into PostgreSQL");
         OGR_F_Destroy(f);
