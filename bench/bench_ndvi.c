@@ -129,7 +129,7 @@ int main(int argc, char **argv)
                   "--B_band=2",
                   "--calc=(B.astype(numpy.float32)-A)/(B.astype(numpy.float32)+A)",
                   "--type=Float32",
-                  "--NoDataValue=-9999",
+                  "--NoDataValue=nan",
                   "--outfile",
                   o_gc,
                   "--overwrite",

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 
 #include <cmocka.h>
 #include <cpl_minixml.h>
@@ -131,6 +132,91 @@ static double truth_value(const char *scenes_dir, const char *site, const char *
 
 static char *g_out1, *g_scenes, *g_local;
 
+/* Every map of a run as a GIS user gets it: a COG; no data NaN in real-valued maps and the
+ * type's largest value in integer ones; every band described; a class map's colour table, names
+ * and raster attribute table agreeing, the table's pixel counts and hectares those of the map. */
+static void maps_follow_the_conventions(const char *out_dir)
+{
+    char *maps = tu_path(out_dir, "maps");
+    DIR *d = opendir(maps);
+    assert_non_null(d);
+    int nmaps = 0, nclass = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        const size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".tif")) continue;
+        char *path = tu_path(maps, e->d_name);
+        GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+        if (!ds) fail_msg("%s does not open", path);
+        const char *layout = GDALGetMetadataItem(ds, "LAYOUT", "IMAGE_STRUCTURE");
+        if (!layout || strcmp(layout, "COG")) fail_msg("%s is not a COG", path);
+        double gt[6];
+        assert_int_equal(GDALGetGeoTransform(ds, gt), CE_None);
+        const int w = GDALGetRasterXSize(ds), h = GDALGetRasterYSize(ds);
+        for (int b = 1; b <= GDALGetRasterCount(ds); b++) {
+            GDALRasterBandH band = GDALGetRasterBand(ds, b);
+            const GDALDataType t = GDALGetRasterDataType(band);
+            int has = 0;
+            const double nd = GDALGetRasterNoDataValue(band, &has);
+            const double want = t == GDT_Byte     ? 255
+                                : t == GDT_UInt16 ? 65535
+                                : t == GDT_UInt32 ? 4294967295.0
+                                                  : NAN;
+            if (!has || (isnan(want) ? !isnan(nd) : nd != want))
+                fail_msg("%s band %d: no data %g, the convention says %g", path, b, nd, want);
+            if (!*GDALGetDescription(band)) fail_msg("%s band %d has no description", path, b);
+            GDALColorTableH ct = GDALGetRasterColorTable(band);
+            if (!ct) continue;
+            nclass++;
+            unsigned char *v = malloc((size_t)w * h);
+            assert_int_equal(GDALRasterIO(band, GF_Read, 0, 0, w, h, v, w, h, GDT_Byte, 0, 0),
+                             CE_None);
+            long count[256] = {0};
+            for (size_t i = 0; i < (size_t)w * h; i++)
+                count[v[i]]++;
+            free(v);
+            GDALRasterAttributeTableH rat = GDALGetDefaultRAT(band);
+            if (!rat) fail_msg("%s has a colour table but no attribute table", path);
+            const int rows = GDALRATGetRowCount(rat);
+            const int cv = GDALRATGetColOfUsage(rat, GFU_MinMax),
+                      cn = GDALRATGetColOfUsage(rat, GFU_Name),
+                      cp = GDALRATGetColOfUsage(rat, GFU_PixelCount);
+            int ch = -1;
+            for (int c = 0; c < GDALRATGetColumnCount(rat); c++)
+                if (!strcmp(GDALRATGetNameOfCol(rat, c), "hectares")) ch = c;
+            assert_true(cv >= 0 && cn >= 0 && cp >= 0 && ch >= 0);
+            long listed = 0;
+            for (int r = 0; r < rows; r++) {
+                const int val = GDALRATGetValueAsInt(rat, r, cv);
+                assert_true(val >= 0 && val < 255);
+                char key[32];
+                snprintf(key, sizeof key, "CLASS_%d", val);
+                const char *name = GDALGetMetadataItem(band, key, NULL);
+                if (!name || strcmp(name, GDALRATGetValueAsString(rat, r, cn)))
+                    fail_msg("%s class %d: metadata '%s', table '%s'", path, val,
+                             name ? name : "(none)", GDALRATGetValueAsString(rat, r, cn));
+                if (GDALRATGetValueAsInt(rat, r, cp) != count[val])
+                    fail_msg("%s class %d: the table counts %d pixels, the map has %ld", path, val,
+                             GDALRATGetValueAsInt(rat, r, cp), count[val]);
+                const double ha = count[val] * gt[1] * gt[1] / 1e4;
+                if (fabs(GDALRATGetValueAsDouble(rat, r, ch) - ha) > 0.005)
+                    fail_msg("%s class %d: %g ha in the table, %g in the map", path, val,
+                             GDALRATGetValueAsDouble(rat, r, ch), ha);
+                listed += count[val];
+            }
+            /* every pixel is a listed class or no data */
+            if (listed + count[255] != (long)w * h)
+                fail_msg("%s: %ld pixels of values no class names", path,
+                         (long)w * h - listed - count[255]);
+        }
+        GDALClose(ds);
+        free(path);
+        nmaps++;
+    }
+    closedir(d);
+    assert_true(nmaps >= 10 && nclass >= 4);
+    free(maps);
+}
+
 static void run_recovers_truth(void **state)
 {
     (void)state;
@@ -251,6 +337,7 @@ static void run_recovers_truth(void **state)
     json_decref(prov);
     free(pp);
     free(pl);
+    maps_follow_the_conventions(g_out1);
     /* The report, opened by a real browser: per site the three pictures (each a PNG GDAL reads),
      * the charts, the indicator and scene tables; the methods; a drawn page. */
     char *hp = tu_path(g_out1, "report.html"), *png = tu_path(g_out1, "report-shot.png");
@@ -311,7 +398,7 @@ static void run_recovers_truth(void **state)
                          tu_csv_value(csv, site, per, "forest_loss_ha")) < 1e-9);
         const char *key;
         json_t *asset;
-        int composite = 0;
+        int composite = 0, cover = 0;
         json_object_foreach(json_object_get(item, "assets"), key, asset)
         {
             char ap[512];
@@ -329,11 +416,24 @@ static void run_recovers_truth(void **state)
                 assert_int_equal(json_integer_value(json_array_get(shape, 1)),
                                  GDALGetRasterXSize(m));
                 assert_int_equal(json_array_size(json_object_get(asset, "raster:bands")), 6);
+                json_t *b0 = json_array_get(json_object_get(asset, "raster:bands"), 0);
+                assert_string_equal(json_string_value(json_object_get(b0, "unit")),
+                                    "reflectance (0-1)");
                 GDALClose(m);
+            }
+            if (!strcmp(key, "cover")) { /* the classes a STAC client can show */
+                json_t *b0 = json_array_get(json_object_get(asset, "raster:bands"), 0);
+                json_t *cls = json_object_get(b0, "classification:classes");
+                assert_int_equal(json_array_size(cls), 5);
+                json_t *c1 = json_array_get(cls, 1);
+                assert_int_equal(json_integer_value(json_object_get(c1, "value")), 2);
+                assert_string_equal(json_string_value(json_object_get(c1, "name")), "forest");
+                assert_string_equal(json_string_value(json_object_get(c1, "color_hint")), "006400");
+                cover = 1;
             }
             free(full);
         }
-        assert_true(composite);
+        assert_true(composite && cover);
         json_decref(item);
         free(ip);
     }
@@ -353,6 +453,7 @@ static void compare_outputs(const char *a, const char *b, const char *s1, const 
                            "maps/@_clear_obs_2023.tif",
                            "maps/@_composite_2023.tif",
                            "maps/@_cover_2023.tif",
+                           "maps/@_cover_2023.tif.aux.xml",
                            "maps/@_dnbr_2023.tif",
                            "maps/@_ndvi_trend.tif",
                            "maps/@_transitions.csv",
@@ -508,8 +609,8 @@ static void composite_methods_write_dates_and_counts(void **state)
                 assert_memory_equal(n, n_med, (size_t)w * h * sizeof *n);
                 long dated = 0;
                 for (size_t i = 0; i < (size_t)w * h; i++) {
-                    if (date[i] == 0) {
-                        assert_true(n[i] == 0); /* min_clear_observations is 1 */
+                    if (date[i] == 4294967295u) {                /* no data */
+                        assert_true(n[i] == 0 || n[i] == 65535); /* min_clear_observations 1 */
                         continue;
                     }
                     int found = 0;

@@ -49,11 +49,12 @@ typedef struct mw_composite_spec {
 void mw_composite_bap_scores(const mw_day *day, const double *clear_fraction, size_t n,
                              mw_day target, double *score);
 
+#define MW_COMPOSITE_NCLEAR_NONE UINT16_MAX /* no data, as integer maps have it */
 typedef struct mw_composite_result {
     float *const *band; /* nbands planes of npx: NaN where no composite or outside the mask */
-    uint16_t *nclear;   /* clear observations per pixel */
-    mw_day *day;        /* may be NULL: the day of the observation taken (max_ndvi, BAP);
-                           MW_COMPOSITE_NO_DAY for the median (a statistic of several) or none */
+    uint16_t *nclear; /* clear observations per pixel; MW_COMPOSITE_NCLEAR_NONE outside the mask */
+    mw_day *day;      /* may be NULL: the day of the observation taken (max_ndvi, BAP);
+                         MW_COMPOSITE_NO_DAY for the median (a statistic of several) or none */
 } mw_composite_result;
 
 /* Rows per chunk so that every thread's scratch fits in budget_bytes in all. */

@@ -2,6 +2,7 @@
 #ifndef MINEWATCH_INDEX_STREAM_H
 #define MINEWATCH_INDEX_STREAM_H
 
+#include <math.h>
 #include <stddef.h>
 
 #include "minewatch/band.h"
@@ -15,7 +16,9 @@ typedef struct mw_index_input {
     double nodata; /* DN meaning no data (default: the file's own no-data value) */
 } mw_index_input;
 
-#define MW_INDEX_NODATA (-9999.0f) /* written where the index has no value: never NaN */
+/* Written where the index has no value: one quiet NaN, as every real-valued map has it (and one
+ * bit pattern, so outputs stay byte-identical whatever NaN a computation made). */
+#define MW_INDEX_NODATA NAN
 
 typedef struct mw_index_options {
     size_t mem_budget_bytes; /* all strips in flight, all threads */

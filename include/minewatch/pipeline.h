@@ -81,7 +81,7 @@ typedef struct mw_pipeline {
     double coreg_max_shift_px; /* longer shifts are taken as false matches, not applied */
 
     bool write_gpkg, write_csv, write_maps, write_report, write_stac;
-    char *datacube; /* resolved; NULL means <out>/tiles */
+    char *datacube;                  /* resolved; NULL means <out>/tiles */
     char *pg_connection, *pg_schema; /* outputs.postgis: libpq conninfo and schema, or NULL */
 } mw_pipeline;
 

@@ -74,7 +74,10 @@ static void composite_pixels(const float *const *values, const uint8_t *const *q
             band[b][p] = NAN;
         nclear[p] = 0;
         if (day) day[p] = MW_COMPOSITE_NO_DAY;
-        if (mask && !mask[p]) continue;
+        if (mask && !mask[p]) {
+            nclear[p] = MW_COMPOSITE_NCLEAR_NONE;
+            continue;
+        }
         int n = 0;
         long best = -1;
         double best_score = 0;
@@ -101,7 +104,7 @@ static void composite_pixels(const float *const *values, const uint8_t *const *q
             }
             n++;
         }
-        nclear[p] = (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
+        nclear[p] = (uint16_t)(n < MW_COMPOSITE_NCLEAR_NONE ? n : MW_COMPOSITE_NCLEAR_NONE - 1);
         if (n == 0 || n < s->min_obs) continue;
         if (!sel) {
             for (int b = 0; b < nbands; b++)

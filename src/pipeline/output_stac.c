@@ -1,6 +1,6 @@
 /* The run's outputs as a self-contained STAC catalogue: one collection, one item per site and
  * period. Spec: STAC 1.0.0 (radiantearth/stac-spec), projection extension v1.1.0, raster
- * extension v1.1.0. */
+ * extension v1.1.0, classification extension v1.0.0 (class maps' values, names and colours). */
 #include "pipeline/output_stac.h"
 
 #include <math.h>
@@ -20,6 +20,7 @@
 #define STAC_VERSION "1.0.0"
 #define EXT_PROJ "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
 #define EXT_RASTER "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
+#define EXT_CLASS "https://stac-extensions.github.io/classification/v1.0.0/schema.json"
 #define TIFF_TYPE "image/tiff; application=geotiff"
 
 /* The maps of a period (per_period) or of the site, with their roles and meaning: one table. */
@@ -32,7 +33,8 @@ static const struct map_kind {
 } map_kinds[] = {
     {"composite", 1, "data reflectance", "surface reflectance composite (6 bands)", ".tif"},
     {"ndvi", 1, "data", "NDVI of the composite", ".tif"},
-    {"cover", 1, "data", "land-cover class codes (see the band description)", ".tif"},
+    {"cover", 1, "data", "land-cover classes (names and colours in classification:classes)",
+     ".tif"},
     {"clear_obs", 1, "metadata", "clear observations per pixel", ".tif"},
     {"dnbr", 1, "data", "dNBR against the baseline", ".tif"},
     {"change", 1, "data", "generic change against the baseline (1 change, 0 none)", ".tif"},
@@ -71,7 +73,29 @@ static const char *stac_type(GDALDataType t)
     }
 }
 
-/* raster:bands from the file itself: data type, no data, the band's description as its name. */
+/* classification:classes of a class map's band, from its CLASS_<value> names and colour table;
+ * NULL for a band without classes. */
+static json_t *band_classes(GDALRasterBandH h)
+{
+    GDALColorTableH ct = GDALGetRasterColorTable(h);
+    json_t *classes = NULL;
+    for (int v = 0; ct && v < GDALGetColorEntryCount(ct) && v < 255; v++) {
+        char key[32];
+        snprintf(key, sizeof key, "CLASS_%d", v);
+        const char *name = GDALGetMetadataItem(h, key, NULL);
+        if (!name) continue;
+        const GDALColorEntry *e = GDALGetColorEntry(ct, v);
+        char hint[8];
+        snprintf(hint, sizeof hint, "%02X%02X%02X", e->c1 & 255, e->c2 & 255, e->c3 & 255);
+        if (!classes) classes = json_array();
+        json_array_append_new(classes, json_pack("{s:i,s:s,s:s,s:s}", "value", v, "name", name,
+                                                 "description", name, "color_hint", hint));
+    }
+    return classes;
+}
+
+/* raster:bands from the file itself: data type, no data, unit, the band's description as its
+ * name, and a class map's classes. */
 static json_t *raster_bands(const char *path)
 {
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
@@ -86,6 +110,10 @@ static json_t *raster_bands(const char *path)
         if (has)
             json_object_set_new(jb, "nodata",
                                 isnan(nd) ? json_string("nan") : json_real(nd)); /* spec: "nan" */
+        const char *unit = GDALGetRasterUnitType(h);
+        if (unit && *unit) json_object_set_new(jb, "unit", json_string(unit));
+        json_t *classes = band_classes(h);
+        if (classes) json_object_set_new(jb, "classification:classes", classes);
         json_array_append_new(bands, jb);
     }
     GDALClose(ds);
@@ -214,14 +242,15 @@ int mw_output_stac_write(const char *stac_dir, const char *maps_dir, const char 
                 free(path);
             }
             json_t *item = json_pack(
-                "{s:s,s:s,s:[s,s],s:s,s:o,s:[f,f,f,f],s:o,s:[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,"
+                "{s:s,s:s,s:[s,s,s],s:s,s:o,s:[f,f,f,f],s:o,s:[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,"
                 "s:s,s:s}],s:o,s:s}",
                 "type", "Feature", "stac_version", STAC_VERSION, "stac_extensions", EXT_PROJ,
-                EXT_RASTER, "id", id, "geometry", geom, "bbox", bbox[0], bbox[1], bbox[2], bbox[3],
-                "properties", props, "links", "rel", "root", "href", "./collection.json", "type",
-                "application/json", "rel", "parent", "href", "./collection.json", "type",
-                "application/json", "rel", "collection", "href", "./collection.json", "type",
-                "application/json", "assets", assets, "collection", p->name);
+                EXT_RASTER, EXT_CLASS, "id", id, "geometry", geom, "bbox", bbox[0], bbox[1],
+                bbox[2], bbox[3], "properties", props, "links", "rel", "root", "href",
+                "./collection.json", "type", "application/json", "rel", "parent", "href",
+                "./collection.json", "type", "application/json", "rel", "collection", "href",
+                "./collection.json", "type", "application/json", "assets", assets, "collection",
+                p->name);
             char fname[300];
             snprintf(fname, sizeof fname, "%s.json", id);
             char *ip = mw_text_path(stac_dir, fname);

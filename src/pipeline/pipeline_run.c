@@ -295,16 +295,28 @@ static void write_composite_maps(site_ctx *sc, const mw_site *site, const mw_per
     for (int b = 0; b < p->nbands; b++)
         bn[b] = mw_bands[p->bands[b]].name;
     char *cp = mw_composite_map_path(sc->maps_dir, site->id, per->name);
-    if (mw_write_map(cp, g, GDT_Float32, p->nbands, (const void *const *)band, NAN,
-                     "period composite: surface reflectance per band", bn))
+    const char *refl[MW_BAND_COUNT];
+    for (int b = 0; b < p->nbands; b++)
+        refl[b] = "reflectance (0-1)";
+    const mw_map_bands comp = {GDT_Float32,
+                               p->nbands,
+                               (const void *const *)band,
+                               "period composite: surface reflectance per band",
+                               bn,
+                               refl};
+    if (mw_write_map(cp, g, &comp))
         mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
     free(cp);
 
     char *name = mw_map_path(sc->maps_dir, site->id, "clear_obs", per->name, ".tif");
-    if (mw_write_map(name, g, GDT_UInt16, 1, (const void *const[]){nclear}, 65535,
-                     "clear observations composited per pixel (QA flags not excluded, all bands "
-                     "finite)",
-                     NULL))
+    const mw_map_bands clear = {GDT_UInt16,
+                                1,
+                                (const void *const[]){nclear},
+                                "clear observations composited per pixel (QA flags not excluded, "
+                                "all bands finite)",
+                                NULL,
+                                (const char *const[]){"observations"}};
+    if (mw_write_map(name, g, &clear))
         mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
     free(name);
     if (!taken) return;
@@ -316,16 +328,21 @@ static void write_composite_maps(site_ctx *sc, const mw_site *site, const mw_per
     for (size_t i = 0; i < npix; i++) {
         int y, m, d;
         if (taken[i] == MW_COMPOSITE_NO_DAY) {
-            ymd[i] = 0;
+            ymd[i] = (uint32_t)mw_map_nodata(GDT_UInt32);
             continue;
         }
         mw_day_to_ymd(taken[i], &y, &m, &d);
         ymd[i] = (uint32_t)(y * 10000 + m * 100 + d);
     }
     name = mw_map_path(sc->maps_dir, site->id, "date", per->name, ".tif");
-    if (mw_write_map(name, g, GDT_UInt32, 1, (const void *const[]){ymd}, 0,
-                     "acquisition date (YYYYMMDD, UTC) of the observation each pixel took; 0 none",
-                     NULL))
+    const mw_map_bands date = {GDT_UInt32,
+                               1,
+                               (const void *const[]){ymd},
+                               "acquisition date (YYYYMMDD, UTC) of the observation each pixel "
+                               "took; 4294967295 none",
+                               NULL,
+                               (const char *const[]){"YYYYMMDD"}};
+    if (mw_write_map(name, g, &date))
         mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
     free(name);
     free(ymd);

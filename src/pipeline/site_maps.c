@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cpl_string.h>
 #include <gdal.h>
@@ -19,22 +20,72 @@
 #include "minewatch/trend.h"
 #include "minewatch/warp.h"
 
-static int write_cog_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
-                         const void *const *planes, double nodata, const char *desc,
-                         const char *const *band_names, const mw_map_class *classes, int nclasses)
+double mw_map_nodata(int gdal_type)
+{
+    switch ((GDALDataType)gdal_type) {
+    case GDT_Byte:
+        return 255;
+    case GDT_UInt16:
+        return 65535;
+    case GDT_UInt32:
+        return 4294967295.0;
+    default:
+        return NAN;
+    }
+}
+
+/* The raster attribute table of a class map: value, name, colour, pixels and hectares per class,
+ * so a GIS (QGIS 3.30+, ArcGIS) shows names and areas without a legend file. GeoTIFF keeps it in
+ * the .aux.xml beside the map. */
+static GDALRasterAttributeTableH class_table(const mw_grid *g, const unsigned char *plane,
+                                             const mw_map_class *classes, int nclasses)
+{
+    long count[256] = {0};
+    const size_t npix = mw_grid_npix(g);
+    for (size_t i = 0; i < npix; i++)
+        count[plane[i]]++;
+    GDALRasterAttributeTableH t = GDALCreateRasterAttributeTable();
+    GDALRATSetTableType(t, GRTT_THEMATIC);
+    GDALRATCreateColumn(t, "value", GFT_Integer, GFU_MinMax);
+    GDALRATCreateColumn(t, "class", GFT_String, GFU_Name);
+    GDALRATCreateColumn(t, "red", GFT_Integer, GFU_Red);
+    GDALRATCreateColumn(t, "green", GFT_Integer, GFU_Green);
+    GDALRATCreateColumn(t, "blue", GFT_Integer, GFU_Blue);
+    GDALRATCreateColumn(t, "pixels", GFT_Integer, GFU_PixelCount);
+    GDALRATCreateColumn(t, "hectares", GFT_Real, GFU_Generic);
+    const double px_ha = g->res * g->res / 1e4;
+    for (int i = 0; i < nclasses; i++) {
+        const mw_map_class *c = &classes[i];
+        GDALRATSetValueAsInt(t, i, 0, c->value);
+        GDALRATSetValueAsString(t, i, 1, c->name);
+        GDALRATSetValueAsInt(t, i, 2, c->r);
+        GDALRATSetValueAsInt(t, i, 3, c->g);
+        GDALRATSetValueAsInt(t, i, 4, c->b);
+        GDALRATSetValueAsInt(t, i, 5, (int)count[c->value & 255]);
+        /* two decimals, as the indicators: the table must not read finer than the maps are */
+        GDALRATSetValueAsDouble(t, i, 6, round(count[c->value & 255] * px_ha * 100) / 100);
+    }
+    return t;
+}
+
+static int write_cog_map(const char *path, const mw_grid *g, const mw_map_bands *m,
+                         const mw_map_class *classes, int nclasses)
 {
     if (!path) return -1; /* the path could not be made: the error says why */
-    const GDALDataType t = (GDALDataType)gdal_type;
-    GDALDatasetH mem = mw_grid_create_dataset(g, "MEM", NULL, nbands, t, NULL);
+    const GDALDataType t = (GDALDataType)m->gdal_type;
+    const double nodata = mw_map_nodata(m->gdal_type);
+    GDALDatasetH mem = mw_grid_create_dataset(g, "MEM", NULL, m->nbands, t, NULL);
     int rc = mem ? 0 : mw_error_from_gdal(MW_ERR_IO, "cannot lay out '%s'", path);
     if (mem) {
-        GDALSetDescription(mem, desc);
-        GDALSetMetadataItem(mem, "TIFFTAG_IMAGEDESCRIPTION", desc, NULL);
-        for (int b = 0; b < nbands && rc == 0; b++) {
+        GDALSetDescription(mem, m->desc);
+        GDALSetMetadataItem(mem, "TIFFTAG_IMAGEDESCRIPTION", m->desc, NULL);
+        GDALSetMetadataItem(mem, "MW_NODATA_CONVENTION", MW_MAP_NODATA_RULE, NULL);
+        for (int b = 0; b < m->nbands && rc == 0; b++) {
             GDALRasterBandH h = GDALGetRasterBand(mem, b + 1);
             GDALSetRasterNoDataValue(h, nodata);
-            GDALSetDescription(h, band_names ? band_names[b] : desc);
-            if (GDALRasterIO(h, GF_Write, 0, 0, g->width, g->height, (void *)planes[b], g->width,
+            GDALSetDescription(h, m->band_names ? m->band_names[b] : m->desc);
+            if (m->units && m->units[b] && *m->units[b]) GDALSetRasterUnitType(h, m->units[b]);
+            if (GDALRasterIO(h, GF_Write, 0, 0, g->width, g->height, (void *)m->planes[b], g->width,
                              g->height, t, 0, 0) != CE_None)
                 rc = mw_error_from_gdal(MW_ERR_IO, "cannot fill '%s'", path);
         }
@@ -51,10 +102,15 @@ static int write_cog_map(const char *path, const mw_grid *g, int gdal_type, int 
             GDALSetRasterColorTable(h, ct);
             GDALSetRasterColorInterpretation(h, GCI_PaletteIndex);
             GDALDestroyColorTable(ct);
+            GDALRasterAttributeTableH rat = class_table(g, m->planes[0], classes, nclasses);
+            GDALSetDefaultRAT(h, rat);
+            GDALDestroyRasterAttributeTable(rat);
         }
     }
     char *tmp = mw_part_path(path);
-    if (rc == 0 && tmp) {
+    char *tmp_aux = tmp ? mw_text_format("%s.aux.xml", tmp) : NULL;
+    char *aux = mw_text_format("%s.aux.xml", path);
+    if (rc == 0 && tmp && tmp_aux && aux) {
         const int integer = t != GDT_Float32 && t != GDT_Float64;
         char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
         co = CSLSetNameValue(co, "PREDICTOR", "YES");
@@ -71,27 +127,31 @@ static int write_cog_map(const char *path, const mw_grid *g, int gdal_type, int 
     } else if (rc == 0)
         rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
     if (mem) GDALClose(mem);
+    /* The table first: a map in place always has its own table beside it. */
+    if (rc == 0 && access(tmp_aux, F_OK) == 0)
+        rc = mw_commit_path(tmp_aux, aux);
+    else if (rc == 0 && nclasses > 0)
+        rc = mw_error_set(MW_ERR_IO, "GDAL wrote no attribute table for '%s'", path);
     if (rc == 0) rc = mw_commit_path(tmp, path);
     if (rc && tmp) mw_remove_tree(tmp);
-    free(tmp);
+    if (rc && tmp_aux) mw_remove_tree(tmp_aux);
+    free(tmp), free(tmp_aux), free(aux);
     return rc;
 }
 
 const unsigned char mw_period_palette[6][3] = {{228, 26, 28}, {255, 127, 0},   {152, 78, 163},
                                                {166, 86, 40}, {247, 129, 191}, {77, 175, 74}};
 
-int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
-                 const void *const *planes, double nodata, const char *desc,
-                 const char *const *band_names)
+int mw_write_map(const char *path, const mw_grid *g, const mw_map_bands *m)
 {
-    return write_cog_map(path, g, gdal_type, nbands, planes, nodata, desc, band_names, NULL, 0);
+    return write_cog_map(path, g, m, NULL, 0);
 }
 
 int mw_write_class_map(const char *path, const mw_grid *g, const unsigned char *plane,
-                       double nodata, const char *desc, const mw_map_class *classes, int nclasses)
+                       const char *desc, const mw_map_class *classes, int nclasses)
 {
-    return write_cog_map(path, g, GDT_Byte, 1, (const void *const[]){plane}, nodata, desc, NULL,
-                         classes, nclasses);
+    const mw_map_bands m = {GDT_Byte, 1, (const void *const[]){plane}, desc, NULL, NULL};
+    return write_cog_map(path, g, &m, classes, nclasses);
 }
 
 char *mw_map_path(const char *maps_dir, const char *site_id, const char *what, const char *period,
@@ -189,6 +249,11 @@ void mw_change_fill_rows(mw_indicator_row *rows, const mw_site_change *c)
     }
 }
 
+static int cover_map_value(int cover_class)
+{
+    return cover_class == MW_COVER_NODATA ? (int)mw_map_nodata(GDT_Byte) : cover_class;
+}
+
 static void report_io(mw_run_report *rep, const char *site_id, int rc)
 {
     if (rc) mw_report_add(rep, site_id, "", "outputs", "%s", mw_error_message());
@@ -225,17 +290,26 @@ static int write_transitions(const char *path, const char *site_id, const mw_pip
 void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw_grid *g,
                              const mw_pipeline *p, const mw_site_change *c, mw_run_report *rep)
 {
+    /* On disk the no-data class is the convention's 255 (class 0 in memory): cover_map_value. */
     char legend[512] = "land cover:";
+    mw_map_class cover_classes[MW_COVER_COUNT];
+    int ncover = 0;
     for (int i = 0; i < MW_COVER_COUNT; i++) {
         char one[64];
-        snprintf(one, sizeof one, " %d %s%s", i, mw_cover_rules[i].name,
+        snprintf(one, sizeof one, " %d %s%s", cover_map_value(i), mw_cover_rules[i].name,
                  i + 1 < MW_COVER_COUNT ? "," : "");
         strncat(legend, one, sizeof legend - strlen(legend) - 1);
+        if (i != MW_COVER_NODATA)
+            cover_classes[ncover++] =
+                (mw_map_class){i, mw_cover_rules[i].name, mw_cover_rules[i].rgb[0],
+                               mw_cover_rules[i].rgb[1], mw_cover_rules[i].rgb[2]};
     }
-    mw_map_class cover_classes[MW_COVER_COUNT];
-    for (int i = 0; i < MW_COVER_COUNT; i++)
-        cover_classes[i] = (mw_map_class){i, mw_cover_rules[i].name, mw_cover_rules[i].rgb[0],
-                                          mw_cover_rules[i].rgb[1], mw_cover_rules[i].rgb[2]};
+    const size_t npix = mw_grid_npix(g);
+    uint8_t *cover_plane = malloc(npix);
+    if (!cover_plane) {
+        mw_report_add(rep, site_id, "", "outputs", "out of memory for the land-cover maps");
+        return;
+    }
     static const mw_map_class cleared_classes[2] = {{0, "not cleared", 230, 230, 230},
                                                     {1, "vegetation cleared", 255, 215, 0}};
     static const mw_map_class change_classes[2] = {{0, "no change", 230, 230, 230},
@@ -244,26 +318,32 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
         if (!c->per[k].ok) continue;
         const char *pn = p->periods[k].name;
         char *f = mw_map_path(maps_dir, site_id, "ndvi", pn, ".tif");
-        report_io(rep, site_id,
-                  mw_write_map(f, g, GDT_Float32, 1, (const void *const[]){c->ndvi[k]}, NAN,
-                               "NDVI of the period composite", NULL));
+        const mw_map_bands ndvi = {
+            GDT_Float32, 1,   (const void *const[]){c->ndvi[k]}, "NDVI of the period composite",
+            NULL,        NULL};
+        report_io(rep, site_id, mw_write_map(f, g, &ndvi));
         free(f);
+        for (size_t i = 0; i < npix; i++)
+            cover_plane[i] = (uint8_t)cover_map_value(c->cover[k][i]);
         f = mw_map_path(maps_dir, site_id, "cover", pn, ".tif");
         report_io(rep, site_id,
-                  mw_write_class_map(f, g, c->cover[k], 0, legend, cover_classes, MW_COVER_COUNT));
+                  mw_write_class_map(f, g, cover_plane, legend, cover_classes, ncover));
         free(f);
         if (k > 0 && c->dnbr[k]) {
             f = mw_map_path(maps_dir, site_id, "dnbr", pn, ".tif");
-            report_io(rep, site_id,
-                      mw_write_map(f, g, GDT_Float32, 1, (const void *const[]){c->dnbr[k]}, NAN,
-                                   "dNBR = NBR(baseline) - NBR(period); Key & Benson classes",
-                                   NULL));
+            const mw_map_bands dnbr = {GDT_Float32,
+                                       1,
+                                       (const void *const[]){c->dnbr[k]},
+                                       "dNBR = NBR(baseline) - NBR(period); Key & Benson classes",
+                                       NULL,
+                                       NULL};
+            report_io(rep, site_id, mw_write_map(f, g, &dnbr));
             free(f);
         }
         if (k > 0 && c->cleared[k]) {
             f = mw_map_path(maps_dir, site_id, "veg_cleared", pn, ".tif");
             report_io(rep, site_id,
-                      mw_write_class_map(f, g, c->cleared[k], 255,
+                      mw_write_class_map(f, g, c->cleared[k],
                                          "vegetated in the baseline, bare, disturbed or built in "
                                          "this period (1; 0 not; 255 no data)",
                                          cleared_classes, 2));
@@ -272,7 +352,7 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
         if (k > 0 && c->changed[k]) {
             f = mw_map_path(maps_dir, site_id, "change", pn, ".tif");
             report_io(rep, site_id,
-                      mw_write_class_map(f, g, c->changed[k], 255,
+                      mw_write_class_map(f, g, c->changed[k],
                                          mw_change_methods[p->change_method].rule, change_classes,
                                          2));
             free(f);
@@ -291,7 +371,7 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
     }
     char *f = mw_map_path(maps_dir, site_id, "forest_loss", NULL, ".tif");
     report_io(rep, site_id,
-              mw_write_class_map(f, g, c->first_loss, 255,
+              mw_write_class_map(f, g, c->first_loss,
                                  "first monitoring period with forest loss (0 none, 255 no data; "
                                  "CLASS_<n> names each value's period)",
                                  loss_classes, nloss));
@@ -300,9 +380,10 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
         const void *tr[2] = {c->trend_slope, c->trend_p};
         const char *names[2] = {"ndvi_slope_per_year (Theil-Sen)", "mann_kendall_p (two-sided)"};
         f = mw_map_path(maps_dir, site_id, "ndvi_trend", NULL, ".tif");
-        report_io(rep, site_id,
-                  mw_write_map(f, g, GDT_Float32, 2, tr, NAN,
-                               "NDVI trend over the periods, per pixel", names));
+        const char *units[2] = {"NDVI/year", ""};
+        const mw_map_bands trend = {GDT_Float32, 2,    tr, "NDVI trend over the periods, per pixel",
+                                    names,       units};
+        report_io(rep, site_id, mw_write_map(f, g, &trend));
         free(f);
     }
     const char **names = calloc(c->nperiods, sizeof *names);
@@ -317,15 +398,17 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
     f = mw_map_path(maps_dir, site_id, "transitions", NULL, ".csv");
     report_io(rep, site_id, write_transitions(f, site_id, p, c));
     free(f);
+    free(cover_plane);
 }
 
 json_t *mw_change_methods_json(const mw_pipeline *p)
 {
     json_t *cover = json_array();
     for (int i = 0; i < MW_COVER_COUNT; i++)
-        json_array_append_new(
-            cover, json_pack("{s:i,s:s,s:s,s:s}", "code", i, "name", mw_cover_rules[i].name, "rule",
-                             mw_cover_rules[i].rule, "citation", mw_cover_rules[i].citation));
+        json_array_append_new(cover,
+                              json_pack("{s:i,s:s,s:s,s:s}", "code", cover_map_value(i), "name",
+                                        mw_cover_rules[i].name, "rule", mw_cover_rules[i].rule,
+                                        "citation", mw_cover_rules[i].citation));
     json_t *m = json_pack(
         "{s:o,s:{s:f,s:f,s:f,s:f},s:{s:s,s:s,s:f,s:f,s:i,s:s},s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:f,"
         "s:f,s:s}}",

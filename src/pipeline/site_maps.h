@@ -10,12 +10,25 @@
 #include "minewatch/run_report.h"
 #include "minewatch/site_change.h"
 
-/* nbands planes (npix values of GDAL type t each) as a Cloud-Optimised GeoTIFF (DEFLATE,
- * internal overviews: averaged for real values, nearest for integers), whole or not at all.
- * band_names may be NULL. */
-int mw_write_map(const char *path, const mw_grid *g, int gdal_type, int nbands,
-                 const void *const *planes, double nodata, const char *desc,
-                 const char *const *band_names);
+/* One no-data convention for every map minewatch writes: NaN in real-valued maps, the type's
+ * largest value in integer maps (255 Byte, 65535 UInt16, 4294967295 UInt32). The writers set
+ * it; callers fill their planes with it. */
+#define MW_MAP_NODATA_RULE "NaN in real-valued maps; the type's largest value in integer maps"
+double mw_map_nodata(int gdal_type);
+
+/* What a map holds: nbands planes of npix values of GDAL type gdal_type each, a description,
+ * and per band a name and a unit (either array may be NULL; "" for no unit). */
+typedef struct mw_map_bands {
+    int gdal_type;
+    int nbands;
+    const void *const *planes;
+    const char *desc;
+    const char *const *band_names;
+    const char *const *units;
+} mw_map_bands;
+/* The planes as a Cloud-Optimised GeoTIFF (DEFLATE, internal overviews: averaged for real
+ * values, nearest for integers), no data per the convention above, whole or not at all. */
+int mw_write_map(const char *path, const mw_grid *g, const mw_map_bands *m);
 
 /* The colours of the monitoring periods (1 = the first) in loss maps, pictures and legends. */
 extern const unsigned char mw_period_palette[6][3];
@@ -26,10 +39,11 @@ typedef struct mw_map_class {
     const char *name;
     unsigned char r, g, b;
 } mw_map_class;
-/* A class map: the same COG with a colour table (GIS tools draw it at once) and the classes'
- * names in the band's metadata (CLASS_<value>=name) and description. */
+/* A class map (Byte, 255 no data): the same COG with a colour table (GIS tools draw it at once),
+ * the classes' names in the band's metadata (CLASS_<value>=name), and a raster attribute table
+ * (value, class, colour, pixels, hectares) in <path>.aux.xml, committed before the map. */
 int mw_write_class_map(const char *path, const mw_grid *g, const unsigned char *plane,
-                       double nodata, const char *desc, const mw_map_class *classes, int nclasses);
+                       const char *desc, const mw_map_class *classes, int nclasses);
 
 /* <maps>/<site>_<what>[_<period>]<ext>; NULL with an error when the id or period is not a safe
  * file name (see core/name_check.h). */
