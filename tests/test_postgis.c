@@ -1,7 +1,8 @@
 /* PostGIS as an output, against a real PostgreSQL started here (Debian's postgresql and postgis
  * packages, `make deps`): a run writes its indicators and loss patches, they read back equal to
  * the GeoPackages, a re-run replaces rather than duplicates, and a refused connection is a clear
- * error that leaves the database as it was and the files written. */
+ * error that leaves the database as it was and the files written; the same for the supply
+ * graph of `minewatch graph --postgis`. */
 #include <glob.h>
 #include <math.h>
 #include <setjmp.h>
@@ -213,6 +214,133 @@ static void round_trip(void **state)
     free(csv), free(pb), free(o3), free(o2), free(gp), free(o1), free(pl);
 }
 
+/* `graph --postgis`: the supply graph's nodes and flows, read back equal to graph.gpkg with
+ * their points and lines; a re-run of the graph and period replaces them; a refused connection
+ * keeps the files; a password or a schema that is no SQL name is refused before anything. */
+static void graph_round_trip(void **state)
+{
+    (void)state;
+    char *ind = tu_path(g_dir, "run1/indicators.csv");
+    if (access(ind, F_OK)) skip(); /* round_trip made it */
+    char *gj = tu_path(g_dir, "graph.json");
+    tu_write(gj, "{\"name\": \"pg chain\", \"year\": 2023, \"nodes\": ["
+                 "{\"id\": \"mine\", \"stage\": \"mine\", \"country\": \"CD\", \"lon\": 25.42, "
+                 "\"lat\": -10.71, \"sites\": [\"cd-kamoto\"], \"outputs\": {\"Co\": 1000}},"
+                 "{\"id\": \"refinery\", \"stage\": \"refinery\", \"country\": \"FI\", "
+                 "\"lon\": 23.03, \"lat\": 63.84, \"outputs\": {\"Co chem\": 600}},"
+                 "{\"id\": \"buyer\", \"stage\": \"oem\", \"country\": \"GB\", "
+                 "\"outputs\": {\"cells\": 10}}],"
+                 "\"edges\": [{\"from\": \"mine\", \"to\": \"refinery\", \"product\": \"Co\", "
+                 "\"tonnes\": 600, \"basis\": \"reported\"},"
+                 "{\"from\": \"refinery\", \"to\": \"buyer\", \"product\": \"Co chem\", "
+                 "\"tonnes\": 300}]}");
+    char *og = tu_path(g_dir, "graph1"), cmd[4096], *out;
+    snprintf(cmd, sizeof cmd,
+             "%s graph %s --indicators %s --period 2023 -o %s -q --postgis \"%s\" "
+             "--postgis-schema chains",
+             MW_CLI, gj, ind, og, g_conn);
+    int rc = tu_run(cmd, &out);
+    if (rc != 0) fail_msg("graph exited %d:\n%s", rc, out);
+    free(out);
+    char *gp = tu_path(og, "graph.gpkg"), dsn[1200];
+    snprintf(dsn, sizeof dsn, "PG:%s active_schema=chains", g_conn);
+    GDALDatasetH g = GDALOpenEx(gp, GDAL_OF_VECTOR, NULL, NULL, NULL),
+                 d = GDALOpenEx(dsn, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    assert_non_null(g), assert_non_null(d);
+    static const char *const layers[2][2] = {{"graph_nodes", "supply_graph_nodes"},
+                                             {"graph_edges", "supply_graph_edges"}};
+    int compared = 0, geoms = 0;
+    for (int k = 0; k < 2; k++) {
+        OGRLayerH lg = GDALDatasetGetLayerByName(g, layers[k][0]),
+                  ld = GDALDatasetGetLayerByName(d, layers[k][1]);
+        assert_non_null(lg), assert_non_null(ld);
+        assert_int_equal(OGR_L_GetFeatureCount(ld, 1), k ? 2 : 3);
+        OGRFeatureH fg;
+        while ((fg = OGR_L_GetNextFeature(lg)) != NULL) {
+            char where[256];
+            snprintf(where, sizeof where,
+                     k ? "from_node = '%s' AND to_node = '%s'" : "node_id = '%s'",
+                     OGR_F_GetFieldAsString(fg, 0), OGR_F_GetFieldAsString(fg, 1));
+            OGR_L_SetAttributeFilter(ld, where);
+            OGR_L_ResetReading(ld);
+            OGRFeatureH fd = OGR_L_GetNextFeature(ld);
+            if (!fd) fail_msg("no %s row where %s", layers[k][1], where);
+            assert_string_equal(OGR_F_GetFieldAsString(fd, OGR_F_GetFieldIndex(fd, "graph")),
+                                "pg chain");
+            assert_string_equal(OGR_F_GetFieldAsString(fd, OGR_F_GetFieldIndex(fd, "period")),
+                                "2023");
+            for (int i = 0; i < OGR_F_GetFieldCount(fg); i++) {
+                const char *name = OGR_Fld_GetNameRef(OGR_F_GetFieldDefnRef(fg, i));
+                const int j = OGR_F_GetFieldIndex(fd, name);
+                if (j < 0) fail_msg("%s has no column %s", layers[k][1], name);
+                if (OGR_F_IsFieldSetAndNotNull(fg, i) != OGR_F_IsFieldSetAndNotNull(fd, j))
+                    fail_msg("%s %s: null in one only", where, name);
+                /* OGR's PostgreSQL driver sends a real as 15 significant digits */
+                char vg[64], vd[64];
+                snprintf(vg, sizeof vg, "%.15g", OGR_F_GetFieldAsDouble(fg, i));
+                snprintf(vd, sizeof vd, "%.15g", OGR_F_GetFieldAsDouble(fd, j));
+                if (OGR_Fld_GetType(OGR_F_GetFieldDefnRef(fg, i)) == OFTReal
+                        ? strcmp(vg, vd)
+                        : strcmp(OGR_F_GetFieldAsString(fg, i), OGR_F_GetFieldAsString(fd, j)))
+                    fail_msg("%s %s: '%s' in the GeoPackage, '%s' in PostGIS", where, name,
+                             OGR_F_GetFieldAsString(fg, i), OGR_F_GetFieldAsString(fd, j));
+                compared++;
+            }
+            OGRGeometryH a = OGR_F_GetGeometryRef(fg), b = OGR_F_GetGeometryRef(fd);
+            assert_true((a == NULL) == (b == NULL)); /* the buyer has no position */
+            if (a) {
+                assert_true(OGR_G_Equals(a, b));
+                geoms++;
+            }
+            OGR_F_Destroy(fd);
+            OGR_F_Destroy(fg);
+        }
+    }
+    GDALClose(g), GDALClose(d);
+    printf("%d graph values and %d geometries compared\n", compared, geoms);
+    assert_int_equal(geoms, 3); /* two points, one line: the flow to the buyer has no line */
+    assert_true(compared >= 3 * 7 + 2 * 6);
+    /* a re-run replaces */
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    snprintf(dsn, sizeof dsn, "PG:%s active_schema=chains", g_conn);
+    d = GDALOpenEx(dsn, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    assert_int_equal(OGR_L_GetFeatureCount(GDALDatasetGetLayerByName(d, "supply_graph_nodes"), 1),
+                     3);
+    assert_int_equal(OGR_L_GetFeatureCount(GDALDatasetGetLayerByName(d, "supply_graph_edges"), 1),
+                     2);
+    GDALClose(d);
+    /* a refused connection: exit 1, said, the files there */
+    char *og2 = tu_path(g_dir, "graph2");
+    snprintf(cmd, sizeof cmd,
+             "%s graph %s --indicators %s --period 2023 -o %s -q "
+             "--postgis \"host=%s/db port=%d dbname=mw user=postgres\"",
+             MW_CLI, gj, ind, og2, g_dir, g_port + 1);
+    assert_int_equal(tu_run(cmd, &out), 1);
+    if (!strstr(out, "cannot connect to PostgreSQL at") || !strstr(out, "--postgis"))
+        fail_msg("the refused connection is not said:\n%s", out);
+    free(out);
+    char *nodes = tu_path(og2, "graph_nodes.csv");
+    assert_int_equal(access(nodes, F_OK), 0);
+    /* no password, and a schema name that is SQL: refused before anything is written */
+    char *og3 = tu_path(g_dir, "graph3");
+    snprintf(cmd, sizeof cmd,
+             "%s graph %s --indicators %s --period 2023 -o %s -q --postgis \"dbname=mw "
+             "password=x\"",
+             MW_CLI, gj, ind, og3);
+    assert_int_equal(tu_run(cmd, &out), 2);
+    assert_non_null(strstr(out, "--postgis must not hold a password"));
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "%s graph %s --indicators %s --period 2023 -o %s -q --postgis \"%s\" "
+             "--postgis-schema 'x\\\"; DROP'",
+             MW_CLI, gj, ind, og3, g_conn);
+    assert_int_equal(tu_run(cmd, &out), 2);
+    assert_non_null(strstr(out, "--postgis-schema must be a lower-case SQL name"));
+    free(out);
+    assert_int_equal(access(og3, F_OK), -1);
+    free(og3), free(nodes), free(og2), free(gp), free(og), free(gj), free(ind);
+}
+
 /* A password in the pipeline file is refused at load: it would end up in provenance. */
 static void no_password_in_the_file(void **state)
 {
@@ -228,6 +356,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),
+        cmocka_unit_test(graph_round_trip),
         cmocka_unit_test(no_password_in_the_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

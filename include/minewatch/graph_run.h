@@ -12,6 +12,8 @@ typedef struct mw_graph_options {
     const char *remove;   /* a node id or country: also DIR/stress.csv */
     size_t mem_budget_mb; /* bounds the exposure table */
     const char *evidence; /* a buyer node: DIR/evidence_<node>.json and .csv */
+    const char *postgis;  /* libpq connection string: also the graph into PostGIS (no password) */
+    const char *postgis_schema; /* NULL: the connection's default (public) */
 } mw_graph_options;
 
 typedef struct mw_graph_result_summary {
@@ -24,6 +26,9 @@ typedef struct mw_graph_result_summary {
  * then writes DIR/graph_nodes.csv (one row per node and product: output, allocation share,
  * embedded emissions and every metric per tonne or kilotonne with bounds, and the totals
  * attributed to the product) and DIR/provenance.json, committed together. Returns 0 or -1. */
+/* With o->postgis, after the files are committed, the graph's nodes and flows go into
+ * <schema>.supply_graph_nodes and supply_graph_edges (see pipeline/output_postgis.h); a failure
+ * there keeps the files and returns -1 with an MW_ERR_IO error. */
 int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res);
 
 #endif

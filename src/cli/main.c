@@ -55,7 +55,7 @@ typedef struct cli {
     const char *format; /* sites, indicators: text (default), csv or json */
     char *command_line;
     /* graph */
-    const char *indicators, *period, *remove, *evidence;
+    const char *indicators, *period, *remove, *evidence, *postgis, *postgis_schema;
     int exposure;
     /* treecover */
     const char *treecover, *lossyear, *emissions, *years, *id_field;
@@ -212,6 +212,7 @@ static const char *const usage_treecover =
 static const char *const usage_graph =
     "usage: minewatch graph GRAPH.json --indicators RUN/indicators.csv|gpkg --period NAME -o DIR\n"
     "                       [--exposure] [--remove NODE|COUNTRY] [--evidence NODE]\n"
+    "                       [--postgis CONNECTION [--postgis-schema S]]\n"
     "\n"
     "Carries the sites' indicators of one period along a supply-chain graph (JSON; the format\n"
     "is docs/supply_graph.schema.json): the burden of a node is its sites' indicators plus its\n"
@@ -235,7 +236,14 @@ static const char *const usage_graph =
     "                    scenes (from the run's provenance.json beside the indicators), and the\n"
     "                    frameworks it files under (GHG Protocol Scope 3 category 1; EU CBAM for\n"
     "                    aluminium, iron and steel; EU Battery Regulation for cobalt, lithium,\n"
-    "                    nickel and natural graphite)\n";
+    "                    nickel and natural graphite)\n"
+    "  --postgis C       also the graph into PostgreSQL/PostGIS after the files (C: a libpq\n"
+    "                    connection string without a password, e.g. 'host=/run/postgresql\n"
+    "                    dbname=audit'): tables supply_graph_nodes (points) and\n"
+    "                    supply_graph_edges (lines) with the graph's name and the period; a\n"
+    "                    re-run of the same graph and period replaces its rows; one\n"
+    "                    transaction. A refused connection keeps the files and exits 1\n"
+    "  --postgis-schema S  the schema for those tables (created when missing; default public)\n";
 
 static const char *const usage_indices = "usage: minewatch indices\n\nLists the spectral index "
                                          "registry: name, formula, bands and citation.\n";
@@ -686,9 +694,9 @@ static int cmd_graph(cli *c, int argc, char **argv)
         fprintf(stderr, "minewatch: error: graph needs %s (see minewatch graph --help)\n", missing);
         return EXIT_BAD_INPUT;
     }
-    mw_graph_options o = {argv[0],   c->indicators,     c->period,
-                          c->out,    c->command_line,   c->exposure,
-                          c->remove, (size_t)c->mem_mb, c->evidence};
+    mw_graph_options o = {argv[0],         c->indicators, c->period,        c->out,
+                          c->command_line, c->exposure,   c->remove,        (size_t)c->mem_mb,
+                          c->evidence,     c->postgis,    c->postgis_schema};
     mw_graph_result_summary res;
     if (mw_graph_run(&o, &res)) return exit_for_error();
     if (!c->quiet)
@@ -741,6 +749,8 @@ static int run_main(cli *cp, int argc, char **argv)
         O_EXPOSURE,
         O_REMOVE,
         O_EVIDENCE,
+        O_POSTGIS,
+        O_POSTGIS_SCHEMA,
         O_LOG,
         O_FORMAT,
         O_BAND0 /* + mw_band */
@@ -776,6 +786,8 @@ static int run_main(cli *cp, int argc, char **argv)
                                          {"exposure", no_argument, 0, O_EXPOSURE},
                                          {"remove", required_argument, 0, O_REMOVE},
                                          {"evidence", required_argument, 0, O_EVIDENCE},
+                                         {"postgis", required_argument, 0, O_POSTGIS},
+                                         {"postgis-schema", required_argument, 0, O_POSTGIS_SCHEMA},
                                          {"blue", required_argument, 0, O_BAND0 + MW_BAND_BLUE},
                                          {"green", required_argument, 0, O_BAND0 + MW_BAND_GREEN},
                                          {"red", required_argument, 0, O_BAND0 + MW_BAND_RED},
@@ -900,6 +912,12 @@ static int run_main(cli *cp, int argc, char **argv)
             break;
         case O_EVIDENCE:
             c.evidence = optarg;
+            break;
+        case O_POSTGIS:
+            c.postgis = optarg;
+            break;
+        case O_POSTGIS_SCHEMA:
+            c.postgis_schema = optarg;
             break;
         case O_MIN_COVER:
         case O_MIN_SIZE: {

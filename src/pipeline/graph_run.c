@@ -20,6 +20,7 @@
 #include "minewatch/supply_graph.h"
 #include "minewatch/version.h"
 #include "pipeline/evidence_page.h"
+#include "pipeline/output_postgis.h"
 #include "pipeline/provenance.h"
 
 /* The field of the first of the space-separated names the layer has, or -1. */
@@ -819,6 +820,14 @@ int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
                 mw_error_set(MW_ERR_INPUT,
                              "--remove %s: no node of the graph has that id or country", o->remove);
     }
+    if (rc == 0 && o->postgis && mw_text_ifind(o->postgis, "password"))
+        rc = mw_error_set(MW_ERR_INPUT,
+                          "--postgis must not hold a password: put it in ~/.pgpass or the "
+                          "PGPASSWORD variable");
+    if (rc == 0 && o->postgis_schema && !mw_postgis_name_ok(o->postgis_schema))
+        rc = mw_error_set(MW_ERR_INPUT,
+                          "--postgis-schema must be a lower-case SQL name (a-z, 0-9, _), got '%s'",
+                          o->postgis_schema);
     if (rc == 0 && o->evidence) {
         int found = 0;
         for (size_t i = 0; i < g.nnodes; i++)
@@ -910,6 +919,15 @@ int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res)
         json_decref(prov);
     }
     if (rc == 0) rc = mw_out_dir_commit(&od);
+    /* the database after the files: a server that is down costs the files nothing */
+    if (rc == 0 && o->postgis) {
+        char *gf = mw_out_dir_final(&od, "graph.gpkg"), now[32];
+        mw_utc_now(now);
+        rc = gf ? mw_postgis_write_graph(o->postgis, o->postgis_schema, gf,
+                                         g.name ? g.name : o->graph, o->period, now)
+                : mw_error_set(MW_ERR_NOMEM, "out of memory");
+        free(gf);
+    }
     if (od_open) mw_out_dir_close(&od);
     res->nodes = (long)g.nnodes, res->edges = (long)g.nedges, res->sites = (long)ns;
     free(nodes_path), free(lost), free(removed), free(exposure);

@@ -22,6 +22,7 @@
 #include "minewatch/site_change.h"
 #include "minewatch/qa.h"
 #include "minewatch/warp.h"
+#include "pipeline/output_postgis.h"
 
 static int get_int(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, long lo, long hi,
                    long *out)
@@ -759,13 +760,11 @@ static int parse_outputs(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
                                   "~/.pgpass or the PGPASSWORD variable");
         if ((sn = mw_yaml_map_get(c, v, "schema"))) {
             if (mw_yaml_get_str(c, sn, "outputs.postgis.schema", &p->pg_schema)) return -1;
-            for (const char *q = p->pg_schema; *q; q++)
-                if (!((*q >= 'a' && *q <= 'z') || *q == '_' ||
-                      (q > p->pg_schema && *q >= '0' && *q <= '9')))
-                    return mw_yaml_err_at(c, sn,
-                                          "outputs.postgis.schema must be a lower-case SQL name "
-                                          "(a-z, 0-9, _), got '%s'",
-                                          p->pg_schema);
+            if (!mw_postgis_name_ok(p->pg_schema))
+                return mw_yaml_err_at(c, sn,
+                                      "outputs.postgis.schema must be a lower-case SQL name "
+                                      "(a-z, 0-9, _), got '%s'",
+                                      p->pg_schema);
         }
     }
     if ((v = mw_yaml_map_get(c, n, "datacube"))) {
