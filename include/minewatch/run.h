@@ -16,6 +16,11 @@ typedef struct mw_run_options {
     const char *command_line;
     const char *datacube; /* overrides the pipeline's outputs.datacube when set */
     int ingest_only;      /* stop after the datacube: chips and provenance, no indicators */
+    int shard_k, shard_n; /* only shard k (1..n) of the sites (pipeline/site_shards.h); n 0: all */
+    const char *const *merge_dirs; /* merge: take every site's record from these shards' output
+                                      folders; a site none has (with these inputs) fails, none is
+                                      computed */
+    size_t nmerge;
 } mw_run_options;
 
 typedef struct mw_run_result {

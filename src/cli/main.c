@@ -23,6 +23,7 @@
 #include "core/text.h"
 #include "io/http_reader.h"
 #include "pipeline/provenance.h"
+#include "pipeline/site_shards.h"
 #include "minewatch/graph_run.h"
 #include "minewatch/index_stream.h"
 #include "minewatch/log.h"
@@ -47,6 +48,9 @@ typedef struct cli {
     int quiet, threads, chunk_rows, help;
     long mem_mb;
     const char *out, *datacube;
+    int shard_k, shard_n;          /* run --shard K/N */
+    const char *const *merge_dirs; /* merge DIR... */
+    size_t nmerge;
     const char *kind, *commodity;
     long long seed;
     int have_seed;
@@ -75,6 +79,8 @@ static const char *const usage_main =
     "                      indicators.csv, provenance.json and maps/ to the output folder\n"
     "  change PIPELINE     only the change stages, from the composites a run wrote:\n"
     "                      land cover, transitions, loss patches, dNBR, trends\n"
+    "  merge DIR... -o DIR join the output folders of a pipeline's shards (run --shard K/N)\n"
+    "                      into the outputs one run of every site writes\n"
     "  ingest PIPELINE     only fill the site datacube (tiles/): each scene's site window,\n"
     "                      harmonised to surface reflectance with a QA band, as COG chips\n"
     "  simulate PIPELINE   write simulated Sentinel-2 L2A scenes and truth.json for the\n"
@@ -104,7 +110,7 @@ static const char *const usage_main =
     "2 bad usage or bad input files.\n";
 
 static const char *const usage_run =
-    "usage: minewatch run PIPELINE [-o DIR] [--threads N] [--mem MB] [--quiet]\n"
+    "usage: minewatch run PIPELINE [-o DIR] [--shard K/N] [--threads N] [--mem MB] [--quiet]\n"
     "\n"
     "Runs PIPELINE (a YAML file, see pipelines/demo.yaml): catalogues the scenes over each\n"
     "site, reads only the site window onto the site grid, masks clouds and shadows (SCL,\n"
@@ -117,8 +123,23 @@ static const char *const usage_run =
     "                      else DIR/tiles); chips there are reused when still valid\n"
     "      --chunk-rows N  rows per processing chunk (default: from --mem); results do not\n"
     "                      depend on it\n"
+    "      --shard K/N     only the K-th of N shares of the sites (balanced by grid size, the\n"
+    "                      same on every machine): for job arrays; 'minewatch merge' joins the\n"
+    "                      N folders\n"
     "\n"
+    "Each site's finished work is kept in DIR/.minewatch/sites/ with the checksum of its\n"
+    "inputs: a re-run, or a run after a kill, redoes only the sites whose pipeline file,\n"
+    "catalogue entry or scenes changed, and ends with the same bytes as one uninterrupted run.\n"
     "A scene or site that fails is reported and skipped; the others still run (exit 1).\n";
+
+static const char *const usage_merge =
+    "usage: minewatch merge DIR_1 ... DIR_N -o DIR\n"
+    "\n"
+    "Joins the output folders of 'minewatch run PIPELINE --shard K/N -o DIR_K' (every K of 1..N,\n"
+    "the same pipeline file, unchanged since) into DIR: the indicators, GeoPackages, maps,\n"
+    "STAC catalogue and report of one run of every site, the same bytes (provenance.json says\n"
+    "merged_from). Each site's record is taken from its shard's folder, nothing is computed; a\n"
+    "site whose shard did not finish, or whose inputs changed since, is named (exit 1).\n";
 
 static const char *const usage_change =
     "usage: minewatch change PIPELINE [-o DIR] [--threads N] [--quiet]\n"
@@ -369,7 +390,11 @@ static int run_pipeline(cli *c, int argc, char **argv, pipeline_mode mode)
                         c->chunk_rows,
                         c->command_line,
                         mode == MODE_CHANGE ? NULL : c->datacube,
-                        mode == MODE_INGEST};
+                        mode == MODE_INGEST,
+                        mode == MODE_RUN ? c->shard_k : 0,
+                        mode == MODE_RUN ? c->shard_n : 0,
+                        c->merge_dirs,
+                        c->nmerge};
     mw_run_report rep = {0};
     mw_run_result res;
     int rc;
@@ -395,6 +420,19 @@ static int run_pipeline(cli *c, int argc, char **argv, pipeline_mode mode)
 static int cmd_run(cli *c, int argc, char **argv)
 {
     return run_pipeline(c, argc, argv, MODE_RUN);
+}
+
+static int cmd_merge(cli *c, int argc, char **argv)
+{
+    if (c->help) return fputs(usage_merge, stdout), EXIT_OK;
+    if (argc < 1 || !c->out) return fputs(usage_merge, stderr), EXIT_BAD_INPUT;
+    char *pl = NULL;
+    if (mw_shards_check((const char *const *)argv, (size_t)argc, &pl)) return exit_for_error();
+    c->merge_dirs = (const char *const *)argv, c->nmerge = (size_t)argc;
+    char *args[1] = {pl};
+    const int rc = run_pipeline(c, 1, args, MODE_RUN);
+    free(pl);
+    return rc;
 }
 
 static int cmd_ingest(cli *c, int argc, char **argv)
@@ -751,6 +789,7 @@ static int run_main(cli *cp, int argc, char **argv)
         O_EVIDENCE,
         O_POSTGIS,
         O_POSTGIS_SCHEMA,
+        O_SHARD,
         O_LOG,
         O_FORMAT,
         O_BAND0 /* + mw_band */
@@ -787,6 +826,7 @@ static int run_main(cli *cp, int argc, char **argv)
                                          {"remove", required_argument, 0, O_REMOVE},
                                          {"evidence", required_argument, 0, O_EVIDENCE},
                                          {"postgis", required_argument, 0, O_POSTGIS},
+                                         {"shard", required_argument, 0, O_SHARD},
                                          {"postgis-schema", required_argument, 0, O_POSTGIS_SCHEMA},
                                          {"blue", required_argument, 0, O_BAND0 + MW_BAND_BLUE},
                                          {"green", required_argument, 0, O_BAND0 + MW_BAND_GREEN},
@@ -916,6 +956,19 @@ static int run_main(cli *cp, int argc, char **argv)
         case O_POSTGIS:
             c.postgis = optarg;
             break;
+        case O_SHARD: {
+            int k = 0, n = 0, used = 0;
+            if (sscanf(optarg, "%d/%d%n", &k, &n, &used) != 2 || optarg[used] || n < 1 ||
+                n > 100000 || k < 1 || k > n) {
+                fprintf(stderr,
+                        "minewatch: error: --shard wants K/N with 1 <= K <= N (e.g. 2/8), got "
+                        "'%s'\n",
+                        optarg);
+                return EXIT_BAD_INPUT;
+            }
+            c.shard_k = k, c.shard_n = n;
+            break;
+        }
         case O_POSTGIS_SCHEMA:
             c.postgis_schema = optarg;
             break;
@@ -980,6 +1033,8 @@ static int run_main(cli *cp, int argc, char **argv)
     int rc;
     if (strcmp(cmd, "run") == 0)
         rc = cmd_run(&c, nargs - 1, args + 1);
+    else if (strcmp(cmd, "merge") == 0)
+        rc = cmd_merge(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "change") == 0)
         rc = cmd_change(&c, nargs - 1, args + 1);
     else if (strcmp(cmd, "ingest") == 0)

@@ -17,6 +17,7 @@
 #include "core/memory.h"
 #include "core/name_check.h"
 #include "core/out_dir.h"
+#include "core/fault.h"
 #include "core/text.h"
 #include "io/http_reader.h"
 #include "minewatch/chip.h"
@@ -37,6 +38,8 @@
 #include "pipeline/run_page.h"
 #include "pipeline/site_heat.h"
 #include "pipeline/site_protected_areas.h"
+#include "pipeline/site_record.h"
+#include "pipeline/site_shards.h"
 #include "pipeline/site_reference_forest.h"
 #include "pipeline/site_maps.h"
 #include "pipeline/site_memory.h"
@@ -413,6 +416,7 @@ static void ingest_period(site_ctx *sc, const mw_site *site, size_t k, const mw_
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (long i = 0; i < (long)nsel; i++) {
         state[i] = mw_chip_ingest(sel[i], g, site_dir, io, mask, &chips[i]);
+        mw_fault_point("scene");
         if (state[i] < 0)
             mw_report_add(sc->rep, site->id, sel[i]->id, "ingest", "%s; the scene is skipped",
                           mw_error_message());
@@ -459,11 +463,10 @@ static void ingest_period(site_ctx *sc, const mw_site *site, size_t k, const mw_
 }
 
 /* One site: ingest every period, co-register, composite, then the change stages. */
-static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
+static void run_site(site_ctx *sc, const mw_site *site, mw_indicator_row *rows)
 {
     const mw_pipeline *p = sc->p;
     const size_t np = p->n_periods;
-    mw_indicator_row *rows = sc->res->rows + row0;
     const char *wkt_out = NULL;
     for (size_t k = 0; k < np; k++) {
         mw_indicator_row_reset(&rows[k], site, p->periods[k].name, p->periods[k].start,
@@ -654,6 +657,7 @@ static void run_site(site_ctx *sc, const mw_site *site, size_t row0)
             }
             if (p->write_maps && sc->maps_dir)
                 write_composite_maps(sc, site, per, &g, band, nclear, taken);
+            mw_fault_point("period");
             for (int b = 0; b < p->nbands; b++)
                 rowsv[k][p->bands[b]] = band[b];
             rowsp[k] = valid ? rowsv[k] : NULL;
@@ -739,6 +743,109 @@ static void on_duplicate(const char *id, const char *kept, const char *dropped, 
            kept, dropped, kept);
 }
 
+/* The part of every site's record key that is the run's: the build, the pipeline file, the
+ * catalogue and reference inputs. */
+static char *run_key(const json_t *prov)
+{
+    json_t *k =
+        json_pack("{s:O,s:O,s:O}", "software", json_object_get(prov, "software"), "pipeline_sha256",
+                  json_object_get(json_object_get(prov, "pipeline"), "sha256"), "inputs",
+                  json_object_get(prov, "inputs") ? json_object_get(prov, "inputs") : json_null());
+    char *text = k ? json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *h = text ? mw_sha256_text(text) : NULL;
+    free(text);
+    json_decref(k);
+    return h;
+}
+
+/* Local catalogue scenes by id, to mark those a record says are over its site. */
+typedef struct scene_index {
+    const mw_scene *scenes;
+    size_t *order; /* indices sorted by id */
+    size_t n;
+    uint8_t *over_any;
+} scene_index;
+
+static const mw_scene *g_sort_scenes; /* qsort has no user pointer; set under the run's lock */
+
+static int by_scene_id(const void *a, const void *b)
+{
+    return strcmp(g_sort_scenes[*(const size_t *)a].id, g_sort_scenes[*(const size_t *)b].id);
+}
+
+static void mark_over_site(const char *scene_id, void *user)
+{
+    scene_index *x = user;
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        const size_t mid = (lo + hi) / 2;
+        const int c = strcmp(x->scenes[x->order[mid]].id, scene_id);
+        if (c == 0) {
+            if (x->over_any) x->over_any[x->order[mid]] = 1;
+            return;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+}
+
+/* Runs one site's stages into a record: its maps into <record dir>.part-*, then record.json,
+ * then the folder renamed into place (rdir NULL: the record stays in memory). */
+static json_t *compute_site(const site_ctx *sc, const mw_site *site, const char *key,
+                            const char *rdir, json_t *site_dups)
+{
+    const mw_pipeline *p = sc->p;
+    mw_site_work w = {0};
+    mw_run_result kept = {0}; /* strings the rows point at, until the record holds them */
+    w.rows = calloc(p->n_periods + 1, sizeof *w.rows);
+    w.nrows = p->n_periods;
+    site_ctx local = *sc;
+    local.rep = &w.report;
+    local.rf = &w.rf;
+    local.res = &kept;
+    local.prov_sites = json_array();
+    local.over_any = sc->over_any ? calloc(sc->scenes->n + 1, 1) : NULL;
+    char *tmp = rdir ? mw_part_path(rdir) : NULL;
+    char *maps = tmp && p->write_maps ? mw_text_path(tmp, "maps") : NULL;
+    local.maps_dir = maps;
+    json_t *rec = NULL;
+    if (!w.rows || (rdir && !tmp) || (sc->over_any && !local.over_any) ||
+        (tmp && mw_make_dirs(tmp)) || (maps && mw_make_dirs(maps))) {
+        mw_report_add(sc->rep, site->id, "", "memory", "cannot start the site: %s",
+                      mw_error_message());
+        goto done;
+    }
+    run_site(&local, site, w.rows);
+    mw_fault_point("site");
+    w.provenance = json_array_get(local.prov_sites, 0);
+    w.overlapped = json_array();
+    for (size_t i = 0; local.over_any && i < sc->scenes->n; i++)
+        if (local.over_any[i])
+            json_array_append_new(w.overlapped, json_string(sc->scenes->scenes[i].id));
+    w.duplicates = site_dups;
+    rec = mw_site_record_make(key ? key : "", &w);
+    if (rec && tmp && mw_site_record_commit(rec, tmp, rdir)) {
+        mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
+        json_decref(rec);
+        rec = NULL;
+    } else if (rec && tmp) {
+        mw_fault_point("record");
+    }
+done:
+    if (tmp) mw_remove_tree(tmp); /* what a failed commit left */
+    free(tmp), free(maps);
+    free(local.over_any);
+    json_decref(local.prov_sites);
+    json_decref(w.overlapped);
+    mw_report_free(&w.report);
+    mw_rf_table_free(&w.rf);
+    mw_run_result_free(&kept);
+    free(w.rows);
+    return rec;
+}
+
 /* Each output the run wrote, with its SHA-256, into provenance: which file came from this run
  * can always be told. */
 int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report *rep,
@@ -749,10 +856,37 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     const mw_site **sites = NULL;
     size_t ns = 0;
     if (mw_pipeline_load_sites(p, &cat, &sites, &ns)) return -1;
+    json_t *shard_ids = NULL;
+    /* The simulator draws every site's scenes in one stream: a shard simulates them all, so each
+     * site's scenes are those of a run of every site. */
+    const mw_site **all_sites = malloc((ns + 1) * sizeof *all_sites);
+    const size_t nall = ns;
+    if (all_sites) memcpy(all_sites, sites, ns * sizeof *sites);
+    if (o->shard_n > 0) { /* this shard's sites, in pipeline order */
+        int *sh = calloc(ns + 1, sizeof *sh);
+        if (!sh) {
+            free(sites), free(all_sites);
+            mw_site_catalog_free(&cat);
+            return mw_error_set(MW_ERR_NOMEM, "out of memory");
+        }
+        mw_site_shards(p, sites, ns, o->shard_n, sh);
+        size_t kept = 0;
+        shard_ids = json_array();
+        for (size_t s = 0; s < ns; s++)
+            if (sh[s] == o->shard_k - 1) {
+                json_array_append_new(shard_ids, json_string(sites[s]->id));
+                sites[kept++] = sites[s];
+            }
+        mw_log(MW_LOG_INFO, "shard %d/%d: %zu of the pipeline's %zu site(s)", o->shard_k,
+               o->shard_n, kept, ns);
+        ns = kept;
+        free(sh);
+    }
     /* One run at a time in the folder; what it writes lands as a whole at the end. */
     mw_out_dir od;
     if (mw_out_dir_open(o->out_dir, &od)) {
-        free(sites);
+        json_decref(shard_ids);
+        free(sites), free(all_sites);
         mw_site_catalog_free(&cat);
         return -1;
     }
@@ -769,12 +903,13 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     int rc = scene_dir && cube_dir && maps_dir && maps_final
                  ? 0
                  : mw_error_set(MW_ERR_NOMEM, "out of memory");
-    if (rc == 0) rc = mw_make_dirs(cube_dir);
+    if (rc == 0 && !o->nmerge) rc = mw_make_dirs(cube_dir); /* a merge computes nothing */
     if (rc == 0 && p->write_maps && !o->ingest_only) rc = mw_make_dirs(maps_dir);
     mw_protected_areas pa = {0};
     if (rc == 0 && p->pa_path) rc = mw_protected_areas_open(p, &pa);
     if (rc == 0 && p->source_type == MW_SOURCE_SIMULATOR)
-        rc = ensure_simulated(p, sites, ns, scene_dir);
+        rc = all_sites ? ensure_simulated(p, all_sites, nall, scene_dir)
+                       : mw_error_set(MW_ERR_NOMEM, "out of memory");
     mw_scene_catalog scenes = {0};
     json_t *dups = json_array();
     if (rc == 0 && p->source_type != MW_SOURCE_STAC_API) {
@@ -790,6 +925,16 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     }
     if (rc == 0) {
         json_t *prov = mw_provenance_begin(p, o);
+        if (shard_ids)
+            json_object_set_new(
+                prov, "shard",
+                json_pack("{s:i,s:i,s:O}", "k", o->shard_k, "n", o->shard_n, "sites", shard_ids));
+        if (o->nmerge) {
+            json_t *from = json_array();
+            for (size_t m = 0; m < o->nmerge; m++)
+                json_array_append_new(from, json_string(o->merge_dirs[m]));
+            json_object_set_new(prov, "merged_from", from);
+        }
         mw_rf_table rf = {0};
         site_ctx sc = {site_budget(o),
                        p,
@@ -804,18 +949,77 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
                        p->pa_path ? &pa : NULL,
                        calloc(scenes.n + 1, 1),
                        scenes.scenes};
+        /* Every site becomes a record first, then the records are read back in pipeline
+         * order: a site done before (same key) is not done again. */
+        char *rkey = run_key(prov);
+        const int keep = !o->ingest_only; /* ingest's product is the datacube */
+        if (keep) mw_site_record_clear_parts(od.meta);
+        scene_index sx = {scenes.scenes, calloc(scenes.n + 1, sizeof(size_t)), scenes.n,
+                          sc.over_any};
+        for (size_t i = 0; sx.order && i < scenes.n; i++)
+            sx.order[i] = i;
+        g_sort_scenes = scenes.scenes;
+        if (sx.order) qsort(sx.order, scenes.n, sizeof *sx.order, by_scene_id);
         for (size_t s = 0; s < ns; s++) {
-            mw_log(MW_LOG_INFO, "site %zu/%zu: %s (%s)", s + 1, ns, sites[s]->id, sites[s]->name);
+            const mw_site *site = sites[s];
+            mw_log(MW_LOG_INFO, "site %zu/%zu: %s (%s)", s + 1, ns, site->id, site->name);
             mw_scene_catalog found = {0};
+            json_t *site_dups = json_array();
             sc.scenes = &scenes;
             if (p->source_type == MW_SOURCE_STAC_API) {
-                search_site(p, sites[s], &found, rep);
-                mw_scene_catalog_dedupe(&found, on_duplicate, dups);
+                search_site(p, site, &found, rep);
+                mw_scene_catalog_dedupe(&found, on_duplicate, site_dups);
                 sc.scenes = &found;
             }
-            run_site(&sc, sites[s], s * p->n_periods);
+            mw_indicator_row *rows = res->rows + s * p->n_periods;
+            const int epsg = p->grid_epsg ? p->grid_epsg : mw_site_utm_epsg(site);
+            const int named = mw_name_check(site->id, "site id") == 0;
+            mw_error_clear();
+            char *key =
+                keep && named ? mw_site_record_key(rkey ? rkey : "", site, epsg, sc.scenes) : NULL;
+            char *rdir = key ? mw_site_record_dir(od.meta, site->id) : NULL;
+            json_t *rec = rdir ? mw_site_record_load(rdir, key) : NULL;
+            for (size_t m = 0; rdir && !rec && m < o->nmerge; m++) { /* a shard's record */
+                char *meta = mw_text_path(o->merge_dirs[m], ".minewatch");
+                char *from = meta ? mw_site_record_dir(meta, site->id) : NULL;
+                json_t *r = from ? mw_site_record_load(from, key) : NULL;
+                if (r && mw_site_record_adopt(from, rdir) == 0)
+                    rec = r;
+                else if (r) {
+                    mw_report_add(rep, site->id, "", "merge", "%s", mw_error_message());
+                    json_decref(r);
+                }
+                free(meta), free(from);
+            }
+            if (rec)
+                mw_log(MW_LOG_INFO, "site %s: done before with the same inputs, not redone",
+                       site->id);
+            else if (o->nmerge)
+                mw_report_add(rep, site->id, "", "merge",
+                              "no shard folder has this site's record with these inputs (its "
+                              "shard did not finish, or its scenes or catalogue entry changed "
+                              "since): run its shard again, then merge");
+            else
+                rec = compute_site(&sc, site, key, rdir, site_dups);
+            for (size_t k = 0; k < p->n_periods; k++)
+                mw_indicator_row_reset(&rows[k], site, p->periods[k].name, p->periods[k].start,
+                                       p->periods[k].end);
+            if (rec && mw_site_record_apply(rec, site, p, rows, res, sc.prov_sites, rep, &rf, dups,
+                                            mark_over_site, &sx))
+                mw_report_add(rep, site->id, "", "outputs",
+                              "the site's record '%s' is not "
+                              "this pipeline's; remove it and run again",
+                              rdir ? rdir : "");
+            if (rec && rdir && p->write_maps && maps_dir &&
+                mw_site_record_link_maps(rdir, maps_dir))
+                mw_report_add(rep, site->id, "", "outputs", "%s", mw_error_message());
+            json_decref(rec);
+            json_decref(site_dups);
+            free(key), free(rdir);
             mw_scene_catalog_free(&found);
         }
+        free(sx.order);
+        free(rkey);
         /* The rows point into the catalogue, which is freed below: copy the strings. */
         for (size_t i = 0; i < res->nrows; i++) {
             res->rows[i].site_id = mw_run_result_keep(res, mw_text_dup(res->rows[i].site_id));
@@ -880,6 +1084,7 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         json_object_set_new(prov, "scenes_outside_every_site", outside);
         free(sc.over_any);
         mw_provenance_finish(prov, rep);
+        mw_fault_point("outputs");
         char *pp = mw_out_dir_stage(&od, "provenance.json");
         char *tmp = pp ? mw_part_path(pp) : NULL;
         if (!tmp || json_dump_file(prov, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0 ||
@@ -912,7 +1117,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     free(cube_dir);
     free(maps_dir);
     free(maps_final);
-    free(sites);
+    json_decref(shard_ids);
+    free(sites), free(all_sites);
     mw_site_catalog_free(&cat);
     return rc;
 }

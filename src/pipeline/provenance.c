@@ -31,6 +31,22 @@
 #include "minewatch/git_version.h"
 #include "minewatch/version.h"
 
+static char *hex_of(const unsigned char *md, unsigned len)
+{
+    char *hex = calloc(65, 1);
+    for (unsigned i = 0; hex && i < len && i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return hex;
+}
+
+char *mw_sha256_text(const char *text)
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL);
+    return hex_of(md, len);
+}
+
 char *mw_sha256_file(const char *path)
 {
     char *hex = calloc(65, 1);
@@ -50,9 +66,8 @@ char *mw_sha256_file(const char *path)
     EVP_DigestFinal_ex(ctx, md, &len);
     EVP_MD_CTX_free(ctx);
     fclose(f);
-    for (unsigned i = 0; i < len && i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return hex;
+    free(hex);
+    return hex_of(md, len);
 }
 
 void mw_utc_now(char buf[static 32])

@@ -14,6 +14,8 @@ void mw_provenance_finish(json_t *prov, const mw_run_report *rep);
 json_t *mw_software_versions(void);
 /* SHA-256 of a file as 64 hex digits; "" if unreadable. Caller frees. */
 char *mw_sha256_file(const char *path);
+/* SHA-256 of a string as 64 hex digits. Caller frees. */
+char *mw_sha256_text(const char *text);
 /* ISO 8601 UTC timestamp of now. */
 void mw_utc_now(char buf[static 32]);
 /* Commits a run's staged outputs, unless any failed to be written (stage "outputs" in the report:

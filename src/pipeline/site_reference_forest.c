@@ -51,22 +51,32 @@ int mw_site_reference_forest(const mw_pipeline *p, const mw_site *site, void *wp
                         json_pack("{s:i,s:i,s:f,s:f}", "year_from", 2000, "year_to", last,
                                   "min_cover_pct", tp.min_cover_pct, "min_size_ha",
                                   tp.min_size_ha));
+    if (mw_rf_table_append(tab, site->id, years, ny, 2000)) {
+        free(years);
+        return -1;
+    }
+    free(years);
+    return 0;
+}
+
+int mw_rf_table_append(mw_rf_table *tab, const char *site_id, const mw_treecover_year *years,
+                       int ny, int year_from)
+{
+    if (tab->nsites > 0 && (ny != tab->nyears || year_from != tab->year_from))
+        return mw_error_set(MW_ERR_INPUT, "reference forest years of '%s' differ from the others'",
+                            site_id);
     if (tab->nsites == tab->cap) {
         size_t c = tab->cap ? 2 * tab->cap : 16;
         char **ids = realloc(tab->site_ids, c * sizeof *ids);
         if (ids) tab->site_ids = ids;
         mw_treecover_year *ys = ids ? realloc(tab->years, c * (size_t)ny * sizeof *ys) : NULL;
-        if (!ids || !ys) {
-            free(years);
-            return mw_error_set(MW_ERR_NOMEM, "out of memory");
-        }
+        if (!ids || !ys) return mw_error_set(MW_ERR_NOMEM, "out of memory");
         tab->years = ys, tab->cap = c;
     }
-    tab->nyears = ny, tab->year_from = 2000;
-    tab->site_ids[tab->nsites] = mw_text_dup(site->id);
+    tab->nyears = ny, tab->year_from = year_from;
+    tab->site_ids[tab->nsites] = mw_text_dup(site_id);
     memcpy(tab->years + tab->nsites * (size_t)ny, years, (size_t)ny * sizeof *years);
     tab->nsites++;
-    free(years);
     return 0;
 }
 

@@ -27,6 +27,9 @@ typedef struct mw_rf_table {
 int mw_site_reference_forest(const mw_pipeline *p, const mw_site *site, void *wpoly,
                              size_t mem_budget_mb, mw_indicator_row *rows, mw_rf_table *tab,
                              json_t *jsite);
+/* One site's years (ny from year_from) at the end of tab. */
+int mw_rf_table_append(mw_rf_table *tab, const char *site_id, const mw_treecover_year *years,
+                       int ny, int year_from);
 /* reference_forest.csv: site_id,year,treecover_ha,loss_ha,emissions_mg_co2e. */
 int mw_rf_table_write(const mw_rf_table *tab, const char *path);
 void mw_rf_table_free(mw_rf_table *tab);
