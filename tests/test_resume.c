@@ -28,7 +28,7 @@ static char *g_dir, *g_pl, *g_scenes, *g_ref;
     "{\"type\":\"Feature\",\"properties\":{\"id\":\"gb\",\"name\":\"lithium\",\"kind\":\"mine\","  \
     "\"radius_m\":300},\"geometry\":{\"type\":\"Point\",\"coordinates\":[116.07,-33.86]}},"        \
     "{\"type\":\"Feature\",\"properties\":{\"id\":\"mo\",\"name\":\"smelter\",\"kind\":"           \
-    "\"smelter\",\"radius_m\":350},\"geometry\":{\"type\":\"Point\",\"coordinates\":[122.16,"     \
+    "\"smelter\",\"radius_m\":350},\"geometry\":{\"type\":\"Point\",\"coordinates\":[122.16,"      \
     "-2.81]}}]}"
 
 static int mw(char **out, const char *fmt, ...)
@@ -63,7 +63,8 @@ static int setup(void **state)
              cat, common);
     tu_write(sim, text);
     g_pl = tu_path(g_dir, "resume.yaml");
-    snprintf(text, sizeof text, "name: resume\nsites: {catalogue: %s}\n"
+    snprintf(text, sizeof text,
+             "name: resume\nsites: {catalogue: %s}\n"
              "source: {type: local, path: %s}\n%s",
              cat, g_scenes, common);
     tu_write(g_pl, text);
@@ -160,11 +161,11 @@ static void killed_anywhere_then_resumed(void **state)
         const char *env;
         int sites_done; /* sites the resumed run must not redo */
     } kills[] = {
-        {"MW_FAULT_KILL_AT=scene:1", 0},   {"MW_FAULT_KILL_AT=scene:8", 1},
-        {"MW_FAULT_KILL_AT=scene:15", 2},  {"MW_FAULT_KILL_AT=period:2", 0},
-        {"MW_FAULT_KILL_AT=period:5", 2},  {"MW_FAULT_KILL_AT=site:1", 0},
-        {"MW_FAULT_KILL_AT=site:3", 2},    {"MW_FAULT_KILL_AT=record:1", 1},
-        {"MW_FAULT_KILL_AT=record:3", 3},  {"MW_FAULT_KILL_AT=outputs:1", 3},
+        {"MW_FAULT_KILL_AT=scene:1", 0},        {"MW_FAULT_KILL_AT=scene:8", 1},
+        {"MW_FAULT_KILL_AT=scene:15", 2},       {"MW_FAULT_KILL_AT=period:2", 0},
+        {"MW_FAULT_KILL_AT=period:5", 2},       {"MW_FAULT_KILL_AT=site:1", 0},
+        {"MW_FAULT_KILL_AT=site:3", 2},         {"MW_FAULT_KILL_AT=record:1", 1},
+        {"MW_FAULT_KILL_AT=record:3", 3},       {"MW_FAULT_KILL_AT=outputs:1", 3},
         {"MW_FAULT_KILL_AFTER_COMMITTED=1", 3}, {"MW_FAULT_KILL_AFTER_COMMITTED=30", 3},
     };
     const int n = (int)(sizeof kills / sizeof *kills);
@@ -176,7 +177,8 @@ static void killed_anywhere_then_resumed(void **state)
         snprintf(cmd, sizeof cmd, "%s %s run %s -o %s --datacube %s-cube -q", kills[k].env, MW_CLI,
                  g_pl, dir, cube);
         const int rc = tu_run(cmd, &out);
-        if (rc != 128 + 9) fail_msg("%s: the run was not killed (exit %d):\n%s", kills[k].env, rc, out);
+        if (rc != 128 + 9)
+            fail_msg("%s: the run was not killed (exit %d):\n%s", kills[k].env, rc, out);
         free(out);
         never_falsely_complete(dir, kills[k].env);
         int rc2 = mw(&out, "run %s -o %s --datacube %s-cube", g_pl, dir, cube);
@@ -283,12 +285,56 @@ static void shards_merged_equal_one_run(void **state)
     free(s1), free(s2), free(m);
 }
 
+/* Under MPI (OpenMPI's mpirun, 3 ranks on 2 cores: rank 0 hands out the sites, largest first,
+ * to whichever rank is free, and writes the outputs): the reference's bytes. Then every worker
+ * rank dies (SIGKILL) after its first site's record, which ends the job; a run under mpirun
+ * again reuses those two sites and ends with the reference's bytes. */
+static void mpi_ranks_equal_one_process(void **state)
+{
+    (void)state;
+    if (access("/usr/bin/mpirun", X_OK)) fail_msg("mpirun is not installed (make deps)");
+    char *dir = tu_path(g_dir, "mpi"), cmd[4096], *out;
+    snprintf(cmd, sizeof cmd,
+             "mpirun --allow-run-as-root --oversubscribe -np 3 %s run %s -o %s --datacube "
+             "%s/ref-cube",
+             MW_CLI, g_pl, dir, g_dir);
+    int rc = tu_run(cmd, &out);
+    if (rc) fail_msg("mpirun exited %d:\n%s", rc, out);
+    /* the sites were computed by the two other ranks, none by rank 0 */
+    assert_true(tu_count(out, "minewatch[1]: site ") + tu_count(out, "minewatch[2]: site ") >= 3);
+    assert_true(tu_count(out, "minewatch[1]: site ") > 0 &&
+                tu_count(out, "minewatch[2]: site ") > 0);
+    assert_int_equal(tu_count(out, "minewatch[0]: site "), 0);
+    free(out);
+    same_as_reference(dir, "the MPI run");
+    char *dir2 = tu_path(g_dir, "mpi-killed");
+    snprintf(cmd, sizeof cmd,
+             "mpirun --allow-run-as-root --oversubscribe -np 3 -x MW_FAULT_KILL_AT=record:1 %s "
+             "run %s -o %s --datacube %s/ref-cube -q",
+             MW_CLI, g_pl, dir2, g_dir);
+    rc = tu_run(cmd, &out);
+    if (rc == 0) fail_msg("the job with its ranks killed exited 0:\n%s", out);
+    free(out);
+    never_falsely_complete(dir2, "the MPI job whose ranks died");
+    snprintf(cmd, sizeof cmd,
+             "mpirun --allow-run-as-root --oversubscribe -np 3 %s run %s -o %s --datacube "
+             "%s/ref-cube",
+             MW_CLI, g_pl, dir2, g_dir);
+    rc = tu_run(cmd, &out);
+    if (rc) fail_msg("the resumed MPI run exited %d:\n%s", rc, out);
+    if (tu_count(out, "not redone") != 2) fail_msg("want 2 sites reused:\n%s", out);
+    free(out);
+    same_as_reference(dir2, "the resumed MPI run");
+    free(dir), free(dir2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(killed_anywhere_then_resumed),
         cmocka_unit_test(rerun_redoes_only_what_changed),
         cmocka_unit_test(shards_merged_equal_one_run),
+        cmocka_unit_test(mpi_ranks_equal_one_process),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential cmake pkg-config libgdal-dev gdal-bin libproj-dev proj-data libfftw3-dev
 libtiff-dev libyaml-dev libjansson-dev libcmocka-dev libssl-dev libcurl4-openssl-dev libomp-dev
 python3 python3-gdal python3-skimage python3-scipy clang libclang-rt-14-dev chromium
-fonts-dejavu-core postgresql postgis"
+fonts-dejavu-core postgresql postgis openmpi-bin libopenmpi-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

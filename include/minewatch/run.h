@@ -9,6 +9,21 @@
 #include "minewatch/run_report.h"
 #include "minewatch/site.h"
 
+/* Sites spread over processes (MPI ranks; the CLI provides it): every rank runs
+ * mw_pipeline_run, rank 0 writes the outputs, the others only compute sites. */
+typedef struct mw_site_dispatch {
+    int rank, size;
+    /* Every rank calls it once: rank 0 with 0 when the run can start, -1 when not; returns rank
+     * 0's status on every rank. */
+    int (*agree)(void *ctx, int status);
+    /* Every rank calls it: obtain(i, user) makes site i's result (a JSON text, malloc'd) on the
+     * rank that gets it, larger weight[] first (rank 0's weights count); texts[i] receives every
+     * result at rank 0. Returns 0, or -1 when a result could not reach rank 0. */
+    int (*spread)(void *ctx, size_t n, const double *weight, char *(*obtain)(size_t i, void *user),
+                  void *user, char **texts);
+    void *ctx;
+} mw_site_dispatch;
+
 typedef struct mw_run_options {
     const char *out_dir;
     size_t mem_budget_mb; /* all working memory: chunk scratch and GDAL's block cache */
@@ -21,6 +36,7 @@ typedef struct mw_run_options {
                                       folders; a site none has (with these inputs) fails, none is
                                       computed */
     size_t nmerge;
+    const mw_site_dispatch *dispatch; /* NULL: one process */
 } mw_run_options;
 
 typedef struct mw_run_result {

@@ -24,6 +24,7 @@
 #include "io/http_reader.h"
 #include "pipeline/provenance.h"
 #include "pipeline/site_shards.h"
+#include "mpi_dispatch.h"
 #include "minewatch/graph_run.h"
 #include "minewatch/index_stream.h"
 #include "minewatch/log.h"
@@ -51,6 +52,8 @@ typedef struct cli {
     int shard_k, shard_n;          /* run --shard K/N */
     const char *const *merge_dirs; /* merge DIR... */
     size_t nmerge;
+    mw_site_dispatch *dispatch; /* under mpirun; else NULL */
+    int local_ranks;            /* ranks on this machine: they share its cores and --mem */
     const char *kind, *commodity;
     long long seed;
     int have_seed;
@@ -293,11 +296,13 @@ static void log_sink(mw_log_level lv, const char *msg, void *user)
         json_decref(j);
     }
     if (lv == MW_LOG_DEBUG || (lv == MW_LOG_INFO && c->quiet)) return;
+    char who[32] = "minewatch"; /* under mpirun, which rank says it */
+    if (c->dispatch) snprintf(who, sizeof who, "minewatch[%d]", c->dispatch->rank);
     if (c->tty)
-        fprintf(stderr, "%sminewatch: %s%s\n", c->quiet ? "" : "\r\033[K",
+        fprintf(stderr, "%s%s: %s%s\n", c->quiet ? "" : "\r\033[K", who,
                 lv >= MW_LOG_WARN ? "warning: " : "", msg);
     else
-        fprintf(stderr, "%s minewatch: %s%s\n", now, lv >= MW_LOG_WARN ? "warning: " : "", msg);
+        fprintf(stderr, "%s %s: %s%s\n", now, who, lv >= MW_LOG_WARN ? "warning: " : "", msg);
 }
 
 static void progress_sink(const char *stage, long done, long total, void *user)
@@ -394,12 +399,18 @@ static int run_pipeline(cli *c, int argc, char **argv, pipeline_mode mode)
                         mode == MODE_RUN ? c->shard_k : 0,
                         mode == MODE_RUN ? c->shard_n : 0,
                         c->merge_dirs,
-                        c->nmerge};
+                        c->nmerge,
+                        c->dispatch};
     mw_run_report rep = {0};
     mw_run_result res;
     int rc;
-    if ((mode == MODE_CHANGE ? mw_pipeline_change : mw_pipeline_run)(&p, &o, &rep, &res)) {
-        rc = exit_for_error();
+    const int worker = c->dispatch && c->dispatch->rank != 0 && mode != MODE_CHANGE;
+    if (mode == MODE_CHANGE ? mw_pipeline_change(&p, &o, &rep, &res)
+                            : mw_pipeline_run(&p, &o, &rep, &res)) {
+        rc = worker ? EXIT_OK : exit_for_error(); /* rank 0 says what failed */
+    } else if (worker) {
+        rc = EXIT_OK; /* its sites' failures reach rank 0 with their results */
+        mw_run_result_free(&res);
     } else {
         if (!c->quiet) print_rows(mode, &res, out, p.write_maps);
         if (res.scenes_outside > 0)
@@ -411,6 +422,7 @@ static int run_pipeline(cli *c, int argc, char **argv, pipeline_mode mode)
         rc = rep.n ? EXIT_PARTIAL : EXIT_OK;
         mw_run_result_free(&res);
     }
+    if (c->dispatch) mw_mpi_release(c->dispatch);
     mw_report_free(&rep);
     free(out);
     mw_pipeline_free(&p);
@@ -1014,6 +1026,18 @@ static int run_main(cli *cp, int argc, char **argv)
         fputs(usage_main, c.help ? stdout : stderr);
         return c.help ? EXIT_OK : EXIT_BAD_INPUT;
     }
+    if (c.dispatch && c.dispatch->size > 1) {
+        /* the ranks on a machine share its cores and the memory budget */
+        if (!c.threads) {
+            const int per = omp_get_num_procs() / (c.local_ranks > 0 ? c.local_ranks : 1);
+            c.threads = per > 0 ? per : 1;
+        }
+        c.mem_mb /= c.local_ranks > 0 ? c.local_ranks : 1;
+        const char *cmd0 = argv[optind];
+        if (c.dispatch->rank != 0 && strcmp(cmd0, "run") && strcmp(cmd0, "ingest") &&
+            strcmp(cmd0, "merge"))
+            return EXIT_OK; /* rank 0 alone does what has no sites to spread */
+    }
     if (c.threads) omp_set_num_threads(c.threads);
     GDALAllRegister();
     mw_http_reader_install();                 /* remote assets: see io/http_reader.h */
@@ -1070,7 +1094,11 @@ int main(int argc, char **argv)
 #endif
     cli c = {.mem_mb = 1024, .tty = isatty(STDERR_FILENO), .scale = 1.0};
     c.command_line = join_args(argc, argv);
+    mw_site_dispatch mpi = {0};
+    const int with_mpi = mw_mpi_start(&argc, &argv, &mpi, &c.local_ranks);
+    if (with_mpi && mpi.size > 1) c.dispatch = &mpi;
     int rc = run_main(&c, argc, argv);
+    if (with_mpi) mw_mpi_stop();
     free(c.command_line); /* every exit path comes through here */
     if (c.log_file) fclose(c.log_file);
     return rc;

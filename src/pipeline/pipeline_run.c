@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -846,6 +847,158 @@ done:
     return rec;
 }
 
+/* What every rank needs to obtain a site's record. */
+typedef struct site_env {
+    const site_ctx *sc; /* the run's context: pipeline, scenes, datacube, reference layers */
+    const mw_site **sites;
+    size_t ns;
+    const char *meta; /* <out>/.minewatch */
+    const char *rkey; /* run_key */
+    int keep;         /* records on the disk (not for ingest) */
+    int broken;       /* this rank could not set up: every site it gets fails */
+} site_env;
+
+/* Site i's result as a JSON text: {"record": the record or null, "failures": what went wrong
+ * outside the record}. The record is loaded when it still holds, taken from a shard's folder
+ * (merge), or computed; on whichever rank gets the site. */
+static char *obtain_site(size_t i, void *user)
+{
+    const site_env *e = user;
+    const site_ctx *tpl = e->sc;
+    const mw_pipeline *p = tpl->p;
+    const mw_run_options *o = tpl->o;
+    const mw_site *site = e->sites[i];
+    mw_log(MW_LOG_INFO, "site %zu/%zu: %s (%s)", i + 1, e->ns, site->id, site->name);
+    mw_run_report pre = {0};
+    json_t *rec = NULL, *site_dups = json_array();
+    mw_scene_catalog found = {0};
+    site_ctx sc = *tpl;
+    sc.rep = &pre;
+    char *key = NULL, *rdir = NULL;
+    if (e->broken) {
+        mw_report_add(&pre, site->id, "", "dispatch",
+                      "the process given this site could not "
+                      "start (see its messages); run again");
+        goto out;
+    }
+    if (p->source_type == MW_SOURCE_STAC_API) {
+        search_site(p, site, &found, &pre);
+        mw_scene_catalog_dedupe(&found, on_duplicate, site_dups);
+        sc.scenes = &found;
+    }
+    const int epsg = p->grid_epsg ? p->grid_epsg : mw_site_utm_epsg(site);
+    const int named = mw_name_check(site->id, "site id") == 0;
+    mw_error_clear();
+    key =
+        e->keep && named ? mw_site_record_key(e->rkey ? e->rkey : "", site, epsg, sc.scenes) : NULL;
+    rdir = key ? mw_site_record_dir(e->meta, site->id) : NULL;
+    rec = rdir ? mw_site_record_load(rdir, key) : NULL;
+    for (size_t m = 0; rdir && !rec && m < o->nmerge; m++) { /* a shard's record */
+        char *meta = mw_text_path(o->merge_dirs[m], ".minewatch");
+        char *from = meta ? mw_site_record_dir(meta, site->id) : NULL;
+        json_t *r = from ? mw_site_record_load(from, key) : NULL;
+        if (r && mw_site_record_adopt(from, rdir) == 0)
+            rec = r;
+        else if (r) {
+            mw_report_add(&pre, site->id, "", "merge", "%s", mw_error_message());
+            json_decref(r);
+        }
+        free(meta), free(from);
+    }
+    if (rec) {
+        mw_log(MW_LOG_INFO, "site %s: done before with the same inputs, not redone", site->id);
+        /* the partial chips a killed run left in its datacube go all the same */
+        char *cube = o->nmerge ? NULL : mw_text_path(sc.cube_dir, site->id);
+        struct stat st;
+        if (cube && stat(cube, &st) == 0 && S_ISDIR(st.st_mode))
+            mw_dir_unlock(lock_site_cube(cube, site->id));
+        mw_error_clear();
+        free(cube);
+    } else if (o->nmerge)
+        mw_report_add(&pre, site->id, "", "merge",
+                      "no shard folder has this site's record with these inputs (its shard did "
+                      "not finish, or its scenes or catalogue entry changed since): run its "
+                      "shard again, then merge");
+    else
+        rec = compute_site(&sc, site, key, rdir, site_dups);
+out:;
+    json_t *res = json_pack("{s:o,s:o}", "record", rec ? rec : json_null(), "failures",
+                            mw_site_failures_json(&pre));
+    char *text = res ? json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(res);
+    json_decref(site_dups);
+    mw_report_free(&pre);
+    mw_scene_catalog_free(&found);
+    free(key), free(rdir);
+    return text;
+}
+
+static char *scene_dir_of(const mw_pipeline *p, const mw_run_options *o)
+{
+    return p->source_type == MW_SOURCE_SIMULATOR  ? mw_text_path(o->out_dir, "scenes")
+           : p->source_type == MW_SOURCE_STAC_API ? mw_text_redact_url(p->stac_url)
+                                                  : mw_text_dup(p->source_path);
+}
+
+static char *cube_dir_of(const mw_pipeline *p, const mw_run_options *o)
+{
+    return o->datacube   ? mw_text_dup(o->datacube)
+           : p->datacube ? mw_text_dup(p->datacube)
+                         : mw_text_path(o->out_dir, "tiles");
+}
+
+/* A rank other than 0: once rank 0 has the output folder (and the simulated scenes), catalogue
+ * the same scenes and compute the sites rank 0 hands out, as records in the output folder. */
+static int run_worker(const mw_pipeline *p, const mw_run_options *o, const mw_site **sites,
+                      size_t ns)
+{
+    const mw_site_dispatch *d = o->dispatch;
+    if (d->agree(d->ctx, 0) != 0) return 0; /* rank 0 could not start: it says why */
+    char *saved[NREMOTE_KEYS];
+    configure_remote_reads(p, saved);
+    char *scene_dir = scene_dir_of(p, o), *cube_dir = cube_dir_of(p, o);
+    char *meta = mw_text_path(o->out_dir, ".minewatch");
+    int broken = !scene_dir || !cube_dir || !meta;
+    mw_protected_areas pa = {0};
+    if (!broken && p->pa_path && mw_protected_areas_open(p, &pa)) broken = 1;
+    mw_scene_catalog scenes = {0};
+    mw_run_report rep = {0}; /* rank 0 reports the catalogue's failures */
+    json_t *dups = json_array();
+    if (!broken && p->source_type != MW_SOURCE_STAC_API) {
+        if (mw_scene_catalog_scan(scene_dir, &scenes, on_scan_fail, &rep)) broken = 1;
+        if (!broken && p->source_type == MW_SOURCE_SIMULATOR) keep_simulated(scene_dir, &scenes);
+        mw_scene_catalog_dedupe(&scenes, on_duplicate, dups);
+    }
+    if (broken) mw_log(MW_LOG_ERROR, "rank %d cannot start: %s", d->rank, mw_error_message());
+    json_t *prov = mw_provenance_begin(p, o);
+    char *rkey = run_key(prov);
+    site_ctx sc = {site_budget(o),
+                   p,
+                   o,
+                   &scenes,
+                   cube_dir,
+                   NULL,
+                   &rep,
+                   NULL,
+                   NULL,
+                   NULL,
+                   p->pa_path && !broken ? &pa : NULL,
+                   p->source_type != MW_SOURCE_STAC_API ? calloc(scenes.n + 1, 1) : NULL,
+                   scenes.scenes};
+    const site_env env = {&sc, sites, ns, meta, rkey, !o->ingest_only, broken};
+    const int rc = d->spread(d->ctx, ns, NULL, obtain_site, (void *)&env, NULL);
+    free(sc.over_any);
+    free(rkey);
+    json_decref(prov);
+    json_decref(dups);
+    mw_report_free(&rep);
+    mw_scene_catalog_free(&scenes);
+    mw_protected_areas_close(&pa);
+    restore_remote_reads(saved);
+    free(scene_dir), free(cube_dir), free(meta);
+    return rc;
+}
+
 /* Each output the run wrote, with its SHA-256, into provenance: which file came from this run
  * can always be told. */
 int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report *rep,
@@ -882,9 +1035,17 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         ns = kept;
         free(sh);
     }
+    if (o->dispatch && o->dispatch->rank != 0) { /* a rank that only computes sites */
+        const int wrc = run_worker(p, o, sites, ns);
+        json_decref(shard_ids);
+        free(sites), free(all_sites);
+        mw_site_catalog_free(&cat);
+        return wrc;
+    }
     /* One run at a time in the folder; what it writes lands as a whole at the end. */
     mw_out_dir od;
     if (mw_out_dir_open(o->out_dir, &od)) {
+        if (o->dispatch && o->dispatch->size > 1) o->dispatch->agree(o->dispatch->ctx, -1);
         json_decref(shard_ids);
         free(sites), free(all_sites);
         mw_site_catalog_free(&cat);
@@ -892,12 +1053,7 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
     }
     char *saved[NREMOTE_KEYS];
     configure_remote_reads(p, saved);
-    char *scene_dir = p->source_type == MW_SOURCE_SIMULATOR  ? mw_text_path(o->out_dir, "scenes")
-                      : p->source_type == MW_SOURCE_STAC_API ? mw_text_redact_url(p->stac_url)
-                                                             : mw_text_dup(p->source_path);
-    char *cube_dir = o->datacube   ? mw_text_dup(o->datacube)
-                     : p->datacube ? mw_text_dup(p->datacube)
-                                   : mw_text_path(o->out_dir, "tiles");
+    char *scene_dir = scene_dir_of(p, o), *cube_dir = cube_dir_of(p, o);
     char *maps_dir = mw_out_dir_stage(&od, "maps");
     char *maps_final = mw_out_dir_final(&od, "maps");
     int rc = scene_dir && cube_dir && maps_dir && maps_final
@@ -923,6 +1079,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         res->nrows = ns * p->n_periods;
         if (!res->rows) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
     }
+    if (o->dispatch && o->dispatch->size > 1) /* the other ranks start now, or stop */
+        o->dispatch->agree(o->dispatch->ctx, rc ? -1 : 0);
     if (rc == 0) {
         json_t *prov = mw_provenance_begin(p, o);
         if (shard_ids)
@@ -949,8 +1107,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
                        p->pa_path ? &pa : NULL,
                        calloc(scenes.n + 1, 1),
                        scenes.scenes};
-        /* Every site becomes a record first, then the records are read back in pipeline
-         * order: a site done before (same key) is not done again. */
+        /* Every site becomes a record first (here, or spread over the ranks), then the records
+         * are read back in pipeline order: a site done before (same key) is not done again. */
         char *rkey = run_key(prov);
         const int keep = !o->ingest_only; /* ingest's product is the datacube */
         if (keep) mw_site_record_clear_parts(od.meta);
@@ -960,64 +1118,50 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
             sx.order[i] = i;
         g_sort_scenes = scenes.scenes;
         if (sx.order) qsort(sx.order, scenes.n, sizeof *sx.order, by_scene_id);
-        for (size_t s = 0; s < ns; s++) {
+        const site_env env = {&sc, sites, ns, od.meta, rkey, keep, 0};
+        char **texts = calloc(ns + 1, sizeof *texts);
+        double *weight = calloc(ns + 1, sizeof *weight);
+        if (o->dispatch && o->dispatch->size > 1) { /* the ranks wait for it: always called */
+            for (size_t s = 0; weight && s < ns; s++)
+                weight[s] = mw_site_weight(p, sites[s]);
+            if (o->dispatch->spread(o->dispatch->ctx, ns, weight, obtain_site, (void *)&env, texts))
+                mw_report_add(rep, "", "", "dispatch", "%s", mw_error_message());
+        } else {
+            for (size_t s = 0; texts && s < ns; s++)
+                texts[s] = obtain_site(s, (void *)&env);
+        }
+        if (!texts || !weight)
+            mw_report_add(rep, "", "", "memory", "out of memory for %zu sites", ns);
+        for (size_t s = 0; texts && s < ns; s++) {
             const mw_site *site = sites[s];
-            mw_log(MW_LOG_INFO, "site %zu/%zu: %s (%s)", s + 1, ns, site->id, site->name);
-            mw_scene_catalog found = {0};
-            json_t *site_dups = json_array();
-            sc.scenes = &scenes;
-            if (p->source_type == MW_SOURCE_STAC_API) {
-                search_site(p, site, &found, rep);
-                mw_scene_catalog_dedupe(&found, on_duplicate, site_dups);
-                sc.scenes = &found;
-            }
             mw_indicator_row *rows = res->rows + s * p->n_periods;
-            const int epsg = p->grid_epsg ? p->grid_epsg : mw_site_utm_epsg(site);
-            const int named = mw_name_check(site->id, "site id") == 0;
-            mw_error_clear();
-            char *key =
-                keep && named ? mw_site_record_key(rkey ? rkey : "", site, epsg, sc.scenes) : NULL;
-            char *rdir = key ? mw_site_record_dir(od.meta, site->id) : NULL;
-            json_t *rec = rdir ? mw_site_record_load(rdir, key) : NULL;
-            for (size_t m = 0; rdir && !rec && m < o->nmerge; m++) { /* a shard's record */
-                char *meta = mw_text_path(o->merge_dirs[m], ".minewatch");
-                char *from = meta ? mw_site_record_dir(meta, site->id) : NULL;
-                json_t *r = from ? mw_site_record_load(from, key) : NULL;
-                if (r && mw_site_record_adopt(from, rdir) == 0)
-                    rec = r;
-                else if (r) {
-                    mw_report_add(rep, site->id, "", "merge", "%s", mw_error_message());
-                    json_decref(r);
-                }
-                free(meta), free(from);
-            }
-            if (rec)
-                mw_log(MW_LOG_INFO, "site %s: done before with the same inputs, not redone",
-                       site->id);
-            else if (o->nmerge)
-                mw_report_add(rep, site->id, "", "merge",
-                              "no shard folder has this site's record with these inputs (its "
-                              "shard did not finish, or its scenes or catalogue entry changed "
-                              "since): run its shard again, then merge");
-            else
-                rec = compute_site(&sc, site, key, rdir, site_dups);
             for (size_t k = 0; k < p->n_periods; k++)
                 mw_indicator_row_reset(&rows[k], site, p->periods[k].name, p->periods[k].start,
                                        p->periods[k].end);
-            if (rec && mw_site_record_apply(rec, site, p, rows, res, sc.prov_sites, rep, &rf, dups,
-                                            mark_over_site, &sx))
+            json_t *got = texts[s] ? json_loads(texts[s], 0, NULL) : NULL;
+            if (!got) {
+                mw_report_add(rep, site->id, "", "dispatch",
+                              "no result came back for the site (its process died?); run again: "
+                              "the sites that finished are not redone");
+                continue;
+            }
+            mw_site_failures_add(rep, json_object_get(got, "failures"));
+            const json_t *rec = json_object_get(got, "record");
+            char *rdir = keep && json_is_object(rec) ? mw_site_record_dir(od.meta, site->id) : NULL;
+            if (json_is_object(rec) && mw_site_record_apply(rec, site, p, rows, res, sc.prov_sites,
+                                                            rep, &rf, dups, mark_over_site, &sx))
                 mw_report_add(rep, site->id, "", "outputs",
-                              "the site's record '%s' is not "
-                              "this pipeline's; remove it and run again",
+                              "the site's record '%s' is not this pipeline's; remove it and run "
+                              "again",
                               rdir ? rdir : "");
-            if (rec && rdir && p->write_maps && maps_dir &&
-                mw_site_record_link_maps(rdir, maps_dir))
+            else if (rdir && p->write_maps && maps_dir && mw_site_record_link_maps(rdir, maps_dir))
                 mw_report_add(rep, site->id, "", "outputs", "%s", mw_error_message());
-            json_decref(rec);
-            json_decref(site_dups);
-            free(key), free(rdir);
-            mw_scene_catalog_free(&found);
+            json_decref(got);
+            free(rdir);
         }
+        for (size_t s = 0; texts && s < ns; s++)
+            free(texts[s]);
+        free(texts), free(weight);
         free(sx.order);
         free(rkey);
         /* The rows point into the catalogue, which is freed below: copy the strings. */

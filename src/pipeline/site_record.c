@@ -90,35 +90,63 @@ static void row_apply(const json_t *o, mw_indicator_row *r, mw_run_result *res)
     r->wkt_wgs84 = kept(res, json_object_get(o, "wkt_wgs84"));
 }
 
+json_t *mw_site_failures_json(const mw_run_report *rep)
+{
+    json_t *fails = json_array();
+    for (size_t i = 0; i < rep->n; i++) {
+        const mw_failure *f = &rep->items[i];
+        json_array_append_new(fails,
+                              json_pack("{s:s,s:s,s:s,s:s}", "site", f->site_id, "scene",
+                                        f->scene_id, "stage", f->stage, "message", f->message));
+    }
+    return fails;
+}
+
+void mw_site_failures_add(mw_run_report *rep, const json_t *failures)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(failures, i, v)
+    {
+        mw_report_add(rep, json_string_value(json_object_get(v, "site")),
+                      json_string_value(json_object_get(v, "scene")),
+                      json_string_value(json_object_get(v, "stage")), "%s",
+                      json_string_value(json_object_get(v, "message")));
+    }
+}
+
+/* A record is taken again only when what went wrong in it follows from its inputs alone (a
+ * period without a usable scene); a failure that may pass (a full disk, the memory budget, a
+ * scene that could not be read, a server) makes the next run do the site again. */
+static int reusable(const mw_run_report *rep)
+{
+    for (size_t i = 0; i < rep->n; i++)
+        if (strcmp(rep->items[i].stage, "composite")) return 0;
+    return 1;
+}
+
 json_t *mw_site_record_make(const char *key, const mw_site_work *w)
 {
-    json_t *rows = json_array(), *fails = json_array();
+    json_t *rows = json_array(), *fails = mw_site_failures_json(&w->report);
     for (size_t k = 0; k < w->nrows; k++)
         json_array_append_new(rows, row_json(&w->rows[k]));
-    for (size_t i = 0; i < w->report.n; i++) {
-        const mw_failure *f = &w->report.items[i];
-        json_array_append_new(fails, json_pack("{s:s,s:s,s:s,s:s}", "site", f->site_id, "scene",
-                                               f->scene_id, "stage", f->stage, "message",
-                                               f->message));
-    }
     json_t *rf = json_null();
     if (w->rf.nsites == 1) {
         json_t *years = json_array();
         for (int y = 0; y < w->rf.nyears; y++) {
             const mw_treecover_year *t = &w->rf.years[y];
-            json_array_append_new(years, json_pack("[i,o,o,o]", t->year,
-                                                   real_json(t->treecover_ha),
+            json_array_append_new(years, json_pack("[i,o,o,o]", t->year, real_json(t->treecover_ha),
                                                    real_json(t->loss_ha),
                                                    real_json(t->emissions_mg_co2e)));
         }
         json_decref(rf);
         rf = json_pack("{s:i,s:o}", "year_from", w->rf.year_from, "years", years);
     }
-    return json_pack("{s:s,s:o,s:O,s:o,s:o,s:O,s:O}", "key", key, "rows", rows, "provenance",
-                     w->provenance ? w->provenance : json_null(), "failures", fails,
-                     "reference_forest", rf, "overlapped",
-                     w->overlapped ? w->overlapped : json_null(), "duplicates",
-                     w->duplicates ? w->duplicates : json_null());
+    return json_pack(
+        "{s:s,s:b,s:o,s:O,s:o,s:o,s:O,s:O}", "key", key, "reusable", reusable(&w->report), "rows",
+        rows, "provenance", w->provenance ? w->provenance : json_null(), "failures", fails,
+        "reference_forest", rf, "overlapped", w->overlapped ? w->overlapped : json_null(),
+        "duplicates", w->duplicates ? w->duplicates : json_null());
 }
 
 int mw_site_record_apply(const json_t *rec, const mw_site *site, const mw_pipeline *p,
@@ -140,13 +168,7 @@ int mw_site_record_apply(const json_t *rec, const mw_site *site, const mw_pipeli
     if (json_is_object(jp)) json_array_append_new(prov_sites, json_deep_copy(jp));
     size_t i;
     const json_t *v;
-    json_array_foreach(json_object_get(rec, "failures"), i, v)
-    {
-        mw_report_add(rep, json_string_value(json_object_get(v, "site")),
-                      json_string_value(json_object_get(v, "scene")),
-                      json_string_value(json_object_get(v, "stage")), "%s",
-                      json_string_value(json_object_get(v, "message")));
-    }
+    mw_site_failures_add(rep, json_object_get(rec, "failures"));
     const json_t *jf = json_object_get(rec, "reference_forest");
     if (json_is_object(jf) && rf) {
         const json_t *ys = json_object_get(jf, "years");
@@ -210,7 +232,8 @@ json_t *mw_site_record_load(const char *dir, const char *key)
     json_t *rec = f ? json_load_file(f, 0, NULL) : NULL;
     free(f);
     const char *k = json_string_value(json_object_get(rec, "key"));
-    if (!k || strcmp(k, key) || !maps_present(dir, json_object_get(rec, "maps"))) {
+    if (!k || strcmp(k, key) || !json_is_true(json_object_get(rec, "reusable")) ||
+        !maps_present(dir, json_object_get(rec, "maps"))) {
         json_decref(rec);
         return NULL;
     }
@@ -304,7 +327,8 @@ int mw_site_record_link_maps(const char *dir, const char *maps_dir)
 int mw_site_record_adopt(const char *from, const char *dir)
 {
     char *tmp = mw_part_path(dir), *tmaps = tmp ? mw_text_path(tmp, "maps") : NULL;
-    char *rf = mw_text_path(from, "record.json"), *rt = tmp ? mw_text_path(tmp, "record.json") : NULL;
+    char *rf = mw_text_path(from, "record.json"),
+         *rt = tmp ? mw_text_path(tmp, "record.json") : NULL;
     int rc = tmp && tmaps && rf && rt ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory");
     if (rc == 0) rc = mw_make_dirs(tmp);
     if (rc == 0) rc = mw_site_record_link_maps(from, tmaps);
@@ -353,11 +377,13 @@ char *mw_site_record_key(const char *run_key, const mw_site *site, int epsg,
         if (!mw_lonlat_bbox_overlap(s->bbox, bbox)) continue;
         char *h = s->item_path ? mw_sha256_file(s->item_path) : NULL;
         json_array_append_new(scenes, json_pack("[s,s]", s->id,
-                                                h && *h ? h : s->item_path ? s->item_path : ""));
+                                                h && *h        ? h
+                                                : s->item_path ? s->item_path
+                                                               : ""));
         free(h);
     }
-    json_t *k = json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:f,s:f,s:f,s:i,s:o}",
-                          "run", run_key, "id", site->id, "name", site->name, "kind", site->kind,
+    json_t *k = json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:f,s:f,s:f,s:i,s:o}", "run",
+                          run_key, "id", site->id, "name", site->name, "kind", site->kind,
                           "commodities", site->commodities, "country", site->country, "operator",
                           site->operator_name, "supply_node", site->supply_node, "wkt",
                           site->wkt_wgs84, "radius_m", site->radius_m, "lon", site->lon, "lat",

@@ -48,9 +48,14 @@ int mw_site_record_apply(const json_t *rec, const mw_site *site, const mw_pipeli
                          mw_run_report *rep, mw_rf_table *rf, json_t *dups,
                          void (*over_site)(const char *scene_id, void *user), void *user);
 
+/* A report's failures as JSON, and back. */
+json_t *mw_site_failures_json(const mw_run_report *rep);
+void mw_site_failures_add(mw_run_report *rep, const json_t *failures);
+
 /* <meta>/sites/<site>; caller frees. */
 char *mw_site_record_dir(const char *meta_dir, const char *site_id);
-/* The record in dir when its key is key, else NULL (none, another key, unreadable). */
+/* The record in dir when its key is key and it may be taken again (no failure in it that may
+ * pass, such as a full disk or the memory budget), else NULL. */
 json_t *mw_site_record_load(const char *dir, const char *key);
 /* Writes rec as <tmp_dir>/record.json (flushed to the disk) and renames tmp_dir to dir. */
 int mw_site_record_commit(const json_t *rec, const char *tmp_dir, const char *dir);

@@ -22,8 +22,19 @@ static int heavier_first(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-void mw_site_shards(const mw_pipeline *p, const mw_site *const *sites, size_t ns, int n,
-                    int *shard)
+double mw_site_weight(const mw_pipeline *p, const mw_site *site)
+{
+    mw_grid g;
+    const int epsg = p->grid_epsg ? p->grid_epsg : mw_site_utm_epsg(site);
+    const double w = mw_grid_for_site_in(site, epsg, p->pixel_size_m, p->buffer_m, p->origin_x,
+                                         p->origin_y, &g) == 0
+                         ? (double)g.width * g.height
+                         : 1;
+    mw_error_clear();
+    return w;
+}
+
+void mw_site_shards(const mw_pipeline *p, const mw_site *const *sites, size_t ns, int n, int *shard)
 {
     weighted *ws = calloc(ns + 1, sizeof *ws);
     double *load = calloc((size_t)n + 1, sizeof *load);
@@ -33,16 +44,8 @@ void mw_site_shards(const mw_pipeline *p, const mw_site *const *sites, size_t ns
         free(ws), free(load);
         return;
     }
-    for (size_t s = 0; s < ns; s++) {
-        mw_grid g;
-        const int epsg = p->grid_epsg ? p->grid_epsg : mw_site_utm_epsg(sites[s]);
-        ws[s].i = s;
-        ws[s].w = mw_grid_for_site_in(sites[s], epsg, p->pixel_size_m, p->buffer_m, p->origin_x,
-                                      p->origin_y, &g) == 0
-                      ? (double)g.width * g.height
-                      : 1;
-        mw_error_clear();
-    }
+    for (size_t s = 0; s < ns; s++)
+        ws[s] = (weighted){mw_site_weight(p, sites[s]), s};
     qsort(ws, ns, sizeof *ws, heavier_first);
     for (size_t j = 0; j < ns; j++) {
         int best = 0;
@@ -66,7 +69,8 @@ int mw_shards_check(const char *const *dirs, size_t ndirs, char **pipeline_path)
         char *pp = mw_text_path(dirs[i], "provenance.json");
         json_t *prov = pp ? json_load_file(pp, 0, NULL) : NULL;
         json_t *sh = json_object_get(prov, "shard");
-        const char *s = json_string_value(json_object_get(json_object_get(prov, "pipeline"), "sha256"));
+        const char *s =
+            json_string_value(json_object_get(json_object_get(prov, "pipeline"), "sha256"));
         const long k = (long)json_integer_value(json_object_get(sh, "k")),
                    nk = (long)json_integer_value(json_object_get(sh, "n"));
         if (!prov)
@@ -75,8 +79,8 @@ int mw_shards_check(const char *const *dirs, size_t ndirs, char **pipeline_path)
                               "shard (run the shard, then merge)",
                               dirs[i]);
         else if (!sh || k < 1 || nk < 1 || k > nk)
-            rc = mw_error_set(MW_ERR_INPUT, "'%s' is not a shard's output (run it with --shard K/N)",
-                              dirs[i]);
+            rc = mw_error_set(MW_ERR_INPUT,
+                              "'%s' is not a shard's output (run it with --shard K/N)", dirs[i]);
         else if (i == 0) {
             first = json_incref(prov), sha = s, n = nk;
         } else if (nk != n || !s || !sha || strcmp(s, sha))
@@ -84,8 +88,8 @@ int mw_shards_check(const char *const *dirs, size_t ndirs, char **pipeline_path)
                               "'%s' is shard %ld/%ld of another pipeline or split than '%s'",
                               dirs[i], k, nk, dirs[0]);
         if (rc == 0 && (size_t)nk != ndirs)
-            rc = mw_error_set(MW_ERR_INPUT, "the pipeline was split into %ld shards; %zu given",
-                              nk, ndirs);
+            rc = mw_error_set(MW_ERR_INPUT, "the pipeline was split into %ld shards; %zu given", nk,
+                              ndirs);
         if (rc == 0 && seen[k - 1])
             rc = mw_error_set(MW_ERR_INPUT, "shard %ld/%ld is given twice ('%s')", k, nk, dirs[i]);
         if (rc == 0) seen[k - 1] = 1;

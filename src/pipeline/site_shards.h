@@ -8,6 +8,9 @@
 #include "minewatch/pipeline.h"
 #include "minewatch/site.h"
 
+/* The pixels of a site's grid: what its work grows with (1 when the grid cannot be made). */
+double mw_site_weight(const mw_pipeline *p, const mw_site *site);
+
 /* The shard (0..n-1) of each site: largest grid first, each to the least loaded shard (ties to
  * the lower one), so shards get about the same number of pixels; the same on every machine for
  * the same pipeline and catalogue. */
