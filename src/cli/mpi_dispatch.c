@@ -85,8 +85,7 @@ static int coordinate(int size, size_t n, const double *weight, char **texts)
             continue;
         }
         int64_t head[2];
-        MPI_Recv(head, 2, MPI_INT64_T, st.MPI_SOURCE, TAG_HEAD, MPI_COMM_WORLD,
-                 MPI_STATUS_IGNORE);
+        MPI_Recv(head, 2, MPI_INT64_T, st.MPI_SOURCE, TAG_HEAD, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         char *text = malloc((size_t)head[1] + 1);
         MPI_Recv(text ? text : (char[1]){0}, text ? (int)head[1] : 0, MPI_CHAR, st.MPI_SOURCE,
                  TAG_TEXT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
@@ -102,7 +101,9 @@ static int coordinate(int size, size_t n, const double *weight, char **texts)
             send_site(st.MPI_SOURCE, -1), busy--;
     }
     free(order);
-    return back == n || !texts ? 0 : mw_error_set(MW_ERR_IO, "%zu of %zu sites' results came back", back, n);
+    return back == n || !texts
+               ? 0
+               : mw_error_set(MW_ERR_IO, "%zu of %zu sites' results came back", back, n);
 }
 
 /* Another rank: computes the sites it is given, sends each result back, until told to stop. */
