@@ -55,6 +55,7 @@ bench: build
 	bench/change_scores.sh ../shared/data $(BUILD) out/bench/change
 	bench/treecover.sh $(BUILD) out/bench/treecover
 	bench/graph.sh $(BUILD) out/bench/graph
+	/usr/bin/python3 bench/scale.py $(BUILD) out/bench/scale
 
 # Long fuzzing runs (libFuzzer, clang): FUZZ_SECONDS per target, default 600.
 fuzz: deps

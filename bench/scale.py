@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-BUILD, OUT = sys.argv[1], sys.argv[2]
+BUILD, OUT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 MW = os.path.join(BUILD, "minewatch")
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
 
