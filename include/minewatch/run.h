@@ -17,9 +17,10 @@ typedef struct mw_site_dispatch {
      * 0's status on every rank. */
     int (*agree)(void *ctx, int status);
     /* Every rank calls it: obtain(i, user) makes site i's result (a JSON text, malloc'd) on the
-     * rank that gets it, larger weight[] first (rank 0's weights count); texts[i] receives every
-     * result at rank 0. Returns 0, or -1 when a result could not reach rank 0. */
-    int (*spread)(void *ctx, size_t n, const double *weight, char *(*obtain)(size_t i, void *user),
+     * rank that gets it, the sites handed out in the order order[0..n) gives (rank 0's counts);
+     * texts[i] receives every result at rank 0. Returns 0, or -1 when a result could not reach
+     * rank 0. */
+    int (*spread)(void *ctx, size_t n, const size_t *order, char *(*obtain)(size_t i, void *user),
                   void *user, char **texts);
     void *ctx;
 } mw_site_dispatch;

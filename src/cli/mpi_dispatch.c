@@ -42,37 +42,20 @@ static int agree(void *ctx, int status)
     return status;
 }
 
-typedef struct ranked {
-    double w;
-    size_t i;
-} ranked;
-
-static int larger_first(const void *a, const void *b)
-{
-    const ranked *x = a, *y = b;
-    if (x->w != y->w) return x->w < y->w ? 1 : -1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
 static void send_site(int to, int64_t site)
 {
     MPI_Send(&site, 1, MPI_INT64_T, to, TAG_SITE, MPI_COMM_WORLD);
 }
 
-/* Rank 0: the largest sites first, each to the first rank that is free (dynamic balancing:
+/* Rank 0: the sites in the order given, each to the first rank that is free (dynamic balancing:
  * sites differ greatly in size), until every result is back. */
-static int coordinate(int size, size_t n, const double *weight, char **texts)
+static int coordinate(int size, size_t n, const size_t *order, char **texts)
 {
-    ranked *order = calloc(n + 1, sizeof *order);
-    if (!order) return mw_error_set(MW_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        order[i] = (ranked){weight ? weight[i] : 1, i};
-    qsort(order, n, sizeof *order, larger_first);
     size_t next = 0, back = 0;
     int busy = 0;
     for (int r = 1; r < size; r++) {
         if (next < n)
-            send_site(r, (int64_t)order[next++].i), busy++;
+            send_site(r, (int64_t)order[next++]), busy++;
         else
             send_site(r, -1);
     }
@@ -96,11 +79,10 @@ static int coordinate(int size, size_t n, const double *weight, char **texts)
         } else
             free(text);
         if (next < n)
-            send_site(st.MPI_SOURCE, (int64_t)order[next++].i);
+            send_site(st.MPI_SOURCE, (int64_t)order[next++]);
         else
             send_site(st.MPI_SOURCE, -1), busy--;
     }
-    free(order);
     return back == n || !texts
                ? 0
                : mw_error_set(MW_ERR_IO, "%zu of %zu sites' results came back", back, n);
@@ -124,14 +106,14 @@ static int work(char *(*obtain)(size_t, void *), void *user)
     }
 }
 
-static int spread(void *ctx, size_t n, const double *weight, char *(*obtain)(size_t, void *),
+static int spread(void *ctx, size_t n, const size_t *order, char *(*obtain)(size_t, void *),
                   void *user, char **texts)
 {
     (void)ctx;
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    return rank == 0 ? coordinate(size, n, weight, texts) : work(obtain, user);
+    return rank == 0 ? coordinate(size, n, order, texts) : work(obtain, user);
 }
 
 int mw_mpi_start(int *argc, char ***argv, mw_site_dispatch *d, int *local_ranks)

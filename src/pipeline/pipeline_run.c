@@ -1120,17 +1120,18 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         if (sx.order) qsort(sx.order, scenes.n, sizeof *sx.order, by_scene_id);
         const site_env env = {&sc, sites, ns, od.meta, rkey, keep, 0};
         char **texts = calloc(ns + 1, sizeof *texts);
-        double *weight = calloc(ns + 1, sizeof *weight);
+        size_t *order = calloc(ns + 1, sizeof *order);
         if (o->dispatch && o->dispatch->size > 1) { /* the ranks wait for it: always called */
-            for (size_t s = 0; weight && s < ns; s++)
-                weight[s] = mw_site_weight(p, sites[s]);
-            if (o->dispatch->spread(o->dispatch->ctx, ns, weight, obtain_site, (void *)&env, texts))
+            /* largest first: sites differ greatly in size, and the last ones fill the gaps */
+            if (order && mw_site_order(p, sites, ns, order)) free(order), order = NULL;
+            if (o->dispatch->spread(o->dispatch->ctx, order ? ns : 0, order, obtain_site,
+                                    (void *)&env, texts))
                 mw_report_add(rep, "", "", "dispatch", "%s", mw_error_message());
         } else {
             for (size_t s = 0; texts && s < ns; s++)
                 texts[s] = obtain_site(s, (void *)&env);
         }
-        if (!texts || !weight)
+        if (!texts || !order)
             mw_report_add(rep, "", "", "memory", "out of memory for %zu sites", ns);
         for (size_t s = 0; texts && s < ns; s++) {
             const mw_site *site = sites[s];
@@ -1161,7 +1162,7 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         }
         for (size_t s = 0; texts && s < ns; s++)
             free(texts[s]);
-        free(texts), free(weight);
+        free(texts), free(order);
         free(sx.order);
         free(rkey);
         /* The rows point into the catalogue, which is freed below: copy the strings. */

@@ -34,27 +34,37 @@ double mw_site_weight(const mw_pipeline *p, const mw_site *site)
     return w;
 }
 
-void mw_site_shards(const mw_pipeline *p, const mw_site *const *sites, size_t ns, int n, int *shard)
+int mw_site_order(const mw_pipeline *p, const mw_site *const *sites, size_t ns, size_t *order)
 {
     weighted *ws = calloc(ns + 1, sizeof *ws);
-    double *load = calloc((size_t)n + 1, sizeof *load);
-    if (!ws || !load) { /* round robin: still the same everywhere */
-        for (size_t s = 0; s < ns; s++)
-            shard[s] = (int)(s % (size_t)n);
-        free(ws), free(load);
-        return;
-    }
+    if (!ws) return mw_error_set(MW_ERR_NOMEM, "out of memory");
     for (size_t s = 0; s < ns; s++)
         ws[s] = (weighted){mw_site_weight(p, sites[s]), s};
     qsort(ws, ns, sizeof *ws, heavier_first);
+    for (size_t j = 0; j < ns; j++)
+        order[j] = ws[j].i;
+    free(ws);
+    return 0;
+}
+
+void mw_site_shards(const mw_pipeline *p, const mw_site *const *sites, size_t ns, int n, int *shard)
+{
+    size_t *order = calloc(ns + 1, sizeof *order);
+    double *load = calloc((size_t)n + 1, sizeof *load);
+    if (!order || !load || mw_site_order(p, sites, ns, order)) { /* still the same everywhere */
+        for (size_t s = 0; s < ns; s++)
+            shard[s] = (int)(s % (size_t)n);
+        free(order), free(load);
+        return;
+    }
     for (size_t j = 0; j < ns; j++) {
         int best = 0;
         for (int k = 1; k < n; k++)
             if (load[k] < load[best]) best = k;
-        shard[ws[j].i] = best;
-        load[best] += ws[j].w;
+        shard[order[j]] = best;
+        load[best] += mw_site_weight(p, sites[order[j]]);
     }
-    free(ws), free(load);
+    free(order), free(load);
 }
 
 int mw_shards_check(const char *const *dirs, size_t ndirs, char **pipeline_path)

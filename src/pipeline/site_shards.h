@@ -11,6 +11,10 @@
 /* The pixels of a site's grid: what its work grows with (1 when the grid cannot be made). */
 double mw_site_weight(const mw_pipeline *p, const mw_site *site);
 
+/* order[0..ns): the sites' indices, largest grid first (ties in pipeline order). Returns 0, or
+ * -1 out of memory. */
+int mw_site_order(const mw_pipeline *p, const mw_site *const *sites, size_t ns, size_t *order);
+
 /* The shard (0..n-1) of each site: largest grid first, each to the least loaded shard (ties to
  * the lower one), so shards get about the same number of pixels; the same on every machine for
  * the same pipeline and catalogue. */
