@@ -1223,15 +1223,15 @@ static void sites_across_the_antimeridian_and_zone_edges(void **state)
         cat,
         "{\"type\":\"FeatureCollection\",\"features\":["
         "{\"type\":\"Feature\",\"properties\":{\"id\":\"fj-point\",\"name\":\"antimeridian point\","
-        "\"kind\":\"mine\",\"radius_m\":2500},\"geometry\":{\"type\":\"Point\",\"coordinates\":["
-        "179.99,-16.6]}},"
+        "\"kind\":\"mine\",\"radius_m\":1200},\"geometry\":{\"type\":\"Point\",\"coordinates\":["
+        "179.995,-16.6]}},"
         "{\"type\":\"Feature\",\"properties\":{\"id\":\"fj-split\",\"name\":\"antimeridian "
         "polygon\","
         "\"kind\":\"mine\"},\"geometry\":{\"type\":\"MultiPolygon\",\"coordinates\":["
         "[[[179.965,-16.95],[180,-16.95],[180,-16.91],[179.965,-16.91],[179.965,-16.95]]],"
         "[[[-180,-16.95],[-179.985,-16.95],[-179.985,-16.91],[-180,-16.91],[-180,-16.95]]]]}},"
         "{\"type\":\"Feature\",\"properties\":{\"id\":\"zm-zone-edge\",\"name\":\"UTM 35/36 edge\","
-        "\"kind\":\"mine\",\"radius_m\":2500},\"geometry\":{\"type\":\"Point\",\"coordinates\":[30."
+        "\"kind\":\"mine\",\"radius_m\":1200},\"geometry\":{\"type\":\"Point\",\"coordinates\":[30."
         "005,-13.0]}}]}");
     char *pl = tu_path(g_dir, "edge.yaml");
     char text[2048];
