@@ -1169,22 +1169,42 @@ static void demo_pipeline_matches_truth(void **state)
 {
     (void)state;
 #if defined(__SANITIZE_ADDRESS__)
-    /* The demo's size is what this checks (4 sites x 3 periods x 5 scenes, 67 s in the release
-     * build); under the sanitizers its stages run in the smaller pipelines above, and make test
-     * must stay under 15 minutes. */
+    /* The demo's size is what this checks (2 of its sites x 3 periods x 5 scenes); under the
+     * sanitizers its stages run in the smaller pipelines above, and make test must stay under 15
+     * minutes. */
     skip();
 #endif
+    /* The demo pipeline as shipped, on its two sites no other test runs (Kamoto and the
+     * Morowali smelter are checked above at the same settings): paths made absolute. */
+    char *text = tu_read(MW_SOURCE_DIR "/pipelines/demo.yaml", NULL);
+    assert_non_null(text);
+    static const char *const edits[][2] = {
+        {"../aoi/critical_mineral_sites.geojson",
+         MW_SOURCE_DIR "/aoi/critical_mineral_sites.geojson"},
+        {"[cd-kamoto, id-weda-bay, au-greenbushes, id-imip-morowali]",
+         "[id-weda-bay, au-greenbushes]"},
+        {"datacube: ../tiles", "datacube: tiles"}};
+    for (size_t e = 0; e < 3; e++) {
+        char *at = strstr(text, edits[e][0]);
+        if (!at) fail_msg("pipelines/demo.yaml no longer says '%s'", edits[e][0]);
+        char *t2 = malloc(strlen(text) + strlen(edits[e][1]) + 1);
+        sprintf(t2, "%.*s%s%s", (int)(at - text), text, edits[e][1], at + strlen(edits[e][0]));
+        free(text);
+        text = t2;
+    }
+    char *pl = tu_path(g_dir, "demo.yaml");
+    tu_write(pl, text);
+    free(text);
     char *o = tu_path(g_dir, "demo"), *cube = tu_path(g_dir, "demo-tiles"), args[2048], *out;
-    snprintf(args, sizeof args, "run " MW_SOURCE_DIR "/pipelines/demo.yaml -o %s --datacube %s -q",
-             o, cube);
+    snprintf(args, sizeof args, "run %s -o %s --datacube %s -q", pl, o, cube);
     int rc = run_cli(args, &out);
     if (rc != 0) fail_msg("demo exited %d:\n%s", rc, out);
     free(out);
     char *scenes = tu_path(o, "scenes");
     row rows[16];
-    assert_int_equal(read_rows(o, rows, 16), 12);
+    assert_int_equal(read_rows(o, rows, 16), 6);
     int checked = 0;
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < 6; i++) {
         if (!strcmp(rows[i].period, "baseline")) continue;
         double t = truth_value(scenes, rows[i].site, rows[i].period, "forest_loss_ha");
         if (!(t > 5) || fabs(rows[i].loss - t) / t > 0.10)
@@ -1192,25 +1212,23 @@ static void demo_pipeline_matches_truth(void **state)
                      rows[i].loss, t);
         checked++;
     }
-    assert_int_equal(checked, 8);
-    /* heat under the demo's clouds: the smelter's furnace every period, no mine a false one */
+    assert_int_equal(checked, 4);
+    /* heat under the demo's clouds: no mine a false furnace */
     char *csv = tu_path(o, "indicators.csv");
     const char *const periods[] = {"baseline", "2023", "2024"};
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < 6; i++) {
         double hot = tu_csv_value(csv, rows[i].site, rows[i].period, "hot_pixel_days");
-        int smelter = strcmp(rows[i].site, "id-imip-morowali") == 0;
-        if (smelter ? !(hot >= 10) : hot != 0)
-            fail_msg("demo %s %s: %g hot pixel-days", rows[i].site, rows[i].period, hot);
+        if (hot != 0) fail_msg("demo %s %s: %g hot pixel-days", rows[i].site, rows[i].period, hot);
     }
     /* three periods: no Mann-Kendall p (3 points cannot go below 0.296), a slope still */
     for (int k = 0; k < 3; k++) {
-        assert_true(isnan(tu_csv_value(csv, "cd-kamoto", periods[k], "ndvi_trend_p")));
-        assert_true(isfinite(tu_csv_value(csv, "cd-kamoto", periods[k], "ndvi_trend_per_yr")));
+        assert_true(isnan(tu_csv_value(csv, "id-weda-bay", periods[k], "ndvi_trend_p")));
+        assert_true(isfinite(tu_csv_value(csv, "id-weda-bay", periods[k], "ndvi_trend_per_yr")));
     }
     free(csv);
-    char *chips = tu_path(cube, "cd-kamoto/grid.json");
+    char *chips = tu_path(cube, "au-greenbushes/grid.json");
     assert_int_equal(access(chips, R_OK), 0);
-    free(chips), free(scenes), free(o), free(cube);
+    free(chips), free(scenes), free(o), free(cube), free(pl);
 }
 
 /* Sites across the antimeridian and across a UTM zone edge: the same truth recovered, and output
