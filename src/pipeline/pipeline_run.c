@@ -762,34 +762,23 @@ static char *run_key(const json_t *prov)
 /* Local catalogue scenes by id, to mark those a record says are over its site. */
 typedef struct scene_index {
     const mw_scene *scenes;
-    size_t *order; /* indices sorted by id */
+    const mw_scene **by_id; /* the scenes sorted by id */
     size_t n;
     uint8_t *over_any;
 } scene_index;
 
-static const mw_scene *g_sort_scenes; /* qsort has no user pointer; set under the run's lock */
-
 static int by_scene_id(const void *a, const void *b)
 {
-    return strcmp(g_sort_scenes[*(const size_t *)a].id, g_sort_scenes[*(const size_t *)b].id);
+    return strcmp((*(const mw_scene *const *)a)->id, (*(const mw_scene *const *)b)->id);
 }
 
 static void mark_over_site(const char *scene_id, void *user)
 {
     scene_index *x = user;
-    size_t lo = 0, hi = x->n;
-    while (lo < hi) {
-        const size_t mid = (lo + hi) / 2;
-        const int c = strcmp(x->scenes[x->order[mid]].id, scene_id);
-        if (c == 0) {
-            if (x->over_any) x->over_any[x->order[mid]] = 1;
-            return;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    const mw_scene key = {.id = (char *)scene_id}, *kp = &key;
+    const mw_scene **hit =
+        x->by_id ? bsearch(&kp, x->by_id, x->n, sizeof *x->by_id, by_scene_id) : NULL;
+    if (hit && x->over_any) x->over_any[*hit - x->scenes] = 1;
 }
 
 /* Runs one site's stages into a record: its maps into <record dir>.part-*, then record.json,
@@ -812,10 +801,12 @@ static json_t *compute_site(const site_ctx *sc, const mw_site *site, const char 
     char *maps = tmp && p->write_maps ? mw_text_path(tmp, "maps") : NULL;
     local.maps_dir = maps;
     json_t *rec = NULL;
-    if (!w.rows || (rdir && !tmp) || (sc->over_any && !local.over_any) ||
-        (tmp && mw_make_dirs(tmp)) || (maps && mw_make_dirs(maps))) {
-        mw_report_add(sc->rep, site->id, "", "memory", "cannot start the site: %s",
-                      mw_error_message());
+    if (!w.rows || (rdir && !tmp) || (sc->over_any && !local.over_any)) {
+        mw_report_add(sc->rep, site->id, "", "memory", "out of memory to start the site");
+        goto done;
+    }
+    if ((tmp && mw_make_dirs(tmp)) || (maps && mw_make_dirs(maps))) {
+        mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());
         goto done;
     }
     run_site(&local, site, w.rows);
@@ -1112,27 +1103,27 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         char *rkey = run_key(prov);
         const int keep = !o->ingest_only; /* ingest's product is the datacube */
         if (keep) mw_site_record_clear_parts(od.meta);
-        scene_index sx = {scenes.scenes, calloc(scenes.n + 1, sizeof(size_t)), scenes.n,
+        scene_index sx = {scenes.scenes, calloc(scenes.n + 1, sizeof *sx.by_id), scenes.n,
                           sc.over_any};
-        for (size_t i = 0; sx.order && i < scenes.n; i++)
-            sx.order[i] = i;
-        g_sort_scenes = scenes.scenes;
-        if (sx.order) qsort(sx.order, scenes.n, sizeof *sx.order, by_scene_id);
+        for (size_t i = 0; sx.by_id && i < scenes.n; i++)
+            sx.by_id[i] = &scenes.scenes[i];
+        if (sx.by_id) qsort(sx.by_id, scenes.n, sizeof *sx.by_id, by_scene_id);
         const site_env env = {&sc, sites, ns, od.meta, rkey, keep, 0};
         char **texts = calloc(ns + 1, sizeof *texts);
-        size_t *order = calloc(ns + 1, sizeof *order);
+        if (!texts) mw_report_add(rep, "", "", "memory", "out of memory for %zu sites", ns);
         if (o->dispatch && o->dispatch->size > 1) { /* the ranks wait for it: always called */
             /* largest first: sites differ greatly in size, and the last ones fill the gaps */
+            size_t *order = calloc(ns + 1, sizeof *order);
             if (order && mw_site_order(p, sites, ns, order)) free(order), order = NULL;
+            if (!order) mw_report_add(rep, "", "", "memory", "out of memory for %zu sites", ns);
             if (o->dispatch->spread(o->dispatch->ctx, order ? ns : 0, order, obtain_site,
                                     (void *)&env, texts))
                 mw_report_add(rep, "", "", "dispatch", "%s", mw_error_message());
+            free(order);
         } else {
             for (size_t s = 0; texts && s < ns; s++)
                 texts[s] = obtain_site(s, (void *)&env);
         }
-        if (!texts || !order)
-            mw_report_add(rep, "", "", "memory", "out of memory for %zu sites", ns);
         for (size_t s = 0; texts && s < ns; s++) {
             const mw_site *site = sites[s];
             mw_indicator_row *rows = res->rows + s * p->n_periods;
@@ -1162,8 +1153,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         }
         for (size_t s = 0; texts && s < ns; s++)
             free(texts[s]);
-        free(texts), free(order);
-        free(sx.order);
+        free(texts);
+        free(sx.by_id);
         free(rkey);
         /* The rows point into the catalogue, which is freed below: copy the strings. */
         for (size_t i = 0; i < res->nrows; i++) {

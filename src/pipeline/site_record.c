@@ -130,7 +130,7 @@ json_t *mw_site_record_make(const char *key, const mw_site_work *w)
     json_t *rows = json_array(), *fails = mw_site_failures_json(&w->report);
     for (size_t k = 0; k < w->nrows; k++)
         json_array_append_new(rows, row_json(&w->rows[k]));
-    json_t *rf = json_null();
+    json_t *rf = NULL;
     if (w->rf.nsites == 1) {
         json_t *years = json_array();
         for (int y = 0; y < w->rf.nyears; y++) {
@@ -139,11 +139,10 @@ json_t *mw_site_record_make(const char *key, const mw_site_work *w)
                                                    real_json(t->loss_ha),
                                                    real_json(t->emissions_mg_co2e)));
         }
-        json_decref(rf);
         rf = json_pack("{s:i,s:o}", "year_from", w->rf.year_from, "years", years);
     }
     return json_pack(
-        "{s:s,s:b,s:o,s:O,s:o,s:o,s:O,s:O}", "key", key, "reusable", reusable(&w->report), "rows",
+        "{s:s,s:b,s:o,s:O,s:o,s:o?,s:O,s:O}", "key", key, "reusable", reusable(&w->report), "rows",
         rows, "provenance", w->provenance ? w->provenance : json_null(), "failures", fails,
         "reference_forest", rf, "overlapped", w->overlapped ? w->overlapped : json_null(),
         "duplicates", w->duplicates ? w->duplicates : json_null());
