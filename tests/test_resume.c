@@ -293,9 +293,10 @@ static void shards_merged_equal_one_run(void **state)
 }
 
 /* Under MPI (OpenMPI's mpirun, 3 ranks on 2 cores: rank 0 hands out the sites, largest first,
- * to whichever rank is free, and writes the outputs): the reference's bytes. Then every worker
- * rank dies (SIGKILL) after its first site's record, which ends the job; a run under mpirun
- * again reuses those two sites and ends with the reference's bytes. */
+ * to whichever rank is free, and writes the outputs): the reference's bytes. Then the process
+ * computing one site dies (SIGKILL, as the OOM killer would) in the middle of it: that site is
+ * reported with the reason, the other two finish, the job exits 1, and a run under mpirun again
+ * redoes that site only and ends with the reference's bytes. */
 static void mpi_ranks_equal_one_process(void **state)
 {
     (void)state;
@@ -312,19 +313,23 @@ static void mpi_ranks_equal_one_process(void **state)
     assert_int_equal(tu_count(out, "minewatch[0]: site "), 0);
     free(out);
     same_as_reference(dir, "the MPI run");
-    char *dir2 = tu_path(g_dir, "mpi-killed");
+    char *dir2 = tu_path(g_dir, "mpi-crash");
     snprintf(cmd, sizeof cmd,
-             "MW_FAULT_KILL_AT=record:1 " MPIRUN " %s run %s -o %s --datacube %s/ref-cube -q",
-             MW_CLI, g_pl, dir2, g_dir);
+             "MW_FAULT_KILL_AT=scene:2 MW_FAULT_ONCE_FILE=%s/crash-once " MPIRUN
+             " %s run %s -o %s --datacube %s/ref-cube -q",
+             g_dir, MW_CLI, g_pl, dir2, g_dir);
     rc = tu_run(cmd, &out);
-    if (rc == 0) fail_msg("the job with its ranks killed exited 0:\n%s", out);
+    if (rc != 1) fail_msg("the job with a site's process killed exited %d, want 1:\n%s", rc, out);
+    if (tu_count(out, "[dispatch] site ") != 1 || !strstr(out, "was killed by signal 9") ||
+        tu_count(out, "problem(s)") != 1 || strstr(out, "overlap none of the sites"))
+        fail_msg("want the one lost site reported with its reason, nothing else:\n%s", out);
     free(out);
-    never_falsely_complete(dir2, "the MPI job whose ranks died");
+    never_falsely_complete(dir2, "the MPI job with a site's process killed");
     snprintf(cmd, sizeof cmd, MPIRUN " %s run %s -o %s --datacube %s/ref-cube", MW_CLI, g_pl, dir2,
              g_dir);
     rc = tu_run(cmd, &out);
     if (rc) fail_msg("the resumed MPI run exited %d:\n%s", rc, out);
-    if (tu_count(out, "not redone") != 2) fail_msg("want 2 sites reused:\n%s", out);
+    if (tu_count(out, "not redone") != 2) fail_msg("want the 2 other sites reused:\n%s", out);
     free(out);
     same_as_reference(dir2, "the resumed MPI run");
     free(dir), free(dir2);

@@ -18,10 +18,10 @@ typedef struct mw_site_dispatch {
     int (*agree)(void *ctx, int status);
     /* Every rank calls it: obtain(i, user) makes site i's result (a JSON text, malloc'd) on the
      * rank that gets it, the sites handed out in the order order[0..n) gives (rank 0's counts);
-     * texts[i] receives every result at rank 0. Returns 0, or -1 when a result could not reach
-     * rank 0. */
+     * texts[i] receives every result at rank 0; why[i] (malloc'd) says why site i has none (its
+     * rank died). Returns 0, or -1 when a result did not reach rank 0. */
     int (*spread)(void *ctx, size_t n, const size_t *order, char *(*obtain)(size_t i, void *user),
-                  void *user, char **texts);
+                  void *user, char **texts, char **why);
     void *ctx;
 } mw_site_dispatch;
 

@@ -54,6 +54,7 @@ typedef struct cli {
     size_t nmerge;
     mw_site_dispatch *dispatch; /* under mpirun; else NULL */
     int local_ranks;            /* ranks on this machine: they share its cores and --mem */
+    int site_process;           /* computes a worker rank's sites (see mpi_dispatch.h) */
     const char *kind, *commodity;
     long long seed;
     int have_seed;
@@ -1034,9 +1035,10 @@ static int run_main(cli *cp, int argc, char **argv)
         }
         c.mem_mb /= c.local_ranks > 0 ? c.local_ranks : 1;
         const char *cmd0 = argv[optind];
-        if (c.dispatch->rank != 0 && strcmp(cmd0, "run") && strcmp(cmd0, "ingest") &&
-            strcmp(cmd0, "merge"))
-            return EXIT_OK; /* rank 0 alone does what has no sites to spread */
+        const int spreads =
+            !strcmp(cmd0, "run") || !strcmp(cmd0, "ingest") || !strcmp(cmd0, "merge");
+        if (c.dispatch->rank != 0 && !c.site_process) /* a rank's sites go to its site process */
+            return spreads ? mw_mpi_supervise(c.dispatch, c.local_ranks) : EXIT_OK;
     }
     if (c.threads) omp_set_num_threads(c.threads);
     GDALAllRegister();
@@ -1096,9 +1098,10 @@ int main(int argc, char **argv)
     c.command_line = join_args(argc, argv);
     mw_site_dispatch mpi = {0};
     const int with_mpi = mw_mpi_start(&argc, &argv, &mpi, &c.local_ranks);
-    if (with_mpi && mpi.size > 1) c.dispatch = &mpi;
+    if (with_mpi != MW_MPI_NONE && mpi.size > 1) c.dispatch = &mpi;
+    c.site_process = with_mpi == MW_MPI_SITE_PROCESS;
     int rc = run_main(&c, argc, argv);
-    if (with_mpi) mw_mpi_stop();
+    if (with_mpi == MW_MPI_RANK) mw_mpi_stop();
     free(c.command_line); /* every exit path comes through here */
     if (c.log_file) fclose(c.log_file);
     return rc;

@@ -838,6 +838,21 @@ done:
     return rec;
 }
 
+/* A local catalogue's scenes over the site, marked as used by a site (for a site whose result
+ * never came back: the same bounding box its computation uses). */
+static void mark_scenes_over(const site_ctx *sc, const mw_site *site)
+{
+    if (!sc->over_any || sc->scenes->scenes != sc->scenes_local) return;
+    const int epsg = sc->p->grid_epsg ? sc->p->grid_epsg : mw_site_utm_epsg(site);
+    OGRGeometryH wpoly = mw_site_polygon_wgs84(site, epsg);
+    double bbox[4] = {0, 0, 0, 0};
+    if (wpoly) mw_lonlat_bbox(wpoly, bbox);
+    for (size_t i = 0; wpoly && i < sc->scenes->n; i++)
+        if (mw_lonlat_bbox_overlap(sc->scenes->scenes[i].bbox, bbox)) sc->over_any[i] = 1;
+    OGR_G_DestroyGeometry(wpoly);
+    mw_error_clear();
+}
+
 /* What every rank needs to obtain a site's record. */
 typedef struct site_env {
     const site_ctx *sc; /* the run's context: pipeline, scenes, datacube, reference layers */
@@ -977,7 +992,7 @@ static int run_worker(const mw_pipeline *p, const mw_run_options *o, const mw_si
                    p->source_type != MW_SOURCE_STAC_API ? calloc(scenes.n + 1, 1) : NULL,
                    scenes.scenes};
     const site_env env = {&sc, sites, ns, meta, rkey, !o->ingest_only, broken};
-    const int rc = d->spread(d->ctx, ns, NULL, obtain_site, (void *)&env, NULL);
+    const int rc = d->spread(d->ctx, ns, NULL, obtain_site, (void *)&env, NULL, NULL);
     free(sc.over_any);
     free(rkey);
     json_decref(prov);
@@ -1109,7 +1124,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
             sx.by_id[i] = &scenes.scenes[i];
         if (sx.by_id) qsort(sx.by_id, scenes.n, sizeof *sx.by_id, by_scene_id);
         const site_env env = {&sc, sites, ns, od.meta, rkey, keep, 0};
-        char **texts = calloc(ns + 1, sizeof *texts);
+        char **texts = calloc(ns + 1, sizeof *texts), **why = calloc(ns + 1, sizeof *why);
+        if (!texts || !why) free(texts), texts = NULL;
         if (!texts) mw_report_add(rep, "", "", "memory", "out of memory for %zu sites", ns);
         if (o->dispatch && o->dispatch->size > 1) { /* the ranks wait for it: always called */
             /* largest first: sites differ greatly in size, and the last ones fill the gaps */
@@ -1117,7 +1133,7 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
             if (order && mw_site_order(p, sites, ns, order)) free(order), order = NULL;
             if (!order) mw_report_add(rep, "", "", "memory", "out of memory for %zu sites", ns);
             if (o->dispatch->spread(o->dispatch->ctx, order ? ns : 0, order, obtain_site,
-                                    (void *)&env, texts))
+                                    (void *)&env, texts, why))
                 mw_report_add(rep, "", "", "dispatch", "%s", mw_error_message());
             free(order);
         } else {
@@ -1132,9 +1148,11 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
                                        p->periods[k].end);
             json_t *got = texts[s] ? json_loads(texts[s], 0, NULL) : NULL;
             if (!got) {
-                mw_report_add(rep, site->id, "", "dispatch",
-                              "no result came back for the site (its process died?); run again: "
-                              "the sites that finished are not redone");
+                mark_scenes_over(&sc, site); /* they were not unused: their site failed */
+                mw_report_add(rep, site->id, "", "dispatch", "%s",
+                              why[s] ? why[s]
+                                     : "no result came back for the site (its process died?); run "
+                                       "again: the sites that finished are not redone");
                 continue;
             }
             mw_site_failures_add(rep, json_object_get(got, "failures"));
@@ -1152,8 +1170,8 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
             free(rdir);
         }
         for (size_t s = 0; texts && s < ns; s++)
-            free(texts[s]);
-        free(texts);
+            free(texts[s]), free(why[s]);
+        free(texts), free(why);
         free(sx.by_id);
         free(rkey);
         /* The rows point into the catalogue, which is freed below: copy the strings. */
