@@ -347,8 +347,10 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
                 clear += !(qa[p] & o->qa_exclude);
             }
         }
-        out->coverage_fraction = inside ? (double)covered / (double)inside : 0.0;
-        out->clear_fraction = inside ? (double)clear / (double)inside : 0.0;
+        /* to the 6 decimals the chip's metadata keeps: a reused chip then gives the very value
+         * (best-pixel scores, provenance) a fresh one does */
+        out->coverage_fraction = inside ? round(1e6 * (double)covered / (double)inside) / 1e6 : 0;
+        out->clear_fraction = inside ? round(1e6 * (double)clear / (double)inside) / 1e6 : 0;
     }
     if (rc == 0 && covered == 0) {
         free(refl), free(qa), free(scratch), free(key);
