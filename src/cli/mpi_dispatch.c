@@ -25,7 +25,8 @@ enum { FD_SITES = 3, FD_RESULTS = 4 };     /* a site process's pipes to its rank
 
 typedef struct mpi_ctx {
     int agreed;
-    char **argv; /* the command, for the site processes */
+    char **argv;    /* the command, for the site processes */
+    char exe[4096]; /* this program (by its own name, so `ps` and /proc name the processes) */
 } mpi_ctx;
 
 static mpi_ctx g_ctx;
@@ -176,7 +177,7 @@ static int start_site_process(site_process *sp, int local_ranks)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, down[0], FD_SITES);
     posix_spawn_file_actions_adddup2(&fa, up[1], FD_RESULTS);
-    const int rc = posix_spawn(&sp->pid, "/proc/self/exe", &fa, NULL, g_ctx.argv, environ);
+    const int rc = posix_spawn(&sp->pid, g_ctx.exe, &fa, NULL, g_ctx.argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(down[0]), close(up[1]);
     if (rc) {
@@ -313,6 +314,11 @@ int mw_mpi_start(int *argc, char ***argv, mw_site_dispatch *d, int *local_ranks)
     MPI_Comm_size(node, local_ranks);
     MPI_Comm_free(&node);
     g_ctx.argv = *argv;
+    const ssize_t n = readlink("/proc/self/exe", g_ctx.exe, sizeof g_ctx.exe - 1);
+    if (n > 0)
+        g_ctx.exe[n] = 0;
+    else
+        snprintf(g_ctx.exe, sizeof g_ctx.exe, "/proc/self/exe");
     d->agree = agree;
     d->spread = spread;
     d->ctx = &g_ctx;
