@@ -1,5 +1,7 @@
+#define _GNU_SOURCE /* sync_file_range */
 #include "minewatch/index_stream.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,19 +90,20 @@ static int native_type(GDALDataType t)
     ((size_t)16 << 20) /* larger blocks (single-strip files) go via RasterIO                       \
                         */
 
-/* Rows [r0, r0+nr) of sources idx[0..n) (one dataset, one block shape) into dst[k] as float.
- * Blocks are read in place with GDALReadBlock, every band of a block in turn, so a
- * pixel-interleaved file is read once per block. */
+/* Rows [r0, r0+nr) and columns [xs, xs+cw) of sources idx[0..n) (one dataset, one block shape)
+ * into dst[k] as float, cw values a row. Blocks are read in place with GDALReadBlock, every band
+ * of a block in turn, so a pixel-interleaved file is read once per block; xs and cw are whole
+ * blocks (or the whole width). */
 static int read_blocks(GDALDatasetH h, const source *src, const int *idx, int n, int r0, int nr,
-                       int W, int H, void *scratch, float *const dst[4])
+                       int xs, int cw, int W, int H, void *scratch, float *const dst[4])
 {
     const int bw = src[idx[0]].bw, bh = src[idx[0]].bh;
-    const int nbx = (W + bw - 1) / bw;
+    const int xe = xs + cw < W ? xs + cw : W;
     const size_t esize = (size_t)GDALGetDataTypeSizeBytes(src[idx[0]].type);
     for (int by = r0 / bh; by <= (r0 + nr - 1) / bh; by++) {
         const int y0 = by * bh > r0 ? by * bh : r0;
         const int y1 = (by + 1) * bh < r0 + nr ? (by + 1) * bh : r0 + nr;
-        for (int bx = 0; bx < nbx; bx++) {
+        for (int bx = xs / bw; bx * bw < xe; bx++) {
             const int x0 = bx * bw, w = x0 + bw <= W ? bw : W - x0;
             for (int j = 0; j < n; j++) {
                 const source *s = &src[idx[j]];
@@ -108,7 +111,7 @@ static int read_blocks(GDALDatasetH h, const source *src, const int *idx, int n,
                     return -1;
                 for (int y = y0; y < y1 && y < H; y++)
                     to_float(s, (const char *)scratch + (size_t)(y - by * bh) * bw * esize,
-                             dst[idx[j]] + (size_t)(y - r0) * W + x0, (size_t)w);
+                             dst[idx[j]] + (size_t)(y - r0) * cw + (x0 - xs), (size_t)w);
             }
         }
     }
@@ -140,22 +143,24 @@ typedef struct tile_writer {
 
 #define TILE_PX ((size_t)TILE * TILE)
 
-/* Rows [r0, r0+nr) of the index into `tiles` (tile rows from r0/TILE on), no data as the
- * no-data value and the padding past the right edge fixed, so every byte written is defined. */
+/* Rows [r0, r0+nr) and the tile columns of [xs, xs+cw) of the index into `tiles` (tile rows
+ * from r0/TILE on), from band rows of cw values; no data as the no-data value and the padding
+ * past the right edge fixed, so every byte written is defined. */
 static void compute_tiles(const mw_spectral_index *ix, const float *const rows[MW_BAND_COUNT],
                           const double *scale, const double *offset, int whole, int r0, int nr,
-                          int W, float *tiles)
+                          int xs, int cw, int W, float *tiles)
 {
     const int ntx = (W + TILE - 1) / TILE, ty0 = r0 / TILE;
+    const int xe = xs + cw < W ? xs + cw : W;
     for (int y = r0; y < r0 + nr; y++) {
         float *trow =
             tiles + ((size_t)(y / TILE - ty0) * ntx * TILE_PX) + (size_t)(y % TILE) * TILE;
-        for (int tx = 0; tx < ntx; tx++) {
+        for (int tx = xs / TILE; tx * TILE < xe; tx++) {
             const int x0 = tx * TILE, w = x0 + TILE <= W ? TILE : W - x0;
             const float *seg[MW_BAND_COUNT] = {0};
             for (int k = 0; k < ix->nbands; k++) {
                 const int b = ix->bands[k];
-                seg[b] = rows[b] + (size_t)(y - r0) * W + x0;
+                seg[b] = rows[b] + (size_t)(y - r0) * cw + (x0 - xs);
             }
             float *d = trow + (size_t)tx * TILE_PX;
             if (whole)
@@ -392,16 +397,31 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
         if (src[k].by_block && bb > scratch_bytes) scratch_bytes = bb;
         if (src[k].by_block && src[k].bh > maxbh) maxbh = src[k].bh;
     }
-    /* Chunk height: from the budget (every thread's float rows, inputs and result), rounded to
-     * whole input blocks so no block is read twice; or exactly the rows asked for. */
+    /* Column segments: when every source is read by whole blocks whose widths are whole output
+     * tiles, a chunk is read and computed a few blocks wide at a time (cw columns: the widest
+     * block, a multiple of every other), so a thread holds a few blocks of each band instead of
+     * whole rows; else the whole width at once. */
+    int cw = 0;
+    for (int k = 0; k < ix->nbands; k++) {
+        const int bw = src[k].bw;
+        if (!src[k].by_block || bw % TILE || (cw && (cw > bw ? cw % bw : bw % cw)))
+            cw = W;
+        else if (bw > cw)
+            cw = bw;
+    }
+    if (cw > W) cw = W;
+    /* Chunk height: whole input blocks, so no block is read twice, and at least 512 rows (a
+     * chunk is a unit of the ordered write: small ones balance the threads); lower only when the
+     * budget (every thread's tiles and band segments) asks for it. Or exactly the rows asked
+     * for. */
     int nthreads = omp_get_max_threads();
-    size_t per_row = (size_t)W * sizeof(float) * (size_t)(ix->nbands + 1);
+    size_t per_row = ((size_t)W + (size_t)cw * (size_t)ix->nbands) * sizeof(float);
     int rows = o->chunk_rows;
     if (rows <= 0) {
-        rows = (int)(o->mem_budget_bytes / ((size_t)nthreads * per_row));
-        int unit = maxbh < TILE ? TILE : maxbh;
-        rows = rows / unit * unit;
-        if (rows < unit) rows = unit;
+        const int unit = maxbh < TILE ? TILE : maxbh;
+        const int fit = (int)(o->mem_budget_bytes / ((size_t)nthreads * per_row)) / unit * unit;
+        rows = (512 + unit - 1) / unit * unit;
+        if (fit < rows) rows = fit < unit ? unit : fit;
     }
     if (rows > H) rows = H;
     const int nstrips = (H + rows - 1) / rows;
@@ -414,6 +434,11 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
     if (strcasecmp(comp, "NONE") != 0) co = CSLSetNameValue(co, "PREDICTOR", "3");
     if (strcasecmp(comp, "DEFLATE") == 0) co = CSLSetNameValue(co, "ZLEVEL", "1");
     if ((double)W * H * 4 > 3.5e9) co = CSLSetNameValue(co, "BIGTIFF", "YES");
+    /* Tiles are compressed on every thread by GTiff's own pool and still written in the order
+     * they were handed over, so the file's bytes do not depend on the thread count. */
+    char nt[16];
+    snprintf(nt, sizeof nt, "%d", nthreads);
+    if (strcasecmp(comp, "NONE") != 0 && nthreads > 1) co = CSLSetNameValue(co, "NUM_THREADS", nt);
     GDALDatasetH out =
         GDALCreate(GDALGetDriverByName("GTiff"), o->cog ? tmp2 : tmp, W, H, 1, GDT_Float32, co);
     CSLDestroy(co);
@@ -425,6 +450,9 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
     GDALSetGeoTransform(out, gt);
     GDALSetProjection(out, wkt);
     CPLFree(wkt);
+    /* The file goes to the disk while later chunks are computed (writeback started after each
+     * chunk), so the fsync of the commit finds little left to write. */
+    const int flush_fd = o->cog ? -1 : open(tmp, O_RDONLY | O_CLOEXEC);
     GDALRasterBandH ob = GDALGetRasterBand(out, 1);
     GDALSetRasterNoDataValue(ob, MW_INDEX_NODATA);
     GDALSetDescription(ob, ix->name);
@@ -455,13 +483,14 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
     int failed = 0;
     char *first_err = NULL;
     const int ntx = (W + TILE - 1) / TILE;
-    const int span = (rows - 1 + TILE - 1) / TILE + 1; /* tile rows a chunk can touch */
+    /* tile rows a chunk can touch: one more when chunks do not start on a tile row */
+    const int span = rows % TILE == 0 ? rows / TILE : (rows - 1 + TILE - 1) / TILE + 1;
     tile_writer tw = {ob, W, H, ntx, mw_big_alloc((size_t)ntx * TILE_PX * sizeof(float))};
     if (!tw.stage) failed = 1, first_err = strdup("out of memory");
 #pragma omp parallel
     {
         GDALDatasetH h[4] = {0};
-        float *buf = mw_big_alloc((size_t)W * rows * sizeof(float) * (size_t)ix->nbands);
+        float *buf = mw_big_alloc((size_t)cw * rows * sizeof(float) * (size_t)ix->nbands);
         float *tiles = mw_big_alloc((size_t)span * ntx * TILE_PX * sizeof(float));
         void *scratch = malloc(scratch_bytes ? scratch_bytes : 1);
         double *f64 = NULL;
@@ -474,31 +503,35 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
         float *dst[4] = {0};
         const float *rowsp[MW_BAND_COUNT] = {0};
         for (int k = 0; k < ix->nbands && buf; k++) {
-            dst[k] = buf + (size_t)k * W * rows;
+            dst[k] = buf + (size_t)k * cw * rows;
             rowsp[ix->bands[k]] = dst[k];
         }
 #pragma omp for ordered schedule(static, 1)
         for (int s = 0; s < nstrips; s++) {
             const int r0 = s * rows, nr = r0 + rows <= H ? rows : H - r0;
             int err = !ok;
-            /* Sources of one dataset with one block shape are read together, block by block. */
-            int done[4] = {0};
-            for (int k = 0; k < ix->nbands && !err; k++) {
-                if (done[k]) continue;
-                if (!src[k].by_block) {
-                    err = read_rasterio(h[src[k].handle], &src[k], r0, nr, W, f64, dst[k]);
-                    done[k] = 1;
-                    continue;
+            for (int xs = 0; xs < W && !err; xs += cw) {
+                /* Sources of one dataset with one block shape are read together, block by
+                 * block. */
+                int done[4] = {0};
+                for (int k = 0; k < ix->nbands && !err; k++) {
+                    if (done[k]) continue;
+                    if (!src[k].by_block) { /* only with cw == W */
+                        err = read_rasterio(h[src[k].handle], &src[k], r0, nr, W, f64, dst[k]);
+                        done[k] = 1;
+                        continue;
+                    }
+                    int idx[4], m = 0;
+                    for (int j = k; j < ix->nbands; j++)
+                        if (!done[j] && src[j].by_block && src[j].handle == src[k].handle &&
+                            src[j].bw == src[k].bw && src[j].bh == src[k].bh &&
+                            src[j].type == src[k].type)
+                            idx[m++] = j, done[j] = 1;
+                    err = read_blocks(h[src[k].handle], src, idx, m, r0, nr, xs, cw, W, H, scratch,
+                                      dst);
                 }
-                int idx[4], m = 0;
-                for (int j = k; j < ix->nbands; j++)
-                    if (!done[j] && src[j].by_block && src[j].handle == src[k].handle &&
-                        src[j].bw == src[k].bw && src[j].bh == src[k].bh &&
-                        src[j].type == src[k].type)
-                        idx[m++] = j, done[j] = 1;
-                err = read_blocks(h[src[k].handle], src, idx, m, r0, nr, W, H, scratch, dst);
+                if (!err) compute_tiles(ix, rowsp, scale, offset, whole, r0, nr, xs, cw, W, tiles);
             }
-            if (!err) compute_tiles(ix, rowsp, scale, offset, whole, r0, nr, W, tiles);
 #pragma omp ordered
             {
                 /* In row order: the tiles go to the file in the same order whatever the thread
@@ -507,6 +540,9 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
                     CPLErrorReset();
                     err = put_chunk(&tw, tiles, r0, nr) != 0;
                     err |= CPLGetLastErrorType() == CE_Failure;
+#ifdef SYNC_FILE_RANGE_WRITE
+                    if (flush_fd >= 0) sync_file_range(flush_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
                 }
                 if (err && !failed) {
                     failed = 1;
@@ -522,6 +558,7 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
         free(buf), free(tiles), free(scratch), free(f64);
     }
     free(tw.stage);
+    if (flush_fd >= 0) close(flush_fd);
     if (direct && !vrt[0]) GDALSetCacheMax64(cache_before);
     if (mw_gdal_close_written(out, out_path) && !failed) {
         failed = 1;
@@ -535,7 +572,7 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
         char **cc = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
         cc = CSLSetNameValue(cc, "PREDICTOR", "YES");
         cc = CSLSetNameValue(cc, "LEVEL", "1");
-        cc = CSLSetNameValue(cc, "NUM_THREADS", "1");
+        cc = CSLSetNameValue(cc, "NUM_THREADS", nt);
         GDALDatasetH c =
             t ? GDALCreateCopy(GDALGetDriverByName("COG"), tmp, t, FALSE, cc, NULL, NULL) : NULL;
         CSLDestroy(cc);
