@@ -56,6 +56,7 @@ bench: build
 	bench/treecover.sh $(BUILD) out/bench/treecover
 	bench/graph.sh $(BUILD) out/bench/graph
 	/usr/bin/python3 bench/scale.py $(BUILD) out/bench/scale
+	/usr/bin/python3 bench/pipeline.py $(BUILD) out/bench/pipeline
 
 # Long fuzzing runs (libFuzzer, clang): FUZZ_SECONDS per target, default 600.
 fuzz: deps

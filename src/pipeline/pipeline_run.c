@@ -595,19 +595,30 @@ static void run_site(site_ctx *sc, const mw_site *site, mw_indicator_row *rows)
         for (int b = 0; ok && b < p->nbands; b++)
             ok = (band[b] = malloc(npix * sizeof(float))) != NULL;
         double shift_sum = 0;
+        /* the chip files the composite reads, by hash: what proves the pixels behind it (the
+         * files hashed on every thread, the entries made in chip order) */
+        char **hashes = ok ? calloc(2 * nok, sizeof *hashes) : NULL;
+        if (hashes) {
+#pragma omp parallel for schedule(dynamic, 1)
+            for (size_t j = 0; j < 2 * nok; j++) {
+                const mw_chip *c = &ps[k].c[j / 2].chip;
+                hashes[j] = mw_sha256_file(j % 2 ? c->qa_path : c->path);
+            }
+        }
         for (size_t i = 0; ok && i < nok; i++) {
             chips[i] = ps[k].c[i].chip;
-            /* the chip files the composite reads, by hash: what proves the pixels behind it */
-            char *hc = mw_sha256_file(chips[i].path), *hq = mw_sha256_file(chips[i].qa_path);
+            const char *hc = hashes ? hashes[2 * i] : NULL, *hq = hashes ? hashes[2 * i + 1] : NULL;
             if (ps[k].c[i].prov)
                 json_object_set_new(ps[k].c[i].prov, "composited_chip",
                                     json_pack("{s:s,s:s,s:s}", "path", chips[i].path, "sha256",
                                               hc ? hc : "", "qa_sha256", hq ? hq : ""));
-            free(hc), free(hq);
             days[i] = ps[k].c[i].scene->day;
             cfrac[i] = chips[i].clear_fraction;
             shift_sum += hypot(ps[k].c[i].dx, ps[k].c[i].dy);
         }
+        for (size_t j = 0; hashes && j < 2 * nok; j++)
+            free(hashes[j]);
+        free(hashes);
         r->coreg_shift_px = p->coregister && nok ? shift_sum / (double)nok : NAN;
         int red = 0, nir = 0;
         for (int b = 0; b < p->nbands; b++) {

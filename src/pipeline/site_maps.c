@@ -8,6 +8,7 @@
 
 #include <cpl_string.h>
 #include <gdal.h>
+#include <omp.h>
 
 #include "core/atomic_file.h"
 #include "core/name_check.h"
@@ -116,7 +117,11 @@ static int write_cog_map(const char *path, const mw_grid *g, const mw_map_bands 
         co = CSLSetNameValue(co, "PREDICTOR", "YES");
         co = CSLSetNameValue(co, "OVERVIEWS", "AUTO");
         co = CSLSetNameValue(co, "RESAMPLING", integer ? "NEAREST" : "AVERAGE");
-        co = CSLSetNameValue(co, "NUM_THREADS", "1");
+        /* compressed on every thread (a site's maps are written one after the other); the
+         * tiles are still written in order, so the bytes do not depend on the thread count */
+        char nt[16];
+        snprintf(nt, sizeof nt, "%d", omp_get_max_threads());
+        co = CSLSetNameValue(co, "NUM_THREADS", nt);
         GDALDatasetH out =
             GDALCreateCopy(GDALGetDriverByName("COG"), tmp, mem, FALSE, co, NULL, NULL);
         CSLDestroy(co);
