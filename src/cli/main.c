@@ -1039,9 +1039,9 @@ static int run_main(cli *cp, int argc, char **argv)
             !strcmp(cmd0, "run") || !strcmp(cmd0, "ingest") || !strcmp(cmd0, "merge");
         if (c.dispatch->rank != 0 && !c.site_process) { /* its sites go to its site process */
             mw_log_set_sink(log_sink, &c);              /* it says which site's process died */
-            const int rc = spreads ? mw_mpi_supervise(c.dispatch, c.local_ranks) : EXIT_OK;
+            if (spreads) mw_mpi_supervise(c.dispatch, c.local_ranks);
             mw_log_set_sink(NULL, NULL);
-            return rc;
+            return EXIT_OK; /* rank 0 says what failed */
         }
     }
     if (c.threads) omp_set_num_threads(c.threads);

@@ -177,7 +177,15 @@ static int start_site_process(site_process *sp, int local_ranks)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, down[0], FD_SITES);
     posix_spawn_file_actions_adddup2(&fa, up[1], FD_RESULTS);
-    const int rc = posix_spawn(&sp->pid, g_ctx.exe, &fa, NULL, g_ctx.argv, environ);
+    posix_spawnattr_t at; /* SIGPIPE as the program normally has it (the rank ignores it) */
+    posix_spawnattr_init(&at);
+    sigset_t pipe_sig;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE);
+    posix_spawnattr_setsigdefault(&at, &pipe_sig);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+    const int rc = posix_spawn(&sp->pid, g_ctx.exe, &fa, &at, g_ctx.argv, environ);
+    posix_spawnattr_destroy(&at);
     posix_spawn_file_actions_destroy(&fa);
     close(down[0]), close(up[1]);
     if (rc) {
@@ -235,10 +243,10 @@ static char *through_site_process(site_process *sp, int64_t site, int local_rank
     return NULL;
 }
 
-int mw_mpi_supervise(mw_site_dispatch *d, int local_ranks)
+void mw_mpi_supervise(mw_site_dispatch *d, int local_ranks)
 {
-    if (agree(d->ctx, 0) != 0) return 0; /* rank 0 could not start: it says why */
-    signal(SIGPIPE, SIG_IGN);            /* a site process that died is seen by its pipes */
+    if (agree(d->ctx, 0) != 0) return; /* rank 0 could not start: it says why */
+    signal(SIGPIPE, SIG_IGN);          /* a site process that died is seen by its pipes */
     site_process sp = {0};
     for (;;) {
         int64_t site = -1;
@@ -257,7 +265,6 @@ int mw_mpi_supervise(mw_site_dispatch *d, int local_ranks)
         free(text);
     }
     if (sp.pid) end_site_process(&sp, NULL, 0); /* its sites pipe closes: it ends */
-    return 0;
 }
 
 /* ---- a site process: sites from its rank's pipe, results back the same way ---- */

@@ -15,8 +15,8 @@ int mw_mpi_start(int *argc, char ***argv, mw_site_dispatch *d, int *local_ranks)
 /* A rank other than 0 in `run`, `ingest` or `merge`: computes nothing itself but starts the same
  * command as a site process and passes it the sites rank 0 hands out and rank 0 the results. A
  * site process that dies (out of memory, a crash) costs its site only: the site goes back to
- * rank 0 with the reason, the next site gets a new process. Returns 0. */
-int mw_mpi_supervise(mw_site_dispatch *d, int local_ranks);
+ * rank 0 with the reason (rank 0 reports every failure), the next site gets a new process. */
+void mw_mpi_supervise(mw_site_dispatch *d, int local_ranks);
 /* Rank 0, after the run: if it never told the other ranks whether to start, tells them not to,
  * so none waits forever. */
 void mw_mpi_release(mw_site_dispatch *d);

@@ -1141,7 +1141,7 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         if (o->dispatch && o->dispatch->size > 1) { /* the ranks wait for it: always called */
             /* largest first: sites differ greatly in size, and the last ones fill the gaps */
             size_t *order = calloc(ns + 1, sizeof *order);
-            if (order && mw_site_order(p, sites, ns, order)) free(order), order = NULL;
+            if (order && mw_site_order(p, sites, ns, order, NULL)) free(order), order = NULL;
             if (!order) mw_report_add(rep, "", "", "memory", "out of memory for %zu sites", ns);
             if (o->dispatch->spread(o->dispatch->ctx, order ? ns : 0, order, obtain_site,
                                     (void *)&env, texts, why))

@@ -22,7 +22,8 @@ static int heavier_first(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-double mw_site_weight(const mw_pipeline *p, const mw_site *site)
+/* The pixels of a site's grid: what its work grows with (1 when the grid cannot be made). */
+static double site_weight(const mw_pipeline *p, const mw_site *site)
 {
     mw_grid g;
     const int epsg = p->grid_epsg ? p->grid_epsg : mw_site_utm_epsg(site);
@@ -34,15 +35,18 @@ double mw_site_weight(const mw_pipeline *p, const mw_site *site)
     return w;
 }
 
-int mw_site_order(const mw_pipeline *p, const mw_site *const *sites, size_t ns, size_t *order)
+int mw_site_order(const mw_pipeline *p, const mw_site *const *sites, size_t ns, size_t *order,
+                  double *weights)
 {
     weighted *ws = calloc(ns + 1, sizeof *ws);
     if (!ws) return mw_error_set(MW_ERR_NOMEM, "out of memory");
     for (size_t s = 0; s < ns; s++)
-        ws[s] = (weighted){mw_site_weight(p, sites[s]), s};
+        ws[s] = (weighted){site_weight(p, sites[s]), s};
     qsort(ws, ns, sizeof *ws, heavier_first);
-    for (size_t j = 0; j < ns; j++)
+    for (size_t j = 0; j < ns; j++) {
         order[j] = ws[j].i;
+        if (weights) weights[j] = ws[j].w;
+    }
     free(ws);
     return 0;
 }
@@ -50,11 +54,11 @@ int mw_site_order(const mw_pipeline *p, const mw_site *const *sites, size_t ns, 
 void mw_site_shards(const mw_pipeline *p, const mw_site *const *sites, size_t ns, int n, int *shard)
 {
     size_t *order = calloc(ns + 1, sizeof *order);
-    double *load = calloc((size_t)n + 1, sizeof *load);
-    if (!order || !load || mw_site_order(p, sites, ns, order)) { /* still the same everywhere */
-        for (size_t s = 0; s < ns; s++)
+    double *load = calloc((size_t)n + 1, sizeof *load), *weight = calloc(ns + 1, sizeof *weight);
+    if (!order || !load || !weight || mw_site_order(p, sites, ns, order, weight)) {
+        for (size_t s = 0; s < ns; s++) /* round robin: still the same everywhere */
             shard[s] = (int)(s % (size_t)n);
-        free(order), free(load);
+        free(order), free(load), free(weight);
         return;
     }
     for (size_t j = 0; j < ns; j++) {
@@ -62,9 +66,9 @@ void mw_site_shards(const mw_pipeline *p, const mw_site *const *sites, size_t ns
         for (int k = 1; k < n; k++)
             if (load[k] < load[best]) best = k;
         shard[order[j]] = best;
-        load[best] += mw_site_weight(p, sites[order[j]]);
+        load[best] += weight[j];
     }
-    free(order), free(load);
+    free(order), free(load), free(weight);
 }
 
 int mw_shards_check(const char *const *dirs, size_t ndirs, char **pipeline_path)

@@ -8,12 +8,11 @@
 #include "minewatch/pipeline.h"
 #include "minewatch/site.h"
 
-/* The pixels of a site's grid: what its work grows with (1 when the grid cannot be made). */
-double mw_site_weight(const mw_pipeline *p, const mw_site *site);
-
-/* order[0..ns): the sites' indices, largest grid first (ties in pipeline order). Returns 0, or
- * -1 out of memory. */
-int mw_site_order(const mw_pipeline *p, const mw_site *const *sites, size_t ns, size_t *order);
+/* order[0..ns): the sites' indices, largest grid first (ties in pipeline order), and when
+ * weights is given, weights[j] the pixels of site order[j]'s grid (what its work grows with; 1
+ * when the grid cannot be made). Returns 0, or -1 out of memory. */
+int mw_site_order(const mw_pipeline *p, const mw_site *const *sites, size_t ns, size_t *order,
+                  double *weights);
 
 /* The shard (0..n-1) of each site: largest grid first, each to the least loaded shard (ties to
  * the lower one), so shards get about the same number of pixels; the same on every machine for
