@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     uint8_t *mask = malloc(mw_grid_npix(&grid));
     mw_grid_site_mask(&grid, &cat.sites[0], mask);
     static const mw_band bands[2] = {MW_BAND_RED, MW_BAND_NIR};
-    mw_ingest_options o = {bands, 2, 1, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0, MW_MASK_AUTO};
+    mw_ingest_options o = {bands, 2, 1, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0, MW_MASK_AUTO, 0};
     char itempath[1024];
     snprintf(itempath, sizeof itempath, "%s/item.json", scene);
 

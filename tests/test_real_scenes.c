@@ -345,8 +345,8 @@ static void s2_series_matches_direct_reads(void **state)
     long compared = 0, cloud = 0;
     for (size_t k = 0; k < sc.n; k++) {
         const mw_scene *s = &sc.scenes[k];
-        mw_ingest_options o = {bands, 2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0,
-                               0,     0, MW_MASK_AUTO};
+        mw_ingest_options o = {
+            bands, 2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0, MW_MASK_AUTO, 0};
         mw_chip chip;
         if (mw_chip_ingest(s, &g, g_dir, &o, mask, &chip) != 0)
             fail_msg("%s: %s", s->id, mw_error_message());
@@ -414,8 +414,9 @@ static void qa_dilation_in_metres(void **state)
     char *d0 = tu_path(g_dir, "d0"), *d1 = tu_path(g_dir, "d1");
     mkdir(d0, 0755);
     mkdir(d1, 0755);
-    mw_ingest_options o = {bands, 1, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, MW_QA_CLOUD, 0,
-                           0,     0, MW_MASK_AUTO};
+    mw_ingest_options o = {
+        bands,        1, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, MW_QA_CLOUD, 0, 0, 0,
+        MW_MASK_AUTO, 0};
     mw_chip c0, c1;
     assert_int_equal(mw_chip_ingest(&s, &g, d0, &o, mask, &c0), 0);
     o.dilate_m = 200; /* 200 m at 120 m pixels: 2 pixels */
@@ -459,8 +460,8 @@ static void compare_masks(const mw_scene *s, const mw_grid *g, const uint8_t *ma
 {
     char *dp = tu_path(g_dir, "mask-provider"), *ds = tu_path(g_dir, "mask-screen");
     mkdir(dp, 0755), mkdir(ds, 0755);
-    mw_ingest_options o = {bands, nb, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0,
-                           0,     0,  MW_MASK_PROVIDER};
+    mw_ingest_options o = {
+        bands, nb, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0, MW_MASK_PROVIDER, 0};
     mw_chip cp, cs;
     if (mw_chip_ingest(s, g, dp, &o, mask, &cp) != 0) fail_msg("%s: %s", s->id, mw_error_message());
     o.mask_source = MW_MASK_SCREEN;
@@ -749,8 +750,8 @@ static void mining_footprint_on_real_imagery(void **state)
     assert_int_equal(mw_grid_site_mask(&g, &cat.sites[0], mask), 0);
     static const mw_band bands[6] = {MW_BAND_BLUE, MW_BAND_GREEN,  MW_BAND_RED,
                                      MW_BAND_NIR,  MW_BAND_SWIR16, MW_BAND_SWIR22};
-    mw_ingest_options o = {bands, 6, MW_RESAMPLE_NEAREST, MW_QA_NODATA | MW_QA_SATURATED, 0, 0,
-                           0,     0, MW_MASK_AUTO};
+    mw_ingest_options o = {
+        bands, 6, MW_RESAMPLE_NEAREST, MW_QA_NODATA | MW_QA_SATURATED, 0, 0, 0, 0, MW_MASK_AUTO, 0};
     mw_chip chip;
     if (mw_chip_ingest(&s, &g, g_dir, &o, mask, &chip)) fail_msg("%s", mw_error_message());
     float *refl = malloc(npix * 6 * sizeof *refl);
@@ -865,8 +866,8 @@ static void landsat_matches_direct_reads(void **state)
     uint8_t *mask = malloc(npix);
     mw_grid_site_mask(&g, &cat.sites[0], mask);
     static const mw_band bands[2] = {MW_BAND_RED, MW_BAND_NIR};
-    mw_ingest_options o = {bands, 2, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0,
-                           0,     0, MW_MASK_AUTO};
+    mw_ingest_options o = {bands,        2, MW_RESAMPLE_NEAREST, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0,
+                           MW_MASK_AUTO, 0};
     mw_chip chip;
     if (mw_chip_ingest(&s, &g, g_dir, &o, mask, &chip) != 0) fail_msg("%s", mw_error_message());
     float *refl = malloc(npix * 2 * sizeof *refl);
@@ -971,8 +972,13 @@ static void ingest_then_run_on_real_series(void **state)
     if (rc != 0) fail_msg("ingest exited %d:\n%s", rc, out);
     assert_non_null(strstr(out, "si-window"));
     free(out);
-    /* One chip per scene, plus a co-registered one where a shift was applied. */
-    snprintf(cmd, sizeof cmd, "ls %s/si-window/*_qa.tif | grep -vc _coreg_qa", cube);
+    /* Per scene, the NIR chip the shift is estimated from and one full chip: co-registered
+     * (_coreg) where a shift was applied, else unshifted. */
+    snprintf(cmd, sizeof cmd, "ls %s/si-window/*_nir_qa.tif | wc -l", cube);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_int_equal(atoi(out), 5);
+    free(out);
+    snprintf(cmd, sizeof cmd, "ls %s/si-window/*_qa.tif | grep -vc _nir_qa", cube);
     assert_int_equal(tu_run(cmd, &out), 0);
     assert_int_equal(atoi(out), 5);
     free(out);

@@ -407,8 +407,8 @@ static void safe_folder_reads_like_its_stac_item(void **state)
     uint8_t *mask = malloc(mw_grid_npix(&g));
     mw_grid_site_mask(&g, g_sites[0], mask);
     static const mw_band bands[2] = {MW_BAND_RED, MW_BAND_NIR};
-    mw_ingest_options o = {bands, 2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0,
-                           0,     0, MW_MASK_AUTO};
+    mw_ingest_options o = {bands,        2, MW_RESAMPLE_BILINEAR, MW_QA_DEFAULT_EXCLUDE, 0, 0, 0, 0,
+                           MW_MASK_AUTO, 0};
     char *da = tu_path(g_dir, "safe-chip"), *db = tu_path(g_dir, "item-chip");
     mkdir(da, 0755);
     mkdir(db, 0755);

@@ -34,10 +34,12 @@ typedef struct mw_ingest_options {
     uint8_t qa_dilate;  /* QA flags grown by dilate_m */
     double dilate_m;
     /* Co-registration: resample the scene so its content moves by (shift_dx, shift_dy) pixels,
-     * out(x) = scene(x - shift); one resampling from the scene, written as a second chip
-     * (<chip>_coreg.tif) beside the unshifted one, which stays the source of the estimate. */
+     * out(x) = scene(x - shift); one resampling from the scene, written as <chip>_coreg.tif. */
     double shift_dx, shift_dy;
     int mask_source; /* mw_mask_source */
+    /* A chip for the co-registration estimate only (bands: NIR), written as <chip>_nir.tif: the
+     * shift is estimated before the scene's full chip is made, so the scene is resampled once. */
+    int estimate_only;
 } mw_ingest_options;
 
 /* Ingest one scene for one site into a COG chip. Returns 0 (chip ready), 1 (scene does not cover

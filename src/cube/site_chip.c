@@ -59,6 +59,7 @@ static char *chip_key(const mw_scene *sc, const mw_grid *g, const mw_ingest_opti
     json_object_set_new(k, "bands", jb);
     if (o->shift_dx != 0 || o->shift_dy != 0)
         json_object_set_new(k, "shift_px", json_pack("[f,f]", o->shift_dx, o->shift_dy));
+    if (o->estimate_only) json_object_set_new(k, "estimate_only", json_true());
     if (screen) { /* the screen reads its bands, which the band list may not hold */
         json_t *sb = json_array();
         for (int b = 0; b < MW_BAND_COUNT; b++)
@@ -293,11 +294,13 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
         mw_chip_free(out);
         return mw_error_set(MW_ERR_NOMEM, "out of memory");
     }
-    const int shifted = o->shift_dx != 0 || o->shift_dy != 0;
+    const char *kind = o->shift_dx != 0 || o->shift_dy != 0 ? "_coreg"
+                       : o->estimate_only                   ? "_nir"
+                                                            : "";
     snprintf(out->path, n, "%s/%.4s%.2s%.2s_%s_%s%s.tif", site_dir, date, date + 5, date + 8,
-             sc->sensor_code, sc->id, shifted ? "_coreg" : "");
+             sc->sensor_code, sc->id, kind);
     snprintf(out->qa_path, n, "%s/%.4s%.2s%.2s_%s_%s%s_qa.tif", site_dir, date, date + 5, date + 8,
-             sc->sensor_code, sc->id, shifted ? "_coreg" : "");
+             sc->sensor_code, sc->id, kind);
     /* Sampling the scene at the grid moved by -shift puts its content at +shift on the grid. */
     mw_grid gw = *g;
     gw.x0 -= o->shift_dx * g->res;

@@ -459,6 +459,7 @@ static void ingest_period(site_ctx *sc, const mw_site *site, size_t k, const mw_
     json_array_append_new(jperiods,
                           json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", per->name, "start", sd, "end",
                                     ed, "scenes", jscenes, "skipped", jskipped));
+    ps->jscenes = jscenes, ps->jskipped = jskipped;
     ps->failed = failed;
     free(sel), free(chips), free(state);
 }
@@ -548,20 +549,30 @@ static void run_site(site_ctx *sc, const mw_site *site, mw_indicator_row *rows)
     for (size_t i = 0; i < npix; i++)
         inside += mask[i];
     const mw_ingest_options io = {
-        p->bands, p->nbands, p->resampling, p->qa_exclude, p->qa_dilate, p->dilate_m,
-        0,        0,         p->mask_source};
+        p->bands,       p->nbands, p->resampling, p->qa_exclude, p->qa_dilate, p->dilate_m, 0, 0,
+        p->mask_source, 0};
+    /* With co-registration, each scene's NIR chip first: its shift is known before its full chip
+     * is made, so every scene is resampled once. */
+    static const mw_band nir_only[1] = {MW_BAND_NIR};
+    mw_ingest_options nio = io;
+    nio.bands = nir_only, nio.nbands = 1, nio.estimate_only = 1;
     for (size_t k = 0; k < np; k++) {
         rows[k].area_ha = area_ha;
-        ingest_period(sc, site, k, &g, site_bbox, mask, site_dir, &io, &ps[k], jperiods,
-                      mem.ingest_threads);
+        ingest_period(sc, site, k, &g, site_bbox, mask, site_dir, p->coregister ? &nio : &io,
+                      &ps[k], jperiods, mem.ingest_threads);
+    }
+    /* Co-registered chips belong to the datacube: `ingest` makes them too, so a later run on the
+     * cached datacube reads no scene. */
+    if (p->coregister) {
+        mw_coregister_site(p, &g, ps, np, site->id, sc->rep, mem.coreg_threads);
+        mw_coregister_chips(&g, site_dir, &io, mask, ps, np, site->id, sc->rep, mem.ingest_threads);
+    }
+    for (size_t k = 0; k < np; k++) {
         rows[k].n_scenes = (long)ps[k].n;
         rows[k].n_scenes_failed = ps[k].failed;
         mw_log(MW_LOG_INFO, "site %s: period %s: %zu scene(s) ingested, %ld failed", site->id,
                p->periods[k].name, ps[k].n, ps[k].failed);
     }
-    /* Co-registered chips belong to the datacube: `ingest` makes them too, so a later run on the
-     * cached datacube reads no scene. */
-    mw_coregister_site(p, &g, site_dir, &io, mask, ps, np, site->id, sc->rep, mem.coreg_threads);
     if (sc->o->ingest_only) goto out; /* the datacube is the product */
     for (size_t k = 0; k < np; k++) {
         const mw_period *per = &p->periods[k];

@@ -3,6 +3,7 @@
 
 #include <gdal.h>
 
+#include "core/fault.h"
 #include "minewatch/coregister.h"
 #include "minewatch/error.h"
 #include "minewatch/log.h"
@@ -13,16 +14,13 @@
 /* Shifts below this are within the estimate's own error (RMSE 0.03 px): left alone. */
 #define MIN_APPLIED_SHIFT_PX 0.02
 
-/* The chip's NIR band, NaN where the QA excludes the pixel. */
+/* The NIR chip's band, NaN where the QA excludes the pixel. */
 static int load_nir(const mw_pipeline *p, const mw_chip *c, const mw_grid *g, float *v, uint8_t *qa)
 {
-    int nir = 0;
-    while (nir < p->nbands && p->bands[nir] != MW_BAND_NIR)
-        nir++;
     GDALDatasetH d = GDALOpen(c->path, GA_ReadOnly), q = GDALOpen(c->qa_path, GA_ReadOnly);
     int rc =
         d && q &&
-                GDALRasterIO(GDALGetRasterBand(d, nir + 1), GF_Read, 0, 0, g->width, g->height, v,
+                GDALRasterIO(GDALGetRasterBand(d, 1), GF_Read, 0, 0, g->width, g->height, v,
                              g->width, g->height, GDT_Float32, 0, 0) == CE_None &&
                 GDALRasterIO(GDALGetRasterBand(q, 1), GF_Read, 0, 0, g->width, g->height, qa,
                              g->width, g->height, GDT_Byte, 0, 0) == CE_None
@@ -36,9 +34,22 @@ static int load_nir(const mw_pipeline *p, const mw_chip *c, const mw_grid *g, fl
     return rc;
 }
 
-void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, const char *site_dir,
-                        const mw_ingest_options *io, const uint8_t *mask, period_stack *ps,
-                        size_t nperiods, const char *site_id, mw_run_report *rep, int threads)
+/* Every chip of the site, (period, chip) flattened so one parallel loop covers the site. */
+static site_chip **all_chips(period_stack *ps, size_t nperiods, size_t *total)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < nperiods; k++)
+        n += ps[k].n;
+    site_chip **all = malloc((n + 1) * sizeof *all);
+    for (size_t k = 0, t = 0; all && k < nperiods; k++)
+        for (size_t i = 0; i < ps[k].n; i++)
+            all[t++] = &ps[k].c[i];
+    *total = n;
+    return all;
+}
+
+void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, period_stack *ps, size_t nperiods,
+                        const char *site_id, mw_run_report *rep, int threads)
 {
     if (!p->coregister || nperiods == 0 || ps[0].n == 0) return;
     size_t ref = 0; /* the clearest baseline chip; the earliest on a tie */
@@ -57,26 +68,20 @@ void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, const char *site
     }
     const char *ref_id = ps[0].c[ref].scene->id;
     mw_log(MW_LOG_INFO, "site %s: co-registering to %s", site_id, ref_id);
-    /* Flatten (period, chip) so one parallel loop covers the whole site. */
-    size_t total = 0;
-    for (size_t k = 0; k < nperiods; k++)
-        total += ps[k].n;
-    site_chip **all = malloc((total + 1) * sizeof *all);
+    size_t total;
+    site_chip **all = all_chips(ps, nperiods, &total);
     if (!all) {
-        free(rv), free(rq), free(all);
+        free(rv), free(rq);
         return;
     }
-    size_t t = 0;
-    for (size_t k = 0; k < nperiods; k++)
-        for (size_t i = 0; i < ps[k].n; i++)
-            all[t++] = &ps[k].c[i];
     const mw_coreg_options co = {100, 1, p->coreg_min_snr, 0};
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (long j = 0; j < (long)total; j++) {
         site_chip *sc = all[j];
         json_t *jc;
         if (sc == &ps[0].c[ref]) {
-            jc = json_pack("{s:s,s:b}", "reference", ref_id, "is_reference", 1);
+            jc = json_pack("{s:s,s:b,s:s}", "reference", ref_id, "is_reference", 1,
+                           "estimated_from", sc->chip.path);
         } else {
             float *mv = malloc(npix * sizeof *mv);
             uint8_t *mq = malloc(npix);
@@ -99,31 +104,117 @@ void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, const char *site
                 why_not = "implausible shift";
             }
             int apply = r.trusted && hypot(r.dx, r.dy) >= MIN_APPLIED_SHIFT_PX;
-            jc = json_pack("{s:s,s:f,s:f,s:f,s:f,s:b,s:b}", "reference", ref_id, "dx_px", r.dx,
+            jc = json_pack("{s:s,s:f,s:f,s:f,s:f,s:b,s:b,s:s}", "reference", ref_id, "dx_px", r.dx,
                            "dy_px", r.dy, "snr", r.snr, "valid_fraction", r.valid, "trusted",
-                           r.trusted, "applied", apply);
+                           r.trusted, "applied", apply, "estimated_from", sc->chip.path);
             if (!r.trusted) json_object_set_new(jc, "why_not", json_string(why_not));
-            if (apply) {
-                mw_ingest_options so = *io;
-                so.shift_dx = r.dx, so.shift_dy = r.dy;
-                mw_chip shifted;
-                int st = mw_chip_ingest(sc->scene, g, site_dir, &so, mask, &shifted);
-                if (st == 0) {
-                    mw_chip_free(&sc->chip);
-                    sc->chip = shifted;
-                    sc->dx = r.dx, sc->dy = r.dy;
-                    json_object_set_new(jc, "chip", json_string(shifted.path));
-                } else {
-                    if (st > 0) mw_chip_free(&shifted);
-                    json_object_set_new(jc, "applied", json_false());
-                    mw_report_add(rep, site_id, sc->scene->id, "coregister",
-                                  "%s; the chip is composited unshifted",
-                                  st < 0 ? mw_error_message() : "shifted chip lies off the site");
-                }
-                mw_error_clear();
-            }
+            if (apply) sc->dx = r.dx, sc->dy = r.dy;
         }
         json_object_set_new(sc->prov, "coregistration", jc);
     }
     free(all), free(rv), free(rq);
+}
+
+/* The scene's provenance entry, pointing at the chip composited. */
+static void describe_chip(json_t *js, const mw_chip *c)
+{
+    json_object_set_new(js, "coverage_fraction", json_real(c->coverage_fraction));
+    json_object_set_new(js, "clear_fraction", json_real(c->clear_fraction));
+    json_object_set_new(js, "chip", json_string(c->path));
+    json_object_set_new(js, "chip_reused", json_boolean(c->reused));
+    json_object_set_new(js, "mask", json_string(c->mask ? c->mask : ""));
+}
+
+/* Drops the stack's chips whose full chip could not be made (state: 1 misses the site, -1
+ * failed), moving their provenance entries to the period's skipped list. */
+static void drop_unmade(period_stack *ps, const int *state)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        site_chip *c = &ps->c[i];
+        if (state[i] == 0) {
+            ps->c[kept++] = *c;
+            continue;
+        }
+        ps->failed += state[i] < 0;
+        ps->missed += state[i] > 0;
+        json_array_append_new(ps->jskipped,
+                              json_pack("{s:s,s:s}", "id", c->scene->id, "reason",
+                                        state[i] < 0 ? "failed to ingest (see failures)"
+                                                     : "does not cover the site"));
+        for (size_t a = 0; a < json_array_size(ps->jscenes); a++)
+            if (json_array_get(ps->jscenes, a) == c->prov) {
+                json_array_remove(ps->jscenes, a);
+                break;
+            }
+        mw_chip_free(&c->chip);
+    }
+    ps->n = kept;
+}
+
+void mw_coregister_chips(const mw_grid *g, const char *site_dir, const mw_ingest_options *io,
+                         const uint8_t *mask, period_stack *ps, size_t nperiods,
+                         const char *site_id, mw_run_report *rep, int threads)
+{
+    size_t total;
+    site_chip **all = all_chips(ps, nperiods, &total);
+    int *state = calloc(total + 1, sizeof *state);
+    if (!all || !state) {
+        mw_report_add(rep, site_id, "", "memory", "out of memory making the site's chips");
+        for (size_t k = 0; k < nperiods; k++) {
+            for (size_t i = 0; i < ps[k].n; i++)
+                mw_chip_free(&ps[k].c[i].chip);
+            ps[k].n = 0;
+        }
+        free(all), free(state);
+        return;
+    }
+    long done = 0;
+    char stage[256];
+    snprintf(stage, sizeof stage, "%s: chips", site_id);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (long j = 0; j < (long)total; j++) {
+        site_chip *sc = all[j];
+        mw_ingest_options so = *io;
+        so.shift_dx = sc->dx, so.shift_dy = sc->dy;
+        mw_chip c;
+        int st = mw_chip_ingest(sc->scene, g, site_dir, &so, mask, &c);
+        mw_fault_point("chip");
+        /* (a shifted chip that fails to be made fails for what an unshifted one would too: the
+         * scene's files) */
+        if (st > 0 && (sc->dx != 0 || sc->dy != 0)) {
+            mw_report_add(rep, site_id, sc->scene->id, "coregister",
+                          "shifted chip lies off the site; the chip is composited unshifted");
+            json_object_set_new(json_object_get(sc->prov, "coregistration"), "applied",
+                                json_false());
+            sc->dx = sc->dy = 0;
+            so.shift_dx = so.shift_dy = 0;
+            st = mw_chip_ingest(sc->scene, g, site_dir, &so, mask, &c);
+        }
+        if (st < 0)
+            mw_report_add(rep, site_id, sc->scene->id, "ingest", "%s; the scene is skipped",
+                          mw_error_message());
+        mw_error_clear();
+        state[j] = st;
+        if (st == 0) {
+            mw_chip_free(&sc->chip);
+            sc->chip = c;
+            if (sc->dx != 0 || sc->dy != 0)
+                json_object_set_new(json_object_get(sc->prov, "coregistration"), "chip",
+                                    json_string(c.path));
+        }
+        long d;
+#pragma omp atomic capture
+        d = ++done;
+        mw_progress(stage, d, (long)total);
+    }
+    /* provenance in chip order, whatever the threads did */
+    for (size_t j = 0; j < total; j++)
+        if (state[j] == 0) describe_chip(all[j]->prov, &all[j]->chip);
+    for (size_t k = 0, t = 0; k < nperiods; k++) {
+        const size_t n = ps[k].n;
+        drop_unmade(&ps[k], state + t);
+        t += n;
+    }
+    free(all), free(state);
 }
