@@ -21,6 +21,9 @@ typedef struct mw_run_report {
 /* Thread-safe. */
 void mw_report_add(mw_run_report *r, const char *site_id, const char *scene_id, const char *stage,
                    const char *fmt, ...) MW_PRINTF(5, 6);
+/* Orders the failures by site, scene, stage and message, so that the list does not depend on
+ * which thread reported first. */
+void mw_report_order(mw_run_report *r);
 size_t mw_report_count_for(const mw_run_report *r, const char *site_id);
 size_t mw_report_count_stage(const mw_run_report *r, const char *stage);
 void mw_report_free(mw_run_report *r);

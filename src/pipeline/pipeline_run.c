@@ -839,6 +839,7 @@ static json_t *compute_site(const site_ctx *sc, const mw_site *site, const char 
         if (local.over_any[i])
             json_array_append_new(w.overlapped, json_string(sc->scenes->scenes[i].id));
     w.duplicates = site_dups;
+    mw_report_order(&w.report); /* reported from every thread */
     rec = mw_site_record_make(key ? key : "", &w);
     if (rec && tmp && mw_site_record_commit(rec, tmp, rdir)) {
         mw_report_add(sc->rep, site->id, "", "outputs", "%s", mw_error_message());

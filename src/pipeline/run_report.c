@@ -36,6 +36,20 @@ void mw_report_add(mw_run_report *r, const char *site_id, const char *scene_id, 
     free(msg);
 }
 
+static int by_place(const void *a, const void *b)
+{
+    const mw_failure *x = a, *y = b;
+    int c = strcmp(x->site_id, y->site_id);
+    if (!c) c = strcmp(x->scene_id, y->scene_id);
+    if (!c) c = strcmp(x->stage, y->stage);
+    return c ? c : strcmp(x->message, y->message);
+}
+
+void mw_report_order(mw_run_report *r)
+{
+    if (r->n > 1) qsort(r->items, r->n, sizeof *r->items, by_place);
+}
+
 size_t mw_report_count_for(const mw_run_report *r, const char *site_id)
 {
     size_t c = 0;

@@ -309,60 +309,10 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
                 (mw_map_class){i, mw_cover_rules[i].name, mw_cover_rules[i].rgb[0],
                                mw_cover_rules[i].rgb[1], mw_cover_rules[i].rgb[2]};
     }
-    const size_t npix = mw_grid_npix(g);
-    uint8_t *cover_plane = malloc(npix);
-    if (!cover_plane) {
-        mw_report_add(rep, site_id, "", "outputs", "out of memory for the land-cover maps");
-        return;
-    }
     static const mw_map_class cleared_classes[2] = {{0, "not cleared", 230, 230, 230},
                                                     {1, "vegetation cleared", 255, 215, 0}};
     static const mw_map_class change_classes[2] = {{0, "no change", 230, 230, 230},
                                                    {1, "change", 215, 48, 31}};
-    for (size_t k = 0; k < c->nperiods; k++) {
-        if (!c->per[k].ok) continue;
-        const char *pn = p->periods[k].name;
-        char *f = mw_map_path(maps_dir, site_id, "ndvi", pn, ".tif");
-        const mw_map_bands ndvi = {
-            GDT_Float32, 1,   (const void *const[]){c->ndvi[k]}, "NDVI of the period composite",
-            NULL,        NULL};
-        report_io(rep, site_id, mw_write_map(f, g, &ndvi));
-        free(f);
-        for (size_t i = 0; i < npix; i++)
-            cover_plane[i] = (uint8_t)cover_map_value(c->cover[k][i]);
-        f = mw_map_path(maps_dir, site_id, "cover", pn, ".tif");
-        report_io(rep, site_id,
-                  mw_write_class_map(f, g, cover_plane, legend, cover_classes, ncover));
-        free(f);
-        if (k > 0 && c->dnbr[k]) {
-            f = mw_map_path(maps_dir, site_id, "dnbr", pn, ".tif");
-            const mw_map_bands dnbr = {GDT_Float32,
-                                       1,
-                                       (const void *const[]){c->dnbr[k]},
-                                       "dNBR = NBR(baseline) - NBR(period); Key & Benson classes",
-                                       NULL,
-                                       NULL};
-            report_io(rep, site_id, mw_write_map(f, g, &dnbr));
-            free(f);
-        }
-        if (k > 0 && c->cleared[k]) {
-            f = mw_map_path(maps_dir, site_id, "veg_cleared", pn, ".tif");
-            report_io(rep, site_id,
-                      mw_write_class_map(f, g, c->cleared[k],
-                                         "vegetated in the baseline, bare, disturbed or built in "
-                                         "this period (1; 0 not; 255 no data)",
-                                         cleared_classes, 2));
-            free(f);
-        }
-        if (k > 0 && c->changed[k]) {
-            f = mw_map_path(maps_dir, site_id, "change", pn, ".tif");
-            report_io(rep, site_id,
-                      mw_write_class_map(f, g, c->changed[k],
-                                         mw_change_methods[p->change_method].rule, change_classes,
-                                         2));
-            free(f);
-        }
-    }
     /* forest loss: the values name their periods */
     mw_map_class loss_classes[64];
     char loss_names[64][96];
@@ -374,36 +324,119 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
         const unsigned char *rgb = mw_period_palette[(k - 1) % 6];
         loss_classes[nloss] = (mw_map_class){(int)k, loss_names[nloss], rgb[0], rgb[1], rgb[2]};
     }
-    char *f = mw_map_path(maps_dir, site_id, "forest_loss", NULL, ".tif");
-    report_io(rep, site_id,
-              mw_write_class_map(f, g, c->first_loss,
-                                 "first monitoring period with forest loss (0 none, 255 no data; "
-                                 "CLASS_<n> names each value's period)",
-                                 loss_classes, nloss));
-    free(f);
-    {
-        const void *tr[2] = {c->trend_slope, c->trend_p};
-        const char *names[2] = {"ndvi_slope_per_year (Theil-Sen)", "mann_kendall_p (two-sided)"};
-        f = mw_map_path(maps_dir, site_id, "ndvi_trend", NULL, ".tif");
-        const char *units[2] = {"NDVI/year", ""};
-        const mw_map_bands trend = {GDT_Float32, 2,    tr, "NDVI trend over the periods, per pixel",
-                                    names,       units};
-        report_io(rep, site_id, mw_write_map(f, g, &trend));
+    /* The files, written on every thread: each is compressed and committed on its own, so its
+     * bytes do not depend on which thread wrote it (GDAL's own threads alone left most of the
+     * time serial: overviews, predictors). */
+    enum {
+        NDVI,
+        COVER,
+        DNBR,
+        CLEARED,
+        CHANGED,
+        PER_PERIOD,
+        LOSS = PER_PERIOD,
+        TREND,
+        PATCHES,
+        TABLE
+    };
+    const size_t njobs = c->nperiods * PER_PERIOD + 4;
+    const size_t npix = mw_grid_npix(g);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t j = 0; j < njobs; j++) {
+        const size_t k = j < c->nperiods * PER_PERIOD ? j / PER_PERIOD : 0;
+        const int what = j < c->nperiods * PER_PERIOD
+                             ? (int)(j % PER_PERIOD)
+                             : PER_PERIOD + (int)(j - c->nperiods * PER_PERIOD);
+        const char *pn = p->periods[k].name;
+        if (what < PER_PERIOD && (!c->per[k].ok || (k == 0 && what > COVER))) continue;
+        char *f = NULL;
+        int rc = 0;
+        switch (what) {
+        case NDVI: {
+            f = mw_map_path(maps_dir, site_id, "ndvi", pn, ".tif");
+            const mw_map_bands ndvi = {
+                GDT_Float32, 1,   (const void *const[]){c->ndvi[k]}, "NDVI of the period composite",
+                NULL,        NULL};
+            rc = mw_write_map(f, g, &ndvi);
+            break;
+        }
+        case COVER: {
+            uint8_t *plane = malloc(npix);
+            if (!plane) {
+                rc = mw_error_set(MW_ERR_NOMEM, "out of memory for the land-cover map");
+                break;
+            }
+            for (size_t i = 0; i < npix; i++)
+                plane[i] = (uint8_t)cover_map_value(c->cover[k][i]);
+            f = mw_map_path(maps_dir, site_id, "cover", pn, ".tif");
+            rc = mw_write_class_map(f, g, plane, legend, cover_classes, ncover);
+            free(plane);
+            break;
+        }
+        case DNBR: {
+            if (!c->dnbr[k]) break;
+            f = mw_map_path(maps_dir, site_id, "dnbr", pn, ".tif");
+            const mw_map_bands dnbr = {GDT_Float32,
+                                       1,
+                                       (const void *const[]){c->dnbr[k]},
+                                       "dNBR = NBR(baseline) - NBR(period); Key & Benson classes",
+                                       NULL,
+                                       NULL};
+            rc = mw_write_map(f, g, &dnbr);
+            break;
+        }
+        case CLEARED:
+            if (!c->cleared[k]) break;
+            f = mw_map_path(maps_dir, site_id, "veg_cleared", pn, ".tif");
+            rc = mw_write_class_map(f, g, c->cleared[k],
+                                    "vegetated in the baseline, bare, disturbed or built in "
+                                    "this period (1; 0 not; 255 no data)",
+                                    cleared_classes, 2);
+            break;
+        case CHANGED:
+            if (!c->changed[k]) break;
+            f = mw_map_path(maps_dir, site_id, "change", pn, ".tif");
+            rc = mw_write_class_map(f, g, c->changed[k], mw_change_methods[p->change_method].rule,
+                                    change_classes, 2);
+            break;
+        case LOSS:
+            f = mw_map_path(maps_dir, site_id, "forest_loss", NULL, ".tif");
+            rc = mw_write_class_map(f, g, c->first_loss,
+                                    "first monitoring period with forest loss (0 none, 255 no "
+                                    "data; CLASS_<n> names each value's period)",
+                                    loss_classes, nloss);
+            break;
+        case TREND: {
+            const void *tr[2] = {c->trend_slope, c->trend_p};
+            const char *names[2] = {"ndvi_slope_per_year (Theil-Sen)",
+                                    "mann_kendall_p (two-sided)"};
+            const char *units[2] = {"NDVI/year", ""};
+            const mw_map_bands trend = {
+                GDT_Float32, 2, tr, "NDVI trend over the periods, per pixel", names, units};
+            f = mw_map_path(maps_dir, site_id, "ndvi_trend", NULL, ".tif");
+            rc = mw_write_map(f, g, &trend);
+            break;
+        }
+        case PATCHES: {
+            const char **names = calloc(c->nperiods, sizeof *names);
+            if (!names) {
+                rc = mw_error_set(MW_ERR_NOMEM, "out of memory for the loss patches");
+                break;
+            }
+            for (size_t q = 0; q < c->nperiods; q++)
+                names[q] = p->periods[q].name;
+            f = mw_map_path(maps_dir, site_id, "loss_patches", NULL, ".gpkg");
+            rc = mw_loss_patches_write(f, g, site_id, c, names);
+            free(names);
+            break;
+        }
+        default:
+            f = mw_map_path(maps_dir, site_id, "transitions", NULL, ".csv");
+            rc = write_transitions(f, site_id, p, c);
+        }
+        report_io(rep, site_id, rc);
         free(f);
     }
-    const char **names = calloc(c->nperiods, sizeof *names);
-    if (names) {
-        for (size_t k = 0; k < c->nperiods; k++)
-            names[k] = p->periods[k].name;
-        f = mw_map_path(maps_dir, site_id, "loss_patches", NULL, ".gpkg");
-        report_io(rep, site_id, mw_loss_patches_write(f, g, site_id, c, names));
-        free(f);
-        free(names);
-    }
-    f = mw_map_path(maps_dir, site_id, "transitions", NULL, ".csv");
-    report_io(rep, site_id, write_transitions(f, site_id, p, c));
-    free(f);
-    free(cover_plane);
 }
 
 json_t *mw_change_methods_json(const mw_pipeline *p)
