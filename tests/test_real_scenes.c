@@ -392,6 +392,92 @@ static void s2_series_matches_direct_reads(void **state)
     free(mask), free(gp);
 }
 
+/* Equal values, NaN equal to NaN. */
+static int same_values(const void *a, const void *b, size_t n, GDALDataType t)
+{
+    if (t != GDT_Float32) return memcmp(a, b, n * (size_t)GDALGetDataTypeSizeBytes(t)) == 0;
+    const float *x = a, *y = b;
+    for (size_t i = 0; i < n; i++)
+        if (!(x[i] == y[i] || (isnan(x[i]) && isnan(y[i])))) return 0;
+    return 1;
+}
+
+/* A raster on the grid's lattice is read directly, not warped (scene_warp.c): on a real tile, at
+ * its own pixel size (bilinear and nearest) and at a half and a third of it (nearest), with the
+ * grid hanging over each of the tile's edges, every value is the one GDAL's warper gives. Off the
+ * lattice, with bilinear finer than the tile, or cubic, the warper still runs. */
+static void direct_reads_equal_gdal_warper(void **state)
+{
+    (void)state;
+    if (!have_data()) skip();
+    char *b04 =
+        tu_path(DATA, "s2l2a_timeseries_33TWM_2023-08_120m/S2A_33TWM_20230815_0_L2A/B04.tif");
+    char *scl =
+        tu_path(DATA, "s2l2a_timeseries_33TWM_2023-08_120m/S2A_33TWM_20230815_0_L2A/SCL.tif");
+    const double X = 499980, Y = 5200020, E = 499980 + 915 * 120.0, S = 5200020 - 915 * 120.0;
+    static const struct {
+        double res, x0, y0;
+        int w, h;
+    } grids[] = {
+        {120, X - 600, Y + 600, 200, 150},            /* over the top-left corner */
+        {120, E - 120 * 150, S + 120 * 90, 200, 150}, /* over the bottom-right corner */
+        {60, X + 60 * 7, Y + 60 * 11, 300, 250},      /* half the pixel, odd offsets, top */
+        {60, E - 60 * 101, S + 60 * 77, 300, 250},    /* the right and bottom edges */
+        {40, E - 40 * 200, S + 40 * 100, 300, 250},   /* a third */
+    };
+    static const struct {
+        int scl;
+        mw_resample r;
+        GDALDataType t;
+        int has_nodata;
+        double fill;
+    } reads[] = {
+        {0, MW_RESAMPLE_BILINEAR, GDT_Float32, 1, 0}, /* reflectance */
+        {0, MW_RESAMPLE_NEAREST, GDT_Float32, 1, 0},
+        {0, MW_RESAMPLE_NEAREST, GDT_UInt16, 0, 1}, /* QA_PIXEL's way */
+        {1, MW_RESAMPLE_NEAREST, GDT_Byte, 0, 0},   /* SCL's way */
+        {1, MW_RESAMPLE_NEAREST, GDT_Byte, 1, 7},
+    };
+    long direct = 0, values = 0, nodata = 0;
+    for (size_t gi = 0; gi < sizeof grids / sizeof *grids; gi++)
+        for (size_t ri = 0; ri < sizeof reads / sizeof *reads; ri++) {
+            const mw_grid g = {32633,         grids[gi].x0, grids[gi].y0,
+                               grids[gi].res, grids[gi].w,  grids[gi].h};
+            const mw_scene_asset a = {reads[ri].scl ? scl : b04, 1, 0, 0, NULL, NULL, 1};
+            mw_warp_spec ws = {
+                reads[ri].r, reads[ri].t, reads[ri].has_nodata, 0, reads[ri].fill, 0, 0};
+            const int want = reads[ri].r == MW_RESAMPLE_NEAREST || grids[gi].res == 120;
+            assert_int_equal(mw_warp_reads_directly(&a, &g, &ws), want);
+            if (!want) continue;
+            const size_t n = mw_grid_npix(&g), esz = (size_t)GDALGetDataTypeSizeBytes(reads[ri].t);
+            void *got = malloc(n * esz), *ref = malloc(n * esz);
+            assert_int_equal(mw_warp_to_grid(&a, &g, &ws, got), 0);
+            ws.gdal_warper_only = 1;
+            assert_int_equal(mw_warp_to_grid(&a, &g, &ws, ref), 0);
+            if (!same_values(got, ref, n, reads[ri].t))
+                fail_msg("grid %zu, read %zu: the direct read differs from GDAL's warper", gi, ri);
+            if (reads[ri].t == GDT_Float32)
+                for (size_t p = 0; p < n; p++)
+                    nodata += isnan(((float *)got)[p]);
+            direct++, values += (long)n;
+            free(got), free(ref);
+        }
+    print_message("direct reads: %ld, %ld values equal to GDAL's warper, %ld of them no data\n",
+                  direct, values, nodata);
+    assert_int_equal(direct, 5 * 5 - 3); /* bilinear on the three finer grids: the warper */
+    assert_true(nodata > 0);
+    /* off the lattice, and cubic: the warper */
+    const mw_scene_asset a = {b04, 1, 0, 0, NULL, NULL, 1};
+    const mw_grid off = {32633, X + 30, Y, 120, 100, 100}, other_crs = {32634, X, Y, 120, 100, 100};
+    mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_Float32, 1, 0, 0, 0, 0};
+    assert_int_equal(mw_warp_reads_directly(&a, &off, &ws), 0);
+    assert_int_equal(mw_warp_reads_directly(&a, &other_crs, &ws), 0);
+    ws.resample = MW_RESAMPLE_CUBIC;
+    const mw_grid on = {32633, X, Y, 120, 100, 100};
+    assert_int_equal(mw_warp_reads_directly(&a, &on, &ws), 0);
+    free(b04), free(scl);
+}
+
 static void qa_dilation_in_metres(void **state)
 {
     (void)state;
@@ -1034,6 +1120,7 @@ int main(void)
         cmocka_unit_test(every_item_in_shared_data_parses),
         cmocka_unit_test(non_items_and_duplicates),
         cmocka_unit_test(s2_series_matches_direct_reads),
+        cmocka_unit_test(direct_reads_equal_gdal_warper),
         cmocka_unit_test(qa_dilation_in_metres),
         cmocka_unit_test(landsat_matches_direct_reads),
         cmocka_unit_test(screen_agrees_with_provider_masks),

@@ -177,14 +177,14 @@ static int ingest_qa(const mw_scene *sc, const mw_grid *g, uint8_t *qa)
 {
     size_t npix = mw_grid_npix(g);
     if (sc->qa_source == MW_QA_FROM_CLASSES) {
-        mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_Byte, 0, 0, 0, 0};
+        mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_Byte, 0, 0, 0, 0, 0};
         if (mw_warp_to_grid(&sc->qa, g, &ws, qa)) return -1;
         for (size_t p = 0; p < npix; p++)
             qa[p] = sc->qa_lut[qa[p]];
         return 0;
     }
     if (sc->qa_source == MW_QA_FROM_SCL) {
-        mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_Byte, 0, 0, 0 /* SCL 0 = no data */, 0};
+        mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_Byte, 0, 0, 0 /* SCL 0 = no data */, 0, 0};
         if (mw_warp_to_grid(&sc->qa, g, &ws, qa)) return -1;
         for (size_t p = 0; p < npix; p++)
             qa[p] = mw_qa_from_scl(qa[p]);
@@ -192,7 +192,7 @@ static int ingest_qa(const mw_scene *sc, const mw_grid *g, uint8_t *qa)
     }
     uint16_t *qp = malloc(npix * sizeof *qp), *rs = calloc(npix, sizeof *rs);
     int rc = qp && rs ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory for the QA window");
-    mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_UInt16, 0, 0, 1 /* fill bit */, 0};
+    mw_warp_spec ws = {MW_RESAMPLE_NEAREST, GDT_UInt16, 0, 0, 1 /* fill bit */, 0, 0};
     if (rc == 0) rc = mw_warp_to_grid(&sc->qa, g, &ws, qp);
     ws.fill = 0;
     if (rc == 0 && sc->radsat.href) rc = mw_warp_to_grid(&sc->radsat, g, &ws, rs);
@@ -232,7 +232,7 @@ static int screen_qa(const mw_scene *sc, const mw_grid *g, const mw_ingest_optio
             rc = mw_error_set(MW_ERR_NOMEM, "out of memory screening '%s'", sc->id);
             break;
         }
-        mw_warp_spec ws = {(mw_resample)o->resample, GDT_Float32, 1, a->nodata, 0, 0};
+        mw_warp_spec ws = {(mw_resample)o->resample, GDT_Float32, 1, a->nodata, 0, 0, 0};
         rc = mw_warp_to_grid(a, g, &ws, own[k]);
         for (size_t p = 0; rc == 0 && p < npix; p++)
             own[k][p] = own[k][p] * (float)a->scale + (float)a->offset;
@@ -321,7 +321,7 @@ int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
     for (int i = 0; i < nb && rc == 0; i++) {
         const mw_scene_asset *a = &sc->bands[o->bands[i]];
         float *dst = refl + (size_t)i * npix;
-        mw_warp_spec ws = {(mw_resample)o->resample, GDT_Float32, 1, a->nodata, 0, 0};
+        mw_warp_spec ws = {(mw_resample)o->resample, GDT_Float32, 1, a->nodata, 0, 0, 0};
         rc = mw_warp_to_grid(a, &gw, &ws, dst);
         if (rc) break;
         const float scale = (float)a->scale, offset = (float)a->offset;

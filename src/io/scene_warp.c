@@ -1,6 +1,7 @@
 #include "minewatch/warp.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <cpl_string.h>
 #include <gdal.h>
 #include <gdalwarper.h>
+#include <ogr_srs_api.h>
 
 #include "io/http_reader.h"
 #include "minewatch/error.h"
@@ -53,40 +55,196 @@ static int source_window_bound(void *transformer, GDALDatasetH src, const mw_gri
                         src_path, window, window / grid, g->res, MAX_SOURCE_PER_GRID_PIXEL);
 }
 
-int mw_warp_to_grid(const mw_scene_asset *asset, const mw_grid *g, const mw_warp_spec *spec,
-                    void *out)
+/* floor(a / b) for b > 0 */
+static long floor_div(long a, long b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* The source pixel under grid pixel i's centre, the source `off` grid pixels in and `f` grid
+ * pixels to a source pixel: floor((off + i + 0.5) / f). That is never a whole number for f > 1,
+ * and for f = 1 the centres fall on the source's: no rounding can pick another pixel. */
+static long under(long off, long i, long f)
+{
+    return floor_div(2 * (off + i) + 1, 2 * f);
+}
+
+/* Whether the source can be read directly (see warp.h): *f grid pixels to a source pixel, the grid
+ * (ox, oy) grid pixels right of and below the source's corner. */
+static int direct_layout(GDALDatasetH src, const double sgt[6], const mw_grid *g,
+                         const mw_warp_spec *spec, long *ox, long *oy, long *f)
+{
+    if (spec->gdal_warper_only || spec->resample == MW_RESAMPLE_CUBIC) return 0;
+    if (spec->gdal_type != GDT_Float32 && spec->gdal_type != GDT_UInt16 &&
+        spec->gdal_type != GDT_Byte)
+        return 0;
+    if (sgt[2] != 0 || sgt[4] != 0 || !(sgt[1] > 0) || sgt[5] != -sgt[1]) return 0;
+    const double fr = sgt[1] / g->res, x = (g->x0 - sgt[0]) / g->res, y = (sgt[3] - g->y0) / g->res;
+    if (!(fr >= 1 && fr <= 64) || fr != floor(fr)) return 0;
+    if (fr > 1 && spec->resample != MW_RESAMPLE_NEAREST) return 0;
+    if (!(fabs(x) < 1e9 && fabs(y) < 1e9) || x != floor(x) || y != floor(y)) return 0;
+    OGRSpatialReferenceH a = OSRNewSpatialReference(GDALGetProjectionRef(src));
+    OGRSpatialReferenceH b = OSRNewSpatialReference(NULL);
+    const int same = a && b && OSRImportFromEPSG(b, g->epsg) == OGRERR_NONE && OSRIsSame(a, b);
+    if (a) OSRDestroySpatialReference(a);
+    if (b) OSRDestroySpatialReference(b);
+    CPLErrorReset();
+    *ox = (long)x, *oy = (long)y, *f = (long)fr;
+    return same;
+}
+
+/* The direct read: the source window under the grid, each grid pixel the source pixel under its
+ * centre; no data (the source's no-data value, or off the source) is NaN or the fill. */
+static int direct_read(GDALDatasetH src, int band, const mw_grid *g, const mw_warp_spec *spec,
+                       long ox, long oy, long f, void *out, const char *src_path)
+{
+    const GDALDataType dt = (GDALDataType)spec->gdal_type;
+    const size_t esz = (size_t)GDALGetDataTypeSizeBytes(dt);
+    const long W = GDALGetRasterXSize(src), H = GDALGetRasterYSize(src);
+    /* the grid's columns and rows over the source */
+    long i0 = 0, i1 = g->width - 1, j0 = 0, j1 = g->height - 1;
+    while (i0 <= i1 && under(ox, i0, f) < 0)
+        i0++;
+    while (i1 >= i0 && under(ox, i1, f) >= W)
+        i1--;
+    while (j0 <= j1 && under(oy, j0, f) < 0)
+        j0++;
+    while (j1 >= j0 && under(oy, j1, f) >= H)
+        j1--;
+    const size_t npix = mw_grid_npix(g);
+    const unsigned char fill8 = (unsigned char)spec->fill;
+    const uint16_t fill16 = (uint16_t)spec->fill;
+    for (size_t p = 0; p < npix; p++) /* what no source pixel covers */
+        if (dt == GDT_Float32)
+            ((float *)out)[p] = NAN;
+        else if (dt == GDT_UInt16)
+            ((uint16_t *)out)[p] = fill16;
+        else
+            ((unsigned char *)out)[p] = fill8;
+    if (i0 > i1 || j0 > j1) return 0;
+    const long c0 = under(ox, i0, f), c1 = under(ox, i1, f), r0 = under(oy, j0, f),
+               r1 = under(oy, j1, f);
+    const long cw = c1 - c0 + 1, rh = r1 - r0 + 1;
+    GDALRasterBandH b = GDALGetRasterBand(src, band);
+    int rc = 0;
+    if (f == 1) { /* straight into place */
+        char *at = (char *)out + ((size_t)j0 * (size_t)g->width + (size_t)i0) * esz;
+        if (GDALRasterIO(b, GF_Read, (int)c0, (int)r0, (int)cw, (int)rh, at, (int)cw, (int)rh, dt,
+                         (GSpacing)esz, (GSpacing)(esz * (size_t)g->width)) != CE_None)
+            rc = mw_error_from_gdal(MW_ERR_IO, "cannot read raster '%s'", src_path);
+    } else {
+        char *win = malloc((size_t)cw * (size_t)rh * esz);
+        if (!win)
+            rc = mw_error_set(MW_ERR_NOMEM, "out of memory reading '%s'", src_path);
+        else if (GDALRasterIO(b, GF_Read, (int)c0, (int)r0, (int)cw, (int)rh, win, (int)cw, (int)rh,
+                              dt, 0, 0) != CE_None)
+            rc = mw_error_from_gdal(MW_ERR_IO, "cannot read raster '%s'", src_path);
+        /* each output row from its source row, a source pixel repeated f times */
+        long *col = malloc((size_t)(i1 - i0 + 1) * sizeof *col);
+        if (!col && rc == 0)
+            rc = mw_error_set(MW_ERR_NOMEM, "out of memory reading '%s'", src_path);
+        for (long i = i0; col && i <= i1; i++)
+            col[i - i0] = under(ox, i, f) - c0;
+        for (long j = j0; rc == 0 && j <= j1; j++) {
+            const size_t row = (size_t)(under(oy, j, f) - r0) * (size_t)cw,
+                         o = (size_t)j * (size_t)g->width + (size_t)i0;
+            const long n = i1 - i0 + 1;
+            if (esz == 4)
+                for (long i = 0; i < n; i++)
+                    ((float *)out)[o + i] = ((const float *)win)[row + col[i]];
+            else if (esz == 2)
+                for (long i = 0; i < n; i++)
+                    ((uint16_t *)out)[o + i] = ((const uint16_t *)win)[row + col[i]];
+            else
+                for (long i = 0; i < n; i++)
+                    ((unsigned char *)out)[o + i] = ((const unsigned char *)win)[row + col[i]];
+        }
+        free(col);
+        free(win);
+    }
+    if (rc || !spec->has_src_nodata) return rc;
+    /* the source's no-data value, compared as the warper does: in the output type */
+    if (dt == GDT_Float32) {
+        float *v = out, nd = (float)spec->src_nodata;
+        for (size_t p = 0; p < npix; p++)
+            if (v[p] == nd) v[p] = NAN;
+    } else if (dt == GDT_UInt16) {
+        uint16_t *v = out;
+        for (size_t p = 0; p < npix; p++)
+            if (v[p] == spec->src_nodata) v[p] = fill16;
+    } else {
+        unsigned char *v = out;
+        for (size_t p = 0; p < npix; p++)
+            if (v[p] == spec->src_nodata) v[p] = fill8;
+    }
+    return 0;
+}
+
+/* The asset's raster, opened and checked: placed (CRS, geotransform into sgt) and holding its
+ * band. NULL with an error naming the asset. */
+static GDALDatasetH open_asset(const mw_scene_asset *asset, const mw_warp_spec *spec, double sgt[6])
 {
     const char *src_path = asset->href; /* for messages */
     if (src_path && strncmp(src_path, MW_HTTP_PREFIX, sizeof MW_HTTP_PREFIX - 1) == 0 &&
         mw_http_reader_install())
-        return -1;
+        return NULL;
     char *open_path = mw_scene_asset_read_path(asset);
-    const int is_float = spec->gdal_type == GDT_Float32;
     static const char *const pixel_formats[] = {"GTiff", "JP2OpenJPEG", NULL};
     GDALDatasetH src = open_path ? GDALOpenEx(open_path, GDAL_OF_RASTER | GDAL_OF_READONLY,
                                               spec->any_format ? NULL : pixel_formats, NULL, NULL)
                                  : NULL;
     free(open_path);
-    if (!src)
-        return mw_error_from_gdal(MW_ERR_IO, "cannot open raster '%s'%s", src_path,
-                                  spec->any_format ? ""
-                                                   : " (scene bands are read as GeoTIFF or "
-                                                     "JPEG 2000 only)");
+    if (!src) {
+        mw_error_from_gdal(MW_ERR_IO, "cannot open raster '%s'%s", src_path,
+                           spec->any_format ? ""
+                                            : " (scene bands are read as GeoTIFF or "
+                                              "JPEG 2000 only)");
+        return NULL;
+    }
     const char *swkt = GDALGetProjectionRef(src);
-    double sgt[6];
     if (!swkt || !*swkt || GDALGetGeoTransform(src, sgt) != CE_None) {
         GDALClose(src);
-        return mw_error_set(MW_ERR_INPUT,
-                            "raster '%s' has no coordinate reference system or geotransform; "
-                            "it cannot be placed on the site grid",
-                            src_path);
+        mw_error_set(MW_ERR_INPUT,
+                     "raster '%s' has no coordinate reference system or geotransform; "
+                     "it cannot be placed on the site grid",
+                     src_path);
+        return NULL;
     }
     const int band = asset->band > 0 ? asset->band : 1;
     if (band > GDALGetRasterCount(src)) {
         const int have = GDALGetRasterCount(src);
         GDALClose(src);
-        return mw_error_set(MW_ERR_INPUT, "raster '%s' has %d band(s), not band %d", src_path, have,
-                            band);
+        mw_error_set(MW_ERR_INPUT, "raster '%s' has %d band(s), not band %d", src_path, have, band);
+        return NULL;
+    }
+    return src;
+}
+
+int mw_warp_reads_directly(const mw_scene_asset *asset, const mw_grid *g, const mw_warp_spec *spec)
+{
+    double sgt[6];
+    long ox, oy, f;
+    GDALDatasetH src = open_asset(asset, spec, sgt);
+    if (!src) return -1;
+    const int direct = direct_layout(src, sgt, g, spec, &ox, &oy, &f);
+    GDALClose(src);
+    return direct;
+}
+
+int mw_warp_to_grid(const mw_scene_asset *asset, const mw_grid *g, const mw_warp_spec *spec,
+                    void *out)
+{
+    const char *src_path = asset->href; /* for messages */
+    const int is_float = spec->gdal_type == GDT_Float32;
+    double sgt[6];
+    GDALDatasetH src = open_asset(asset, spec, sgt);
+    if (!src) return -1;
+    const int band = asset->band > 0 ? asset->band : 1;
+    long ox, oy, f;
+    if (direct_layout(src, sgt, g, spec, &ox, &oy, &f)) {
+        int rc = direct_read(src, band, g, spec, ox, oy, f, out, src_path);
+        GDALClose(src);
+        return rc;
     }
     GDALDataType dt = (GDALDataType)spec->gdal_type;
     GDALDatasetH dst = mw_grid_create_dataset(g, "MEM", NULL, 1, dt, NULL);

@@ -208,7 +208,7 @@ int mw_load_baseline_forest(const mw_pipeline *p, const mw_grid *g, uint8_t **ou
         return mw_error_set(MW_ERR_NOMEM, "out of memory for the baseline forest map");
     }
     mw_scene_asset a = {p->baseline_forest, 1, 0, 255, NULL, NULL, 1}; /* Hansen: 255 unused */
-    mw_warp_spec ws = {MW_RESAMPLE_BILINEAR, GDT_Float32, 0, 0, 0, 1};
+    mw_warp_spec ws = {MW_RESAMPLE_BILINEAR, GDT_Float32, 0, 0, 0, 1, 0};
     if (mw_warp_to_grid(&a, g, &ws, pct)) {
         free(pct), free(f);
         return mw_error_prefix("baseline_forest '%s' (a raster of tree cover %%)",
