@@ -90,5 +90,10 @@ int mw_pipeline_load(const char *path, mw_pipeline *out);
 /* The same from text already read; path names it in messages and anchors relative paths. */
 int mw_pipeline_parse(const char *path, const char *text, size_t len, mw_pipeline *out);
 void mw_pipeline_free(mw_pipeline *p);
+/* Every key of a pipeline file, from the tables the parser reads: Markdown tables, one per
+ * section (the README's reference), and a commented template that parses to the defaults.
+ * Caller frees; NULL when out of memory. */
+char *mw_pipeline_reference(void);
+char *mw_pipeline_template(void);
 
 #endif
