@@ -9,7 +9,9 @@
 #include "minewatch/error.h"
 #include "minewatch/date.h"
 #include "minewatch/pipeline.h"
+#include "minewatch/land_cover.h"
 #include "minewatch/qa.h"
+#include "pipeline/pipeline_keys.h"
 #include "test_util.h"
 
 static char *g_dir;
@@ -202,6 +204,131 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Every field the key tables fill, equal in a and b. */
+static void same_settings(const mw_pipeline *a, const mw_pipeline *b)
+{
+    for (size_t i = 0; i < mw_key_nsections; i++)
+        for (size_t j = 0; j < mw_key_sections[i].n; j++) {
+            const mw_key *k = &mw_key_sections[i].keys[j];
+            if (!k->size) continue;
+            const char *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
+            int same;
+            if (k->type == MW_KEY_TEXT || k->type == MW_KEY_PATH || k->type == MW_KEY_SOURCE) {
+                const char *x = *(char *const *)fa, *y = *(char *const *)fb;
+                same = (!x && !y) || (x && y && !strcmp(x, y));
+            } else if (k->type == MW_KEY_TEXTS) {
+                char *const *x = *(char **const *)fa, *const *y = *(char **const *)fb;
+                same = !x == !y;
+                for (size_t n = 0; same && x && (x[n] || y[n]); n++)
+                    same = x[n] && y[n] && !strcmp(x[n], y[n]);
+            } else {
+                same = memcmp(fa, fb, k->size) == 0;
+            }
+            if (!same)
+                fail_msg("%s.%s differs between the template and the defaults",
+                         mw_key_sections[i].name, k->key);
+        }
+    assert_int_equal(a->nbands, b->nbands);
+    assert_memory_equal(a->bands, b->bands, (size_t)a->nbands * sizeof *a->bands);
+    assert_true(a->write_gpkg == b->write_gpkg && a->write_maps == b->write_maps &&
+                a->write_stac == b->write_stac && a->write_report == b->write_report);
+}
+
+/* The template (`minewatch pipeline --template`, written from the key tables) is a pipeline file
+ * that parses, to the values a file of the required keys alone gets: every default it shows is
+ * the one applied. Some defaults, checked by hand against what the README always said. */
+static void template_parses_to_the_defaults(void **state)
+{
+    (void)state;
+    char *text = mw_pipeline_template();
+    assert_non_null(text);
+    char *tp = tu_path(g_dir, "template.yaml"), *mp = tu_path(g_dir, "minimal.yaml");
+    tu_write(tp, text);
+    tu_write(mp, "name: my-pipeline\nsites: {catalogue: sites.geojson}\n"
+                 "source: {type: local, path: scenes}\n"
+                 "periods:\n  baseline: {start: 2021-06-01, end: 2021-09-30}\n"
+                 "  monitoring: [{name: \"2023\", start: 2023-06-01, end: 2023-09-30}]\n");
+    mw_pipeline t, m;
+    if (mw_pipeline_load(tp, &t)) fail_msg("the template does not parse: %s", mw_error_message());
+    assert_int_equal(mw_pipeline_load(mp, &m), 0);
+    same_settings(&t, &m);
+    assert_true(m.pixel_size_m == 10 && m.buffer_m == 500 && m.coreg_min_snr == 12);
+    assert_int_equal(m.qa_dilate, MW_QA_CLOUD | MW_QA_SHADOW);
+    assert_int_equal(m.qa_exclude, MW_QA_DEFAULT_EXCLUDE);
+    assert_true(m.water_mndwi_min == mw_cover_default_thresholds().water_mndwi_min);
+    assert_true(m.coregister && m.stac_max_cloud_cover < 0 && m.sim_seed == 1);
+    /* the other source types' keys, uncommented one type at a time, parse too */
+    for (int type = 0; type < 2; type++) {
+        const char *name = type ? "stac_api" : "simulator";
+        char *edited = tu_path(g_dir, "template-type.yaml"), cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "awk -v T=%s '/^  type: local/ {print \"  type: \" T; next} "
+                 "/^  path: scenes/ {next} "
+                 "/^  timeout_s|^  retries|^  backoff_s/ {if (T == \"simulator\") next} "
+                 "/^[^ ]/ {on = 0} /^  # with type: / {on = ($0 ~ T)} "
+                 "on && /^  # [a-z_]+: [^.]/ "
+                 "{sub(/^  # /, \"  \"); print; next} {print}' %s > %s",
+                 name, tp, edited);
+        assert_int_equal(tu_run(cmd, NULL), 0);
+        mw_pipeline e;
+        if (mw_pipeline_load(edited, &e))
+            fail_msg("the template with type %s does not parse: %s", name, mw_error_message());
+        assert_int_equal(e.source_type, type ? MW_SOURCE_STAC_API : MW_SOURCE_SIMULATOR);
+        if (type) assert_true(e.stac_max_cloud_cover == 60 && e.stac_page_size == 100);
+        mw_pipeline_free(&e);
+        free(edited);
+    }
+    mw_pipeline_free(&t);
+    mw_pipeline_free(&m);
+    free(text), free(tp), free(mp);
+}
+
+/* The README's pipeline reference is `minewatch pipeline --reference`, as the tables say today. */
+static void readme_reference_is_current(void **state)
+{
+    (void)state;
+    char *readme = tu_read(MW_SOURCE_DIR "/README.md", NULL), *ref = mw_pipeline_reference();
+    assert_non_null(readme);
+    assert_non_null(ref);
+    static const char begin[] = "<!-- pipeline reference: minewatch pipeline --reference -->\n",
+                      end[] = "<!-- end of the pipeline reference -->";
+    char *a = strstr(readme, begin), *b = a ? strstr(a, end) : NULL;
+    if (!a || !b) fail_msg("README.md has no pipeline reference between '%s' and '%s'", begin, end);
+    a += strlen(begin);
+    if ((size_t)(b - a) != strlen(ref) || strncmp(a, ref, strlen(ref)) != 0)
+        fail_msg("README.md's pipeline reference is not current: put the output of `minewatch "
+                 "pipeline --reference` between its markers");
+    free(readme), free(ref);
+}
+
+/* Each command takes its own options only: a wrong one is refused with the command's usage. */
+static void commands_take_their_own_options(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *want;
+        int rc;
+    } cases[] = {
+        {"indices --cog", "'--cog' is not an option of 'minewatch indices'", 2},
+        {"index ndvi --seed 3 --red x.tif -o o.tif", "'--seed' is not an option", 2},
+        {"run x.yaml --format csv", "usage: minewatch run PIPELINE", 2},
+        {"graph g.json --period p -o d", "graph needs --indicators FILE", 2},
+        {"run x.yaml --frobnicate", "unknown option '--frobnicate'", 2},
+        {"pipeline", "usage: minewatch pipeline", 2},
+        {"run --help", "--shard K/N", 0},
+        {"--help", "pipeline", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char cmd[512], *out;
+        snprintf(cmd, sizeof cmd, "%s %s 2>&1", MW_CLI, cases[i].args);
+        int rc = tu_run(cmd, &out);
+        if (rc != cases[i].rc || !strstr(out, cases[i].want))
+            fail_msg("minewatch %s: exit %d, want %d and '%s':\n%s", cases[i].args, rc, cases[i].rc,
+                     cases[i].want, out);
+        free(out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +337,9 @@ int main(void)
         cmocka_unit_test(mistakes_have_positions),
         cmocka_unit_test(missing_file_and_empty_file),
         cmocka_unit_test(yearly_periods_and_reference_forest),
+        cmocka_unit_test(template_parses_to_the_defaults),
+        cmocka_unit_test(readme_reference_is_current),
+        cmocka_unit_test(commands_take_their_own_options),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

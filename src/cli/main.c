@@ -24,6 +24,7 @@
 #include "io/http_reader.h"
 #include "pipeline/provenance.h"
 #include "pipeline/site_shards.h"
+#include "cli.h"
 #include "mpi_dispatch.h"
 #include "minewatch/graph_run.h"
 #include "minewatch/index_stream.h"
@@ -37,241 +38,6 @@
 #include "minewatch/spectral_index.h"
 #include "minewatch/treecover.h"
 #include "minewatch/version.h"
-
-enum { EXIT_OK = 0, EXIT_PARTIAL = 1, EXIT_BAD_INPUT = 2 };
-
-typedef struct cli {
-    const char *band_file[MW_BAND_COUNT]; /* index: --red FILE[:BAND] ... */
-    const char *item;
-    double scale, offset, nodata;
-    const char *compress;
-    int has_nodata, cog;
-    int quiet, threads, chunk_rows, help;
-    long mem_mb;
-    const char *out, *datacube;
-    int shard_k, shard_n;          /* run --shard K/N */
-    const char *const *merge_dirs; /* merge DIR... */
-    size_t nmerge;
-    mw_site_dispatch *dispatch; /* under mpirun; else NULL */
-    int local_ranks;            /* ranks on this machine: they share its cores and --mem */
-    int site_process;           /* computes a worker rank's sites (see mpi_dispatch.h) */
-    const char *kind, *commodity;
-    long long seed;
-    int have_seed;
-    int tty;
-    FILE *log_file;     /* --log FILE: every message as a JSON line */
-    const char *format; /* sites, indicators: text (default), csv or json */
-    char *command_line;
-    /* graph */
-    const char *indicators, *period, *remove, *evidence, *postgis, *postgis_schema;
-    int exposure;
-    /* treecover */
-    const char *treecover, *lossyear, *emissions, *years, *id_field;
-    double min_cover, min_size_ha;
-    int have_min_cover, have_min_size;
-} cli;
-
-static const char *const usage_main =
-    "usage: minewatch <command> [options]\n"
-    "\n"
-    "Satellite evidence for critical-mineral supply chains: per-site land-cover change,\n"
-    "forest loss and indicators from Sentinel-2 L2A and Landsat Collection 2 Level-2 scenes\n"
-    "(STAC items and APIs, SAFE and MTL folders, scene manifests), carried along supply graphs.\n"
-    "\n"
-    "commands:\n"
-    "  run PIPELINE        run a pipeline file end to end; writes indicators.gpkg,\n"
-    "                      indicators.csv, provenance.json and maps/ to the output folder\n"
-    "  change PIPELINE     only the change stages, from the composites a run wrote:\n"
-    "                      land cover, transitions, loss patches, dNBR, trends\n"
-    "  merge DIR... -o DIR join the output folders of a pipeline's shards (run --shard K/N)\n"
-    "                      into the outputs one run of every site writes\n"
-    "  ingest PIPELINE     only fill the site datacube (tiles/): each scene's site window,\n"
-    "                      harmonised to surface reflectance with a QA band, as COG chips\n"
-    "  simulate PIPELINE   write simulated Sentinel-2 L2A scenes and truth.json for the\n"
-    "                      pipeline's sites and periods\n"
-    "  sites [CATALOGUE]   list the sites of a catalogue (default "
-    "aoi/critical_mineral_sites.geojson)\n"
-    "  index NAME -o OUT   compute one registered index from band files or a STAC item\n"
-    "  graph GRAPH.json    carry a run's site indicators along a supply-chain graph:\n"
-    "                      embedded emissions and forest loss per tonne of each product\n"
-    "  treecover AOI       tree cover, loss and gross emissions per polygon and year from\n"
-    "                      Hansen GFC and GFW layers (the Global Forest Watch method)\n"
-    "  indices             list the registered spectral indices with formulae and citations\n"
-    "  indicators          list the indicator columns written per site and period\n"
-    "\n"
-    "options for every command:\n"
-    "  -h, --help          show help (also 'minewatch <command> --help')\n"
-    "  -V, --version       print the version, the commit it was built from and the versions of\n"
-    "                      the libraries linked\n"
-    "  -q, --quiet         no progress and no informational messages\n"
-    "      --log FILE      also append every message, with its time and level, to FILE as JSON\n"
-    "                      lines (for schedulers; without a terminal, messages go to stderr\n"
-    "                      one per line with their UTC time)\n"
-    "      --threads N     worker threads (default: all cores); results do not depend on it\n"
-    "      --mem MB        memory budget for raster work (default 1024)\n"
-    "\n"
-    "exit status: 0 ok; 1 some sites or scenes failed (see the report and provenance.json);\n"
-    "2 bad usage or bad input files.\n";
-
-static const char *const usage_run =
-    "usage: minewatch run PIPELINE [-o DIR] [--shard K/N] [--threads N] [--mem MB] [--quiet]\n"
-    "\n"
-    "Runs PIPELINE (a YAML file, see pipelines/demo.yaml): catalogues the scenes over each\n"
-    "site, reads only the site window onto the site grid, masks clouds and shadows (SCL,\n"
-    "QA_PIXEL, a manifest's mask or the built-in screen), composites clear pixels per period,\n"
-    "maps land cover, forest loss and vegetation cleared since the baseline, and writes\n"
-    "per-site, per-period indicators, maps and report.html.\n"
-    "\n"
-    "  -o, --out DIR       output folder (default out/<pipeline name>)\n"
-    "      --datacube DIR  site datacube folder (default: outputs.datacube of the pipeline,\n"
-    "                      else DIR/tiles); chips there are reused when still valid\n"
-    "      --chunk-rows N  rows per processing chunk (default: from --mem); results do not\n"
-    "                      depend on it\n"
-    "      --shard K/N     only the K-th of N shares of the sites (balanced by grid size, the\n"
-    "                      same on every machine): for job arrays; 'minewatch merge' joins the\n"
-    "                      N folders\n"
-    "\n"
-    "Each site's finished work is kept in DIR/.minewatch/sites/ with the checksum of its\n"
-    "inputs: a re-run, or a run after a kill, redoes only the sites whose pipeline file,\n"
-    "catalogue entry or scenes changed, and ends with the same bytes as one uninterrupted run.\n"
-    "A scene or site that fails is reported and skipped; the others still run (exit 1).\n";
-
-static const char *const usage_merge =
-    "usage: minewatch merge DIR_1 ... DIR_N -o DIR\n"
-    "\n"
-    "Joins the output folders of 'minewatch run PIPELINE --shard K/N -o DIR_K' (every K of 1..N,\n"
-    "the same pipeline file, unchanged since) into DIR: the indicators, GeoPackages, maps,\n"
-    "STAC catalogue and report of one run of every site, the same bytes (provenance.json says\n"
-    "merged_from). Each site's record is taken from its shard's folder, nothing is computed; a\n"
-    "site whose shard did not finish, or whose inputs changed since, is named (exit 1).\n";
-
-static const char *const usage_change =
-    "usage: minewatch change PIPELINE [-o DIR] [--threads N] [--quiet]\n"
-    "\n"
-    "Runs the change stages alone on the period composites that 'minewatch run PIPELINE -o\n"
-    "DIR' wrote to DIR/maps (<site>_composite_<period>.tif): land cover per period (rule\n"
-    "table, 'minewatch indicators' and provenance.json cite it), the class transitions from\n"
-    "the baseline (maps/<site>_transitions.csv), forest loss with the minimum mapping unit\n"
-    "and its patches as polygons (maps/<site>_loss_patches.gpkg), dNBR, and the per-pixel and\n"
-    "per-site NDVI trend (Theil-Sen, Mann-Kendall). Writes DIR/change.csv: the indicator\n"
-    "columns that do not need the scenes. Change thresholds can be edited in PIPELINE and\n"
-    "re-run here without touching the scenes.\n";
-
-static const char *const usage_ingest =
-    "usage: minewatch ingest PIPELINE [-o DIR] [--datacube DIR] [--threads N] [--quiet]\n"
-    "\n"
-    "Catalogues the pipeline's scenes and writes each scene's site window onto the site grid,\n"
-    "harmonised to surface reflectance (offsets from the scene's own metadata) with one\n"
-    "bit-packed QA band, as COG chips in the datacube (default: outputs.datacube, else\n"
-    "DIR/tiles). Chips whose key still matches are reused. Writes DIR/provenance.json.\n";
-
-static const char *const usage_simulate =
-    "usage: minewatch simulate PIPELINE [-o DIR] [--seed N]\n"
-    "\n"
-    "Writes Sentinel-2 L2A-like products (per-band GeoTIFFs B02 B03 B04 B08 at 10 m, B8A B11\n"
-    "B12 SCL at 20 m, a STAC item each) for the pipeline's sites and periods, and truth.json\n"
-    "with the planted forest loss, disturbance, water and revegetation per site and period\n"
-    "and each scene's sub-pixel shift. The same seed gives the same files.\n"
-    "\n"
-    "  -o, --out DIR       output folder (default out/<pipeline name>/scenes)\n"
-    "      --seed N        override source.seed of the pipeline\n";
-
-static const char *const usage_sites =
-    "usage: minewatch sites [CATALOGUE] [--kind K] [--commodity C] [--format text|csv|json]\n"
-    "\n"
-    "Lists the sites of a catalogue (any OGR vector format) with kind, commodities, country\n"
-    "and location.\n"
-    "\n"
-    "      --kind K        only sites of this kind (mine, refinery, smelter, ...)\n"
-    "      --commodity C   only sites whose commodities include C (any case)\n";
-
-static const char *const usage_index =
-    "usage: minewatch index NAME -o OUT.tif (--item ITEM.json | --red FILE[:BAND] --nir "
-    "FILE[:BAND] ...)\n"
-    "                       [--scale S] [--offset O] [--nodata DN] [--cog] [--threads N] [--mem "
-    "MB]\n"
-    "\n"
-    "Computes a registered spectral index (see 'minewatch indices') into a Float32 tiled GeoTIFF,\n"
-    "streaming row strips sized from --mem. Bands come from a STAC item (with its own radiometry)\n"
-    "or from files: --blue --green --red --nir --nir08 --swir16 --swir22, each FILE or FILE:BAND.\n"
-    "Reflectance = DN x scale + offset (default 1 and 0). No data, saturated values (the largest\n"
-    "value of integer inputs), zero denominators and values outside the index's range are written\n"
-    "as NaN, the no-data value of every real-valued map minewatch writes. Bands on different grids "
-    "are aligned to the finest. The output is the\n"
-    "same, byte for byte, for any thread count, --mem and --chunk-rows.\n"
-    "\n"
-    "      --cog           write a Cloud Optimized GeoTIFF\n"
-    "      --compress C    none (fastest), deflate (default, level 1), zstd or lzw; compression\n"
-    "                      runs in the one ordered writer\n"
-    "      --chunk-rows N  rows per chunk (default: from --mem, whole input blocks)\n";
-
-static const char *const usage_treecover =
-    "usage: minewatch treecover AOI --treecover T --lossyear L [--emissions E] --years Y0-Y1\n"
-    "                           --min-cover P --min-size-ha A [--id-field F] -o DIR\n"
-    "\n"
-    "Per polygon of AOI (any OGR vector file) and year: tree-cover area (ha), tree-cover loss\n"
-    "(ha) and gross emissions from that loss (Mg CO2e), by the Global Forest Watch method as\n"
-    "mapme.biodiversity implements it: forest is treecover2000 > P %, in 4-connected patches\n"
-    "of more than A ha inside the polygon; pixels count by the fraction of them inside the\n"
-    "polygon, with their area on the WGS 84 ellipsoid; the tree cover of a year is that of\n"
-    "2000 less the loss of every year up to it. Writes DIR/treecover.csv\n"
-    "(site_id,year,treecover_ha,loss_ha,emissions_mg_co2e), DIR/treecover.gpkg (layer\n"
-    "treecover) and DIR/provenance.json.\n"
-    "\n"
-    "  --treecover T     Hansen GFC treecover2000 (percent): a file, a URL, or a template of\n"
-    "                    Hansen's 10-degree tiles with {lat} and {lon} (e.g. .../Hansen_GFC-\n"
-    "                    2023-v1.11_treecover2000_{lat}_{lon}.tif, tiles named 20N_080W);\n"
-    "                    only the blocks under the polygons are read\n"
-    "  --lossyear L      Hansen GFC lossyear (0 none, 1-23 = 2001-2023), on the same grid\n"
-    "  --emissions E     GFW gross emissions from forest loss (Mg CO2e per pixel, Harris et\n"
-    "                    al. 2021), on the same grid; without it the column stays empty\n"
-    "  --years Y0-Y1     years to report, from 2000\n"
-    "  --min-cover P     canopy density threshold in percent (GFW's default 30)\n"
-    "  --min-size-ha A   minimum forest patch area in hectares\n"
-    "  --id-field F      the AOI field that names each polygon (default: id, else the\n"
-    "                    feature id)\n"
-    "\n"
-    "A polygon outside the rasters, or not a polygon, gets rows with empty figures and is\n"
-    "reported; the others are done (exit 1).\n";
-
-static const char *const usage_graph =
-    "usage: minewatch graph GRAPH.json --indicators RUN/indicators.csv|gpkg --period NAME -o DIR\n"
-    "                       [--exposure] [--remove NODE|COUNTRY] [--evidence NODE]\n"
-    "                       [--postgis CONNECTION [--postgis-schema S]]\n"
-    "\n"
-    "Carries the sites' indicators of one period along a supply-chain graph (JSON; the format\n"
-    "is docs/supply_graph.schema.json): the burden of a node is its sites' indicators plus its\n"
-    "direct_tco2e plus, for each input, tonnes x the supplier's intensity; the intensity of a\n"
-    "product is the burden x its allocation share / its output (economic shares where the\n"
-    "graph gives them, else by mass). Writes DIR/graph_nodes.csv (one row per node and\n"
-    "product: embedded t CO2e per t, forest loss ha per kt, the other metrics, low and high\n"
-    "bounds, totals attributed to the product) and DIR/provenance.json. A graph that breaks a\n"
-    "rule (unknown ids, missing or negative flows, a cycle, shares that do not add up to 1,\n"
-    "more sent than made) is refused with the place and the numbers, and nothing is written.\n"
-    "Also DIR/graph_concentration.csv: the Herfindahl-Hirschman index of each stage and\n"
-    "product's output by country and by operator.\n"
-    "\n"
-    "  --exposure        also DIR/graph_exposure.csv: each node's burden by upstream site (the\n"
-    "                    way Trase attributes deforestation to buyers); it adds up to the burden\n"
-    "                    less direct emissions\n"
-    "  --remove X        stress test: the nodes with id or country X stop; DIR/stress.csv gives\n"
-    "                    each node's share of input supply lost, carried down in proportion\n"
-    "  --evidence NODE   the evidence pack of a buyer: DIR/evidence_NODE.json and .csv, its\n"
-    "                    upstream sites with their shares of its burden, their indicators and\n"
-    "                    scenes (from the run's provenance.json beside the indicators), and the\n"
-    "                    frameworks it files under (GHG Protocol Scope 3 category 1; EU CBAM for\n"
-    "                    aluminium, iron and steel; EU Battery Regulation for cobalt, lithium,\n"
-    "                    nickel and natural graphite)\n"
-    "  --postgis C       also the graph into PostgreSQL/PostGIS after the files (C: a libpq\n"
-    "                    connection string without a password, e.g. 'host=/run/postgresql\n"
-    "                    dbname=audit'): tables supply_graph_nodes (points) and\n"
-    "                    supply_graph_edges (lines) with the graph's name and the period; a\n"
-    "                    re-run of the same graph and period replaces its rows; one\n"
-    "                    transaction. A refused connection keeps the files and exits 1\n"
-    "  --postgis-schema S  the schema for those tables (created when missing; default public)\n";
-
-static const char *const usage_indices = "usage: minewatch indices\n\nLists the spectral index "
-                                         "registry: name, formula, bands and citation.\n";
 
 static void utc_now(char buf[32])
 {
@@ -383,11 +149,7 @@ static void print_rows(pipeline_mode mode, const mw_run_result *res, const char 
 
 static int run_pipeline(cli *c, int argc, char **argv, pipeline_mode mode)
 {
-    const char *usage = mode == MODE_INGEST   ? usage_ingest
-                        : mode == MODE_CHANGE ? usage_change
-                                              : usage_run;
-    if (c->help) return fputs(usage, stdout), EXIT_OK;
-    if (argc != 1) return fprintf(stderr, "%s", usage), EXIT_BAD_INPUT;
+    if (argc != 1) return cli_bad_usage(c);
     mw_pipeline p;
     if (mw_pipeline_load(argv[0], &p)) return exit_for_error();
     char *out = c->out ? strdup(c->out) : default_out(&p, NULL);
@@ -437,8 +199,7 @@ static int cmd_run(cli *c, int argc, char **argv)
 
 static int cmd_merge(cli *c, int argc, char **argv)
 {
-    if (c->help) return fputs(usage_merge, stdout), EXIT_OK;
-    if (argc < 1 || !c->out) return fputs(usage_merge, stderr), EXIT_BAD_INPUT;
+    if (argc < 1 || !c->out) return cli_bad_usage(c);
     char *pl = NULL;
     if (mw_shards_check((const char *const *)argv, (size_t)argc, &pl)) return exit_for_error();
     c->merge_dirs = (const char *const *)argv, c->nmerge = (size_t)argc;
@@ -460,8 +221,7 @@ static int cmd_change(cli *c, int argc, char **argv)
 
 static int cmd_simulate(cli *c, int argc, char **argv)
 {
-    if (c->help) return fputs(usage_simulate, stdout), EXIT_OK;
-    if (argc != 1) return fprintf(stderr, "%s", usage_simulate), EXIT_BAD_INPUT;
+    if (argc != 1) return cli_bad_usage(c);
     mw_pipeline p;
     if (mw_pipeline_load(argv[0], &p)) return exit_for_error();
     mw_site_catalog cat;
@@ -520,8 +280,7 @@ static void print_records(json_t *recs, const char *const *cols, const char *for
 
 static int cmd_sites(cli *c, int argc, char **argv)
 {
-    if (c->help) return fputs(usage_sites, stdout), EXIT_OK;
-    if (argc > 1) return fprintf(stderr, "%s", usage_sites), EXIT_BAD_INPUT;
+    if (argc > 1) return cli_bad_usage(c);
     const char *path = argc ? argv[0] : "aoi/critical_mineral_sites.geojson";
     mw_site_catalog cat;
     if (mw_site_catalog_load(path, &cat)) return exit_for_error();
@@ -573,8 +332,7 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 
 static int cmd_index(cli *c, int argc, char **argv)
 {
-    if (c->help) return fputs(usage_index, stdout), EXIT_OK;
-    if (argc != 1 || !c->out) return fprintf(stderr, "%s", usage_index), EXIT_BAD_INPUT;
+    if (argc != 1 || !c->out) return cli_bad_usage(c);
     const mw_spectral_index *ix = mw_spectral_index_find(argv[0]);
     if (!ix) {
         fprintf(stderr, "minewatch: error: unknown index '%s'; 'minewatch indices' lists them\n",
@@ -637,8 +395,7 @@ static int cmd_index(cli *c, int argc, char **argv)
 static int cmd_indices(cli *c, int argc, char **argv)
 {
     (void)argv;
-    if (c->help) return fputs(usage_indices, stdout), EXIT_OK;
-    if (argc) return fprintf(stderr, "%s", usage_indices), EXIT_BAD_INPUT;
+    if (argc) return cli_bad_usage(c);
     for (int i = 0; i < mw_spectral_nindices; i++) {
         const mw_spectral_index *x = &mw_spectral_indices[i];
         printf("%-10s %-52s %s\n", x->name, x->formula, x->citation);
@@ -649,12 +406,7 @@ static int cmd_indices(cli *c, int argc, char **argv)
 static int cmd_indicators(cli *c, int argc, char **argv)
 {
     (void)argv;
-    if (c->help || argc) {
-        fputs("usage: minewatch indicators [--format text|csv|json]\n\nLists the columns of "
-              "indicators.csv and the site_indicators layer: name, type, unit, meaning.\n",
-              c->help ? stdout : stderr);
-        return c->help ? EXIT_OK : EXIT_BAD_INPUT;
-    }
+    if (argc) return cli_bad_usage(c);
     const int text = !c->format || !strcmp(c->format, "text");
     json_t *recs = json_array();
     static const char *const type_names[] = {"text", "date", "integer", "real"};
@@ -691,20 +443,7 @@ static int parse_years(const char *s, int *y0, int *y1)
 
 static int cmd_treecover(cli *c, int argc, char **argv)
 {
-    if (c->help) return fputs(usage_treecover, stdout), EXIT_OK;
-    if (argc != 1) return fputs(usage_treecover, stderr), EXIT_BAD_INPUT;
-    const char *missing = !c->treecover        ? "--treecover"
-                          : !c->lossyear       ? "--lossyear"
-                          : !c->years          ? "--years"
-                          : !c->have_min_cover ? "--min-cover"
-                          : !c->have_min_size  ? "--min-size-ha"
-                          : !c->out            ? "-o"
-                                               : NULL;
-    if (missing) {
-        fprintf(stderr, "minewatch: error: treecover needs %s (see minewatch treecover --help)\n",
-                missing);
-        return EXIT_BAD_INPUT;
-    }
+    if (argc != 1) return cli_bad_usage(c);
     mw_treecover_options o = {argv[0],     c->id_field,       c->treecover,
                               c->lossyear, c->emissions,      {c->min_cover, c->min_size_ha, 0, 0},
                               c->out,      (size_t)c->mem_mb, c->command_line};
@@ -735,16 +474,7 @@ static int cmd_treecover(cli *c, int argc, char **argv)
 
 static int cmd_graph(cli *c, int argc, char **argv)
 {
-    if (c->help) return fputs(usage_graph, stdout), EXIT_OK;
-    if (argc != 1) return fputs(usage_graph, stderr), EXIT_BAD_INPUT;
-    const char *missing = !c->indicators ? "--indicators"
-                          : !c->period   ? "--period"
-                          : !c->out      ? "-o"
-                                         : NULL;
-    if (missing) {
-        fprintf(stderr, "minewatch: error: graph needs %s (see minewatch graph --help)\n", missing);
-        return EXIT_BAD_INPUT;
-    }
+    if (argc != 1) return cli_bad_usage(c);
     mw_graph_options o = {argv[0],         c->indicators, c->period,        c->out,
                           c->command_line, c->exposure,   c->remove,        (size_t)c->mem_mb,
                           c->evidence,     c->postgis,    c->postgis_schema};
@@ -770,261 +500,187 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
+static int cmd_pipeline(cli *c, int argc, char **argv)
+{
+    (void)argv;
+    if (argc || c->template_ == c->reference) return cli_bad_usage(c);
+    char *text = c->template_ ? mw_pipeline_template() : mw_pipeline_reference();
+    if (!text) return fail_input("out of memory");
+    fputs(text, stdout);
+    free(text);
+    return EXIT_OK;
+}
+
+static int cmd_run(cli *c, int argc, char **argv);
+static int cmd_merge(cli *c, int argc, char **argv);
+static int cmd_change(cli *c, int argc, char **argv);
+static int cmd_ingest(cli *c, int argc, char **argv);
+static int cmd_simulate(cli *c, int argc, char **argv);
+static int cmd_sites(cli *c, int argc, char **argv);
+static int cmd_index(cli *c, int argc, char **argv);
+static int cmd_indices(cli *c, int argc, char **argv);
+static int cmd_indicators(cli *c, int argc, char **argv);
+static int cmd_treecover(cli *c, int argc, char **argv);
+static int cmd_graph(cli *c, int argc, char **argv);
+
+#define END                                                                                        \
+    {                                                                                              \
+        0, NULL, 0                                                                                 \
+    }
+// clang-format off
+static const cli_use run_uses[] = {{O_OUT, "output folder (default out/<pipeline name>)", 0}, {O_CUBE, NULL, 0}, {O_SHARD, NULL, 0}, {O_CHUNK, NULL, 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
+static const cli_use merge_uses[] = {{O_OUT, "the output folder of the whole run", USE_REQUIRED}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
+static const cli_use change_uses[] = {{O_OUT, "the run's output folder (default out/<pipeline name>)", 0}, {O_CHUNK, NULL, 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
+static const cli_use ingest_uses[] = {{O_OUT, "output folder (default out/<pipeline name>)", 0}, {O_CUBE, NULL, 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
+static const cli_use simulate_uses[] = {{O_OUT, "output folder (default out/<pipeline name>/scenes)", 0}, {O_SEED, NULL, 0}, {O_THREADS, NULL, 0}, END};
+static const cli_use sites_uses[] = {{O_KIND, NULL, 0}, {O_COMMODITY, NULL, 0}, {O_FORMAT, NULL, 0}, END};
+static const cli_use index_uses[] = {{O_OUT, "the index raster (Float32, tiled GeoTIFF)", USE_REQUIRED | USE_IN_ARGS}, {O_ITEM, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_BLUE, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_GREEN, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_RED, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_NIR, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_NIR08, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_SWIR16, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_SWIR22, NULL, USE_IN_ARGS}, {O_SCALE, NULL, 0}, {O_OFFSET, NULL, 0}, {O_NODATA, NULL, 0}, {O_COG, NULL, 0}, {O_COMPRESS, NULL, 0}, {O_CHUNK, "rows per chunk (default: from --mem, whole input blocks); the output does not depend on it", 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
+static const cli_use format_uses[] = {{O_FORMAT, NULL, 0}, END};
+static const cli_use treecover_uses[] = {{O_TREECOVER, NULL, USE_REQUIRED}, {O_LOSSYEAR, NULL, USE_REQUIRED}, {O_EMISSIONS, NULL, 0}, {O_YEARS, NULL, USE_REQUIRED}, {O_MIN_COVER, NULL, USE_REQUIRED}, {O_MIN_SIZE, NULL, USE_REQUIRED}, {O_ID_FIELD, NULL, 0}, {O_OUT, "output folder", USE_REQUIRED}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
+static const cli_use graph_uses[] = {{O_INDICATORS, NULL, USE_REQUIRED}, {O_PERIOD, NULL, USE_REQUIRED}, {O_OUT, "output folder", USE_REQUIRED}, {O_EXPOSURE, NULL, 0}, {O_REMOVE, NULL, 0}, {O_EVIDENCE, NULL, 0}, {O_POSTGIS, NULL, 0}, {O_POSTGIS_SCHEMA, NULL, 0}, {O_MEM, NULL, 0}, END};
+static const cli_use pipeline_uses[] = {{O_TEMPLATE, NULL, 0}, {O_REFERENCE, NULL, 0}, END};
+static const cli_use no_uses[] = {END};
+// clang-format on
+#undef END
+
+static const cli_command commands[] = {
+    {"run", "PIPELINE",
+     "run a pipeline file end to end; writes indicators.gpkg, indicators.csv, provenance.json, "
+     "maps/ and report.html to the output folder",
+     "Runs PIPELINE (a YAML file, see pipelines/demo.yaml and 'minewatch pipeline --reference'):\n"
+     "catalogues the scenes over each site, reads only the site window onto the site grid, masks\n"
+     "clouds and shadows (SCL, QA_PIXEL, a manifest's mask or the built-in screen), co-registers\n"
+     "each scene to the site's reference, composites clear pixels per period (median, max_ndvi or\n"
+     "bap), maps land cover, forest loss and vegetation cleared since the baseline, and writes\n"
+     "per-site, per-period indicators, maps and report.html.\n",
+     "Each site's finished work is kept in DIR/.minewatch/sites/ with the checksum of its\n"
+     "inputs: a re-run, or a run after a kill, redoes only the sites whose pipeline file,\n"
+     "catalogue entry or scenes changed, and ends with the same bytes as one uninterrupted run.\n"
+     "A scene or site that fails is reported and skipped; the others still run (exit 1).\n",
+     run_uses, cmd_run},
+    {"change", "PIPELINE",
+     "only the change stages, from the composites a run wrote: land cover, transitions, loss "
+     "patches, dNBR, trends",
+     "Runs the change stages alone on the period composites that 'minewatch run PIPELINE -o\n"
+     "DIR' wrote to DIR/maps (<site>_composite_<period>.tif): land cover per period (rule\n"
+     "table, 'minewatch indicators' and provenance.json cite it), the class transitions from\n"
+     "the baseline (maps/<site>_transitions.csv), forest loss with the minimum mapping unit\n"
+     "and its patches as polygons (maps/<site>_loss_patches.gpkg), dNBR, and the per-pixel and\n"
+     "per-site NDVI trend (Theil-Sen, Mann-Kendall). Writes DIR/change.csv: the indicator\n"
+     "columns that do not need the scenes. Change thresholds can be edited in PIPELINE and\n"
+     "re-run here without touching the scenes.\n",
+     NULL, change_uses, cmd_change},
+    {"merge", "DIR_1 ... DIR_N",
+     "join the output folders of a pipeline's shards (run --shard K/N) into the outputs one run "
+     "of every site writes",
+     "Joins the output folders of 'minewatch run PIPELINE --shard K/N -o DIR_K' (every K of 1..N,\n"
+     "the same pipeline file, unchanged since) into DIR: the indicators, GeoPackages, maps,\n"
+     "STAC catalogue and report of one run of every site, the same bytes (provenance.json says\n"
+     "merged_from). Each site's record is taken from its shard's folder, nothing is computed; a\n"
+     "site whose shard did not finish, or whose inputs changed since, is named (exit 1).\n",
+     NULL, merge_uses, cmd_merge},
+    {"ingest", "PIPELINE",
+     "only fill the site datacube: each scene's site window, harmonised to surface reflectance "
+     "with a QA band, as COG chips",
+     "Catalogues the pipeline's scenes and writes each scene's site window onto the site grid,\n"
+     "harmonised to surface reflectance (offsets from the scene's own metadata) with one\n"
+     "bit-packed QA band, as COG chips in the datacube (default: outputs.datacube, else\n"
+     "DIR/tiles), co-registered where the pipeline says so. Chips whose key still matches are\n"
+     "reused. Writes DIR/provenance.json.\n",
+     NULL, ingest_uses, cmd_ingest},
+    {"simulate", "PIPELINE",
+     "write simulated Sentinel-2 L2A scenes and truth.json for the pipeline's sites and periods",
+     "Writes Sentinel-2 L2A-like products (per-band GeoTIFFs B02 B03 B04 B08 at 10 m, B8A B11\n"
+     "B12 SCL at 20 m, a STAC item each) for the pipeline's sites and periods, and truth.json\n"
+     "with the planted forest loss, disturbance, water and revegetation per site and period\n"
+     "and each scene's sub-pixel shift. The same seed gives the same files.\n",
+     NULL, simulate_uses, cmd_simulate},
+    {"pipeline", "",
+     "write a pipeline file's template (every key and its default) or its reference",
+     "Writes, from the tables the parser reads, a template pipeline file (--template: every key\n"
+     "with its default, examples of the keys without one, commented) or the reference of every\n"
+     "key (--reference: Markdown tables, the README's \"Pipeline files\"). One of the two.\n",
+     NULL, pipeline_uses, cmd_pipeline},
+    {"sites", "[CATALOGUE]",
+     "list the sites of a catalogue (default aoi/critical_mineral_sites.geojson)",
+     "Lists the sites of a catalogue (any OGR vector format) with kind, commodities, country\n"
+     "and location.\n",
+     NULL, sites_uses, cmd_sites},
+    {"index", "NAME -o OUT.tif (--item ITEM.json | --red FILE[:BAND] --nir FILE[:BAND] ...)",
+     "compute one registered index from band files or a STAC item",
+     "Computes a registered spectral index (see 'minewatch indices') into a Float32 tiled "
+     "GeoTIFF,\n"
+     "streaming row strips sized from --mem. Bands come from a STAC item (with its own "
+     "radiometry)\n"
+     "or from files: --blue --green --red --nir --nir08 --swir16 --swir22, each FILE or "
+     "FILE:BAND.\n"
+     "Reflectance = DN x scale + offset (default 1 and 0). No data, saturated values (the largest\n"
+     "value of integer inputs), zero denominators and values outside the index's range are "
+     "written\n"
+     "as NaN, the no-data value of every real-valued map minewatch writes. Bands on different\n"
+     "grids are aligned to the finest. The output is the same, byte for byte, for any thread\n"
+     "count, --mem and --chunk-rows.\n",
+     NULL, index_uses, cmd_index},
+    {"graph", "GRAPH.json",
+     "carry a run's site indicators along a supply-chain graph: embedded emissions and forest "
+     "loss per tonne of each product",
+     "Carries the sites' indicators of one period along a supply-chain graph (JSON; the format\n"
+     "is docs/supply_graph.schema.json): the burden of a node is its sites' indicators plus its\n"
+     "direct_tco2e plus, for each input, tonnes x the supplier's intensity; the intensity of a\n"
+     "product is the burden x its allocation share / its output (economic shares where the\n"
+     "graph gives them, else by mass). Writes DIR/graph_nodes.csv (one row per node and\n"
+     "product: embedded t CO2e per t, forest loss ha per kt, the other metrics, low and high\n"
+     "bounds, totals attributed to the product) and DIR/provenance.json. A graph that breaks a\n"
+     "rule (unknown ids, missing or negative flows, a cycle, shares that do not add up to 1,\n"
+     "more sent than made) is refused with the place and the numbers, and nothing is written.\n"
+     "Also DIR/graph_concentration.csv: the Herfindahl-Hirschman index of each stage and\n"
+     "product's output by country and by operator.\n",
+     NULL, graph_uses, cmd_graph},
+    {"treecover", "AOI",
+     "tree cover, loss and gross emissions per polygon and year from Hansen GFC and GFW layers "
+     "(the Global Forest Watch method)",
+     "Per polygon of AOI (any OGR vector file) and year: tree-cover area (ha), tree-cover loss\n"
+     "(ha) and gross emissions from that loss (Mg CO2e), by the Global Forest Watch method as\n"
+     "mapme.biodiversity implements it: forest is treecover2000 > P %, in 4-connected patches\n"
+     "of more than A ha inside the polygon; pixels count by the fraction of them inside the\n"
+     "polygon, with their area on the WGS 84 ellipsoid; the tree cover of a year is that of\n"
+     "2000 less the loss of every year up to it. Writes DIR/treecover.csv\n"
+     "(site_id,year,treecover_ha,loss_ha,emissions_mg_co2e), DIR/treecover.gpkg (layer\n"
+     "treecover) and DIR/provenance.json.\n",
+     "A polygon outside the rasters, or not a polygon, gets rows with empty figures and is\n"
+     "reported; the others are done (exit 1).\n",
+     treecover_uses, cmd_treecover},
+    {"indices", "", "list the registered spectral indices with formulae and citations",
+     "Lists the spectral index registry: name, formula, bands and citation.\n", NULL, no_uses,
+     cmd_indices},
+    {"indicators", "", "list the indicator columns written per site and period",
+     "Lists the columns of indicators.csv and the site_indicators layer: name, type, unit,\n"
+     "meaning.\n",
+     NULL, format_uses, cmd_indicators},
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
 static int run_main(cli *cp, int argc, char **argv)
 {
     cli c = *cp;
-    enum {
-        O_VERSION = 256,
-        O_THREADS,
-        O_MEM,
-        O_CHUNK,
-        O_SEED,
-        O_KIND,
-        O_COMMODITY,
-        O_CUBE,
-        O_ITEM,
-        O_SCALE,
-        O_OFFSET,
-        O_NODATA,
-        O_COG,
-        O_COMPRESS,
-        O_TREECOVER,
-        O_LOSSYEAR,
-        O_EMISSIONS,
-        O_YEARS,
-        O_MIN_COVER,
-        O_MIN_SIZE,
-        O_ID_FIELD,
-        O_INDICATORS,
-        O_PERIOD,
-        O_EXPOSURE,
-        O_REMOVE,
-        O_EVIDENCE,
-        O_POSTGIS,
-        O_POSTGIS_SCHEMA,
-        O_SHARD,
-        O_LOG,
-        O_FORMAT,
-        O_BAND0 /* + mw_band */
-    };
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
-                                         {"version", no_argument, 0, O_VERSION},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"log", required_argument, 0, O_LOG},
-                                         {"format", required_argument, 0, O_FORMAT},
-                                         {"threads", required_argument, 0, O_THREADS},
-                                         {"mem", required_argument, 0, O_MEM},
-                                         {"chunk-rows", required_argument, 0, O_CHUNK},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"seed", required_argument, 0, O_SEED},
-                                         {"kind", required_argument, 0, O_KIND},
-                                         {"commodity", required_argument, 0, O_COMMODITY},
-                                         {"datacube", required_argument, 0, O_CUBE},
-                                         {"item", required_argument, 0, O_ITEM},
-                                         {"scale", required_argument, 0, O_SCALE},
-                                         {"offset", required_argument, 0, O_OFFSET},
-                                         {"nodata", required_argument, 0, O_NODATA},
-                                         {"cog", no_argument, 0, O_COG},
-                                         {"compress", required_argument, 0, O_COMPRESS},
-                                         {"treecover", required_argument, 0, O_TREECOVER},
-                                         {"lossyear", required_argument, 0, O_LOSSYEAR},
-                                         {"emissions", required_argument, 0, O_EMISSIONS},
-                                         {"years", required_argument, 0, O_YEARS},
-                                         {"min-cover", required_argument, 0, O_MIN_COVER},
-                                         {"min-size-ha", required_argument, 0, O_MIN_SIZE},
-                                         {"id-field", required_argument, 0, O_ID_FIELD},
-                                         {"indicators", required_argument, 0, O_INDICATORS},
-                                         {"period", required_argument, 0, O_PERIOD},
-                                         {"exposure", no_argument, 0, O_EXPOSURE},
-                                         {"remove", required_argument, 0, O_REMOVE},
-                                         {"evidence", required_argument, 0, O_EVIDENCE},
-                                         {"postgis", required_argument, 0, O_POSTGIS},
-                                         {"shard", required_argument, 0, O_SHARD},
-                                         {"postgis-schema", required_argument, 0, O_POSTGIS_SCHEMA},
-                                         {"blue", required_argument, 0, O_BAND0 + MW_BAND_BLUE},
-                                         {"green", required_argument, 0, O_BAND0 + MW_BAND_GREEN},
-                                         {"red", required_argument, 0, O_BAND0 + MW_BAND_RED},
-                                         {"nir", required_argument, 0, O_BAND0 + MW_BAND_NIR},
-                                         {"nir08", required_argument, 0, O_BAND0 + MW_BAND_NIR08},
-                                         {"swir16", required_argument, 0, O_BAND0 + MW_BAND_SWIR16},
-                                         {"swir22", required_argument, 0, O_BAND0 + MW_BAND_SWIR22},
-                                         {0, 0, 0, 0}};
-    int ch;
-    long v;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":hqVo:", opts, NULL)) != -1) {
-        switch (ch) {
-        case O_LOG:
-            if (c.log_file) fclose(c.log_file);
-            cp->log_file = c.log_file = fopen(optarg, "a"); /* main closes it */
-            if (!c.log_file) {
-                fprintf(stderr, "minewatch: error: cannot open the log file '%s' to append\n",
-                        optarg);
-                return EXIT_BAD_INPUT;
-            }
-            break;
-        case 'h':
-            c.help = 1;
-            break;
-        case 'q':
-            c.quiet = 1;
-            break;
-        case 'o':
-            c.out = optarg;
-            break;
-        case O_FORMAT:
-            if (strcmp(optarg, "text") && strcmp(optarg, "csv") && strcmp(optarg, "json"))
-                return fail_input("--format takes text, csv or json");
-            c.format = optarg;
-            break;
-        case 'V':
-        case O_VERSION: {
-            json_t *sv = mw_software_versions();
-            printf("minewatch %s (commit %s)\n", MW_VERSION_STRING,
-                   json_string_value(json_object_get(sv, "git_commit")));
-            const char *k;
-            json_t *x;
-            json_object_foreach(sv, k, x) if (strcmp(k, "minewatch") && strcmp(k, "git_commit"))
-                printf("  %-9s %s\n", k, json_string_value(x));
-            json_decref(sv);
-            return EXIT_OK;
-        }
-        case O_THREADS:
-            if (parse_long(optarg, 1, 1024, &v))
-                return fail_input("--threads needs a whole number from 1 to 1024");
-            c.threads = (int)v;
-            break;
-        case O_MEM:
-            if (parse_long(optarg, 64, 1L << 20, &v))
-                return fail_input("--mem needs a size in MB, at least 64");
-            c.mem_mb = v;
-            break;
-        case O_CHUNK:
-            if (parse_long(optarg, 1, INT_MAX, &v))
-                return fail_input("--chunk-rows needs a whole number >= 1");
-            c.chunk_rows = (int)v;
-            break;
-        case O_SEED:
-            if (parse_long(optarg, 0, LONG_MAX, &v))
-                return fail_input("--seed needs a whole number >= 0");
-            c.seed = v;
-            c.have_seed = 1;
-            break;
-        case O_ITEM:
-            c.item = optarg;
-            break;
-        case O_SCALE:
-        case O_OFFSET:
-        case O_NODATA: {
-            char *end;
-            double d = strtod(optarg, &end);
-            if (!*optarg || *end) return fail_input("--scale, --offset and --nodata need a number");
-            if (ch == O_SCALE)
-                c.scale = d;
-            else if (ch == O_OFFSET)
-                c.offset = d;
-            else
-                c.nodata = d, c.has_nodata = 1;
-            break;
-        }
-        case O_COMPRESS:
-            if (strcasecmp(optarg, "none") && strcasecmp(optarg, "deflate") &&
-                strcasecmp(optarg, "zstd") && strcasecmp(optarg, "lzw"))
-                return fail_input("--compress is one of none, deflate, zstd, lzw");
-            c.compress = optarg;
-            break;
-        case O_COG:
-            c.cog = 1;
-            break;
-        case O_TREECOVER:
-            c.treecover = optarg;
-            break;
-        case O_LOSSYEAR:
-            c.lossyear = optarg;
-            break;
-        case O_EMISSIONS:
-            c.emissions = optarg;
-            break;
-        case O_YEARS:
-            c.years = optarg;
-            break;
-        case O_ID_FIELD:
-            c.id_field = optarg;
-            break;
-        case O_INDICATORS:
-            c.indicators = optarg;
-            break;
-        case O_PERIOD:
-            c.period = optarg;
-            break;
-        case O_EXPOSURE:
-            c.exposure = 1;
-            break;
-        case O_REMOVE:
-            c.remove = optarg;
-            break;
-        case O_EVIDENCE:
-            c.evidence = optarg;
-            break;
-        case O_POSTGIS:
-            c.postgis = optarg;
-            break;
-        case O_SHARD: {
-            int k = 0, n = 0, used = 0;
-            if (sscanf(optarg, "%d/%d%n", &k, &n, &used) != 2 || optarg[used] || n < 1 ||
-                n > 100000 || k < 1 || k > n) {
-                fprintf(stderr,
-                        "minewatch: error: --shard wants K/N with 1 <= K <= N (e.g. 2/8), got "
-                        "'%s'\n",
-                        optarg);
-                return EXIT_BAD_INPUT;
-            }
-            c.shard_k = k, c.shard_n = n;
-            break;
-        }
-        case O_POSTGIS_SCHEMA:
-            c.postgis_schema = optarg;
-            break;
-        case O_MIN_COVER:
-        case O_MIN_SIZE: {
-            char *end;
-            double d = strtod(optarg, &end);
-            if (!*optarg || *end || !(d >= 0) || (ch == O_MIN_COVER && d > 100) || d > 1e9)
-                return fail_input(ch == O_MIN_COVER
-                                      ? "--min-cover needs a percentage from 0 to 100"
-                                      : "--min-size-ha needs an area in hectares, 0 or more");
-            if (ch == O_MIN_COVER)
-                c.min_cover = d, c.have_min_cover = 1;
-            else
-                c.min_size_ha = d, c.have_min_size = 1;
-            break;
-        }
-        case O_CUBE:
-            c.datacube = optarg;
-            break;
-        case O_KIND:
-            c.kind = optarg;
-            break;
-        case O_COMMODITY:
-            c.commodity = optarg;
-            break;
-        case ':':
-            fprintf(stderr, "minewatch: error: option '%s' needs a value\n", argv[optind - 1]);
-            return EXIT_BAD_INPUT;
-        default:
-            if (ch >= O_BAND0 && ch < O_BAND0 + MW_BAND_COUNT) {
-                c.band_file[ch - O_BAND0] = optarg;
-                break;
-            }
-            fprintf(stderr, "minewatch: error: unknown option '%s' (see minewatch --help)\n",
-                    argv[optind - 1]);
-            return EXIT_BAD_INPUT;
-        }
+    int nargs;
+    char **args;
+    int rc = cli_parse(&c, argc, argv, commands, NCOMMANDS, &nargs, &args);
+    cp->log_file = c.log_file; /* main closes it */
+    if (rc) return rc;
+    if (c.version) {
+        json_t *sv = mw_software_versions();
+        printf("minewatch %s (commit %s)\n", MW_VERSION_STRING,
+               json_string_value(json_object_get(sv, "git_commit")));
+        const char *k;
+        json_t *x;
+        json_object_foreach(sv, k, x) if (strcmp(k, "minewatch") && strcmp(k, "git_commit"))
+            printf("  %-9s %s\n", k, json_string_value(x));
+        json_decref(sv);
+        return EXIT_OK;
     }
-    int nargs = argc - optind;
-    char **args = argv + optind;
-    if (nargs == 0) {
-        fputs(usage_main, c.help ? stdout : stderr);
+    if (!c.command || c.help) {
+        cli_help(c.help ? stdout : stderr, c.command, commands, NCOMMANDS);
         return c.help ? EXIT_OK : EXIT_BAD_INPUT;
     }
     if (c.dispatch && c.dispatch->size > 1) {
@@ -1034,7 +690,7 @@ static int run_main(cli *cp, int argc, char **argv)
             c.threads = per > 0 ? per : 1;
         }
         c.mem_mb /= c.local_ranks > 0 ? c.local_ranks : 1;
-        const char *cmd0 = argv[optind];
+        const char *cmd0 = c.command->name;
         const int spreads =
             !strcmp(cmd0, "run") || !strcmp(cmd0, "ingest") || !strcmp(cmd0, "merge");
         if (c.dispatch->rank != 0 && !c.site_process) { /* its sites go to its site process */
@@ -1059,35 +715,7 @@ static int run_main(cli *cp, int argc, char **argv)
     }
     mw_log_set_sink(log_sink, &c);
     if (c.tty && !c.quiet) mw_progress_set_sink(progress_sink, NULL);
-    const char *cmd = args[0];
-    int rc;
-    if (strcmp(cmd, "run") == 0)
-        rc = cmd_run(&c, nargs - 1, args + 1);
-    else if (strcmp(cmd, "merge") == 0)
-        rc = cmd_merge(&c, nargs - 1, args + 1);
-    else if (strcmp(cmd, "change") == 0)
-        rc = cmd_change(&c, nargs - 1, args + 1);
-    else if (strcmp(cmd, "ingest") == 0)
-        rc = cmd_ingest(&c, nargs - 1, args + 1);
-    else if (strcmp(cmd, "simulate") == 0)
-        rc = cmd_simulate(&c, nargs - 1, args + 1);
-    else if (strcmp(cmd, "sites") == 0)
-        rc = cmd_sites(&c, nargs - 1, args + 1);
-    else if (strcmp(cmd, "index") == 0)
-        rc = cmd_index(&c, nargs - 1, args + 1);
-    else if (strcmp(cmd, "indices") == 0)
-        rc = cmd_indices(&c, nargs - 1, args + 1);
-    else if (strcmp(cmd, "indicators") == 0)
-        rc = cmd_indicators(&c, nargs - 1, args + 1);
-    else if (strcmp(cmd, "treecover") == 0)
-        rc = cmd_treecover(&c, nargs - 1, args + 1);
-    else if (strcmp(cmd, "graph") == 0)
-        rc = cmd_graph(&c, nargs - 1, args + 1);
-    else {
-        fprintf(stderr, "minewatch: error: unknown command '%s'\n\n%s", cmd, usage_main);
-        rc = EXIT_BAD_INPUT;
-    }
-    return rc;
+    return c.command->run(&c, nargs, args);
 }
 
 int main(int argc, char **argv)

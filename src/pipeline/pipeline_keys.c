@@ -148,7 +148,10 @@ static const mw_key outputs_keys[] = {
 #undef F
 #undef NOF
 
-#define SECTION(name, keys, doc, required) {name, keys, sizeof keys / sizeof *keys, doc, required}
+#define SECTION(name, keys, doc, required)                                                         \
+    {                                                                                              \
+        name, keys, sizeof keys / sizeof *keys, doc, required                                      \
+    }
 const mw_key_section mw_key_sections[] = {
     SECTION("", top_keys, "the top level", 1),
     SECTION("sites", sites_keys, "which sites", 1),
@@ -160,8 +163,7 @@ const mw_key_section mw_key_sections[] = {
     SECTION("thresholds", thresholds_keys, "forest, loss and land-cover rules", 0),
     SECTION("coregistration", coreg_keys, "scene-to-scene alignment", 0),
     SECTION("change", change_keys, "the generic change map", 0),
-    SECTION("baseline_forest", baseline_forest_keys, "optional: the user's own baseline forest",
-            0),
+    SECTION("baseline_forest", baseline_forest_keys, "optional: the user's own baseline forest", 0),
     SECTION("reference_forest", reference_forest_keys,
             "optional: Global Forest Watch figures beside minewatch's", 0),
     SECTION("protected_areas", protected_areas_keys, "optional: loss inside protected areas", 0),
@@ -317,8 +319,8 @@ static int get_texts(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, cha
     return 0;
 }
 
-static int parse_key(const mw_yaml_ctx *c, yaml_node_t *v, const mw_key_section *s,
-                     const mw_key *k, mw_pipeline *p)
+static int parse_key(const mw_yaml_ctx *c, yaml_node_t *v, const mw_key_section *s, const mw_key *k,
+                     mw_pipeline *p)
 {
     char what[96];
     key_name(s, k, what, sizeof what);
@@ -342,8 +344,8 @@ static int parse_key(const mw_yaml_ctx *c, yaml_node_t *v, const mw_key_section 
         if (mw_yaml_get_str(c, v, what, &t)) return -1;
         char **dst = field(p, k);
         free(*dst);
-        *dst = k->type == MW_KEY_SOURCE && strstr(t, "://") ? mw_text_dup(t)
-                                                             : mw_keys_resolve(p, t);
+        *dst =
+            k->type == MW_KEY_SOURCE && strstr(t, "://") ? mw_text_dup(t) : mw_keys_resolve(p, t);
         free(t);
         return *dst ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory");
     }

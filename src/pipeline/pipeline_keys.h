@@ -34,7 +34,7 @@ typedef struct mw_key {
     /* as written in a pipeline file; NULL: none (the key is optional and off, or required) */
     const char *def;
     const char *doc;
-    size_t off, size; /* the mw_pipeline field; size 0: none (MW_KEY_OTHER) */
+    size_t off, size;             /* the mw_pipeline field; size 0: none (MW_KEY_OTHER) */
     const char *(*choice)(int i); /* CHOICE: the name of value i, NULL past the last */
     int required;
     int sources; /* MW_KEY_SIM | ...; 0: any */

@@ -149,13 +149,29 @@ char *mw_pipeline_reference(void)
     return done(&t);
 }
 
-/* One line "key: value  # doc" at indent, commented out by mark ("" or "# "). */
+/* One line "key: value  # doc" at indent, commented out by mark ("" or "# "); a long doc goes
+ * on in comment lines below. */
 static void template_line(text *t, int indent, const char *mark, const char *key, const char *value,
                           const char *doc)
 {
+    enum { DOC_COLUMN = 46, WIDTH = 100 };
     char kv[512];
     snprintf(kv, sizeof kv, "%*s%s%s: %s", indent, "", mark, key, value);
-    add(t, "%-46s # %s\n", kv, doc);
+    add(t, "%-*s #", DOC_COLUMN, kv);
+    int col = (int)strlen(kv) > DOC_COLUMN ? (int)strlen(kv) + 2 : DOC_COLUMN + 2;
+    for (const char *s = doc; *s;) {
+        int len = (int)strcspn(s, " ");
+        if (col + 1 + len > WIDTH && col > DOC_COLUMN + 2) {
+            add(t, "\n%*s#", DOC_COLUMN + 1, "");
+            col = DOC_COLUMN + 2;
+        }
+        add(t, " %.*s", len, s);
+        col += 1 + len;
+        s += len;
+        while (*s == ' ')
+            s++;
+    }
+    add(t, "\n");
 }
 
 /* shown: a required section's examples are written (a file that parses), others commented */
@@ -169,7 +185,7 @@ static void template_key(text *t, const mw_key *k, int indent, const char *mark,
     else if (k->example) /* no default: an example, left out unless required */
         template_line(t, indent, k->required || shown ? mark : "# ", k->key, k->example, doc);
     else
-        add(t, "%*s# %s: %s\n", indent, "", k->key, doc);
+        template_line(t, indent, "# ", k->key, "...", doc);
 }
 
 char *mw_pipeline_template(void)
