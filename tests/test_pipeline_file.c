@@ -298,6 +298,15 @@ static void readme_reference_is_current(void **state)
     if ((size_t)(b - a) != strlen(ref) || strncmp(a, ref, strlen(ref)) != 0)
         fail_msg("README.md's pipeline reference is not current: put the output of `minewatch "
                  "pipeline --reference` between its markers");
+    /* and the example above it parses */
+    char *ex = strstr(readme, "## Pipeline files");
+    ex = ex ? strstr(ex, "```yaml\n") : NULL;
+    char *ex_end = ex ? strstr(ex + 8, "```") : NULL;
+    assert_non_null(ex_end);
+    mw_pipeline p;
+    if (mw_pipeline_parse(MW_SOURCE_DIR "/README.md", ex + 8, (size_t)(ex_end - ex - 8), &p))
+        fail_msg("the README's example pipeline does not parse: %s", mw_error_message());
+    mw_pipeline_free(&p);
     free(readme), free(ref);
 }
 
