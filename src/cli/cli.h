@@ -73,7 +73,7 @@ typedef struct cli_command {
 } cli_command;
 
 struct cli {
-    const cli_command *command; /* the one being run */
+    const cli_command *command;           /* the one being run */
     const char *band_file[MW_BAND_COUNT]; /* --red FILE[:BAND] ... */
     const char *item;
     double scale, offset, nodata;

@@ -208,14 +208,14 @@ void cli_help(FILE *f, const cli_command *cmd, const cli_command *commands, size
     for (const cli_use *u = cmd->uses; u->id; u++)
         option_lines(f, u->id, u->doc);
     if (cmd->after) fprintf(f, "\n%s", cmd->after);
-    fputs("\nand the options of every command: -h, --help; -V, --version; -q, --quiet; --log FILE\n",
-          f);
+    fputs(
+        "\nand the options of every command: -h, --help; -V, --version; -q, --quiet; --log FILE\n",
+        f);
 }
 
 int cli_bad_usage(const cli *c)
 {
-    if (c->command)
-        synopsis(stderr, c->command);
+    if (c->command) synopsis(stderr, c->command);
     fprintf(stderr, "(see 'minewatch %s --help')\n", c->command ? c->command->name : "");
     return EXIT_BAD_INPUT;
 }
@@ -283,7 +283,8 @@ static int take(cli *c, int id, const char *arg)
         c->chunk_rows = (int)v;
         break;
     case O_SEED:
-        if (parse_long(arg, 0, LONG_MAX, &v)) return bad_value(c, "--seed needs a whole number >= 0");
+        if (parse_long(arg, 0, LONG_MAX, &v))
+            return bad_value(c, "--seed needs a whole number >= 0");
         c->seed = v;
         c->have_seed = 1;
         break;
@@ -435,14 +436,14 @@ int cli_parse(cli *c, int argc, char **argv, const cli_command *commands, size_t
         }
         if (ch == '?') {
             fprintf(stderr, "minewatch: error: unknown option '%s'\n", argv[optind - 1]);
-            return c->command ? cli_bad_usage(c) : (fputs("(see minewatch --help)\n", stderr),
-                                                    EXIT_BAD_INPUT);
+            return c->command ? cli_bad_usage(c)
+                              : (fputs("(see minewatch --help)\n", stderr), EXIT_BAD_INPUT);
         }
         if (c->command && !takes(c->command, ch)) {
             const cli_option *o = option(ch);
             if (ch < 256)
-                fprintf(stderr, "minewatch: error: '-%c' is not an option of 'minewatch %s'\n",
-                        ch, c->command->name);
+                fprintf(stderr, "minewatch: error: '-%c' is not an option of 'minewatch %s'\n", ch,
+                        c->command->name);
             else
                 fprintf(stderr, "minewatch: error: '--%s' is not an option of 'minewatch %s'\n",
                         o ? o->name : "?", c->command->name);
@@ -470,8 +471,8 @@ int cli_parse(cli *c, int argc, char **argv, const cli_command *commands, size_t
                 fprintf(stderr, "minewatch: error: %s needs -%c %s\n", c->command->name, o->id,
                         o->value ? o->value : "");
             else
-                fprintf(stderr, "minewatch: error: %s needs --%s%s%s\n", c->command->name,
-                        o->name, o->value ? " " : "", o->value ? o->value : "");
+                fprintf(stderr, "minewatch: error: %s needs --%s%s%s\n", c->command->name, o->name,
+                        o->value ? " " : "", o->value ? o->value : "");
             return cli_bad_usage(c);
         }
     }

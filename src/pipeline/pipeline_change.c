@@ -14,6 +14,7 @@
 #include "minewatch/log.h"
 #include "minewatch/run.h"
 #include "pipeline/provenance.h"
+#include "pipeline/site_change_stage.h"
 #include "pipeline/site_maps.h"
 #include "pipeline/site_memory.h"
 
@@ -45,10 +46,11 @@ static int read_composite(const mw_pipeline *p, const char *path, const mw_grid 
     return rc;
 }
 
-/* Reads the composites from maps_dir (what a run committed), writes into out_maps (staged). */
+/* Reads the composites from maps_dir (what a run committed), writes into out_maps (staged);
+ * jsite gets the composites read, by hash, and the stage's provenance. */
 static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_site *site,
                         const char *maps_dir, const char *out_maps, mw_indicator_row *rows,
-                        mw_run_report *rep)
+                        json_t *jsite, mw_run_report *rep)
 {
     const size_t np = p->n_periods;
     mw_grid g;
@@ -75,8 +77,9 @@ static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_
     float *planes = malloc(np * p->nbands * npix * sizeof *planes);
     const float *(*rowsv)[MW_BAND_COUNT] = calloc(np, sizeof *rowsv);
     const float *const **rowsp = calloc(np, sizeof *rowsp);
-    double *t = malloc(np * sizeof *t);
-    if (!mask || !planes || !rowsv || !rowsp || !t) {
+    json_t *jperiods = json_array();
+    json_object_set_new(jsite, "periods", jperiods);
+    if (!mask || !planes || !rowsv || !rowsp) {
         mw_report_add(rep, site->id, "", "memory", "out of memory for a %dx%d grid", g.width,
                       g.height);
         goto out;
@@ -90,12 +93,16 @@ static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_
     if (up) OGR_G_DestroyGeometry(up);
     for (size_t k = 0; k < np; k++) {
         rows[k].area_ha = area;
-        t[k] = mw_period_mid_year(&p->periods[k]);
         float *band[MW_BAND_COUNT];
         for (int b = 0; b < p->nbands; b++)
             band[b] = planes + ((size_t)k * p->nbands + b) * npix;
         char *path = mw_composite_map_path(maps_dir, site->id, p->periods[k].name);
         int st = path ? read_composite(p, path, &g, band) : -1;
+        char *sha = st == 0 ? mw_sha256_file(path) : NULL;
+        json_array_append_new(jperiods,
+                              json_pack("{s:s,s:s?,s:s?}", "name", p->periods[k].name, "composite",
+                                        st == 0 ? path : NULL, "composite_sha256", sha));
+        free(sha);
         if (st < 0) {
             mw_report_add(rep, site->id, "", "change", "%s", mw_error_message());
         } else if (st > 0) {
@@ -112,24 +119,10 @@ static void change_site(const mw_pipeline *p, const mw_run_options *o, const mw_
         mw_error_clear();
         free(path);
     }
-    mw_site_change ch;
-    mw_change_config cfg = mw_pipeline_change_config(p, o->chunk_rows);
-    uint8_t *base_forest = NULL;
-    if (mw_load_baseline_forest(p, &g, &base_forest))
-        mw_report_add(rep, site->id, "", "change",
-                      "%s; the NDVI rule decides baseline forest instead", mw_error_message());
-    cfg.baseline_forest = base_forest;
-    if (mw_site_change_compute(&g, mask, np, rowsp, t, &cfg, &ch)) {
-        mw_report_add(rep, site->id, "", "change", "%s", mw_error_message());
-    } else {
-        mw_change_fill_rows(rows, &ch);
-        mw_change_write_outputs(out_maps, site->id, &g, p, &ch, rep);
-        mw_site_change_free(&ch);
-    }
-    mw_error_clear();
-    free(base_forest);
+    mw_site_change_stage(p, &g, mask, rowsp, o->chunk_rows, NULL, out_maps, site->id, rows,
+                         jperiods, rep);
 out:
-    free(mask), free(planes), free(rowsv), free(rowsp), free(t);
+    free(mask), free(planes), free(rowsv), free(rowsp);
 }
 
 int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_report *rep,
@@ -163,20 +156,36 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
         res->nrows = ns * p->n_periods;
         if (!res->rows) rc = mw_error_set(MW_ERR_NOMEM, "out of memory");
     }
+    /* change_provenance.json: what this command read and wrote, beside the run's own */
+    json_t *prov = mw_provenance_begin_change(p, o), *jsites = json_object_get(prov, "sites");
     for (size_t s = 0; rc == 0 && s < ns; s++) {
         mw_log(MW_LOG_INFO, "site %zu/%zu: %s: change", s + 1, ns, sites[s]->id);
+        json_t *jsite = json_pack("{s:s,s:s}", "id", sites[s]->id, "name", sites[s]->name);
+        json_array_append_new(jsites, jsite);
         mw_indicator_row *rows = res->rows + s * p->n_periods;
         for (size_t k = 0; k < p->n_periods; k++) {
             mw_indicator_row_reset(&rows[k], sites[s], p->periods[k].name, p->periods[k].start,
                                    p->periods[k].end);
         }
-        change_site(p, o, sites[s], maps_dir, out_maps, rows, rep);
+        change_site(p, o, sites[s], maps_dir, out_maps, rows, jsite, rep);
     }
     if (rc == 0) {
         char *csv = mw_out_dir_stage(&od, "change.csv");
         if (mw_indicators_write_csv_change(csv, res->rows, res->nrows))
             mw_report_add(rep, "", "", "outputs", "%s", mw_error_message());
         free(csv);
+        json_object_set_new(prov, "outputs",
+                            json_pack("{s:o}", "files", mw_provenance_output_files(&od)));
+        mw_provenance_finish(prov, rep);
+        char *pp = mw_out_dir_stage(&od, "change_provenance.json");
+        char *tmp = pp ? mw_part_path(pp) : NULL;
+        if (!tmp || json_dump_file(prov, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0 ||
+            mw_commit_path(tmp, pp) != 0) {
+            mw_report_add(rep, "", "", "outputs", "cannot write '%s/change_provenance.json'",
+                          o->out_dir);
+            if (tmp) mw_remove_tree(tmp);
+        }
+        free(tmp), free(pp);
         mw_outputs_commit(&od, rep);
         mw_error_clear();
         /* The rows point into the catalogue, which is freed below. */
@@ -192,6 +201,7 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
         }
     }
     if (od.root) mw_out_dir_close(&od);
+    json_decref(prov);
     free(out_maps);
     free(maps_dir);
     free(sites);

@@ -37,6 +37,7 @@
 #include "pipeline/output_postgis.h"
 #include "pipeline/output_stac.h"
 #include "pipeline/run_page.h"
+#include "pipeline/site_change_stage.h"
 #include "pipeline/site_heat.h"
 #include "pipeline/site_protected_areas.h"
 #include "pipeline/site_record.h"
@@ -688,38 +689,8 @@ static void run_site(site_ctx *sc, const mw_site *site, mw_indicator_row *rows)
         free(chips), free(days), free(cfrac), free(score);
     }
     /* The change stages: land cover, loss, severity, trends; every figure in pixel order. */
-    double *t = malloc(np * sizeof *t);
-    mw_site_change ch;
-    mw_change_config cfg = mw_pipeline_change_config(p, sc->o->chunk_rows);
-    uint8_t *base_forest = NULL;
-    if (mw_load_baseline_forest(p, &g, &base_forest))
-        mw_report_add(sc->rep, site->id, "", "change",
-                      "%s; the NDVI rule decides baseline forest instead", mw_error_message());
-    cfg.baseline_forest = base_forest;
-    for (size_t k = 0; t && k < np; k++)
-        t[k] = mw_period_mid_year(&p->periods[k]);
-    if (!t || mw_site_change_compute(&g, mask, np, rowsp, t, &cfg, &ch)) {
-        mw_report_add(sc->rep, site->id, "", "change", "%s; the change indicators are left empty",
-                      t ? mw_error_message() : "out of memory");
-    } else {
-        mw_change_fill_rows(rows, &ch);
-        if (pa_local && mw_site_pa_loss(pa_local, &g, &ch, rows))
-            mw_report_add(sc->rep, site->id, "", "protected_areas", "%s", mw_error_message());
-        /* The automatic threshold behind changed_ha, so the figure can be retraced. */
-        for (size_t k = 1; k < np; k++)
-            if (ch.per[k].ok && json_array_get(jperiods, k))
-                json_object_set_new(json_array_get(jperiods, k), "generic_change",
-                                    json_pack("{s:s,s:f}", "method",
-                                              mw_change_methods[p->change_method].name, "threshold",
-                                              ch.per[k].change_threshold));
-        if (p->write_maps && sc->maps_dir)
-            mw_change_write_outputs(sc->maps_dir, site->id, &g, p, &ch, sc->rep);
-        mw_log(MW_LOG_INFO, "site %s: composites and change done", site->id);
-        mw_site_change_free(&ch);
-    }
-    mw_error_clear();
-    free(t);
-    free(base_forest);
+    mw_site_change_stage(p, &g, mask, rowsp, sc->o->chunk_rows, pa_local,
+                         p->write_maps ? sc->maps_dir : NULL, site->id, rows, jperiods, sc->rep);
 out:
     if (pa_local) OGR_G_DestroyGeometry(pa_local);
     for (size_t k = 0; ps && k < np; k++) {

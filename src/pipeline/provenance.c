@@ -101,7 +101,8 @@ json_t *mw_software_versions(void)
                      "libyaml", yaml_get_version_string());
 }
 
-json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
+/* What every provenance file starts with: the software, the command, when, the pipeline. */
+static json_t *provenance_head(const mw_pipeline *p, const mw_run_options *o)
 {
     char now[32];
     mw_utc_now(now);
@@ -111,6 +112,20 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
                   o->command_line ? o->command_line : "", "started_utc", now, "pipeline", "path",
                   p->path, "sha256", sha ? sha : "", "name", p->name);
     free(sha);
+    return prov;
+}
+
+json_t *mw_provenance_begin_change(const mw_pipeline *p, const mw_run_options *o)
+{
+    json_t *prov = provenance_head(p, o);
+    json_object_set_new(prov, "methods", json_pack("{s:o}", "change", mw_change_methods_json(p)));
+    json_object_set_new(prov, "sites", json_array());
+    return prov;
+}
+
+json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
+{
+    json_t *prov = provenance_head(p, o);
     char sd[11], ed[11];
     json_t *periods = json_array();
     for (size_t i = 0; i < p->n_periods; i++) {
@@ -168,7 +183,9 @@ json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o)
                   "harmonisation", MW_S2_HARMONISATION_CITATION, "qa", "citation", MW_SCL_CITATION,
                   "scl_classes", scl, "resampling",
                   "GDAL warp onto the site grid: bilinear for reflectance, nearest for SCL; exact "
-                  "transformer",
+                  "transformer. A raster on the grid's lattice (same CRS, the grid's pixel or a "
+                  "whole multiple with nearest, on its pixel edges) is read directly, with the "
+                  "values the warper gives",
                   "composite", "method", mw_composite_methods[p->composite_method].name, "rule",
                   mw_composite_methods[p->composite_method].rule, "citation",
                   mw_composite_methods[p->composite_method].citation, "index", "name", ndvi->name,

@@ -9,6 +9,9 @@
 #include "minewatch/run.h"
 
 json_t *mw_provenance_begin(const mw_pipeline *p, const mw_run_options *o);
+/* change_provenance.json of `minewatch change`: the same head, the change stage's methods, and
+ * "sites" for the composites read and the thresholds found. */
+json_t *mw_provenance_begin_change(const mw_pipeline *p, const mw_run_options *o);
 void mw_provenance_finish(json_t *prov, const mw_run_report *rep);
 /* minewatch's version and build commit, and the versions of the libraries it links. */
 json_t *mw_software_versions(void);
