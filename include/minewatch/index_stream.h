@@ -25,6 +25,12 @@ typedef struct mw_index_options {
     int chunk_rows;          /* 0: from the budget; rounded to whole tile rows */
     int cog;                 /* write a COG (via a temporary tiled GeoTIFF) */
     const char *compress; /* GTiff COMPRESS: "DEFLATE" (default when NULL), "NONE", "ZSTD", "LZW" */
+    /* 1: the computation may lower GDAL's block cache, a process-wide setting, for its duration
+     * (put back on return): every block is read directly, and a cache under one block per band
+     * keeps GTiff from copying the other bands of pixel-interleaved blocks into it (a fifth of
+     * the run on such files). 0: GDAL's settings are left alone (a host program's own reads may
+     * run beside). The CLI passes 1. */
+    int may_set_block_cache;
 } mw_index_options;
 
 /* Computes ix from inputs (indexed by mw_band) into a Float32 tiled GeoTIFF at out_path, whole or

@@ -50,7 +50,14 @@ typedef struct mw_run_result {
 
 /* Returns -1 (error message set) when the run cannot start: bad pipeline references, missing
  * catalogue, unknown site ids, unwritable output folder. Otherwise 0, with per-site and
- * per-scene failures in the report; sites that fail still get rows with empty values. */
+ * per-scene failures in the report; sites that fail still get rows with empty values.
+ * Process-wide settings: for the duration of the call GDAL's HTTP options (GDAL_HTTP_TIMEOUT,
+ * _CONNECTTIMEOUT, _LOW_SPEED_TIME, _LOW_SPEED_LIMIT, _MAX_RETRY, _RETRY_DELAY and
+ * GDAL_DISABLE_READDIR_ON_OPEN) take the pipeline's source.timeout_s, retries and backoff_s, so
+ * a stalled server cannot hang the run; they are put back on return. GDAL offers no per-call
+ * form of them; a host program reading remote rasters on other threads meanwhile reads with
+ * these values. Nothing else is changed: GDAL's block cache is the caller's (the CLI sets it
+ * from --mem). */
 int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report *report,
                     mw_run_result *result);
 void mw_run_result_free(mw_run_result *r);
@@ -58,8 +65,10 @@ void mw_run_result_free(mw_run_result *r);
 const char *mw_run_result_keep(mw_run_result *r, char *s);
 
 /* The change stages alone, from the composites a run of the same pipeline wrote to
- * <out_dir>/maps: land cover, transitions, loss patches, dNBR, trends, and <out_dir>/change.csv
- * (the indicator columns that do not need the scenes). Same return convention as the run. */
+ * <out_dir>/maps: land cover, transitions, loss patches, dNBR, trends, <out_dir>/change.csv
+ * (the indicator columns that do not need the scenes) and <out_dir>/change_provenance.json (the
+ * composites read, by hash; the thresholds found; the files written, by hash). Same return
+ * convention as the run. */
 int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_report *report,
                        mw_run_result *result);
 

@@ -380,7 +380,9 @@ static int cmd_index(cli *c, int argc, char **argv)
             in[b].nodata = sc.bands[b].nodata;
         }
     }
-    mw_index_options o = {(size_t)c->mem_mb * 1024 * 1024 / 2, c->chunk_rows, c->cog, c->compress};
+    /* the one command of this process: it may set GDAL's block cache (see index_stream.h) */
+    mw_index_options o = {(size_t)c->mem_mb * 1024 * 1024 / 2, c->chunk_rows, c->cog, c->compress,
+                          1};
     const char *item_path[1] = {c->item};
     int rc = mw_output_path_check(c->out, item_path, 1) || mw_index_compute(ix, in, c->out, &o)
                  ? exit_for_error()

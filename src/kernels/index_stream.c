@@ -467,9 +467,10 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
     /* Every block is read and written directly, so GDAL's cache would only hold the other bands
      * of pixel-interleaved blocks that GTiff copies in ahead (FillCacheForOtherBands): allocating
      * and filling those costs a fifth of the run. A cache smaller than one block per band turns
-     * that off; it is restored on return. */
+     * that off; it is restored on return. Only when the caller allows it: the setting is the
+     * process's. */
     const GIntBig cache_before = GDALGetCacheMax64();
-    int direct = 1;
+    int direct = o->may_set_block_cache;
     GIntBig smallest = cache_before;
     for (int k = 0; k < ix->nbands; k++) {
         direct &= src[k].by_block;
