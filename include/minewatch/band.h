@@ -2,6 +2,12 @@
 #ifndef MINEWATCH_BAND_H
 #define MINEWATCH_BAND_H
 
+#include "minewatch/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum mw_band {
     MW_BAND_BLUE,
     MW_BAND_GREEN,
@@ -21,8 +27,9 @@ typedef struct mw_band_info {
     double centre_nm;    /* Sentinel-2A centre wavelength */
 } mw_band_info;
 
-extern const mw_band_info mw_bands[MW_BAND_COUNT];
-const mw_band_info *mw_band_by_name(const char *name); /* harmonised or S2 name; NULL if unknown */
+MW_API extern const mw_band_info mw_bands[MW_BAND_COUNT];
+MW_API const mw_band_info *
+mw_band_by_name(const char *name); /* harmonised or S2 name; NULL if unknown */
 
 /* Sentinel-2 L2A surface reflectance: rho = (DN + BOA_ADD_OFFSET) / 10000, DN 0 = no data.
  * BOA_ADD_OFFSET = -1000 from processing baseline 04.00 (products from 2022-01-25), 0 before.
@@ -34,5 +41,9 @@ const mw_band_info *mw_band_by_name(const char *name); /* harmonised or S2 name;
     "ESA Sentinel-2 Products Specification Document (S2-PDGS-TAS-DI-PSD) and processing baseline " \
     "04.00 note: L2A reflectance = (DN + BOA_ADD_OFFSET)/10000, BOA_ADD_OFFSET = -1000 from PB "   \
     "04.00 (2022-01-25), 0 before; DN 0 = no data"
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,8 +12,13 @@
 #ifndef MINEWATCH_CHANGE_VECTOR_H
 #define MINEWATCH_CHANGE_VECTOR_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define MW_CVA_CITATION                                                                            \
     "Malila W.A. 1980, Change vector analysis: an approach for detecting forest changes with "     \
@@ -56,8 +61,8 @@ typedef struct mw_change_method_info {
     const char *citation; /* the MW_..._CITATION strings it rests on */
 } mw_change_method_info;
 
-extern const mw_change_method_info mw_change_methods[MW_CHANGE_METHOD_COUNT];
-const mw_change_method_info *mw_change_method_find(const char *name); /* NULL if unknown */
+MW_API extern const mw_change_method_info mw_change_methods[MW_CHANGE_METHOD_COUNT];
+MW_API const mw_change_method_info *mw_change_method_find(const char *name); /* NULL if unknown */
 
 typedef struct mw_change_options {
     double alpha;         /* IR-MAD: change where P(no change) < alpha */
@@ -97,31 +102,31 @@ typedef struct mw_irmad_result {
  * its mean and standard deviation over the pixels where every band is finite on both dates (a
  * scene-wide radiometric shift is not change; a band whose difference is constant contributes 0).
  * NaN in any band gives NaN. a[k], b[k]: band k, npix values each. */
-int mw_cva_magnitude(const float *const *a, const float *const *b, int nbands, size_t npix,
-                     float *out);
+MW_API int mw_cva_magnitude(const float *const *a, const float *const *b, int nbands, size_t npix,
+                            float *out);
 
 /* Otsu's threshold over the finite values of v, from an nbins histogram between their min and
  * max: values > *threshold form the upper class. Fails on fewer than 2 finite values. */
-int mw_otsu_threshold(const float *v, size_t n, int nbins, double *threshold);
+MW_API int mw_otsu_threshold(const float *v, size_t n, int nbins, double *threshold);
 
 /* IR-MAD (o NULL: defaults). chi2: Z = sum_i (MAD_i / sigma_i)^2, sigma_i^2 = 2 (1 - rho_i);
  * p_nochange: 1 - chi-square CDF(Z, nbands), the probability of a Z this large without change.
  * Either output may be NULL; NaN where any band is not finite. Fails (MW_ERR_INPUT) when a date's
  * bands are constant or collinear over the valid pixels. */
-int mw_irmad(const float *const *a, const float *const *b, int nbands, size_t npix,
-             const mw_change_options *o, float *chi2, float *p_nochange, mw_irmad_result *r);
+MW_API int mw_irmad(const float *const *a, const float *const *b, int nbands, size_t npix,
+                    const mw_change_options *o, float *chi2, float *p_nochange, mw_irmad_result *r);
 
 /* Lower regularised incomplete gamma P(s, x), and the chi-square CDF P(k/2, z/2). */
-double mw_gamma_p(double s, double x);
-double mw_chi2_cdf(double z, int k);
+MW_API double mw_gamma_p(double s, double x);
+MW_API double mw_chi2_cdf(double z, int k);
 /* 1 - CDF, accurate in the far tail (closed form for integer k): IR-MAD's P(no change). */
-double mw_chi2_sf(double z, int k);
+MW_API double mw_chi2_sf(double z, int k);
 
 /* Binary change map: change[i] = MW_CHANGE_YES / MW_CHANGE_NO, MW_CHANGE_NODATA where any band
  * is not finite. o NULL: defaults. st may be NULL. */
-int mw_change_detect(const float *const *a, const float *const *b, int nbands, size_t npix,
-                     mw_change_method method, const mw_change_options *o, uint8_t *change,
-                     mw_change_stats *st);
+MW_API int mw_change_detect(const float *const *a, const float *const *b, int nbands, size_t npix,
+                            mw_change_method method, const mw_change_options *o, uint8_t *change,
+                            mw_change_stats *st);
 
 typedef struct mw_change_scores {
     size_t tp, fp, fn, tn;
@@ -133,7 +138,11 @@ typedef struct mw_change_scores {
 /* Scores a change map against reference masks. A pixel is reference change where truth_change is
  * nonzero; reference no-change where truth_nochange is nonzero (truth_nochange NULL: wherever
  * truth_change is 0); pixels in both or neither, and predictions of 255, are not scored. */
-int mw_change_score(const uint8_t *pred, const uint8_t *truth_change, const uint8_t *truth_nochange,
-                    size_t npix, mw_change_scores *s);
+MW_API int mw_change_score(const uint8_t *pred, const uint8_t *truth_change,
+                           const uint8_t *truth_nochange, size_t npix, mw_change_scores *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,11 +3,16 @@
 #ifndef MINEWATCH_CHIP_H
 #define MINEWATCH_CHIP_H
 
+#include "minewatch/export.h"
 #include <stdint.h>
 
 #include "minewatch/band.h"
 #include "minewatch/grid.h"
 #include "minewatch/scene.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Which cloud and shadow mask a scene's QA band comes from. */
 typedef enum mw_mask_source {
@@ -15,7 +20,7 @@ typedef enum mw_mask_source {
     MW_MASK_PROVIDER, /* the scene's own only: a scene without one is left out */
     MW_MASK_SCREEN,   /* the built-in screen (minewatch/cloud_screen.h) for every scene */
 } mw_mask_source;
-extern const char *const mw_mask_source_names[3]; /* "auto", "provider", "screen" */
+MW_API extern const char *const mw_mask_source_names[3]; /* "auto", "provider", "screen" */
 
 typedef struct mw_chip {
     char *path;               /* Float32 reflectance, one band per requested band, NaN = no data */
@@ -44,10 +49,14 @@ typedef struct mw_ingest_options {
 
 /* Ingest one scene for one site into a COG chip. Returns 0 (chip ready), 1 (scene does not cover
  * the site: nothing written), or -1 with an error naming the scene. */
-int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
-                   const mw_ingest_options *o, const uint8_t *site_mask, mw_chip *out);
-void mw_chip_free(mw_chip *c);
+MW_API int mw_chip_ingest(const mw_scene *sc, const mw_grid *g, const char *site_dir,
+                          const mw_ingest_options *o, const uint8_t *site_mask, mw_chip *out);
+MW_API void mw_chip_free(mw_chip *c);
 /* Writes <site_dir>/grid.json describing g (atomic). */
-int mw_chip_write_grid(const char *site_dir, const mw_grid *g, const char *site_id);
+MW_API int mw_chip_write_grid(const char *site_dir, const mw_grid *g, const char *site_id);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

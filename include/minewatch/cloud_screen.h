@@ -20,8 +20,13 @@
 #ifndef MINEWATCH_CLOUD_SCREEN_H
 #define MINEWATCH_CLOUD_SCREEN_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* The thresholds of the screen, one table: name, value, and where it comes from. */
 typedef enum mw_screen_param {
@@ -51,7 +56,7 @@ typedef struct mw_screen_param_info {
     double value;
     const char *citation;
 } mw_screen_param_info;
-extern const mw_screen_param_info mw_screen_params[MW_SCREEN_PARAM_COUNT];
+MW_API extern const mw_screen_param_info mw_screen_params[MW_SCREEN_PARAM_COUNT];
 #define MW_SCREEN_CITATION                                                                         \
     "Zhu Z., Woodcock C.E. (2012) Object-based cloud and cloud shadow detection in Landsat "       \
     "imagery. Remote Sensing of Environment 118, 83-94 (Fmask: potential cloud pixels, eq. 1-7; "  \
@@ -81,6 +86,10 @@ typedef struct mw_screen_result {
 /* Sets MW_QA_CLOUD, MW_QA_SHADOW and MW_QA_WATER in qa (w x h, other bits kept; MW_QA_NODATA
  * where any band is NaN). Deterministic: no random sampling, the same on any thread count.
  * Returns 0, or -1 (MW_ERR_NOMEM / MW_ERR_INPUT) with a message. */
-int mw_cloud_screen(const mw_screen_input *in, uint8_t *qa, mw_screen_result *res);
+MW_API int mw_cloud_screen(const mw_screen_input *in, uint8_t *qa, mw_screen_result *res);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,12 +4,17 @@
 #ifndef MINEWATCH_COMPOSITE_H
 #define MINEWATCH_COMPOSITE_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
 #include "minewatch/chip.h"
 #include "minewatch/date.h"
 #include "minewatch/grid.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum mw_composite_method {
     MW_COMPOSITE_MEDIAN,
@@ -23,9 +28,9 @@ typedef struct mw_composite_method_info {
     const char *rule;
     const char *citation;
 } mw_composite_method_info;
-extern const mw_composite_method_info mw_composite_methods[];
-extern const int mw_composite_nmethods;
-int mw_composite_method_find(const char *name); /* -1 if unknown */
+MW_API extern const mw_composite_method_info mw_composite_methods[];
+MW_API extern const int mw_composite_nmethods;
+MW_API int mw_composite_method_find(const char *name); /* -1 if unknown */
 
 /* Best-available-pixel weights (White et al. 2014): day-of-year closeness to the target and the
  * chip's clear fraction over the site. Their distance-to-cloud score is the QA dilation, already
@@ -46,8 +51,8 @@ typedef struct mw_composite_spec {
 } mw_composite_spec;
 
 /* score[c] = W_DAY * exp(-(day[c]-target)^2 / (2 sigma^2)) + W_CLEAR * clear_fraction[c]. */
-void mw_composite_bap_scores(const mw_day *day, const double *clear_fraction, size_t n,
-                             mw_day target, double *score);
+MW_API void mw_composite_bap_scores(const mw_day *day, const double *clear_fraction, size_t n,
+                                    mw_day target, double *score);
 
 #define MW_COMPOSITE_NCLEAR_NONE UINT16_MAX /* no data, as integer maps have it */
 typedef struct mw_composite_result {
@@ -58,21 +63,25 @@ typedef struct mw_composite_result {
 } mw_composite_result;
 
 /* Rows per chunk so that every thread's scratch fits in budget_bytes in all. */
-int mw_composite_chunk_rows(const mw_grid *g, size_t nchips, int nbands, int nthreads,
-                            size_t budget_bytes);
+MW_API int mw_composite_chunk_rows(const mw_grid *g, size_t nchips, int nbands, int nthreads,
+                                   size_t budget_bytes);
 
 /* From chips (in date order), in row chunks across threads; chunks the mask leaves empty are
  * never read. Identical results for any chunk_rows and thread count: each pixel is computed alone,
  * from the chips in a fixed order, ties going to the earlier chip. */
-int mw_composite_chips(const mw_chip *chips, size_t nchips, int nbands, const mw_grid *g,
-                       const uint8_t *mask, const mw_composite_spec *s, int chunk_rows,
-                       const mw_composite_result *out);
+MW_API int mw_composite_chips(const mw_chip *chips, size_t nchips, int nbands, const mw_grid *g,
+                              const uint8_t *mask, const mw_composite_spec *s, int chunk_rows,
+                              const mw_composite_result *out);
 
 /* The same kernel over a stack in memory: values[c * nbands + b] holds npx values of band b of
  * chip c, qa[c] npx QA bytes (qa may be NULL: every finite observation is clear); mask may be
  * NULL. Parallel over pixels. */
-int mw_composite_stack(const float *const *values, const uint8_t *const *qa, size_t nchips,
-                       int nbands, size_t npx, const uint8_t *mask, const mw_composite_spec *s,
-                       const mw_composite_result *out);
+MW_API int mw_composite_stack(const float *const *values, const uint8_t *const *qa, size_t nchips,
+                              int nbands, size_t npx, const uint8_t *mask,
+                              const mw_composite_spec *s, const mw_composite_result *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,12 @@
 #ifndef MINEWATCH_COREGISTER_H
 #define MINEWATCH_COREGISTER_H
 
+#include "minewatch/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MW_COREG_CITATION                                                                          \
     "Guizar-Sicairos M., Thurman S.T. & Fienup J.R. 2008, Efficient subpixel image registration "  \
     "algorithms, Opt. Lett. 33(2):156-158"
@@ -32,11 +38,16 @@ typedef struct mw_coreg_result {
 /* NaN pixels in either image are masked (set to the image mean before windowing). An
  * untrusted result has dy = dx = 0: a shift is never invented. Returns -1 only for bad arguments
  * or memory; thread-safe (FFTW plans are made once per size under a lock, then shared). */
-int mw_coreg_estimate(const float *reference, const float *moving, int width, int height,
-                      const mw_coreg_options *o, mw_coreg_result *r);
+MW_API int mw_coreg_estimate(const float *reference, const float *moving, int width, int height,
+                             const mw_coreg_options *o, mw_coreg_result *r);
 
 /* out(x, y) = in(x - dx, y - dy) by bicubic convolution (Keys 1981, a = -0.5); NaN where the
  * kernel reaches a NaN or the edge. out must not alias in. */
-void mw_coreg_shift_image(const float *in, int width, int height, double dy, double dx, float *out);
+MW_API void mw_coreg_shift_image(const float *in, int width, int height, double dy, double dx,
+                                 float *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

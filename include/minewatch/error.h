@@ -3,7 +3,12 @@
 #ifndef MINEWATCH_ERROR_H
 #define MINEWATCH_ERROR_H
 
+#include "minewatch/export.h"
 #include <stdarg.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum mw_error_kind {
     MW_ERR_NONE = 0,
@@ -22,14 +27,19 @@ typedef enum mw_error_kind {
 #endif
 
 /* Set the calling thread's error (replaces any previous one). Always returns -1. */
-int mw_error_set(mw_error_kind kind, const char *fmt, ...) MW_PRINTF(2, 3);
-int mw_error_setv(mw_error_kind kind, const char *fmt, va_list ap) MW_VPRINTF(2);
+MW_API int mw_error_set(mw_error_kind kind, const char *fmt, ...) MW_PRINTF(2, 3);
+MW_API int mw_error_setv(mw_error_kind kind, const char *fmt, va_list ap) MW_VPRINTF(2);
 /* Prefix context to the current message: "context: previous message". Returns -1. */
-int mw_error_prefix(const char *fmt, ...) MW_PRINTF(1, 2);
-const char *mw_error_message(void); /* "" when none; valid until the next call on this thread */
-mw_error_kind mw_error_get_kind(void);
-void mw_error_clear(void);
+MW_API int mw_error_prefix(const char *fmt, ...) MW_PRINTF(1, 2);
+MW_API const char *
+mw_error_message(void); /* "" when none; valid until the next call on this thread */
+MW_API mw_error_kind mw_error_get_kind(void);
+MW_API void mw_error_clear(void);
 /* Append GDAL's last error message (if any) to the current error. */
-int mw_error_from_gdal(mw_error_kind kind, const char *fmt, ...) MW_PRINTF(2, 3);
+MW_API int mw_error_from_gdal(mw_error_kind kind, const char *fmt, ...) MW_PRINTF(2, 3);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,8 +2,13 @@
 #ifndef MINEWATCH_FOREST_CHANGE_H
 #define MINEWATCH_FOREST_CHANGE_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define MW_FOREST_RULE_CITATION                                                                    \
     "Forest: composite NDVI >= forest_ndvi_min, a proxy for the Global Forest Watch definition "   \
@@ -15,10 +20,14 @@
  * sub-pixel misregistration between composites (Sentinel-2: up to ~1 px), while every patch at
  * least two pixels thick keeps its exact shape. k <= 1 leaves the map unchanged. scratch holds
  * w*h bytes. Soille P. 2003, Morphological Image Analysis, ch. 4 (opening). */
-void mw_loss_open(uint8_t *loss, int w, int h, int k, uint8_t *scratch);
+MW_API void mw_loss_open(uint8_t *loss, int w, int h, int k, uint8_t *scratch);
 #define MW_LOSS_OPENING_CITATION                                                                   \
     "loss map opened by a k x k square (k = loss_min_width_px; Soille 2003, Morphological Image "  \
     "Analysis, ch. 4): removes slivers narrower than k pixels left by sub-pixel misregistration "  \
     "between composites"
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

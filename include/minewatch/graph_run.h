@@ -2,6 +2,12 @@
 #ifndef MINEWATCH_GRAPH_RUN_H
 #define MINEWATCH_GRAPH_RUN_H
 
+#include "minewatch/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct mw_graph_options {
     const char *graph;      /* graph file (docs/supply_graph.schema.json) */
     const char *indicators; /* a run's indicators.csv or indicators.gpkg */
@@ -29,6 +35,10 @@ typedef struct mw_graph_result_summary {
 /* With o->postgis, after the files are committed, the graph's nodes and flows go into
  * <schema>.supply_graph_nodes and supply_graph_edges (see pipeline/output_postgis.h); a failure
  * there keeps the files and returns -1 with an MW_ERR_IO error. */
-int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res);
+MW_API int mw_graph_run(const mw_graph_options *o, mw_graph_result_summary *res);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

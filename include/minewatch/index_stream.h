@@ -2,11 +2,16 @@
 #ifndef MINEWATCH_INDEX_STREAM_H
 #define MINEWATCH_INDEX_STREAM_H
 
+#include "minewatch/export.h"
 #include <math.h>
 #include <stddef.h>
 
 #include "minewatch/band.h"
 #include "minewatch/spectral_index.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct mw_index_input {
     const char *path;     /* NULL when the index does not use the band */
@@ -36,7 +41,11 @@ typedef struct mw_index_options {
 /* Computes ix from inputs (indexed by mw_band) into a Float32 tiled GeoTIFF at out_path, whole or
  * not at all. Bands on different grids are aligned to the finest one (GDAL VRT, nearest). The
  * file's bytes do not depend on the thread count or the chunk size. */
-int mw_index_compute(const mw_spectral_index *ix, const mw_index_input inputs[MW_BAND_COUNT],
-                     const char *out_path, const mw_index_options *o);
+MW_API int mw_index_compute(const mw_spectral_index *ix, const mw_index_input inputs[MW_BAND_COUNT],
+                            const char *out_path, const mw_index_options *o);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,10 +2,17 @@
 #ifndef MINEWATCH_INDICATOR_H
 #define MINEWATCH_INDICATOR_H
 
+#include <ogr_api.h>
+
+#include "minewatch/export.h"
 #include <stddef.h>
 
 #include "minewatch/date.h"
 #include "minewatch/site.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct mw_indicator_row {
     const char *site_id;
@@ -60,24 +67,28 @@ typedef struct mw_indicator_column {
 
 enum { MW_STAGE_ANY, MW_STAGE_COMPOSITE };
 
-extern const mw_indicator_column mw_indicator_columns[];
-extern const int mw_indicator_ncolumns;
+MW_API extern const mw_indicator_column mw_indicator_columns[];
+MW_API extern const int mw_indicator_ncolumns;
 
 /* A row for one site and period with every number missing (NaN; counts 0): what a stage that
  * fails leaves, so an empty cell is never a 0 that was not measured. Driven by the table. */
-void mw_indicator_row_reset(mw_indicator_row *r, const mw_site *site, const char *period,
-                            mw_day start, mw_day end);
+MW_API void mw_indicator_row_reset(mw_indicator_row *r, const mw_site *site, const char *period,
+                                   mw_day start, mw_day end);
 
 /* Writers: whole file or nothing (temporary name, then rename). */
-int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size_t n);
+MW_API int mw_indicators_write_csv(const char *path, const mw_indicator_row *rows, size_t n);
 /* The same without the columns only compositing knows (for `change`). */
-int mw_indicators_write_csv_change(const char *path, const mw_indicator_row *rows, size_t n);
-int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, size_t n);
+MW_API int mw_indicators_write_csv_change(const char *path, const mw_indicator_row *rows, size_t n);
+MW_API int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, size_t n);
 /* Sets an OGR feature's (OGRFeatureH) fields named like the columns, rounded as the CSV, and its
  * geometry from the row: the GeoPackage and PostGIS writers share it. */
-void mw_indicator_feature_fill(void *feature, const mw_indicator_row *r);
+MW_API void mw_indicator_feature_fill(OGRFeatureH feature, const mw_indicator_row *r);
 /* Formats one cell as the CSV writer does; "" for missing values. buf >= 64 bytes. */
-void mw_indicator_format(const mw_indicator_column *c, const mw_indicator_row *r, char *buf,
-                         size_t cap);
+MW_API void mw_indicator_format(const mw_indicator_column *c, const mw_indicator_row *r, char *buf,
+                                size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

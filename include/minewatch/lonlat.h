@@ -3,16 +3,28 @@
 #ifndef MINEWATCH_LONLAT_H
 #define MINEWATCH_LONLAT_H
 
-/* The smallest box holding every vertex of an OGRGeometryH in lon/lat. */
-void mw_lonlat_bbox(void *geometry, double bbox[4]);
-int mw_lonlat_bbox_overlap(const double a[4], const double b[4]);
+#include <ogr_api.h>
+
+#include "minewatch/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The smallest box holding every vertex of a geometry in lon/lat. */
+MW_API void mw_lonlat_bbox(OGRGeometryH geometry, double bbox[4]);
+MW_API int mw_lonlat_bbox_overlap(const double a[4], const double b[4]);
 /* A projected OGRGeometryH (EPSG code) turned into lon/lat, split at the antimeridian where it
  * crosses it. New geometry (caller destroys) or NULL. */
-void *mw_lonlat_from_projected(void *geometry, int epsg);
+MW_API OGRGeometryH mw_lonlat_from_projected(OGRGeometryH geometry, int epsg);
 /* Centroid longitude and latitude of a lon/lat geometry, correct across the antimeridian. */
-void mw_lonlat_centroid(void *geometry, double *lon, double *lat);
+MW_API void mw_lonlat_centroid(OGRGeometryH geometry, double *lon, double *lat);
 /* Area in m^2 of a cell between latitudes lat0 and lat1 and dlon wide (degrees) on the WGS 84
  * ellipsoid: the exact area of a band between two parallels (authalic latitude formula). */
-double mw_ellipsoid_cell_area_m2(double lat0, double lat1, double dlon);
+MW_API double mw_ellipsoid_cell_area_m2(double lat0, double lat1, double dlon);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

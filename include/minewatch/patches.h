@@ -4,8 +4,13 @@
 #ifndef MINEWATCH_PATCHES_H
 #define MINEWATCH_PATCHES_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct mw_patch {
     int32_t id;         /* 1.. in raster order of first pixel */
@@ -18,7 +23,11 @@ typedef struct mw_patch {
 /* labels[w*h] receives 0 outside any kept patch, else the patch id. Patches of fewer than
  * min_pixels are dropped (the minimum mapping unit). value may be NULL. *patches (caller frees)
  * lists the kept patches in id order. Returns 0, or -1 (memory, or a raster of 2^31 pixels). */
-int mw_patches_label(const uint8_t *mask, const float *value, int w, int h, int chunk_rows,
-                     long min_pixels, int32_t *labels, mw_patch **patches, size_t *npatches);
+MW_API int mw_patches_label(const uint8_t *mask, const float *value, int w, int h, int chunk_rows,
+                            long min_pixels, int32_t *labels, mw_patch **patches, size_t *npatches);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

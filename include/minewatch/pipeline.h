@@ -2,12 +2,17 @@
 #ifndef MINEWATCH_PIPELINE_H
 #define MINEWATCH_PIPELINE_H
 
+#include "minewatch/export.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "minewatch/band.h"
 #include "minewatch/date.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct mw_period {
     char *name;
@@ -86,14 +91,18 @@ typedef struct mw_pipeline {
 } mw_pipeline;
 
 /* Parse and validate; errors are "file:line:column: what is wrong" (kind MW_ERR_INPUT). */
-int mw_pipeline_load(const char *path, mw_pipeline *out);
+MW_API int mw_pipeline_load(const char *path, mw_pipeline *out);
 /* The same from text already read; path names it in messages and anchors relative paths. */
-int mw_pipeline_parse(const char *path, const char *text, size_t len, mw_pipeline *out);
-void mw_pipeline_free(mw_pipeline *p);
+MW_API int mw_pipeline_parse(const char *path, const char *text, size_t len, mw_pipeline *out);
+MW_API void mw_pipeline_free(mw_pipeline *p);
 /* Every key of a pipeline file, from the tables the parser reads: Markdown tables, one per
  * section (the README's reference), and a commented template that parses to the defaults.
  * Caller frees; NULL when out of memory. */
-char *mw_pipeline_reference(void);
-char *mw_pipeline_template(void);
+MW_API char *mw_pipeline_reference(void);
+MW_API char *mw_pipeline_template(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,7 +11,12 @@
 #ifndef MINEWATCH_POLYGON_COVERAGE_H
 #define MINEWATCH_POLYGON_COVERAGE_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct mw_ring {
     const double *xy; /* x0 y0 x1 y1 ... in cell units of the window (col, row); closed or not */
@@ -22,6 +27,10 @@ typedef struct mw_ring {
 /* coverage[w*h] receives the fraction of each cell of the window [0,w) x [0,h) inside the
  * polygon made of the rings (parts of a multipolygon may be given together). Rings may reach
  * outside the window; only the cells inside are written. Returns 0, or -1 (memory). */
-int mw_polygon_coverage(const mw_ring *rings, size_t nrings, int w, int h, float *coverage);
+MW_API int mw_polygon_coverage(const mw_ring *rings, size_t nrings, int w, int h, float *coverage);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,7 +2,12 @@
 #ifndef MINEWATCH_QA_H
 #define MINEWATCH_QA_H
 
+#include "minewatch/export.h"
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum mw_qa_flag {
     MW_QA_NODATA = 1u << 0,
@@ -21,12 +26,12 @@ typedef struct mw_qa_flag_info {
     const char *meaning;
 } mw_qa_flag_info;
 
-extern const mw_qa_flag_info mw_qa_flags[];
-extern const int mw_qa_nflags;
+MW_API extern const mw_qa_flag_info mw_qa_flags[];
+MW_API extern const int mw_qa_nflags;
 /* Default pixels left out of composites. */
 #define MW_QA_DEFAULT_EXCLUDE                                                                      \
     (MW_QA_NODATA | MW_QA_SATURATED | MW_QA_CLOUD | MW_QA_SHADOW | MW_QA_CIRRUS)
-int mw_qa_flag_by_name(const char *name); /* bit value, or 0 if unknown */
+MW_API int mw_qa_flag_by_name(const char *name); /* bit value, or 0 if unknown */
 
 /* Sentinel-2 L2A scene classification (SCL) classes and the QA bits each sets. */
 typedef struct mw_scl_class {
@@ -35,7 +40,7 @@ typedef struct mw_scl_class {
     uint8_t qa;
 } mw_scl_class;
 
-extern const mw_scl_class mw_scl_classes[12];
+MW_API extern const mw_scl_class mw_scl_classes[12];
 #define MW_SCL_CITATION                                                                            \
     "ESA Sentinel-2 Level-2A Algorithm Theoretical Basis Document (S2-PDGS-MPC-ATBD-L2A), scene "  \
     "classification: 0 no data, 1 saturated/defective, 2 dark area, 3 cloud shadow, 4 "            \
@@ -56,11 +61,15 @@ typedef struct mw_qa_pixel_bit {
     const char *name;
     uint8_t qa;
 } mw_qa_pixel_bit;
-extern const mw_qa_pixel_bit mw_landsat_qa_pixel_bits[8];
-uint8_t mw_qa_from_landsat(uint16_t qa_pixel, uint16_t qa_radsat);
+MW_API extern const mw_qa_pixel_bit mw_landsat_qa_pixel_bits[8];
+MW_API uint8_t mw_qa_from_landsat(uint16_t qa_pixel, uint16_t qa_radsat);
 
 /* Grow the flags in `bits` by r pixels (a (2r+1)^2 square) over a w x h QA band, in place;
  * scratch holds w*h bytes. Done on whole site windows, so results never depend on chunking. */
-void mw_qa_dilate(uint8_t *qa, int w, int h, uint8_t bits, int r, uint8_t *scratch);
+MW_API void mw_qa_dilate(uint8_t *qa, int w, int h, uint8_t bits, int r, uint8_t *scratch);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,12 +2,17 @@
 #ifndef MINEWATCH_RUN_H
 #define MINEWATCH_RUN_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
 
 #include "minewatch/indicator.h"
 #include "minewatch/pipeline.h"
 #include "minewatch/run_report.h"
 #include "minewatch/site.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Sites spread over processes (MPI ranks; the CLI provides it): every rank runs
  * mw_pipeline_run, rank 0 writes the outputs, the others only compute sites. */
@@ -58,27 +63,31 @@ typedef struct mw_run_result {
  * form of them; a host program reading remote rasters on other threads meanwhile reads with
  * these values. Nothing else is changed: GDAL's block cache is the caller's (the CLI sets it
  * from --mem). */
-int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report *report,
-                    mw_run_result *result);
-void mw_run_result_free(mw_run_result *r);
+MW_API int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report *report,
+                           mw_run_result *result);
+MW_API void mw_run_result_free(mw_run_result *r);
 /* Keeps s (malloc'd) alive as long as r; returns s. */
-const char *mw_run_result_keep(mw_run_result *r, char *s);
+MW_API const char *mw_run_result_keep(mw_run_result *r, char *s);
 
 /* The change stages alone, from the composites a run of the same pipeline wrote to
  * <out_dir>/maps: land cover, transitions, loss patches, dNBR, trends, <out_dir>/change.csv
  * (the indicator columns that do not need the scenes) and <out_dir>/change_provenance.json (the
  * composites read, by hash; the thresholds found; the files written, by hash). Same return
  * convention as the run. */
-int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_report *report,
-                       mw_run_result *result);
+MW_API int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_report *report,
+                              mw_run_result *result);
 
 /* Resolve the pipeline's site ids against the catalogue (all sites if the pipeline names none).
  * Unknown ids fail with a message naming them. Caller frees *out. */
-int mw_pipeline_select_sites(const mw_pipeline *p, const mw_site_catalog *cat, const mw_site ***out,
-                             size_t *n);
+MW_API int mw_pipeline_select_sites(const mw_pipeline *p, const mw_site_catalog *cat,
+                                    const mw_site ***out, size_t *n);
 /* Loads the pipeline's catalogue into *cat and selects its sites; on failure nothing is left to
  * free. */
-int mw_pipeline_load_sites(const mw_pipeline *p, mw_site_catalog *cat, const mw_site ***sites,
-                           size_t *n);
+MW_API int mw_pipeline_load_sites(const mw_pipeline *p, mw_site_catalog *cat,
+                                  const mw_site ***sites, size_t *n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,6 +2,9 @@
 #ifndef MINEWATCH_SCENE_H
 #define MINEWATCH_SCENE_H
 
+#include <jansson.h>
+
+#include "minewatch/export.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +12,10 @@
 #include "minewatch/band.h"
 #include "minewatch/date.h"
 #include "minewatch/sensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct mw_scene_asset {
     char *href;   /* absolute path or /vsicurl/ URL without its query; NULL when the scene lacks
@@ -24,7 +31,7 @@ typedef struct mw_scene_asset {
 } mw_scene_asset;
 
 /* The path GDAL opens: href plus its signature, if any. Caller frees. */
-char *mw_scene_asset_read_path(const mw_scene_asset *a);
+MW_API char *mw_scene_asset_read_path(const mw_scene_asset *a);
 
 typedef struct mw_scene {
     char *id;
@@ -57,44 +64,48 @@ typedef struct mw_scene_catalog {
  * (a thermal or angle product: not an error), or -1 with an error naming the file. Asset hrefs
  * may be http(s) URLs (read through /vsicurl/) or local paths (relative to the item); any other
  * scheme and GDAL's own /vsi prefixes are refused. */
-int mw_stac_item_read(const char *path, mw_scene *out);
+MW_API int mw_stac_item_read(const char *path, mw_scene *out);
 /* The same from an already parsed JSON document (json_t *); path is for messages and hrefs. */
-int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *out);
+MW_API int mw_stac_item_from_json(json_t *json_root, const char *path, mw_scene *out);
 /* An item from a remote catalogue (a STAC API page): its asset hrefs must be absolute http(s)
  * URLs; local paths only when allow_local (the user's explicit choice). */
-int mw_stac_item_from_remote_json(void *json_root, const char *where, int allow_local,
-                                  mw_scene *out);
+MW_API int mw_stac_item_from_remote_json(json_t *json_root, const char *where, int allow_local,
+                                         mw_scene *out);
 /* A Landsat Collection 2 Level-2 product folder described by its MTL (*_MTL.json, .xml or .txt;
  * no STAC item needed):
  * band files, date, cloud cover and the scale/offset the MTL itself gives. Same returns. */
-int mw_landsat_mtl_read(const char *mtl_json_path, mw_scene *out);
+MW_API int mw_landsat_mtl_read(const char *mtl_json_path, mw_scene *out);
 /* The same from the parsed MTL (json_t *); path names it and anchors its band files. */
-int mw_landsat_mtl_from_json(void *json_root, const char *path, mw_scene *out);
+MW_API int mw_landsat_mtl_from_json(json_t *json_root, const char *path, mw_scene *out);
 /* The same from the text (ODL) form of the MTL in memory; errors name path:line. */
-int mw_landsat_mtl_from_text(const char *text, size_t len, const char *path, mw_scene *out);
+MW_API int mw_landsat_mtl_from_text(const char *text, size_t len, const char *path, mw_scene *out);
 /* A Sentinel-2 L2A SAFE folder described by its MTD_MSIL2A.xml: the product's own quantification
  * and BOA_ADD_OFFSET per band, band files (JP2 or GeoTIFF), footprint. Returns 0 or -1. */
-int mw_safe_read(const char *mtd_msil2a_path, mw_scene *out);
+MW_API int mw_safe_read(const char *mtd_msil2a_path, mw_scene *out);
 /* Plain band files described by a manifest, <name>.scene.yaml (format in the README): date,
  * sensor, which file is which band, scale, offset and no data, an optional mask with the QA
  * class of each of its values, sun angles. Every band must open and share one grid. Errors name
  * manifest:line:col. Returns 0 or -1. */
-int mw_scene_manifest_read(const char *path, mw_scene *out);
+MW_API int mw_scene_manifest_read(const char *path, mw_scene *out);
 /* The same from the manifest's text in memory; path names it and anchors its file names. */
-int mw_scene_manifest_parse(const char *path, const char *text, size_t len, mw_scene *out);
-void mw_scene_free(mw_scene *s);
+MW_API int mw_scene_manifest_parse(const char *path, const char *text, size_t len, mw_scene *out);
+MW_API void mw_scene_free(mw_scene *s);
 /* Drops scenes whose id was seen before in catalogue order, keeping the first; each dropped one
  * goes to on_dup (its id, the path kept, the path dropped). A scene found twice (two folders, a
  * link) is composited once. */
 typedef void (*mw_scene_dup_fn)(const char *id, const char *kept, const char *dropped, void *user);
-void mw_scene_catalog_dedupe(mw_scene_catalog *cat, mw_scene_dup_fn on_dup, void *user);
+MW_API void mw_scene_catalog_dedupe(mw_scene_catalog *cat, mw_scene_dup_fn on_dup, void *user);
 
 /* Called for each item that could not be read; the scan goes on. */
 typedef void (*mw_scan_failure_fn)(const char *path, const char *message, void *user);
 /* Find and parse every STAC item (*.json whose "type" is "Feature") under dir, sorted by
  * datetime then id so that runs are repeatable. Fails only when dir itself cannot be read. */
-int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failure_fn on_fail,
-                          void *user);
-void mw_scene_catalog_free(mw_scene_catalog *cat);
+MW_API int mw_scene_catalog_scan(const char *dir, mw_scene_catalog *out, mw_scan_failure_fn on_fail,
+                                 void *user);
+MW_API void mw_scene_catalog_free(mw_scene_catalog *cat);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,7 +2,12 @@
 #ifndef MINEWATCH_SENSOR_H
 #define MINEWATCH_SENSOR_H
 
+#include "minewatch/export.h"
 #include "minewatch/band.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum mw_sensor {
     MW_SENSOR_S2_MSI,
@@ -28,17 +33,21 @@ typedef struct mw_sensor_info {
     const char *radiometry_citation; /* where DN -> reflectance comes from */
 } mw_sensor_info;
 
-extern const mw_sensor_info mw_sensors[MW_SENSOR_COUNT];
+MW_API extern const mw_sensor_info mw_sensors[MW_SENSOR_COUNT];
 
 /* From a STAC platform ("sentinel-2a", "Sentinel-2B", "LANDSAT_8", "landsat-9") or, failing
  * that, a product id prefix (S2A_, LC08_, LE07_, LT05_). -1 if unknown. */
-int mw_sensor_from_platform(const char *platform, const char *product_id);
+MW_API int mw_sensor_from_platform(const char *platform, const char *product_id);
 /* The harmonised band a native band id names ("B04", "B4", "SR_B4"), or -1. */
-int mw_sensor_band_from_native(const mw_sensor_info *s, const char *native);
+MW_API int mw_sensor_band_from_native(const mw_sensor_info *s, const char *native);
 
 /* Landsat Collection 2 Level-2 surface reflectance: rho = DN * 2.75e-5 - 0.2, fill DN 0.
  * USGS, Landsat 8-9 Collection 2 Level 2 Science Product Guide (LSDS-1619), section 4. */
 #define MW_LANDSAT_C2L2_SCALE 2.75e-5
 #define MW_LANDSAT_C2L2_OFFSET (-0.2)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

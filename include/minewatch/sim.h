@@ -2,11 +2,16 @@
 #ifndef MINEWATCH_SIM_H
 #define MINEWATCH_SIM_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
 #include "minewatch/pipeline.h"
 #include "minewatch/site.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Scene footprints extend this far beyond the site: like a real tile, larger than the site. */
 #define MW_SIM_MARGIN_M 1000.0
@@ -20,12 +25,16 @@ typedef struct mw_sim_options {
 
 /* Writes <out_dir>/<scene id>/{<scene id>.json, B02.tif ... B12.tif, SCL.tif} for every site and
  * period, and <out_dir>/truth.json. Deterministic in the seed, whatever the thread count. */
-int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *periods,
-                size_t nperiods, const mw_sim_options *opt, const char *out_dir);
+MW_API int mw_simulate(const mw_site *const *sites, size_t nsites, const mw_period *periods,
+                       size_t nperiods, const mw_sim_options *opt, const char *out_dir);
 
 /* A key naming everything the simulation depends on; a run reuses scenes whose truth.json
  * carries the same key. Caller frees. */
-char *mw_sim_key(const mw_site *const *sites, size_t nsites, const mw_period *periods,
-                 size_t nperiods, const mw_sim_options *opt);
+MW_API char *mw_sim_key(const mw_site *const *sites, size_t nsites, const mw_period *periods,
+                        size_t nperiods, const mw_sim_options *opt);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

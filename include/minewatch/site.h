@@ -2,7 +2,12 @@
 #ifndef MINEWATCH_SITE_H
 #define MINEWATCH_SITE_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct mw_site {
     char *id, *name, *kind, *commodities, *country, *operator_name, *supply_node, *source;
@@ -19,16 +24,20 @@ typedef struct mw_site_catalog {
 
 /* Loads every feature; an invalid feature fails the whole load with a message naming the file
  * and the feature, because a silently dropped site would vanish from an audit. */
-int mw_site_catalog_load(const char *path, mw_site_catalog *out);
-void mw_site_catalog_free(mw_site_catalog *cat);
-const mw_site *mw_site_catalog_find(const mw_site_catalog *cat, const char *id);
+MW_API int mw_site_catalog_load(const char *path, mw_site_catalog *out);
+MW_API void mw_site_catalog_free(mw_site_catalog *cat);
+MW_API const mw_site *mw_site_catalog_find(const mw_site_catalog *cat, const char *id);
 
 /* EPSG code of the WGS 84 / UTM zone holding the site's centroid. */
-int mw_site_utm_epsg(const mw_site *site);
+MW_API int mw_site_utm_epsg(const mw_site *site);
 /* The site area as a polygon in the given projected CRS (point sites become discs).
  * Returns an OGRGeometryH (caller destroys with OGR_G_DestroyGeometry) or NULL with an error. */
-void *mw_site_polygon(const mw_site *site, int epsg);
+MW_API void *mw_site_polygon(const mw_site *site, int epsg);
 /* The site area as a polygon in WGS 84 lon/lat, for outputs. */
-void *mw_site_polygon_wgs84(const mw_site *site, int utm_epsg);
+MW_API void *mw_site_polygon_wgs84(const mw_site *site, int utm_epsg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef MINEWATCH_SITE_CHANGE_H
 #define MINEWATCH_SITE_CHANGE_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,9 +15,13 @@
 #include "minewatch/land_cover.h"
 #include "minewatch/trend.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The bands a composite carries, in chip and map band order. */
 #define MW_COMPOSITE_NBANDS 6
-extern const mw_band mw_composite_bands[MW_COMPOSITE_NBANDS];
+MW_API extern const mw_band mw_composite_bands[MW_COMPOSITE_NBANDS];
 
 typedef struct mw_change_config {
     mw_cover_thresholds cover;
@@ -78,14 +83,18 @@ typedef struct mw_site_change {
 /* rows[k][b]: period k's composite band b indexed by mw_band (only mw_composite_bands are read),
  * or rows[k] == NULL where the period has none; t_years[k]: the period's middle in decimal years.
  * Needs the baseline and one more period. Errors (kind MW_ERR_INPUT) name what is missing. */
-int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiods,
-                           const float *const *const *rows, const double *t_years,
-                           const mw_change_config *cfg, mw_site_change *out);
-void mw_site_change_free(mw_site_change *c);
+MW_API int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t nperiods,
+                                  const float *const *const *rows, const double *t_years,
+                                  const mw_change_config *cfg, mw_site_change *out);
+MW_API void mw_site_change_free(mw_site_change *c);
 
 /* Writes the loss patches as polygons (GeoPackage, grid CRS; fields patch_id, site_id, period,
  * area_ha, pixels, mean_dndvi), one feature per patch of each period, whole or not at all. */
-int mw_loss_patches_write(const char *path, const mw_grid *g, const char *site_id,
-                          const mw_site_change *c, const char *const *period_names);
+MW_API int mw_loss_patches_write(const char *path, const mw_grid *g, const char *site_id,
+                                 const mw_site_change *c, const char *const *period_names);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,10 +2,15 @@
 #ifndef MINEWATCH_STAC_API_H
 #define MINEWATCH_STAC_API_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
 
 #include "minewatch/date.h"
 #include "minewatch/scene.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct mw_stac_query {
     const char *url;                /* API root; /search is appended */
@@ -41,7 +46,11 @@ typedef struct mw_stac_stats {
  * a next link that repeats a page, or one that is not http(s), ends the search with an error.
  * Returns -1 with an error naming the URL and the server's answer (or the bound hit) when the
  * search itself fails after its retries. */
-int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failure_fn on_fail,
-                   void *user, mw_stac_stats *stats);
+MW_API int mw_stac_search(const mw_stac_query *q, mw_scene_catalog *out, mw_scan_failure_fn on_fail,
+                          void *user, mw_stac_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

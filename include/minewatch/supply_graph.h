@@ -12,7 +12,12 @@
 #ifndef MINEWATCH_SUPPLY_GRAPH_H
 #define MINEWATCH_SUPPLY_GRAPH_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* The metrics carried along the chain, in this order. */
 typedef enum mw_graph_metric {
@@ -32,7 +37,7 @@ typedef struct mw_graph_metric_info {
     const char *indicators; /* indicator columns read per site, first found wins ("" none) */
     const char *meaning;
 } mw_graph_metric_info;
-extern const mw_graph_metric_info mw_graph_metrics[MW_GM_COUNT];
+MW_API extern const mw_graph_metric_info mw_graph_metrics[MW_GM_COUNT];
 
 typedef struct mw_graph_product {
     char *name;
@@ -68,7 +73,7 @@ typedef struct mw_flow_basis_info {
     int primary;      /* counts as primary data */
     const char *meaning;
 } mw_flow_basis_info;
-extern const mw_flow_basis_info mw_flow_bases[MW_FLOW_BASIS_COUNT];
+MW_API extern const mw_flow_basis_info mw_flow_bases[MW_FLOW_BASIS_COUNT];
 
 typedef struct mw_graph_edge {
     size_t from, to; /* node indices */
@@ -94,10 +99,11 @@ typedef struct mw_supply_graph {
  * the place in it: unknown stage or node id, a missing or negative flow or output, an edge of a
  * product its supplier does not make, edges leaving a node with more of a product than it makes
  * (with the numbers), allocation shares that do not sum to 1, a cycle (its nodes in order). */
-int mw_supply_graph_load(const char *path, mw_supply_graph *g);
+MW_API int mw_supply_graph_load(const char *path, mw_supply_graph *g);
 /* The same from text in memory; path names it in messages. */
-int mw_supply_graph_parse(const char *path, const char *text, size_t len, mw_supply_graph *g);
-void mw_supply_graph_free(mw_supply_graph *g);
+MW_API int mw_supply_graph_parse(const char *path, const char *text, size_t len,
+                                 mw_supply_graph *g);
+MW_API void mw_supply_graph_free(mw_supply_graph *g);
 
 /* The per-site figures the propagation starts from: value, low, high per metric (NaN: not
  * measured). */
@@ -114,29 +120,33 @@ typedef struct mw_graph_result {
 
 /* Propagates the sites' figures through the graph in its order. A node's site that has no
  * figures fails with an error naming both (MW_ERR_INPUT). Returns 0 or -1. */
-int mw_supply_graph_propagate(const mw_supply_graph *g, const mw_site_figures *sites, size_t nsites,
-                              mw_graph_result *r);
-void mw_graph_result_free(const mw_supply_graph *g, mw_graph_result *r);
+MW_API int mw_supply_graph_propagate(const mw_supply_graph *g, const mw_site_figures *sites,
+                                     size_t nsites, mw_graph_result *r);
+MW_API void mw_graph_result_free(const mw_supply_graph *g, mw_graph_result *r);
 
 /* Exposure by sourcing share, the way Trase attributes deforestation to buyers: out[(n * nsites
  * + s) * MW_GM_COUNT + m] is the part of node n's burden of metric m that comes from site s
  * (sites in the order given), carried by the same recursion; over the sites they add up to the
  * burden less the direct emissions of n and its suppliers. Refused (MW_ERR_NOMEM, with the size)
  * when nodes x sites does not fit max_bytes. */
-int mw_supply_graph_exposure(const mw_supply_graph *g, const mw_site_figures *sites, size_t nsites,
-                             size_t max_bytes, double **out);
+MW_API int mw_supply_graph_exposure(const mw_supply_graph *g, const mw_site_figures *sites,
+                                    size_t nsites, size_t max_bytes, double **out);
 
 /* Concentration of supply per stage and product: the Herfindahl-Hirschman index (0-10,000) of the
  * output tonnes by country and by operator. Calls row() once per stage, product and key. */
 typedef void (*mw_hhi_row)(const char *stage, const char *product, const char *by, double hhi,
                            const char *top, double top_share, size_t holders, void *user);
-int mw_supply_graph_concentration(const mw_supply_graph *g, mw_hhi_row row, void *user);
+MW_API int mw_supply_graph_concentration(const mw_supply_graph *g, mw_hhi_row row, void *user);
 
 /* A stress test: the nodes whose id or country is `removed` stop. lost[n] is the share of node
  * n's input supply lost (1 for a removed node), carried down the chain in proportion: a node
  * that loses a share of its inputs loses that share of its outputs. Returns the number of nodes
  * matched. */
-long mw_supply_graph_stress(const mw_supply_graph *g, const char *removed, double *lost,
-                            int *is_removed);
+MW_API long mw_supply_graph_stress(const mw_supply_graph *g, const char *removed, double *lost,
+                                   int *is_removed);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -28,8 +28,13 @@
 #ifndef MINEWATCH_TREECOVER_H
 #define MINEWATCH_TREECOVER_H
 
+#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define MW_GFC_CITATION                                                                            \
     "Hansen, M. C. et al. (2013) High-resolution global maps of 21st-century forest cover "        \
@@ -79,8 +84,8 @@ typedef struct mw_treecover_stats {
  * when part of the polygon has no treecover2000 or lossyear: figures over a part of a site
  * would look like figures for all of it. Emissions are NaN when the window has none, or when
  * a lost pixel's emissions are unknown (counted in stats). Returns 0 or -1. */
-int mw_treecover_figures(const mw_treecover_window *win, const mw_treecover_params *p,
-                         mw_treecover_year *years, mw_treecover_stats *stats);
+MW_API int mw_treecover_figures(const mw_treecover_window *win, const mw_treecover_params *p,
+                                mw_treecover_year *years, mw_treecover_stats *stats);
 
 /* The command: every polygon of an AOI against the three layers, into DIR/treecover.csv
  * (site_id,year,treecover_ha,loss_ha,emissions_mg_co2e), DIR/treecover.gpkg (layer treecover,
@@ -106,12 +111,16 @@ typedef struct mw_treecover_result {
  * the budget) is reported and gets rows with empty figures; the others go on. */
 /* The figures of one polygon (an OGRGeometryH in lon/lat, WGS 84) for `run`'s reference-forest
  * section: the layers are opened, read over the polygon only, and closed. Returns 0 or -1. */
-int mw_treecover_polygon(const char *treecover, const char *lossyear, const char *emissions,
-                         void *geometry_lonlat, const mw_treecover_params *p, size_t mem_budget_mb,
-                         mw_treecover_year *years);
+MW_API int mw_treecover_polygon(const char *treecover, const char *lossyear, const char *emissions,
+                                void *geometry_lonlat, const mw_treecover_params *p,
+                                size_t mem_budget_mb, mw_treecover_year *years);
 
 struct mw_run_report;
-int mw_treecover_run(const mw_treecover_options *o, struct mw_run_report *report,
-                     mw_treecover_result *result);
+MW_API int mw_treecover_run(const mw_treecover_options *o, struct mw_run_report *report,
+                            mw_treecover_result *result);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,6 +3,12 @@
 #ifndef MINEWATCH_TREND_H
 #define MINEWATCH_TREND_H
 
+#include "minewatch/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MW_TREND_CITATION                                                                          \
     "Sen P.K. 1968, J. Am. Stat. Assoc. 63(324):1379-1389 (Theil-Sen slope); Mann H.B. 1945, "     \
     "Econometrica 13(3):245-259 and Kendall M.G. 1975, Rank Correlation Methods (trend test, "     \
@@ -25,6 +31,10 @@ typedef struct mw_trend {
     "the smallest two-sided Mann-Kendall p-value is 0.296"
 
 /* t: times (strictly increasing), v: values (NaN skipped), n <= 64. */
-void mw_trend_fit(const double *t, const float *v, int n, mw_trend *out);
+MW_API void mw_trend_fit(const double *t, const float *v, int n, mw_trend *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

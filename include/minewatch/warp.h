@@ -2,8 +2,13 @@
 #ifndef MINEWATCH_WARP_H
 #define MINEWATCH_WARP_H
 
+#include "minewatch/export.h"
 #include "minewatch/grid.h"
 #include "minewatch/scene.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum mw_resample {
     MW_RESAMPLE_NEAREST,
@@ -29,11 +34,16 @@ typedef struct mw_warp_spec {
  * resampling, on the grid's pixel edges (Sentinel-2's 10 and 20 m bands on a 10 m UTM grid) is
  * read directly instead: each grid pixel takes the value of the source pixel under its centre,
  * the value GDAL's warper gives there, without its per-pixel transform and masks. */
-int mw_warp_to_grid(const mw_scene_asset *src, const mw_grid *g, const mw_warp_spec *spec,
-                    void *out);
+MW_API int mw_warp_to_grid(const mw_scene_asset *src, const mw_grid *g, const mw_warp_spec *spec,
+                           void *out);
 /* 1 if the asset is read directly on g (above), 0 if through GDAL's warper, -1 with an error if
  * it cannot be opened. */
-int mw_warp_reads_directly(const mw_scene_asset *src, const mw_grid *g, const mw_warp_spec *spec);
-const char *mw_resample_name(mw_resample r);
+MW_API int mw_warp_reads_directly(const mw_scene_asset *src, const mw_grid *g,
+                                  const mw_warp_spec *spec);
+MW_API const char *mw_resample_name(mw_resample r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

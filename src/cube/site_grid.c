@@ -78,8 +78,8 @@ char *mw_grid_wkt(const mw_grid *g)
     return wkt;
 }
 
-void *mw_grid_create_dataset(const mw_grid *g, const char *driver, const char *path, int nbands,
-                             int gdal_type, char **options)
+GDALDatasetH mw_grid_create_dataset(const mw_grid *g, const char *driver, const char *path,
+                                    int nbands, int gdal_type, char **options)
 {
     GDALDriverH drv = GDALGetDriverByName(driver);
     GDALDatasetH ds = drv ? GDALCreate(drv, path ? path : "", g->width, g->height, nbands,

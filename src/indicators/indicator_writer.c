@@ -66,7 +66,7 @@ int mw_indicators_write_csv_change(const char *path, const mw_indicator_row *row
     return write_csv(path, rows, n, 1);
 }
 
-void mw_indicator_feature_fill(void *feature, const mw_indicator_row *r)
+void mw_indicator_feature_fill(OGRFeatureH feature, const mw_indicator_row *r)
 {
     OGRFeatureH f = feature;
     for (int c = 0; c < mw_indicator_ncolumns; c++) {

@@ -170,7 +170,7 @@ int mw_landsat_mtl_read(const char *path, mw_scene *s)
     return rc;
 }
 
-int mw_landsat_mtl_from_json(void *json_root, const char *path, mw_scene *s)
+int mw_landsat_mtl_from_json(json_t *json_root, const char *path, mw_scene *s)
 {
     memset(s, 0, sizeof *s);
     json_t *root = json_root;

@@ -42,7 +42,7 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void mw_lonlat_bbox(void *geometry, double bbox[4])
+void mw_lonlat_bbox(OGRGeometryH geometry, double bbox[4])
 {
     lons l = {NULL, 0, 0, 1e9, -1e9};
     collect(geometry, &l);
@@ -78,7 +78,7 @@ int mw_lonlat_bbox_overlap(const double a[4], const double b[4])
     return 0;
 }
 
-void *mw_lonlat_from_projected(void *geometry, int epsg)
+OGRGeometryH mw_lonlat_from_projected(OGRGeometryH geometry, int epsg)
 {
     OGRSpatialReferenceH src = OSRNewSpatialReference(NULL), wgs = OSRNewSpatialReference(NULL);
     OSRImportFromEPSG(src, epsg);
@@ -108,7 +108,7 @@ static void shift_west(OGRGeometryH g, double west)
             OGR_G_SetPoint_2D(g, i, OGR_G_GetX(g, i) + 360.0, OGR_G_GetY(g, i));
 }
 
-void mw_lonlat_centroid(void *geometry, double *lon, double *lat)
+void mw_lonlat_centroid(OGRGeometryH geometry, double *lon, double *lat)
 {
     double bb[4];
     mw_lonlat_bbox(geometry, bb);

@@ -402,12 +402,13 @@ done:
     return rc;
 }
 
-int mw_stac_item_from_json(void *json_root, const char *path, mw_scene *s)
+int mw_stac_item_from_json(json_t *json_root, const char *path, mw_scene *s)
 {
     return item_from_json(json_root, path, HREF_LOCAL_ITEM, s);
 }
 
-int mw_stac_item_from_remote_json(void *json_root, const char *where, int allow_local, mw_scene *s)
+int mw_stac_item_from_remote_json(json_t *json_root, const char *where, int allow_local,
+                                  mw_scene *s)
 {
     return item_from_json(json_root, where,
                           allow_local ? HREF_REMOTE_ALLOW_LOCAL : HREF_REMOTE_ITEM, s);
