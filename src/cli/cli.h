@@ -113,6 +113,8 @@ int cli_parse(cli *c, int argc, char **argv, const cli_command *commands, size_t
               int *nargs, char ***args);
 /* The help of cmd (NULL: the program's) to f. */
 void cli_help(FILE *f, const cli_command *cmd, const cli_command *commands, size_t ncommands);
+/* A whole number s in [lo, hi] into *out: 0, else -1. */
+int cli_parse_long(const char *s, long lo, long hi, long *out);
 /* The command's usage to stderr: EXIT_BAD_INPUT. */
 int cli_bad_usage(const cli *c);
 

@@ -220,7 +220,7 @@ int cli_bad_usage(const cli *c)
     return EXIT_BAD_INPUT;
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
+int cli_parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
     long v = strtol(s, &end, 10);
@@ -268,22 +268,22 @@ static int take(cli *c, int id, const char *arg)
         c->format = arg;
         break;
     case O_THREADS:
-        if (parse_long(arg, 1, 1024, &v))
+        if (cli_parse_long(arg, 1, 1024, &v))
             return bad_value(c, "--threads needs a whole number from 1 to 1024");
         c->threads = (int)v;
         break;
     case O_MEM:
-        if (parse_long(arg, 64, 1L << 20, &v))
+        if (cli_parse_long(arg, 64, 1L << 20, &v))
             return bad_value(c, "--mem needs a size in MB, at least 64");
         c->mem_mb = v;
         break;
     case O_CHUNK:
-        if (parse_long(arg, 1, INT_MAX, &v))
+        if (cli_parse_long(arg, 1, INT_MAX, &v))
             return bad_value(c, "--chunk-rows needs a whole number >= 1");
         c->chunk_rows = (int)v;
         break;
     case O_SEED:
-        if (parse_long(arg, 0, LONG_MAX, &v))
+        if (cli_parse_long(arg, 0, LONG_MAX, &v))
             return bad_value(c, "--seed needs a whole number >= 0");
         c->seed = v;
         c->have_seed = 1;

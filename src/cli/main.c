@@ -321,14 +321,6 @@ static int cmd_sites(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
 
 static int cmd_index(cli *c, int argc, char **argv)
 {
@@ -358,7 +350,7 @@ static int cmd_index(cli *c, int argc, char **argv)
             char *colon = strrchr(paths[b], ':');
             if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
                 long bn;
-                if (parse_long(colon + 1, 1, 65535, &bn)) {
+                if (cli_parse_long(colon + 1, 1, 65535, &bn)) {
                     fprintf(stderr,
                             "minewatch: error: --%s '%s': the band number after ':' must be 1 "
                             "to 65535\n",
