@@ -17,6 +17,7 @@
 #include <omp.h>
 
 #include "core/hash_random.h"
+#include "minewatch/chip_composite.h"
 #include "minewatch/composite.h"
 #include "minewatch/error.h"
 #include "minewatch/grid.h"

@@ -12,9 +12,10 @@
 #ifndef MINEWATCH_CHANGE_VECTOR_H
 #define MINEWATCH_CHANGE_VECTOR_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#include "minewatch/export.h"
 
 #ifdef __cplusplus
 extern "C" {

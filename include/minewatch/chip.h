@@ -3,9 +3,9 @@
 #ifndef MINEWATCH_CHIP_H
 #define MINEWATCH_CHIP_H
 
-#include "minewatch/export.h"
 #include <stdint.h>
 
+#include "minewatch/export.h"
 #include "minewatch/band.h"
 #include "minewatch/grid.h"
 #include "minewatch/scene.h"

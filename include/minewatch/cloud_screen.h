@@ -20,9 +20,10 @@
 #ifndef MINEWATCH_CLOUD_SCREEN_H
 #define MINEWATCH_CLOUD_SCREEN_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#include "minewatch/export.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -4,13 +4,11 @@
 #ifndef MINEWATCH_COMPOSITE_H
 #define MINEWATCH_COMPOSITE_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
-#include "minewatch/chip.h"
+#include "minewatch/export.h"
 #include "minewatch/date.h"
-#include "minewatch/grid.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,16 +60,17 @@ typedef struct mw_composite_result {
                          MW_COMPOSITE_NO_DAY for the median (a statistic of several) or none */
 } mw_composite_result;
 
-/* Rows per chunk so that every thread's scratch fits in budget_bytes in all. */
-MW_API int mw_composite_chunk_rows(const mw_grid *g, size_t nchips, int nbands, int nthreads,
-                                   size_t budget_bytes);
-
-/* From chips (in date order), in row chunks across threads; chunks the mask leaves empty are
- * never read. Identical results for any chunk_rows and thread count: each pixel is computed alone,
- * from the chips in a fixed order, ties going to the earlier chip. */
-MW_API int mw_composite_chips(const mw_chip *chips, size_t nchips, int nbands, const mw_grid *g,
-                              const uint8_t *mask, const mw_composite_spec *s, int chunk_rows,
-                              const mw_composite_result *out);
+#define MW_COMPOSITE_MAX_BANDS 64
+/* 0 if the spec can composite nbands bands, else -1 with the reason. */
+MW_API int mw_composite_check(const mw_composite_spec *s, int nbands);
+/* The kernel over pixels [0, npx) on the calling thread: values[c * nbands + b][p] and qa[c][p]
+ * of each chip c; band[b], nclear and day (may be NULL) receive the composite; mask may be NULL;
+ * gather holds nbands x nchips floats of scratch. Each pixel is computed alone, from the chips
+ * in their order, ties going to the earlier chip. */
+MW_API void mw_composite_pixels(const float *const *values, const uint8_t *const *qa, size_t nchips,
+                                int nbands, size_t npx, const uint8_t *mask,
+                                const mw_composite_spec *s, float *const *band, uint16_t *nclear,
+                                mw_day *day, float *gather);
 
 /* The same kernel over a stack in memory: values[c * nbands + b] holds npx values of band b of
  * chip c, qa[c] npx QA bytes (qa may be NULL: every finite observation is clear); mask may be

@@ -2,8 +2,9 @@
 #ifndef MINEWATCH_DATE_H
 #define MINEWATCH_DATE_H
 
-#include "minewatch/export.h"
 #include <stdint.h>
+
+#include "minewatch/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,6 +19,12 @@ MW_API void mw_day_to_ymd(mw_day day, int *y, int *m, int *d);
 MW_API int mw_day_parse(const char *s, mw_day *day, double *seconds_of_day);
 /* Writes "YYYY-MM-DD" into buf (at least 11 bytes). */
 MW_API void mw_day_format(mw_day day, char buf[MW_AT_LEAST(11)]);
+
+/* A named span of days: a pipeline's baseline or monitoring period. */
+typedef struct mw_period {
+    char *name;
+    mw_day start, end; /* inclusive */
+} mw_period;
 
 #ifdef __cplusplus
 }

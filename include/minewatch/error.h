@@ -3,8 +3,9 @@
 #ifndef MINEWATCH_ERROR_H
 #define MINEWATCH_ERROR_H
 
-#include "minewatch/export.h"
 #include <stdarg.h>
+
+#include "minewatch/export.h"
 
 #ifdef __cplusplus
 extern "C" {

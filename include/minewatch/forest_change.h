@@ -2,9 +2,10 @@
 #ifndef MINEWATCH_FOREST_CHANGE_H
 #define MINEWATCH_FOREST_CHANGE_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#include "minewatch/export.h"
 
 #ifdef __cplusplus
 extern "C" {

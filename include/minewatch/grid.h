@@ -4,10 +4,10 @@
 
 #include <gdal.h>
 
-#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
+#include "minewatch/export.h"
 #include "minewatch/site.h"
 
 #ifdef __cplusplus

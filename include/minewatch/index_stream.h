@@ -2,10 +2,10 @@
 #ifndef MINEWATCH_INDEX_STREAM_H
 #define MINEWATCH_INDEX_STREAM_H
 
-#include "minewatch/export.h"
 #include <math.h>
 #include <stddef.h>
 
+#include "minewatch/export.h"
 #include "minewatch/band.h"
 #include "minewatch/spectral_index.h"
 

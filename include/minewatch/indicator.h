@@ -4,9 +4,9 @@
 
 #include <ogr_api.h>
 
-#include "minewatch/export.h"
 #include <stddef.h>
 
+#include "minewatch/export.h"
 #include "minewatch/date.h"
 #include "minewatch/site.h"
 

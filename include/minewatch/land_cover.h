@@ -3,10 +3,10 @@
 #ifndef MINEWATCH_LAND_COVER_H
 #define MINEWATCH_LAND_COVER_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
+#include "minewatch/export.h"
 #include "minewatch/band.h"
 
 #ifdef __cplusplus

@@ -4,9 +4,10 @@
 #ifndef MINEWATCH_PATCHES_H
 #define MINEWATCH_PATCHES_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#include "minewatch/export.h"
 
 #ifdef __cplusplus
 extern "C" {

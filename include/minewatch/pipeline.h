@@ -2,22 +2,17 @@
 #ifndef MINEWATCH_PIPELINE_H
 #define MINEWATCH_PIPELINE_H
 
-#include "minewatch/export.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "minewatch/export.h"
 #include "minewatch/band.h"
 #include "minewatch/date.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct mw_period {
-    char *name;
-    mw_day start, end; /* inclusive */
-} mw_period;
 
 typedef enum mw_source_type {
     MW_SOURCE_SIMULATOR,

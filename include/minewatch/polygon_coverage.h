@@ -11,8 +11,9 @@
 #ifndef MINEWATCH_POLYGON_COVERAGE_H
 #define MINEWATCH_POLYGON_COVERAGE_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
+
+#include "minewatch/export.h"
 
 #ifdef __cplusplus
 extern "C" {

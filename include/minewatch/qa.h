@@ -2,8 +2,9 @@
 #ifndef MINEWATCH_QA_H
 #define MINEWATCH_QA_H
 
-#include "minewatch/export.h"
 #include <stdint.h>
+
+#include "minewatch/export.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -2,9 +2,9 @@
 #ifndef MINEWATCH_RUN_H
 #define MINEWATCH_RUN_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 
+#include "minewatch/export.h"
 #include "minewatch/indicator.h"
 #include "minewatch/pipeline.h"
 #include "minewatch/run_report.h"

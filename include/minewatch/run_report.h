@@ -2,9 +2,9 @@
 #ifndef MINEWATCH_RUN_REPORT_H
 #define MINEWATCH_RUN_REPORT_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 
+#include "minewatch/export.h"
 #include "minewatch/error.h"
 
 #ifdef __cplusplus

@@ -4,11 +4,11 @@
 
 #include <jansson.h>
 
-#include "minewatch/export.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "minewatch/export.h"
 #include "minewatch/band.h"
 #include "minewatch/date.h"
 #include "minewatch/sensor.h"

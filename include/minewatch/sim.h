@@ -2,11 +2,11 @@
 #ifndef MINEWATCH_SIM_H
 #define MINEWATCH_SIM_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
-#include "minewatch/pipeline.h"
+#include "minewatch/export.h"
+#include "minewatch/date.h"
 #include "minewatch/site.h"
 
 #ifdef __cplusplus

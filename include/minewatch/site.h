@@ -2,8 +2,9 @@
 #ifndef MINEWATCH_SITE_H
 #define MINEWATCH_SITE_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
+
+#include "minewatch/export.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -6,10 +6,10 @@
 #ifndef MINEWATCH_SITE_CHANGE_H
 #define MINEWATCH_SITE_CHANGE_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
+#include "minewatch/export.h"
 #include "minewatch/band.h"
 #include "minewatch/grid.h"
 #include "minewatch/land_cover.h"

@@ -2,9 +2,9 @@
 #ifndef MINEWATCH_SPECTRAL_INDEX_H
 #define MINEWATCH_SPECTRAL_INDEX_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 
+#include "minewatch/export.h"
 #include "minewatch/band.h"
 
 #ifdef __cplusplus

@@ -2,9 +2,9 @@
 #ifndef MINEWATCH_STAC_API_H
 #define MINEWATCH_STAC_API_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
 
+#include "minewatch/export.h"
 #include "minewatch/date.h"
 #include "minewatch/scene.h"
 

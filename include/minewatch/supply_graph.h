@@ -12,8 +12,9 @@
 #ifndef MINEWATCH_SUPPLY_GRAPH_H
 #define MINEWATCH_SUPPLY_GRAPH_H
 
-#include "minewatch/export.h"
 #include <stddef.h>
+
+#include "minewatch/export.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -37,6 +37,7 @@
 #include "minewatch/site.h"
 #include "minewatch/spectral_index.h"
 #include "minewatch/treecover.h"
+#include "minewatch/treecover_run.h"
 #include "minewatch/version.h"
 
 static void utc_now(char buf[32])
@@ -320,7 +321,6 @@ static int cmd_sites(cli *c, int argc, char **argv)
     mw_site_catalog_free(&cat);
     return EXIT_OK;
 }
-
 
 static int cmd_index(cli *c, int argc, char **argv)
 {

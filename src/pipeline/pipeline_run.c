@@ -23,6 +23,7 @@
 #include "io/http_reader.h"
 #include "minewatch/chip.h"
 #include "minewatch/change_vector.h"
+#include "minewatch/chip_composite.h"
 #include "minewatch/composite.h"
 #include "minewatch/grid.h"
 #include "minewatch/log.h"

@@ -1,4 +1,5 @@
 /* Reference (GFW) forest figures per site for `run`; see pipeline/site_reference_forest.h. */
+#include "minewatch/treecover_run.h"
 #include "pipeline/site_reference_forest.h"
 
 #include <math.h>

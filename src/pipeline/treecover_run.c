@@ -28,6 +28,7 @@
 #include "minewatch/polygon_coverage.h"
 #include "minewatch/run_report.h"
 #include "minewatch/treecover.h"
+#include "minewatch/treecover_run.h"
 #include "minewatch/version.h"
 #include "pipeline/provenance.h"
 
@@ -675,8 +676,8 @@ done:
 }
 
 int mw_treecover_polygon(const char *treecover, const char *lossyear, const char *emissions,
-                         void *geometry_lonlat, const mw_treecover_params *p, size_t mem_budget_mb,
-                         mw_treecover_year *years)
+                         OGRGeometryH geometry_lonlat, const mw_treecover_params *p,
+                         size_t mem_budget_mb, mw_treecover_year *years)
 {
     OGRGeometryH g = geometry_lonlat;
     OGREnvelope e;
