@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "minewatch/export.h"
+#include "minewatch/band.h"
 #include "minewatch/date.h"
 
 #ifdef __cplusplus
@@ -61,6 +62,10 @@ typedef struct mw_composite_result {
 } mw_composite_result;
 
 #define MW_COMPOSITE_MAX_BANDS 64
+
+/* The bands a composite carries by default, in chip and map band order. */
+#define MW_COMPOSITE_NBANDS 6
+MW_API extern const mw_band mw_composite_bands[MW_COMPOSITE_NBANDS];
 /* 0 if the spec can composite nbands bands, else -1 with the reason. */
 MW_API int mw_composite_check(const mw_composite_spec *s, int nbands);
 /* The kernel over pixels [0, npx) on the calling thread: values[c * nbands + b][p] and qa[c][p]

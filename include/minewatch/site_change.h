@@ -11,6 +11,7 @@
 
 #include "minewatch/export.h"
 #include "minewatch/band.h"
+#include "minewatch/composite.h"
 #include "minewatch/grid.h"
 #include "minewatch/land_cover.h"
 #include "minewatch/trend.h"
@@ -18,10 +19,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* The bands a composite carries, in chip and map band order. */
-#define MW_COMPOSITE_NBANDS 6
-MW_API extern const mw_band mw_composite_bands[MW_COMPOSITE_NBANDS];
 
 typedef struct mw_change_config {
     mw_cover_thresholds cover;
@@ -87,11 +84,6 @@ MW_API int mw_site_change_compute(const mw_grid *g, const uint8_t *mask, size_t 
                                   const float *const *const *rows, const double *t_years,
                                   const mw_change_config *cfg, mw_site_change *out);
 MW_API void mw_site_change_free(mw_site_change *c);
-
-/* Writes the loss patches as polygons (GeoPackage, grid CRS; fields patch_id, site_id, period,
- * area_ha, pixels, mean_dndvi), one feature per patch of each period, whole or not at all. */
-MW_API int mw_loss_patches_write(const char *path, const mw_grid *g, const char *site_id,
-                                 const mw_site_change *c, const char *const *period_names);
 
 #ifdef __cplusplus
 }

@@ -11,9 +11,6 @@
 #include "minewatch/severity.h"
 #include "minewatch/spectral_index.h"
 
-const mw_band mw_composite_bands[MW_COMPOSITE_NBANDS] = {
-    MW_BAND_BLUE, MW_BAND_GREEN, MW_BAND_RED, MW_BAND_NIR, MW_BAND_SWIR16, MW_BAND_SWIR22};
-
 void mw_site_change_free(mw_site_change *c)
 {
     for (size_t k = 0; k < c->nperiods; k++) {

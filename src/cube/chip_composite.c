@@ -106,8 +106,8 @@ int mw_composite_chips(const mw_chip *chips, size_t nchips, int nbands, const mw
             for (size_t p = 0; p < npx && !any; p++)
                 any = mask[off + p];
             if (!any) { /* outside the site: never read */
-                mw_composite_pixels(ts.v, ts.q, 0, nbands, npx, mask + off, s, bp, out->nclear + off,
-                                 out->day ? out->day + off : NULL, ts.gather);
+                mw_composite_pixels(ts.v, ts.q, 0, nbands, npx, mask + off, s, bp,
+                                    out->nclear + off, out->day ? out->day + off : NULL, ts.gather);
                 continue;
             }
             int err = 0;
@@ -131,8 +131,8 @@ int mw_composite_chips(const mw_chip *chips, size_t nchips, int nbands, const mw
                 }
             }
             if (err) continue;
-            mw_composite_pixels(ts.v, ts.q, nchips, nbands, npx, mask + off, s, bp, out->nclear + off,
-                             out->day ? out->day + off : NULL, ts.gather);
+            mw_composite_pixels(ts.v, ts.q, nchips, nbands, npx, mask + off, s, bp,
+                                out->nclear + off, out->day ? out->day + off : NULL, ts.gather);
         }
         state_free(&ts, nchips);
     }

@@ -15,6 +15,9 @@ const mw_composite_method_info mw_composite_methods[] = {
     {"bap", "the clear observation of best score: 0.75 x Gaussian day-of-year closeness (sigma 30 d) to the period's middle + 0.25 x the chip's clear fraction over the site", "White J.C. et al. 2014, Can. J. Remote Sens. 40(3):192-212; Griffiths P. et al. 2013, IEEE JSTARS 6(5):2088-2101"},
 };
 // clang-format on
+const mw_band mw_composite_bands[MW_COMPOSITE_NBANDS] = {
+    MW_BAND_BLUE, MW_BAND_GREEN, MW_BAND_RED, MW_BAND_NIR, MW_BAND_SWIR16, MW_BAND_SWIR22};
+
 const int mw_composite_nmethods =
     (int)(sizeof mw_composite_methods / sizeof mw_composite_methods[0]);
 

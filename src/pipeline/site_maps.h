@@ -64,6 +64,10 @@ void mw_change_fill_rows(mw_indicator_row *rows, const mw_site_change *c);
 /* Land-cover, loss, dNBR and trend maps, the loss patches and the transition table. */
 void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw_grid *g,
                              const mw_pipeline *p, const mw_site_change *c, mw_run_report *rep);
+/* Writes the loss patches as polygons (GeoPackage, grid CRS; fields patch_id, site_id, period,
+ * area_ha, pixels, mean_dndvi), one feature per patch of each period, whole or not at all. */
+int mw_loss_patches_write(const char *path, const mw_grid *g, const char *site_id,
+                          const mw_site_change *c, const char *const *period_names);
 /* The change stage's rules and citations, for provenance. */
 json_t *mw_change_methods_json(const mw_pipeline *p);
 

@@ -15,6 +15,7 @@
 #include "minewatch/error.h"
 #include "minewatch/patches.h"
 #include "minewatch/site_change.h"
+#include "pipeline/site_maps.h"
 
 static int add_field(OGRLayerH l, const char *name, OGRFieldType t)
 {
