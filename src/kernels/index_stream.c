@@ -264,18 +264,29 @@ static int bands_apart(const mw_spectral_index *ix, const mw_index_input *in, do
                         inter > 0 ? "" : ", not overlapping at all");
 }
 
-int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAND_COUNT],
-                     const char *out_path, const mw_index_options *o)
-{
+/* What mw_index_compute reads and how: the sources (after alignment), the grid, and the chunks. */
+typedef struct index_plan {
     source src[4];
+    char vrt[128], one[4][160]; /* /vsimem VRTs made to align the bands ("" none) */
+    int W, H;
+    double gt[6];
+    char *wkt;
+    const char *paths[4]; /* one dataset per distinct path, each thread its own handles */
+    int npaths;
+    size_t scratch_bytes;  /* the largest native block */
+    int cw, rows, nstrips; /* column segment, chunk height, chunks */
+} index_plan;
+
+/* Opens and checks every input (band, no-data, saturation, extent); bands on different grids
+ * are aligned to the finest through a VRT. *first: the dataset whose grid is the output's. */
+static int index_inputs(const mw_spectral_index *ix, const mw_index_input in[MW_BAND_COUNT],
+                        index_plan *pl, GDALDatasetH *first_out)
+{
+    source *src = pl->src;
+    char *vrt = pl->vrt;
+    char(*one)[160] = pl->one;
     GDALDatasetH first = NULL;
-    int aligned = 1, rc = 0;
-    char vrt[128] = "", one[4][160] = {{0}};
-    /* The output never replaces an input or a device: the rename would destroy it. */
-    const char *in_paths[4] = {0};
-    for (int k = 0; k < ix->nbands; k++)
-        in_paths[k] = in[ix->bands[k]].path;
-    if (mw_output_path_check(out_path, in_paths, ix->nbands)) return -1;
+    int aligned = 1;
     double ext[4][4]; /* each input's extent: west, south, east, north */
     for (int k = 0; k < ix->nbands; k++) {
         const mw_index_input *p = &in[ix->bands[k]];
@@ -332,7 +343,7 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
             paths[k] = src[k].path;
             one[k][0] = 0;
             if (src[k].band == 1) continue;
-            snprintf(one[k], sizeof one[k], "/vsimem/mw_index_%ld_%p_%d.vrt", (long)getpid(),
+            snprintf(one[k], sizeof pl->one[k], "/vsimem/mw_index_%ld_%p_%d.vrt", (long)getpid(),
                      (void *)src, k);
             char bn[16];
             snprintf(bn, sizeof bn, "%d", src[k].band);
@@ -350,7 +361,7 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
             }
             paths[k] = one[k];
         }
-        snprintf(vrt, sizeof vrt, "/vsimem/mw_index_%ld_%p.vrt", (long)getpid(), (void *)src);
+        snprintf(vrt, sizeof pl->vrt, "/vsimem/mw_index_%ld_%p.vrt", (long)getpid(), (void *)src);
         char *argv[] = {"-separate", "-resolution", "highest", "-r", "nearest", NULL};
         GDALBuildVRTOptions *bo = GDALBuildVRTOptionsNew(argv, NULL);
         GDALDatasetH v = GDALBuildVRT(vrt, ix->nbands, NULL, paths, bo, NULL);
@@ -367,13 +378,23 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
         GDALClose(first);
         first = GDALOpen(vrt, GA_ReadOnly);
     }
+    *first_out = first;
+    return first ? 0 : mw_error_from_gdal(MW_ERR_INPUT, "cannot open the aligned bands");
+}
+
+/* The output grid from first (closed here), how each source is read (native type and block),
+ * the column segments and the chunk height. */
+static int index_layout(const mw_spectral_index *ix, const mw_index_options *o, index_plan *pl,
+                        GDALDatasetH first)
+{
+    source *src = pl->src;
     const int W = GDALGetRasterXSize(first), H = GDALGetRasterYSize(first);
-    double gt[6];
+    double *gt = pl->gt;
     GDALGetGeoTransform(first, gt);
     char *wkt = CPLStrdup(GDALGetProjectionRef(first));
     GDALClose(first);
     /* How each source is read: its native type and block, one dataset per distinct path. */
-    const char *paths[4];
+    const char **paths = pl->paths;
     int npaths = 0, maxbh = 1;
     size_t scratch_bytes = 0;
     for (int k = 0; k < ix->nbands; k++) {
@@ -425,62 +446,22 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
     }
     if (rows > H) rows = H;
     const int nstrips = (H + rows - 1) / rows;
-    char *tmp = mw_part_path(out_path), *tmp2 = o->cog ? mw_part_path(tmp) : NULL;
-    char **co = CSLSetNameValue(NULL, "TILED", "YES");
-    co = CSLSetNameValue(co, "BLOCKXSIZE", "256");
-    co = CSLSetNameValue(co, "BLOCKYSIZE", "256");
-    const char *comp = o->compress ? o->compress : "DEFLATE";
-    co = CSLSetNameValue(co, "COMPRESS", comp);
-    if (strcasecmp(comp, "NONE") != 0) co = CSLSetNameValue(co, "PREDICTOR", "3");
-    if (strcasecmp(comp, "DEFLATE") == 0) co = CSLSetNameValue(co, "ZLEVEL", "1");
-    if ((double)W * H * 4 > 3.5e9) co = CSLSetNameValue(co, "BIGTIFF", "YES");
-    /* Tiles are compressed on every thread by GTiff's own pool and still written in the order
-     * they were handed over, so the file's bytes do not depend on the thread count. */
-    char nt[16];
-    snprintf(nt, sizeof nt, "%d", nthreads);
-    if (strcasecmp(comp, "NONE") != 0 && nthreads > 1) co = CSLSetNameValue(co, "NUM_THREADS", nt);
-    GDALDatasetH out =
-        GDALCreate(GDALGetDriverByName("GTiff"), o->cog ? tmp2 : tmp, W, H, 1, GDT_Float32, co);
-    CSLDestroy(co);
-    if (!out) {
-        CPLFree(wkt);
-        free(tmp), free(tmp2);
-        return mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", out_path);
-    }
-    GDALSetGeoTransform(out, gt);
-    GDALSetProjection(out, wkt);
-    CPLFree(wkt);
-    /* The file goes to the disk while later chunks are computed (writeback started after each
-     * chunk), so the fsync of the commit finds little left to write. */
-    const int flush_fd = o->cog ? -1 : open(tmp, O_RDONLY | O_CLOEXEC);
-    GDALRasterBandH ob = GDALGetRasterBand(out, 1);
-    GDALSetRasterNoDataValue(ob, MW_INDEX_NODATA);
-    GDALSetDescription(ob, ix->name);
-    GDALSetMetadataItem(out, "MW_INDEX", ix->name, NULL);
-    GDALSetMetadataItem(out, "MW_FORMULA", ix->formula, NULL);
-    GDALSetMetadataItem(out, "MW_CITATION", ix->citation, NULL);
-    double scale[MW_BAND_COUNT] = {0}, offset[MW_BAND_COUNT] = {0};
-    for (int k = 0; k < ix->nbands; k++) {
-        scale[ix->bands[k]] = src[k].scale;
-        offset[ix->bands[k]] = src[k].offset;
-    }
-    /* Every block is read and written directly, so GDAL's cache would only hold the other bands
-     * of pixel-interleaved blocks that GTiff copies in ahead (FillCacheForOtherBands): allocating
-     * and filling those costs a fifth of the run. A cache smaller than one block per band turns
-     * that off; it is restored on return. Only when the caller allows it: the setting is the
-     * process's. */
-    const GIntBig cache_before = GDALGetCacheMax64();
-    int direct = o->may_set_block_cache;
-    GIntBig smallest = cache_before;
-    for (int k = 0; k < ix->nbands; k++) {
-        direct &= src[k].by_block;
-        const GIntBig bb = (GIntBig)src[k].bw * src[k].bh * GDALGetDataTypeSizeBytes(src[k].type);
-        if (bb < smallest) smallest = bb;
-    }
-    if (direct && !vrt[0]) GDALSetCacheMax64(smallest);
-    int whole = 1; /* every input holds whole DN that float arithmetic keeps exact */
-    for (int k = 0; k < ix->nbands; k++)
-        whole &= src[k].type == GDT_Byte || src[k].type == GDT_UInt16 || src[k].type == GDT_Int16;
+    pl->W = W, pl->H = H, pl->wkt = wkt, pl->npaths = npaths, pl->scratch_bytes = scratch_bytes;
+    pl->cw = cw, pl->rows = rows, pl->nstrips = nstrips;
+    return 0;
+}
+
+/* Reads, computes and writes every chunk: read and computed on every thread, handed to the
+ * file in row order. 0, or -1 with *first_err (caller frees) saying which rows failed. */
+static int index_stream(const mw_spectral_index *ix, const index_plan *pl, GDALRasterBandH ob,
+                        const double scale[MW_BAND_COUNT], const double offset[MW_BAND_COUNT],
+                        int whole, int flush_fd, char **first_err_out)
+{
+    const source *src = pl->src;
+    const int W = pl->W, H = pl->H, cw = pl->cw, rows = pl->rows, nstrips = pl->nstrips,
+              npaths = pl->npaths;
+    const char *const *paths = pl->paths;
+    const size_t scratch_bytes = pl->scratch_bytes;
     int failed = 0;
     char *first_err = NULL;
     const int ntx = (W + TILE - 1) / TILE;
@@ -559,6 +540,87 @@ int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAN
         free(buf), free(tiles), free(scratch), free(f64);
     }
     free(tw.stage);
+    *first_err_out = first_err;
+    return failed ? -1 : 0;
+}
+
+int mw_index_compute(const mw_spectral_index *ix, const mw_index_input in[MW_BAND_COUNT],
+                     const char *out_path, const mw_index_options *o)
+{
+    index_plan pl = {0};
+    source *src = pl.src;
+    const char *vrt = pl.vrt;
+    char(*one)[160] = pl.one;
+    int rc = 0;
+    /* The output never replaces an input or a device: the rename would destroy it. */
+    const char *in_paths[4] = {0};
+    for (int k = 0; k < ix->nbands; k++)
+        in_paths[k] = in[ix->bands[k]].path;
+    if (mw_output_path_check(out_path, in_paths, ix->nbands)) return -1;
+    GDALDatasetH first = NULL;
+    if (index_inputs(ix, in, &pl, &first) || index_layout(ix, o, &pl, first)) return -1;
+    const int W = pl.W, H = pl.H;
+    double *gt = pl.gt;
+    char *wkt = pl.wkt;
+    const int nthreads = omp_get_max_threads();
+    char *tmp = mw_part_path(out_path), *tmp2 = o->cog ? mw_part_path(tmp) : NULL;
+    char **co = CSLSetNameValue(NULL, "TILED", "YES");
+    co = CSLSetNameValue(co, "BLOCKXSIZE", "256");
+    co = CSLSetNameValue(co, "BLOCKYSIZE", "256");
+    const char *comp = o->compress ? o->compress : "DEFLATE";
+    co = CSLSetNameValue(co, "COMPRESS", comp);
+    if (strcasecmp(comp, "NONE") != 0) co = CSLSetNameValue(co, "PREDICTOR", "3");
+    if (strcasecmp(comp, "DEFLATE") == 0) co = CSLSetNameValue(co, "ZLEVEL", "1");
+    if ((double)W * H * 4 > 3.5e9) co = CSLSetNameValue(co, "BIGTIFF", "YES");
+    /* Tiles are compressed on every thread by GTiff's own pool and still written in the order
+     * they were handed over, so the file's bytes do not depend on the thread count. */
+    char nt[16];
+    snprintf(nt, sizeof nt, "%d", nthreads);
+    if (strcasecmp(comp, "NONE") != 0 && nthreads > 1) co = CSLSetNameValue(co, "NUM_THREADS", nt);
+    GDALDatasetH out =
+        GDALCreate(GDALGetDriverByName("GTiff"), o->cog ? tmp2 : tmp, W, H, 1, GDT_Float32, co);
+    CSLDestroy(co);
+    if (!out) {
+        CPLFree(wkt);
+        free(tmp), free(tmp2);
+        return mw_error_from_gdal(MW_ERR_IO, "cannot create '%s'", out_path);
+    }
+    GDALSetGeoTransform(out, gt);
+    GDALSetProjection(out, wkt);
+    CPLFree(wkt);
+    /* The file goes to the disk while later chunks are computed (writeback started after each
+     * chunk), so the fsync of the commit finds little left to write. */
+    const int flush_fd = o->cog ? -1 : open(tmp, O_RDONLY | O_CLOEXEC);
+    GDALRasterBandH ob = GDALGetRasterBand(out, 1);
+    GDALSetRasterNoDataValue(ob, MW_INDEX_NODATA);
+    GDALSetDescription(ob, ix->name);
+    GDALSetMetadataItem(out, "MW_INDEX", ix->name, NULL);
+    GDALSetMetadataItem(out, "MW_FORMULA", ix->formula, NULL);
+    GDALSetMetadataItem(out, "MW_CITATION", ix->citation, NULL);
+    double scale[MW_BAND_COUNT] = {0}, offset[MW_BAND_COUNT] = {0};
+    for (int k = 0; k < ix->nbands; k++) {
+        scale[ix->bands[k]] = src[k].scale;
+        offset[ix->bands[k]] = src[k].offset;
+    }
+    /* Every block is read and written directly, so GDAL's cache would only hold the other bands
+     * of pixel-interleaved blocks that GTiff copies in ahead (FillCacheForOtherBands): allocating
+     * and filling those costs a fifth of the run. A cache smaller than one block per band turns
+     * that off; it is restored on return. Only when the caller allows it: the setting is the
+     * process's. */
+    const GIntBig cache_before = GDALGetCacheMax64();
+    int direct = o->may_set_block_cache;
+    GIntBig smallest = cache_before;
+    for (int k = 0; k < ix->nbands; k++) {
+        direct &= src[k].by_block;
+        const GIntBig bb = (GIntBig)src[k].bw * src[k].bh * GDALGetDataTypeSizeBytes(src[k].type);
+        if (bb < smallest) smallest = bb;
+    }
+    if (direct && !vrt[0]) GDALSetCacheMax64(smallest);
+    int whole = 1; /* every input holds whole DN that float arithmetic keeps exact */
+    for (int k = 0; k < ix->nbands; k++)
+        whole &= src[k].type == GDT_Byte || src[k].type == GDT_UInt16 || src[k].type == GDT_Int16;
+    char *first_err = NULL;
+    int failed = index_stream(ix, &pl, ob, scale, offset, whole, flush_fd, &first_err) != 0;
     if (flush_fd >= 0) close(flush_fd);
     if (direct && !vrt[0]) GDALSetCacheMax64(cache_before);
     if (mw_gdal_close_written(out, out_path) && !failed) {
