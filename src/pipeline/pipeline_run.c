@@ -466,6 +466,130 @@ static void ingest_period(site_ctx *sc, const mw_site *site, size_t k, const mw_
     free(sel), free(chips), free(state);
 }
 
+/* Period k's composite from its chips (pk, nok of them) into band (nbands planes it allocates),
+ * nclear and taken; the heat figures and the chips' hashes on the way. 1: composited, with clear
+ * pixels; 0: composited, none clear (reported); -1: failed (reported, band freed). */
+static int composite_period(site_ctx *sc, const mw_site *site, size_t k, const mw_grid *g,
+                            const uint8_t *mask, long inside, period_stack *pk,
+                            const mw_site_memory *mem, float **band, uint16_t *nclear,
+                            mw_day *taken, mw_indicator_row *r)
+{
+    const mw_pipeline *p = sc->p;
+    const mw_period *per = &p->periods[k];
+    const size_t nok = pk->n, npix = mw_grid_npix(g);
+    char sd[11], ed[11];
+    mw_day_format(per->start, sd);
+    mw_day_format(per->end, ed);
+    int made = -1;
+    if (mw_site_heat(p, g, mask, pk, r))
+        mw_report_add(sc->rep, site->id, "", "heat", "%s", mw_error_message());
+    mw_chip *chips = calloc(nok, sizeof *chips);
+    mw_day *days = calloc(nok, sizeof *days);
+    double *cfrac = calloc(nok, sizeof *cfrac), *score = calloc(nok, sizeof *score);
+    int ok = chips && days && cfrac && score;
+    for (int b = 0; ok && b < p->nbands; b++)
+        ok = (band[b] = malloc(npix * sizeof(float))) != NULL;
+    double shift_sum = 0;
+    /* the chip files the composite reads, by hash: what proves the pixels behind it (the
+     * files hashed on every thread, the entries made in chip order) */
+    char **hashes = ok ? calloc(2 * nok, sizeof *hashes) : NULL;
+    if (hashes) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (size_t j = 0; j < 2 * nok; j++) {
+            const mw_chip *c = &pk->c[j / 2].chip;
+            hashes[j] = mw_sha256_file(j % 2 ? c->qa_path : c->path);
+        }
+    }
+    for (size_t i = 0; ok && i < nok; i++) {
+        chips[i] = pk->c[i].chip;
+        const char *hc = hashes ? hashes[2 * i] : NULL, *hq = hashes ? hashes[2 * i + 1] : NULL;
+        if (pk->c[i].prov)
+            json_object_set_new(pk->c[i].prov, "composited_chip",
+                                json_pack("{s:s,s:s,s:s}", "path", chips[i].path, "sha256",
+                                          hc ? hc : "", "qa_sha256", hq ? hq : ""));
+        days[i] = pk->c[i].scene->day;
+        cfrac[i] = chips[i].clear_fraction;
+        shift_sum += hypot(pk->c[i].dx, pk->c[i].dy);
+    }
+    for (size_t j = 0; hashes && j < 2 * nok; j++)
+        free(hashes[j]);
+    free(hashes);
+    r->coreg_shift_px = p->coregister && nok ? shift_sum / (double)nok : NAN;
+    int red = 0, nir = 0;
+    for (int b = 0; b < p->nbands; b++) {
+        if (p->bands[b] == MW_BAND_RED) red = b;
+        if (p->bands[b] == MW_BAND_NIR) nir = b;
+    }
+    /* Each thread also holds a GDAL handle on every chip (about 2 MB each with its
+     * decompression buffers); the chunks get what is left, up to 128 MB (more is no
+     * faster). */
+    const int nth = omp_get_max_threads();
+    const size_t handles = (size_t)nth * (((size_t)8 << 20) + nok * ((size_t)2 << 20));
+    size_t chunk_bytes = mem->composite_bytes > handles ? mem->composite_bytes - handles : 0;
+    if (chunk_bytes > ((size_t)128 << 20)) chunk_bytes = (size_t)128 << 20;
+    int rows_per = sc->o->chunk_rows ? sc->o->chunk_rows
+                                     : mw_composite_chunk_rows(g, nok, p->nbands, nth, chunk_bytes);
+    /* BAP aims at the middle of the period. */
+    if (ok)
+        mw_composite_bap_scores(days, cfrac, nok, per->start + (per->end - per->start) / 2, score);
+    const mw_composite_spec spec = {
+        p->composite_method, p->qa_exclude, p->min_clear_obs, red, nir, days, score};
+    const mw_composite_result res = {band, nclear, taken};
+    if (!ok || mw_composite_chips(chips, nok, p->nbands, g, mask, &spec, rows_per, &res)) {
+        mw_report_add(sc->rep, site->id, "", "composite", "period '%s': %s", per->name,
+                      ok ? mw_error_message() : "out of memory");
+        for (int b = 0; b < p->nbands; b++) {
+            free(band[b]);
+            band[b] = NULL;
+        }
+    } else {
+        long clear_obs = 0, valid = 0;
+        for (size_t i = 0; i < npix; i++)
+            if (mask[i]) clear_obs += nclear[i], valid += nclear[i] > 0;
+        r->clear_fraction = inside ? (double)clear_obs / ((double)nok * (double)inside) : NAN;
+        if (valid == 0) {
+            /* name the scenes and where their masks came from: the user checks them */
+            char names[512] = "";
+            for (size_t i = 0; i < nok && strlen(names) + 8 < sizeof names; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s (%s)",
+                         i ? ", " : "", pk->c[i].scene->id,
+                         pk->c[i].chip.mask ? pk->c[i].chip.mask : "?");
+            mw_report_add(sc->rep, site->id, "", "composite",
+                          "period '%s' (%s to %s): none of its %zu scene(s) has a clear pixel "
+                          "over the site (all cloud, shadow or masked: %s); its land-cover "
+                          "and change figures are left empty. Add scenes or widen the period",
+                          per->name, sd, ed, nok, names);
+        }
+        if (p->write_maps && sc->maps_dir)
+            write_composite_maps(sc, site, per, g, band, nclear, taken);
+        mw_fault_point("period");
+        made = valid ? 1 : 0;
+    }
+    free(chips), free(days), free(cfrac), free(score);
+    return made;
+}
+
+/* A period no usable scene covers: why, and where to look instead. */
+static void report_empty_period(const site_ctx *sc, const mw_site *site, size_t k,
+                                const period_stack *pk)
+{
+    const mw_period *per = &sc->p->periods[k];
+    char sd[11], ed[11], bd[11] = "none", ad[11] = "none";
+    mw_day_format(per->start, sd);
+    mw_day_format(per->end, ed);
+    if (pk->before) mw_day_format(pk->before, bd);
+    if (pk->after) mw_day_format(pk->after, ad);
+    mw_report_add(sc->rep, site->id, "", "composite",
+                  "no usable scene of period '%s' (%s to %s) covers the site; its "
+                  "indicators are left empty. Of the %zu scene(s) catalogued, %ld fall "
+                  "in these dates, %ld of them overlap the site, %ld had no pixel over "
+                  "it and %ld could not be read (see above). The nearest scenes over the "
+                  "site are on %s (before) and %s (after): widen the period or add "
+                  "scenes of these dates",
+                  per->name, sd, ed, sc->scenes->n, pk->in_dates, pk->over_site, pk->missed,
+                  pk->failed, bd, ad);
+}
+
 /* One site: ingest every period, co-register, composite, then the change stages. */
 static void run_site(site_ctx *sc, const mw_site *site, mw_indicator_row *rows)
 {
@@ -577,117 +701,16 @@ static void run_site(site_ctx *sc, const mw_site *site, mw_indicator_row *rows)
     }
     if (sc->o->ingest_only) goto out; /* the datacube is the product */
     for (size_t k = 0; k < np; k++) {
-        const mw_period *per = &p->periods[k];
-        mw_indicator_row *r = &rows[k];
-        const size_t nok = ps[k].n;
-        char sd[11], ed[11];
-        mw_day_format(per->start, sd);
-        mw_day_format(per->end, ed);
-        if (nok == 0) {
-            char bd[11] = "none", ad[11] = "none";
-            if (ps[k].before) mw_day_format(ps[k].before, bd);
-            if (ps[k].after) mw_day_format(ps[k].after, ad);
-            mw_report_add(sc->rep, site->id, "", "composite",
-                          "no usable scene of period '%s' (%s to %s) covers the site; its "
-                          "indicators are left empty. Of the %zu scene(s) catalogued, %ld fall "
-                          "in these dates, %ld of them overlap the site, %ld had no pixel over "
-                          "it and %ld could not be read (see above). The nearest scenes over the "
-                          "site are on %s (before) and %s (after): widen the period or add "
-                          "scenes of these dates",
-                          per->name, sd, ed, sc->scenes->n, ps[k].in_dates, ps[k].over_site,
-                          ps[k].missed, ps[k].failed, bd, ad);
+        if (ps[k].n == 0) {
+            report_empty_period(sc, site, k, &ps[k]);
             continue;
         }
-        if (mw_site_heat(p, &g, mask, &ps[k], r))
-            mw_report_add(sc->rep, site->id, "", "heat", "%s", mw_error_message());
-        mw_chip *chips = calloc(nok, sizeof *chips);
-        mw_day *days = calloc(nok, sizeof *days);
-        double *cfrac = calloc(nok, sizeof *cfrac), *score = calloc(nok, sizeof *score);
         float **band = comp + k * p->nbands;
-        int ok = chips && days && cfrac && score;
-        for (int b = 0; ok && b < p->nbands; b++)
-            ok = (band[b] = malloc(npix * sizeof(float))) != NULL;
-        double shift_sum = 0;
-        /* the chip files the composite reads, by hash: what proves the pixels behind it (the
-         * files hashed on every thread, the entries made in chip order) */
-        char **hashes = ok ? calloc(2 * nok, sizeof *hashes) : NULL;
-        if (hashes) {
-#pragma omp parallel for schedule(dynamic, 1)
-            for (size_t j = 0; j < 2 * nok; j++) {
-                const mw_chip *c = &ps[k].c[j / 2].chip;
-                hashes[j] = mw_sha256_file(j % 2 ? c->qa_path : c->path);
-            }
-        }
-        for (size_t i = 0; ok && i < nok; i++) {
-            chips[i] = ps[k].c[i].chip;
-            const char *hc = hashes ? hashes[2 * i] : NULL, *hq = hashes ? hashes[2 * i + 1] : NULL;
-            if (ps[k].c[i].prov)
-                json_object_set_new(ps[k].c[i].prov, "composited_chip",
-                                    json_pack("{s:s,s:s,s:s}", "path", chips[i].path, "sha256",
-                                              hc ? hc : "", "qa_sha256", hq ? hq : ""));
-            days[i] = ps[k].c[i].scene->day;
-            cfrac[i] = chips[i].clear_fraction;
-            shift_sum += hypot(ps[k].c[i].dx, ps[k].c[i].dy);
-        }
-        for (size_t j = 0; hashes && j < 2 * nok; j++)
-            free(hashes[j]);
-        free(hashes);
-        r->coreg_shift_px = p->coregister && nok ? shift_sum / (double)nok : NAN;
-        int red = 0, nir = 0;
-        for (int b = 0; b < p->nbands; b++) {
-            if (p->bands[b] == MW_BAND_RED) red = b;
-            if (p->bands[b] == MW_BAND_NIR) nir = b;
-        }
-        /* Each thread also holds a GDAL handle on every chip (about 2 MB each with its
-         * decompression buffers); the chunks get what is left, up to 128 MB (more is no
-         * faster). */
-        const int nth = omp_get_max_threads();
-        const size_t handles = (size_t)nth * (((size_t)8 << 20) + nok * ((size_t)2 << 20));
-        size_t chunk_bytes = mem.composite_bytes > handles ? mem.composite_bytes - handles : 0;
-        if (chunk_bytes > ((size_t)128 << 20)) chunk_bytes = (size_t)128 << 20;
-        int rows_per = sc->o->chunk_rows
-                           ? sc->o->chunk_rows
-                           : mw_composite_chunk_rows(&g, nok, p->nbands, nth, chunk_bytes);
-        /* BAP aims at the middle of the period. */
-        if (ok)
-            mw_composite_bap_scores(days, cfrac, nok, per->start + (per->end - per->start) / 2,
-                                    score);
-        const mw_composite_spec spec = {
-            p->composite_method, p->qa_exclude, p->min_clear_obs, red, nir, days, score};
-        const mw_composite_result res = {band, nclear, taken};
-        if (!ok || mw_composite_chips(chips, nok, p->nbands, &g, mask, &spec, rows_per, &res)) {
-            mw_report_add(sc->rep, site->id, "", "composite", "period '%s': %s", per->name,
-                          ok ? mw_error_message() : "out of memory");
-            for (int b = 0; b < p->nbands; b++) {
-                free(band[b]);
-                band[b] = NULL;
-            }
-        } else {
-            long clear_obs = 0, valid = 0;
-            for (size_t i = 0; i < npix; i++)
-                if (mask[i]) clear_obs += nclear[i], valid += nclear[i] > 0;
-            r->clear_fraction = inside ? (double)clear_obs / ((double)nok * (double)inside) : NAN;
-            if (valid == 0) {
-                /* name the scenes and where their masks came from: the user checks them */
-                char names[512] = "";
-                for (size_t i = 0; i < nok && strlen(names) + 8 < sizeof names; i++)
-                    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s (%s)",
-                             i ? ", " : "", ps[k].c[i].scene->id,
-                             ps[k].c[i].chip.mask ? ps[k].c[i].chip.mask : "?");
-                mw_report_add(sc->rep, site->id, "", "composite",
-                              "period '%s' (%s to %s): none of its %zu scene(s) has a clear pixel "
-                              "over the site (all cloud, shadow or masked: %s); its land-cover "
-                              "and change figures are left empty. Add scenes or widen the period",
-                              per->name, sd, ed, nok, names);
-            }
-            if (p->write_maps && sc->maps_dir)
-                write_composite_maps(sc, site, per, &g, band, nclear, taken);
-            mw_fault_point("period");
-            for (int b = 0; b < p->nbands; b++)
-                rowsv[k][p->bands[b]] = band[b];
-            rowsp[k] = valid ? rowsv[k] : NULL;
-        }
-        free(chips), free(days), free(cfrac), free(score);
+        const int made = composite_period(sc, site, k, &g, mask, inside, &ps[k], &mem, band, nclear,
+                                          taken, &rows[k]);
+        for (int b = 0; made >= 0 && b < p->nbands; b++)
+            rowsv[k][p->bands[b]] = band[b];
+        rowsp[k] = made > 0 ? rowsv[k] : NULL;
     }
     /* The change stages: land cover, loss, severity, trends; every figure in pixel order. */
     mw_site_change_stage(p, &g, mask, rowsp, sc->o->chunk_rows, pa_local,
