@@ -62,7 +62,8 @@ typedef struct mw_indicator_column {
     const char *unit;
     const char *description;
     size_t offset; /* into mw_indicator_row */
-    int stage;     /* MW_STAGE_COMPOSITE: only `run` knows it; MW_STAGE_ANY: `change` too */
+    int stage;     /* which stage fills it: MW_STAGE_COMPOSITE needs the scenes (the composite
+                      stage); MW_STAGE_ANY comes from the composites alone (the change stage) */
 } mw_indicator_column;
 
 enum { MW_STAGE_ANY, MW_STAGE_COMPOSITE };
