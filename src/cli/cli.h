@@ -100,8 +100,7 @@ struct cli {
     int exposure;
     /* treecover */
     const char *treecover, *lossyear, *emissions, *years, *id_field;
-    double min_cover, min_size_ha;
-    int have_min_cover, have_min_size;
+    double min_cover, min_size_ha; /* required options (the table says so) */
     /* pipeline */
     int template_, reference;
 };

@@ -75,6 +75,25 @@ static const cli_option *option(int id)
     return NULL;
 }
 
+static const cli_option *option_named(const char *name)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (!strcmp(options[i].name, name)) return &options[i];
+    return NULL;
+}
+
+/* "-o" (or "--name" when long_form or it has no letter), and " VALUE" when with_value and it
+ * takes one. */
+static const char *spell(const cli_option *o, int with_value, int long_form, char *buf, size_t n)
+{
+    const char *v = with_value && o->value ? o->value : NULL;
+    if (o->id < 256 && !long_form)
+        snprintf(buf, n, "-%c%s%s", o->id, v ? " " : "", v ? v : "");
+    else
+        snprintf(buf, n, "--%s%s%s", o->name, v ? " " : "", v ? v : "");
+    return buf;
+}
+
 static const cli_use *use_of(const cli_command *cmd, int id)
 {
     for (const cli_use *u = cmd ? cmd->uses : NULL; u && u->id; u++)
@@ -118,13 +137,9 @@ static void option_lines(FILE *f, int id, const char *doc)
 {
     const cli_option *o = option(id);
     if (!o || (!doc && !o->doc)) return; /* a band after the first: named in its text */
-    char head[64];
-    if (o->id < 256)
-        snprintf(head, sizeof head, "  -%c, --%s%s%s", o->id, o->name, o->value ? " " : "",
-                 o->value ? o->value : "");
-    else
-        snprintf(head, sizeof head, "      --%s%s%s", o->name, o->value ? " " : "",
-                 o->value ? o->value : "");
+    char head[64], lf[48];
+    snprintf(head, sizeof head, "  %s%c%s%s", o->id < 256 ? "-" : " ", o->id < 256 ? o->id : ' ',
+             o->id < 256 ? ", " : "  ", spell(o, 1, 1, lf, sizeof lf));
     int col = (int)strlen(head);
     fputs(head, f);
     if (col + 2 > DOC_COLUMN) {
@@ -147,14 +162,10 @@ static void synopsis(FILE *f, const cli_command *cmd)
     for (const cli_use *u = cmd->uses; u->id; u++) {
         const cli_option *o = option(u->id);
         if (!o || (u->flags & USE_IN_ARGS)) continue;
-        char w[128];
+        char w[128], sp[96];
         const int req = u->flags & USE_REQUIRED;
-        if (o->id < 256)
-            snprintf(w, sizeof w, "%s-%c%s%s%s", req ? "" : "[", o->id, o->value ? " " : "",
-                     o->value ? o->value : "", req ? "" : "]");
-        else
-            snprintf(w, sizeof w, "%s--%s%s%s%s", req ? "" : "[", o->name, o->value ? " " : "",
-                     o->value ? o->value : "", req ? "" : "]");
+        snprintf(w, sizeof w, "%s%s%s", req ? "" : "[", spell(o, 1, 0, sp, sizeof sp),
+                 req ? "" : "]");
         if (col + 1 + (int)strlen(w) > WIDTH) {
             fprintf(f, "\n%*s", 18 + (int)strlen(cmd->name), "");
             col = 18 + (int)strlen(cmd->name);
@@ -201,16 +212,16 @@ void cli_help(FILE *f, const cli_command *cmd, const cli_command *commands, size
     synopsis(f, cmd);
     fputc('\n', f);
     fputs(cmd->about, f);
-    int any = 0;
-    for (const cli_use *u = cmd->uses; u->id; u++)
-        any = 1;
-    if (any) fputc('\n', f);
+    if (cmd->uses[0].id) fputc('\n', f);
     for (const cli_use *u = cmd->uses; u->id; u++)
         option_lines(f, u->id, u->doc);
     if (cmd->after) fprintf(f, "\n%s", cmd->after);
-    fputs(
-        "\nand the options of every command: -h, --help; -V, --version; -q, --quiet; --log FILE\n",
-        f);
+    fputs("\nand the options of every command:", f);
+    for (int i = 0; common[i]; i++) {
+        char sp[96];
+        fprintf(f, "%s %s", i ? "," : "", spell(option(common[i]), 1, 1, sp, sizeof sp));
+    }
+    fputc('\n', f);
 }
 
 int cli_bad_usage(const cli *c)
@@ -368,9 +379,9 @@ static int take(cli *c, int id, const char *arg)
                                     ? "--min-cover needs a percentage from 0 to 100"
                                     : "--min-size-ha needs an area in hectares, 0 or more");
         if (id == O_MIN_COVER)
-            c->min_cover = d, c->have_min_cover = 1;
+            c->min_cover = d;
         else
-            c->min_size_ha = d, c->have_min_size = 1;
+            c->min_size_ha = d;
         break;
     case O_CUBE:
         c->datacube = arg;
@@ -401,11 +412,10 @@ int cli_parse(cli *c, int argc, char **argv, const cli_command *commands, size_t
      * every message can give its usage */
     for (int i = 1; i < argc && !c->command; i++) {
         if (argv[i][0] == '-') {
-            const cli_option *o = NULL;
-            if (argv[i][1] == '-' && !strchr(argv[i], '='))
-                for (size_t k = 0; k < NOPTIONS; k++)
-                    if (!strcmp(argv[i] + 2, options[k].name)) o = &options[k];
-            if (argv[i][1] != '-' && argv[i][1]) o = option(argv[i][1]);
+            const cli_option *o = argv[i][1] == '-'
+                                      ? (strchr(argv[i], '=') ? NULL : option_named(argv[i] + 2))
+                                  : argv[i][1] ? option(argv[i][1])
+                                               : NULL;
             if (o && o->value && !(argv[i][1] != '-' && argv[i][2])) i++; /* its value */
             continue;
         }
@@ -440,13 +450,9 @@ int cli_parse(cli *c, int argc, char **argv, const cli_command *commands, size_t
                               : (fputs("(see minewatch --help)\n", stderr), EXIT_BAD_INPUT);
         }
         if (c->command && !takes(c->command, ch)) {
-            const cli_option *o = option(ch);
-            if (ch < 256)
-                fprintf(stderr, "minewatch: error: '-%c' is not an option of 'minewatch %s'\n", ch,
-                        c->command->name);
-            else
-                fprintf(stderr, "minewatch: error: '--%s' is not an option of 'minewatch %s'\n",
-                        o ? o->name : "?", c->command->name);
+            char sp[96];
+            fprintf(stderr, "minewatch: error: '%s' is not an option of 'minewatch %s'\n",
+                    spell(option(ch), 0, 0, sp, sizeof sp), c->command->name);
             return cli_bad_usage(c);
         }
         int rc = take(c, ch, optarg);
@@ -464,15 +470,10 @@ int cli_parse(cli *c, int argc, char **argv, const cli_command *commands, size_t
     /* a command's required options */
     for (const cli_use *u = c->command ? c->command->uses : NULL; !c->help && u && u->id; u++) {
         if (!(u->flags & USE_REQUIRED)) continue;
-        const int given = seen[u->id];
-        if (!given) {
-            const cli_option *o = option(u->id);
-            if (o->id < 256)
-                fprintf(stderr, "minewatch: error: %s needs -%c %s\n", c->command->name, o->id,
-                        o->value ? o->value : "");
-            else
-                fprintf(stderr, "minewatch: error: %s needs --%s%s%s\n", c->command->name, o->name,
-                        o->value ? " " : "", o->value ? o->value : "");
+        if (!seen[u->id]) {
+            char sp[96];
+            fprintf(stderr, "minewatch: error: %s needs %s\n", c->command->name,
+                    spell(option(u->id), 1, 0, sp, sizeof sp));
             return cli_bad_usage(c);
         }
     }

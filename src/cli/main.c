@@ -200,7 +200,7 @@ static int cmd_run(cli *c, int argc, char **argv)
 
 static int cmd_merge(cli *c, int argc, char **argv)
 {
-    if (argc < 1 || !c->out) return cli_bad_usage(c);
+    if (argc < 1) return cli_bad_usage(c); /* -o is required (the table) */
     char *pl = NULL;
     if (mw_shards_check((const char *const *)argv, (size_t)argc, &pl)) return exit_for_error();
     c->merge_dirs = (const char *const *)argv, c->nmerge = (size_t)argc;
@@ -324,7 +324,7 @@ static int cmd_sites(cli *c, int argc, char **argv)
 
 static int cmd_index(cli *c, int argc, char **argv)
 {
-    if (argc != 1 || !c->out) return cli_bad_usage(c);
+    if (argc != 1) return cli_bad_usage(c); /* -o is required (the table) */
     const mw_spectral_index *ix = mw_spectral_index_find(argv[0]);
     if (!ix) {
         fprintf(stderr, "minewatch: error: unknown index '%s'; 'minewatch indices' lists them\n",
@@ -505,37 +505,20 @@ static int cmd_pipeline(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
-static int cmd_run(cli *c, int argc, char **argv);
-static int cmd_merge(cli *c, int argc, char **argv);
-static int cmd_change(cli *c, int argc, char **argv);
-static int cmd_ingest(cli *c, int argc, char **argv);
-static int cmd_simulate(cli *c, int argc, char **argv);
-static int cmd_sites(cli *c, int argc, char **argv);
-static int cmd_index(cli *c, int argc, char **argv);
-static int cmd_indices(cli *c, int argc, char **argv);
-static int cmd_indicators(cli *c, int argc, char **argv);
-static int cmd_treecover(cli *c, int argc, char **argv);
-static int cmd_graph(cli *c, int argc, char **argv);
-
-#define END                                                                                        \
-    {                                                                                              \
-        0, NULL, 0                                                                                 \
-    }
 // clang-format off
-static const cli_use run_uses[] = {{O_OUT, "output folder (default out/<pipeline name>)", 0}, {O_CUBE, NULL, 0}, {O_SHARD, NULL, 0}, {O_CHUNK, NULL, 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
-static const cli_use merge_uses[] = {{O_OUT, "the output folder of the whole run", USE_REQUIRED}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
-static const cli_use change_uses[] = {{O_OUT, "the run's output folder (default out/<pipeline name>)", 0}, {O_CHUNK, NULL, 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
-static const cli_use ingest_uses[] = {{O_OUT, "output folder (default out/<pipeline name>)", 0}, {O_CUBE, NULL, 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
-static const cli_use simulate_uses[] = {{O_OUT, "output folder (default out/<pipeline name>/scenes)", 0}, {O_SEED, NULL, 0}, {O_THREADS, NULL, 0}, END};
-static const cli_use sites_uses[] = {{O_KIND, NULL, 0}, {O_COMMODITY, NULL, 0}, {O_FORMAT, NULL, 0}, END};
-static const cli_use index_uses[] = {{O_OUT, "the index raster (Float32, tiled GeoTIFF)", USE_REQUIRED | USE_IN_ARGS}, {O_ITEM, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_BLUE, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_GREEN, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_RED, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_NIR, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_NIR08, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_SWIR16, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_SWIR22, NULL, USE_IN_ARGS}, {O_SCALE, NULL, 0}, {O_OFFSET, NULL, 0}, {O_NODATA, NULL, 0}, {O_COG, NULL, 0}, {O_COMPRESS, NULL, 0}, {O_CHUNK, "rows per chunk (default: from --mem, whole input blocks); the output does not depend on it", 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
-static const cli_use format_uses[] = {{O_FORMAT, NULL, 0}, END};
-static const cli_use treecover_uses[] = {{O_TREECOVER, NULL, USE_REQUIRED}, {O_LOSSYEAR, NULL, USE_REQUIRED}, {O_EMISSIONS, NULL, 0}, {O_YEARS, NULL, USE_REQUIRED}, {O_MIN_COVER, NULL, USE_REQUIRED}, {O_MIN_SIZE, NULL, USE_REQUIRED}, {O_ID_FIELD, NULL, 0}, {O_OUT, "output folder", USE_REQUIRED}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, END};
-static const cli_use graph_uses[] = {{O_INDICATORS, NULL, USE_REQUIRED}, {O_PERIOD, NULL, USE_REQUIRED}, {O_OUT, "output folder", USE_REQUIRED}, {O_EXPOSURE, NULL, 0}, {O_REMOVE, NULL, 0}, {O_EVIDENCE, NULL, 0}, {O_POSTGIS, NULL, 0}, {O_POSTGIS_SCHEMA, NULL, 0}, {O_MEM, NULL, 0}, END};
-static const cli_use pipeline_uses[] = {{O_TEMPLATE, NULL, 0}, {O_REFERENCE, NULL, 0}, END};
-static const cli_use no_uses[] = {END};
+static const cli_use run_uses[] = {{O_OUT, "output folder (default out/<pipeline name>)", 0}, {O_CUBE, NULL, 0}, {O_SHARD, NULL, 0}, {O_CHUNK, NULL, 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, {0}};
+static const cli_use merge_uses[] = {{O_OUT, "the output folder of the whole run", USE_REQUIRED}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, {0}};
+static const cli_use change_uses[] = {{O_OUT, "the run's output folder (default out/<pipeline name>)", 0}, {O_CHUNK, NULL, 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, {0}};
+static const cli_use ingest_uses[] = {{O_OUT, "output folder (default out/<pipeline name>)", 0}, {O_CUBE, NULL, 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, {0}};
+static const cli_use simulate_uses[] = {{O_OUT, "output folder (default out/<pipeline name>/scenes)", 0}, {O_SEED, NULL, 0}, {O_THREADS, NULL, 0}, {0}};
+static const cli_use sites_uses[] = {{O_KIND, NULL, 0}, {O_COMMODITY, NULL, 0}, {O_FORMAT, NULL, 0}, {0}};
+static const cli_use index_uses[] = {{O_OUT, "the index raster (Float32, tiled GeoTIFF)", USE_REQUIRED | USE_IN_ARGS}, {O_ITEM, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_BLUE, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_GREEN, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_RED, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_NIR, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_NIR08, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_SWIR16, NULL, USE_IN_ARGS}, {O_BAND0 + MW_BAND_SWIR22, NULL, USE_IN_ARGS}, {O_SCALE, NULL, 0}, {O_OFFSET, NULL, 0}, {O_NODATA, NULL, 0}, {O_COG, NULL, 0}, {O_COMPRESS, NULL, 0}, {O_CHUNK, "rows per chunk (default: from --mem, whole input blocks); the output does not depend on it", 0}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, {0}};
+static const cli_use format_uses[] = {{O_FORMAT, NULL, 0}, {0}};
+static const cli_use treecover_uses[] = {{O_TREECOVER, NULL, USE_REQUIRED}, {O_LOSSYEAR, NULL, USE_REQUIRED}, {O_EMISSIONS, NULL, 0}, {O_YEARS, NULL, USE_REQUIRED}, {O_MIN_COVER, NULL, USE_REQUIRED}, {O_MIN_SIZE, NULL, USE_REQUIRED}, {O_ID_FIELD, NULL, 0}, {O_OUT, "output folder", USE_REQUIRED}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, {0}};
+static const cli_use graph_uses[] = {{O_INDICATORS, NULL, USE_REQUIRED}, {O_PERIOD, NULL, USE_REQUIRED}, {O_OUT, "output folder", USE_REQUIRED}, {O_EXPOSURE, NULL, 0}, {O_REMOVE, NULL, 0}, {O_EVIDENCE, NULL, 0}, {O_POSTGIS, NULL, 0}, {O_POSTGIS_SCHEMA, NULL, 0}, {O_MEM, NULL, 0}, {0}};
+static const cli_use pipeline_uses[] = {{O_TEMPLATE, NULL, 0}, {O_REFERENCE, NULL, 0}, {0}};
+static const cli_use no_uses[] = {{0}};
 // clang-format on
-#undef END
 
 static const cli_command commands[] = {
     {"run", "PIPELINE",

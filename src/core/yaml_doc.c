@@ -98,3 +98,47 @@ int mw_yaml_get_num(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, doub
     *out = v;
     return 0;
 }
+
+int mw_yaml_get_whole(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, double lo, double hi,
+                      double *out)
+{
+    double v;
+    if (mw_yaml_get_num(c, n, what, lo, hi, &v)) return -1;
+    if (v != floor(v)) return mw_yaml_err_at(c, n, "'%s' must be a whole number, got %g", what, v);
+    *out = v;
+    return 0;
+}
+
+int mw_yaml_get_bool(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, bool *out)
+{
+    const char *s = mw_yaml_scalar(n);
+    if (s && (!strcmp(s, "true") || !strcmp(s, "yes")))
+        *out = true;
+    else if (s && (!strcmp(s, "false") || !strcmp(s, "no")))
+        *out = false;
+    else
+        return mw_yaml_err_at(c, n, "%s must be true or false, not '%s'", what, s ? s : "?");
+    return 0;
+}
+
+int mw_yaml_need_list(const mw_yaml_ctx *c, yaml_node_t *n, const char *what)
+{
+    if (!n || n->type != YAML_SEQUENCE_NODE)
+        return mw_yaml_err_at(c, n, "'%s' must be a list, e.g. [a, b]", what);
+    return 0;
+}
+
+int mw_yaml_get_texts(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, char ***out)
+{
+    if (mw_yaml_need_list(c, n, what)) return -1;
+    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (cnt == 0) return mw_yaml_err_at(c, n, "'%s' is empty", what);
+    char **v = calloc(cnt + 1, sizeof *v);
+    if (!v) return mw_error_set(MW_ERR_NOMEM, "out of memory");
+    *out = v;
+    for (size_t i = 0; i < cnt; i++)
+        if (mw_yaml_get_str(c, yaml_document_get_node(c->doc, n->data.sequence.items.start[i]),
+                            what, &v[i]))
+            return -1;
+    return 0;
+}

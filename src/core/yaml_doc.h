@@ -3,6 +3,8 @@
 #ifndef MW_CORE_YAML_DOC_H
 #define MW_CORE_YAML_DOC_H
 
+#include <stdbool.h>
+
 #include <yaml.h>
 
 #include "minewatch/error.h"
@@ -31,5 +33,15 @@ int mw_yaml_get_str(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, char
 /* A finite number in [lo, hi]. */
 int mw_yaml_get_num(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, double lo, double hi,
                     double *out);
+/* A whole number in [lo, hi] (exact in a double). */
+int mw_yaml_get_whole(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, double lo, double hi,
+                      double *out);
+/* true/yes or false/no. */
+int mw_yaml_get_bool(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, bool *out);
+/* n is a sequence, or an error "'what' must be a list". */
+int mw_yaml_need_list(const mw_yaml_ctx *c, yaml_node_t *n, const char *what);
+/* A non-empty list of non-empty texts, NULL-terminated, into *out: owned by the caller from the
+ * start, so an error part-way leaves it to free. */
+int mw_yaml_get_texts(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, char ***out);
 
 #endif

@@ -25,12 +25,12 @@
 #include "pipeline/output_postgis.h"
 #include "pipeline/pipeline_keys.h"
 
+/* A whole number in [lo, hi]. */
 static int get_int(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, long lo, long hi,
                    long *out)
 {
     double v;
-    if (mw_yaml_get_num(c, n, what, (double)lo, (double)hi, &v)) return -1;
-    if (v != floor(v)) return mw_yaml_err_at(c, n, "'%s' must be a whole number, got %g", what, v);
+    if (mw_yaml_get_whole(c, n, what, (double)lo, (double)hi, &v)) return -1;
     *out = (long)v;
     return 0;
 }
@@ -41,13 +41,6 @@ static int get_date(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, mw_d
     if (!s || strlen(s) != 10 || mw_day_parse(s, out, NULL) != 0)
         return mw_yaml_err_at(c, n, "'%s' must be a date YYYY-MM-DD, got '%s'", what,
                               s ? s : "(not a value)");
-    return 0;
-}
-
-static int need_list(const mw_yaml_ctx *c, yaml_node_t *seq, const char *what)
-{
-    if (!seq || seq->type != YAML_SEQUENCE_NODE)
-        return mw_yaml_err_at(c, seq, "'%s' must be a list, e.g. [a, b]", what);
     return 0;
 }
 
@@ -65,7 +58,7 @@ static int parse_sites(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
     if (parse_keys(c, n, "sites", 0, p)) return -1;
     yaml_node_t *ids = mw_yaml_map_get(c, n, "ids");
     if (!ids) return 0;
-    if (need_list(c, ids, "sites.ids")) return -1;
+    if (mw_yaml_need_list(c, ids, "sites.ids")) return -1;
     size_t cnt = (size_t)(ids->data.sequence.items.top - ids->data.sequence.items.start);
     if (cnt == 0)
         return mw_yaml_err_at(c, ids, "'sites.ids' is empty; leave it out to take every site");
@@ -103,17 +96,7 @@ static int parse_signing(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
     if ((v = mw_yaml_map_get(c, n, "sign_hosts"))) {
         if (!p->stac_sign_token_url)
             return mw_yaml_err_at(c, v, "'source.sign_hosts' needs 'sign: planetary_computer'");
-        size_t cnt = v->type == YAML_SEQUENCE_NODE
-                         ? (size_t)(v->data.sequence.items.top - v->data.sequence.items.start)
-                         : 0;
-        if (need_list(c, v, "source.sign_hosts")) return -1;
-        if (cnt == 0) return mw_yaml_err_at(c, v, "'source.sign_hosts' is empty");
-        p->stac_sign_hosts = calloc(cnt + 1, sizeof *p->stac_sign_hosts);
-        if (!p->stac_sign_hosts) return mw_error_set(MW_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; i < cnt; i++)
-            if (mw_yaml_get_str(c, yaml_document_get_node(c->doc, v->data.sequence.items.start[i]),
-                                "source.sign_hosts", &p->stac_sign_hosts[i]))
-                return -1;
+        if (mw_yaml_get_texts(c, v, "source.sign_hosts", &p->stac_sign_hosts)) return -1;
     } else if (p->stac_sign_token_url) {
         /* Planetary Computer's SAS tokens are for its Azure Blob Storage accounts only. */
         p->stac_sign_hosts = calloc(2, sizeof *p->stac_sign_hosts);
@@ -302,7 +285,7 @@ static int parse_grid(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
     if (parse_keys(c, n, "grid", 0, p)) return -1;
     yaml_node_t *v;
     if ((v = mw_yaml_map_get(c, n, "origin_m"))) {
-        if (need_list(c, v, "grid.origin_m") ||
+        if (mw_yaml_need_list(c, v, "grid.origin_m") ||
             v->data.sequence.items.top - v->data.sequence.items.start != 2)
             return mw_yaml_err_at(
                 c, v, "'grid.origin_m' must be [x, y] in metres, e.g. [499980, 5200020]");
@@ -349,7 +332,7 @@ static int parse_thresholds(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p
 
 static int parse_bands(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
 {
-    if (need_list(c, n, "bands")) return -1;
+    if (mw_yaml_need_list(c, n, "bands")) return -1;
     int have = 0, nb = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
@@ -377,7 +360,7 @@ static int parse_outputs(const mw_yaml_ctx *c, yaml_node_t *n, mw_pipeline *p)
     if (parse_keys(c, n, "outputs", 0, p)) return -1;
     yaml_node_t *v;
     if ((v = mw_yaml_map_get(c, n, "formats"))) {
-        if (need_list(c, v, "outputs.formats")) return -1;
+        if (mw_yaml_need_list(c, v, "outputs.formats")) return -1;
         p->write_gpkg = p->write_csv = p->write_maps = p->write_report = p->write_stac = false;
         for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
              it++) {

@@ -185,7 +185,7 @@ char *mw_keys_resolve(const mw_pipeline *p, const char *rel)
     return mw_text_dup(CPLFormFilename(p->dir, rel, NULL));
 }
 
-/* "a.b" for messages: the names the hand-written parsers used. */
+/* "section.key" for messages, as a user writes it in the file. */
 static void key_name(const mw_key_section *s, const mw_key *k, char *out, size_t n)
 {
     snprintf(out, n, "%s%s%s", s->name, *s->name ? "." : "", k->key);
@@ -267,22 +267,9 @@ void mw_keys_defaults(mw_pipeline *p)
         }
 }
 
-static int get_bool(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, bool *out)
-{
-    const char *s = mw_yaml_scalar(n);
-    if (s && (!strcmp(s, "true") || !strcmp(s, "yes")))
-        *out = true;
-    else if (s && (!strcmp(s, "false") || !strcmp(s, "no")))
-        *out = false;
-    else
-        return mw_yaml_err_at(c, n, "%s must be true or false, not '%s'", what, s ? s : "?");
-    return 0;
-}
-
 static int get_qa(const mw_yaml_ctx *c, yaml_node_t *v, const char *what, uint8_t *out)
 {
-    if (!v || v->type != YAML_SEQUENCE_NODE)
-        return mw_yaml_err_at(c, v, "'%s' must be a list, e.g. [a, b]", what);
+    if (mw_yaml_need_list(c, v, what)) return -1;
     *out = 0;
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
          it++) {
@@ -303,22 +290,6 @@ static int get_qa(const mw_yaml_ctx *c, yaml_node_t *v, const char *what, uint8_
     return 0;
 }
 
-static int get_texts(const mw_yaml_ctx *c, yaml_node_t *n, const char *what, char ***out)
-{
-    if (!n || n->type != YAML_SEQUENCE_NODE)
-        return mw_yaml_err_at(c, n, "'%s' must be a list, e.g. [a, b]", what);
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (cnt == 0) return mw_yaml_err_at(c, n, "'%s' is empty", what);
-    char **v = calloc(cnt + 1, sizeof *v);
-    if (!v) return mw_error_set(MW_ERR_NOMEM, "out of memory");
-    *out = v; /* owned by the pipeline from here, so an error path frees it */
-    for (size_t i = 0; i < cnt; i++)
-        if (mw_yaml_get_str(c, yaml_document_get_node(c->doc, n->data.sequence.items.start[i]),
-                            what, &v[i]))
-            return -1;
-    return 0;
-}
-
 static int parse_key(const mw_yaml_ctx *c, yaml_node_t *v, const mw_key_section *s, const mw_key *k,
                      mw_pipeline *p)
 {
@@ -329,13 +300,11 @@ static int parse_key(const mw_yaml_ctx *c, yaml_node_t *v, const mw_key_section 
     case MW_KEY_NUMBER:
         return mw_yaml_get_num(c, v, what, k->lo, k->hi, (double *)field(p, k));
     case MW_KEY_WHOLE:
-        if (mw_yaml_get_num(c, v, what, k->lo, k->hi, &d)) return -1;
-        if (d != floor(d))
-            return mw_yaml_err_at(c, v, "'%s' must be a whole number, got %g", what, d);
+        if (mw_yaml_get_whole(c, v, what, k->lo, k->hi, &d)) return -1;
         store_whole(p, k, d);
         return 0;
     case MW_KEY_BOOL:
-        return get_bool(c, v, what, (bool *)field(p, k));
+        return mw_yaml_get_bool(c, v, what, (bool *)field(p, k));
     case MW_KEY_TEXT:
         return mw_yaml_get_str(c, v, what, (char **)field(p, k));
     case MW_KEY_PATH:
@@ -350,7 +319,7 @@ static int parse_key(const mw_yaml_ctx *c, yaml_node_t *v, const mw_key_section 
         return *dst ? 0 : mw_error_set(MW_ERR_NOMEM, "out of memory");
     }
     case MW_KEY_TEXTS:
-        return get_texts(c, v, what, (char ***)field(p, k));
+        return mw_yaml_get_texts(c, v, what, (char ***)field(p, k));
     case MW_KEY_CHOICE: {
         const char *t = mw_yaml_scalar(v);
         int i = choice_index(k, t);

@@ -117,10 +117,11 @@ static int write_cog_map(const char *path, const mw_grid *g, const mw_map_bands 
         co = CSLSetNameValue(co, "PREDICTOR", "YES");
         co = CSLSetNameValue(co, "OVERVIEWS", "AUTO");
         co = CSLSetNameValue(co, "RESAMPLING", integer ? "NEAREST" : "AVERAGE");
-        /* compressed on every thread (a site's maps are written one after the other); the
-         * tiles are still written in order, so the bytes do not depend on the thread count */
+        /* compressed on every thread when maps are written one after the other, on this one when
+         * several are written at once (mw_change_write_outputs); the tiles are written in order
+         * either way, so the bytes do not depend on the thread count */
         char nt[16];
-        snprintf(nt, sizeof nt, "%d", omp_get_max_threads());
+        snprintf(nt, sizeof nt, "%d", omp_in_parallel() ? 1 : omp_get_max_threads());
         co = CSLSetNameValue(co, "NUM_THREADS", nt);
         GDALDatasetH out =
             GDALCreateCopy(GDALGetDriverByName("COG"), tmp, mem, FALSE, co, NULL, NULL);
@@ -337,9 +338,10 @@ void mw_change_write_outputs(const char *maps_dir, const char *site_id, const mw
         LOSS = PER_PERIOD,
         TREND,
         PATCHES,
-        TABLE
+        TABLE,
+        END /* the site's own files: LOSS to TABLE */
     };
-    const size_t njobs = c->nperiods * PER_PERIOD + 4;
+    const size_t njobs = c->nperiods * PER_PERIOD + (END - PER_PERIOD);
     const size_t npix = mw_grid_npix(g);
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t j = 0; j < njobs; j++) {
