@@ -953,6 +953,53 @@ static void change_stages_match_truth(void **state)
             }
     assert_true(isnan(tu_csv_value(cc, "cd-kamoto", "2023", "n_scenes")));
     free(cc);
+    /* its provenance: every file it wrote and every composite it read, by hash; the thresholds
+     * of the generic change the run found, since both run the one change stage */
+    char *cpp = tu_path(g_out1, "change_provenance.json");
+    json_t *cp = json_load_file(cpp, 0, NULL);
+    assert_non_null(cp);
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(json_object_get(cp, "outputs"), "files"), i, f)
+    {
+        char *full = tu_path(g_out1, json_string_value(json_object_get(f, "path")));
+        char *h = mw_sha256_file(full);
+        if (strcmp(h, json_string_value(json_object_get(f, "sha256"))))
+            fail_msg("change_provenance.json: %s is not what it says", full);
+        free(h), free(full);
+    }
+    assert_true(i > 10);
+    int thresholds = 0;
+    json_array_foreach(json_object_get(cp, "sites"), si, ts)
+    {
+        json_t *rs = NULL, *x;
+        size_t j, k;
+        json_array_foreach(json_object_get(prov, "sites"), j,
+                           x) if (json_equal(json_object_get(x, "id"), json_object_get(ts, "id")))
+            rs = x;
+        assert_non_null(rs);
+        json_t *per;
+        json_array_foreach(json_object_get(ts, "periods"), k, per)
+        {
+            const char *comp = json_string_value(json_object_get(per, "composite"));
+            assert_non_null(comp);
+            char *h = mw_sha256_file(comp);
+            assert_string_equal(h, json_string_value(json_object_get(per, "composite_sha256")));
+            free(h);
+            json_t *gc = json_object_get(per, "generic_change"),
+                   *rgc = json_object_get(json_array_get(json_object_get(rs, "periods"), k),
+                                          "generic_change");
+            if (k == 0) continue;
+            assert_non_null(gc);
+            assert_non_null(rgc);
+            assert_true(json_real_value(json_object_get(gc, "threshold")) ==
+                        json_real_value(json_object_get(rgc, "threshold")));
+            thresholds++;
+        }
+    }
+    assert_int_equal(thresholds, 2); /* two sites, one monitoring period */
+    json_decref(cp);
+    free(cpp);
     json_decref(truth), json_decref(prov);
     free(tp), free(pp), free(csv);
 }

@@ -177,15 +177,7 @@ int mw_pipeline_change(const mw_pipeline *p, const mw_run_options *o, mw_run_rep
         json_object_set_new(prov, "outputs",
                             json_pack("{s:o}", "files", mw_provenance_output_files(&od)));
         mw_provenance_finish(prov, rep);
-        char *pp = mw_out_dir_stage(&od, "change_provenance.json");
-        char *tmp = pp ? mw_part_path(pp) : NULL;
-        if (!tmp || json_dump_file(prov, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0 ||
-            mw_commit_path(tmp, pp) != 0) {
-            mw_report_add(rep, "", "", "outputs", "cannot write '%s/change_provenance.json'",
-                          o->out_dir);
-            if (tmp) mw_remove_tree(tmp);
-        }
-        free(tmp), free(pp);
+        mw_provenance_write(prov, &od, "change_provenance.json", rep);
         mw_outputs_commit(&od, rep);
         mw_error_clear();
         /* The rows point into the catalogue, which is freed below. */

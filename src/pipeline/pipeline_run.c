@@ -1257,13 +1257,7 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
         free(sc.over_any);
         mw_provenance_finish(prov, rep);
         mw_fault_point("outputs");
-        char *pp = mw_out_dir_stage(&od, "provenance.json");
-        char *tmp = pp ? mw_part_path(pp) : NULL;
-        if (!tmp || json_dump_file(prov, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0 ||
-            mw_commit_path(tmp, pp) != 0) {
-            mw_report_add(rep, "", "", "outputs", "cannot write '%s/provenance.json'", o->out_dir);
-            if (tmp) mw_remove_tree(tmp);
-        } else {
+        if (mw_provenance_write(prov, &od, "provenance.json", rep) == 0) {
             mw_outputs_commit(&od, rep);
             /* the database after the files: a server that is down costs the files nothing */
             if (ind && p->pg_connection && mw_report_count_stage(rep, "outputs") == 0) {
@@ -1275,8 +1269,6 @@ int mw_pipeline_run(const mw_pipeline *p, const mw_run_options *o, mw_run_report
             }
         }
         mw_error_clear();
-        free(tmp);
-        free(pp);
         free(csv), free(gpkg), free(csv_final), free(gpkg_final);
         json_decref(prov);
     }

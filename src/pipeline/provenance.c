@@ -1,5 +1,6 @@
 #include "pipeline/provenance.h"
 
+#include "core/atomic_file.h"
 #include "core/out_dir.h"
 #include "core/text.h"
 #include "pipeline/site_heat.h"
@@ -238,6 +239,22 @@ void mw_provenance_finish(json_t *prov, const mw_run_report *rep)
                                            "scene_id", rep->items[i].scene_id, "stage",
                                            rep->items[i].stage, "message", rep->items[i].message));
     json_object_set_new(prov, "failures", f);
+}
+
+int mw_provenance_write(const json_t *prov, const mw_out_dir *od, const char *name,
+                        mw_run_report *rep)
+{
+    char *pp = mw_out_dir_stage(od, name);
+    char *tmp = pp ? mw_part_path(pp) : NULL;
+    int rc = 0;
+    if (!tmp || json_dump_file(prov, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0 ||
+        mw_commit_path(tmp, pp) != 0) {
+        mw_report_add(rep, "", "", "outputs", "cannot write '%s/%s'", od->root, name);
+        if (tmp) mw_remove_tree(tmp);
+        rc = -1;
+    }
+    free(tmp), free(pp);
+    return rc;
 }
 
 json_t *mw_provenance_output_files(const mw_out_dir *od)

@@ -24,6 +24,10 @@ void mw_utc_now(char buf[static 32]);
 /* Commits a run's staged outputs, unless any failed to be written (stage "outputs" in the report:
  * a full disk): then nothing moves in and the earlier outputs stay whole. Failures go to rep. */
 void mw_outputs_commit(mw_out_dir *od, mw_run_report *rep);
+/* Stages prov as <name> in the output folder (atomic); 0, or -1 with the failure in rep (stage
+ * "outputs", so nothing is committed). */
+int mw_provenance_write(const json_t *prov, const mw_out_dir *od, const char *name,
+                        mw_run_report *rep);
 /* outputs.files: each staged file (path relative to the output folder) with its SHA-256. */
 json_t *mw_provenance_output_files(const mw_out_dir *od);
 
