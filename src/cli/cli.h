@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "minewatch/band.h"
+#include "minewatch/run_report.h"
 #include "mpi_dispatch.h"
 
 enum { EXIT_OK = 0, EXIT_PARTIAL = 1, EXIT_BAD_INPUT = 2 };
@@ -108,13 +111,32 @@ struct cli {
 /* Reads the options into c and finds the command (c->command; NULL: none given). An option the
  * command does not take, an unknown one or a bad value is reported with the command's usage:
  * returns EXIT_BAD_INPUT. Else EXIT_OK, the command's arguments in *args. */
-int cli_parse(cli *c, int argc, char **argv, const cli_command *commands, size_t ncommands,
+int cli_parse(cli *c, int argc, char **argv, const cli_command *const *commands, size_t ncommands,
               int *nargs, char ***args);
 /* The help of cmd (NULL: the program's) to f. */
-void cli_help(FILE *f, const cli_command *cmd, const cli_command *commands, size_t ncommands);
+void cli_help(FILE *f, const cli_command *cmd, const cli_command *const *commands,
+              size_t ncommands);
 /* A whole number s in [lo, hi] into *out: 0, else -1. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 /* The command's usage to stderr: EXIT_BAD_INPUT. */
 int cli_bad_usage(const cli *c);
+
+/* What every command does the same way (cli_common.c). */
+/* "minewatch: error: msg" to stderr: EXIT_BAD_INPUT. */
+int cli_fail_input(const char *msg);
+/* The library's last error to stderr: EXIT_BAD_INPUT for bad input, else EXIT_PARTIAL. */
+int cli_exit_for_error(void);
+/* out/<name>[/<sub>], malloc'd. */
+char *cli_default_out(const char *name, const char *sub);
+/* A run's problems, one line each, to stderr. */
+void cli_print_report(const mw_run_report *rep);
+/* Records (objects of strings and numbers) to stdout as CSV with the given columns (NULL-ended),
+ * or as a JSON array when format is "json". */
+void cli_print_records(json_t *recs, const char *const *cols, const char *format);
+
+/* The commands, one file each or by kind (cmd_*.c). */
+extern const cli_command cli_cmd_run, cli_cmd_change, cli_cmd_merge, cli_cmd_ingest,
+    cli_cmd_simulate, cli_cmd_pipeline, cli_cmd_sites, cli_cmd_index, cli_cmd_graph,
+    cli_cmd_treecover, cli_cmd_indices, cli_cmd_indicators;
 
 #endif

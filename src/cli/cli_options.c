@@ -176,7 +176,7 @@ static void synopsis(FILE *f, const cli_command *cmd)
     fputc('\n', f);
 }
 
-void cli_help(FILE *f, const cli_command *cmd, const cli_command *commands, size_t ncommands)
+void cli_help(FILE *f, const cli_command *cmd, const cli_command *const *commands, size_t ncommands)
 {
     if (!cmd) {
         fputs("usage: minewatch <command> [options]\n\n", f);
@@ -189,16 +189,16 @@ void cli_help(FILE *f, const cli_command *cmd, const cli_command *commands, size
         fputs("\ncommands:\n", f);
         for (size_t i = 0; i < ncommands; i++) {
             char head[160];
-            snprintf(head, sizeof head, "  %s%s%s", commands[i].name, *commands[i].args ? " " : "",
-                     commands[i].args);
+            snprintf(head, sizeof head, "  %s%s%s", commands[i]->name,
+                     *commands[i]->args ? " " : "", commands[i]->args);
             if (strlen(head) > 40) /* the arguments in full are in the command's own help */
-                snprintf(head, sizeof head, "  %s %.*s ...", commands[i].name,
-                         (int)strcspn(commands[i].args, " "), commands[i].args);
+                snprintf(head, sizeof head, "  %s %.*s ...", commands[i]->name,
+                         (int)strcspn(commands[i]->args, " "), commands[i]->args);
             if ((int)strlen(head) + 1 > DOC_COLUMN)
                 fprintf(f, "%s\n%*s", head, DOC_COLUMN, "");
             else
                 fprintf(f, "%-*s", DOC_COLUMN, head);
-            wrapped(f, commands[i].summary, DOC_COLUMN, DOC_COLUMN, WIDTH);
+            wrapped(f, commands[i]->summary, DOC_COLUMN, DOC_COLUMN, WIDTH);
         }
         fputs("\noptions for every command:\n", f);
         for (int i = 0; common[i]; i++)
@@ -405,7 +405,7 @@ static int take(cli *c, int id, const char *arg)
     return EXIT_OK;
 }
 
-int cli_parse(cli *c, int argc, char **argv, const cli_command *commands, size_t ncommands,
+int cli_parse(cli *c, int argc, char **argv, const cli_command *const *commands, size_t ncommands,
               int *nargs, char ***args)
 {
     /* the command first (the first word that is not an option or an option's value), so that
@@ -420,7 +420,7 @@ int cli_parse(cli *c, int argc, char **argv, const cli_command *commands, size_t
             continue;
         }
         for (size_t k = 0; k < ncommands; k++)
-            if (!strcmp(argv[i], commands[k].name)) c->command = &commands[k];
+            if (!strcmp(argv[i], commands[k]->name)) c->command = commands[k];
         break;
     }
     struct option lo[NOPTIONS + 1];
