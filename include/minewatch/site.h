@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <ogr_api.h>
+
 #include "minewatch/export.h"
 
 #ifdef __cplusplus
@@ -31,11 +33,11 @@ MW_API const mw_site *mw_site_catalog_find(const mw_site_catalog *cat, const cha
 
 /* EPSG code of the WGS 84 / UTM zone holding the site's centroid. */
 MW_API int mw_site_utm_epsg(const mw_site *site);
-/* The site area as a polygon in the given projected CRS (point sites become discs).
- * Returns an OGRGeometryH (caller destroys with OGR_G_DestroyGeometry) or NULL with an error. */
-MW_API void *mw_site_polygon(const mw_site *site, int epsg);
+/* The site area as a polygon in the given projected CRS (point sites become discs), for the
+ * caller to destroy with OGR_G_DestroyGeometry; NULL with an error. */
+MW_API OGRGeometryH mw_site_polygon(const mw_site *site, int epsg);
 /* The site area as a polygon in WGS 84 lon/lat, for outputs. */
-MW_API void *mw_site_polygon_wgs84(const mw_site *site, int utm_epsg);
+MW_API OGRGeometryH mw_site_polygon_wgs84(const mw_site *site, int utm_epsg);
 
 #ifdef __cplusplus
 }

@@ -300,7 +300,7 @@ int mw_site_utm_epsg(const mw_site *s)
     return (s->lat >= 0 ? 32600 : 32700) + zone;
 }
 
-void *mw_site_polygon(const mw_site *s, int epsg)
+OGRGeometryH mw_site_polygon(const mw_site *s, int epsg)
 {
     OGRGeometryH g = NULL;
     if (OGR_G_CreateFromWkt((char **)&(const char *){s->wkt_wgs84}, NULL, &g) != OGRERR_NONE) {
@@ -329,7 +329,7 @@ void *mw_site_polygon(const mw_site *s, int epsg)
     return g;
 }
 
-void *mw_site_polygon_wgs84(const mw_site *s, int utm_epsg)
+OGRGeometryH mw_site_polygon_wgs84(const mw_site *s, int utm_epsg)
 {
     if (s->radius_m > 0) { /* the disc, split at the antimeridian if it crosses it */
         OGRGeometryH g = mw_site_polygon(s, utm_epsg);

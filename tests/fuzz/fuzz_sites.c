@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mw_site_catalog cat;
     if (mw_site_catalog_load(path, &cat) == 0) {
         for (size_t i = 0; i < cat.n; i++) {
-            void *g = mw_site_polygon(&cat.sites[i], mw_site_utm_epsg(&cat.sites[i]));
+            OGRGeometryH g = mw_site_polygon(&cat.sites[i], mw_site_utm_epsg(&cat.sites[i]));
             if (g) OGR_G_DestroyGeometry(g);
         }
         mw_site_catalog_free(&cat);
