@@ -91,22 +91,31 @@ static const cli_use index_uses[] = {{O_OUT, "the index raster (Float32, tiled G
 // clang-format on
 static const cli_use no_uses[] = {{0}};
 
-const cli_command cli_cmd_index = {"index", "NAME -o OUT.tif (--item ITEM.json | --red FILE[:BAND] --nir FILE[:BAND] ...)",
-     "compute one registered index from band files or a STAC item",
-     "Computes a registered spectral index (see 'minewatch indices') into a Float32 tiled "
-     "GeoTIFF,\n"
-     "streaming row strips sized from --mem. Bands come from a STAC item (with its own "
-     "radiometry)\n"
-     "or from files: --blue --green --red --nir --nir08 --swir16 --swir22, each FILE or "
-     "FILE:BAND.\n"
-     "Reflectance = DN x scale + offset (default 1 and 0). No data, saturated values (the largest\n"
-     "value of integer inputs), zero denominators and values outside the index's range are "
-     "written\n"
-     "as NaN, the no-data value of every real-valued map minewatch writes. Bands on different\n"
-     "grids are aligned to the finest. The output is the same, byte for byte, for any thread\n"
-     "count, --mem and --chunk-rows.\n",
-     NULL, index_uses, cmd_index};
+const cli_command cli_cmd_index = {
+    "index",
+    "NAME -o OUT.tif (--item ITEM.json | --red FILE[:BAND] --nir FILE[:BAND] ...)",
+    "compute one registered index from band files or a STAC item",
+    "Computes a registered spectral index (see 'minewatch indices') into a Float32 tiled "
+    "GeoTIFF,\n"
+    "streaming row strips sized from --mem. Bands come from a STAC item (with its own "
+    "radiometry)\n"
+    "or from files: --blue --green --red --nir --nir08 --swir16 --swir22, each FILE or "
+    "FILE:BAND.\n"
+    "Reflectance = DN x scale + offset (default 1 and 0). No data, saturated values (the largest\n"
+    "value of integer inputs), zero denominators and values outside the index's range are "
+    "written\n"
+    "as NaN, the no-data value of every real-valued map minewatch writes. Bands on different\n"
+    "grids are aligned to the finest. The output is the same, byte for byte, for any thread\n"
+    "count, --mem and --chunk-rows.\n",
+    NULL,
+    index_uses,
+    cmd_index};
 
-const cli_command cli_cmd_indices = {"indices", "", "list the registered spectral indices with formulae and citations",
-     "Lists the spectral index registry: name, formula, bands and citation.\n", NULL, no_uses,
-     cmd_indices};
+const cli_command cli_cmd_indices = {
+    "indices",
+    "",
+    "list the registered spectral indices with formulae and citations",
+    "Lists the spectral index registry: name, formula, bands and citation.\n",
+    NULL,
+    no_uses,
+    cmd_indices};

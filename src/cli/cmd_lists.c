@@ -80,13 +80,22 @@ static const cli_use sites_uses[] = {{O_KIND, NULL, 0}, {O_COMMODITY, NULL, 0}, 
 static const cli_use format_uses[] = {{O_FORMAT, NULL, 0}, {0}};
 // clang-format on
 
-const cli_command cli_cmd_sites = {"sites", "[CATALOGUE]",
-     "list the sites of a catalogue (default aoi/critical_mineral_sites.geojson)",
-     "Lists the sites of a catalogue (any OGR vector format) with kind, commodities, country\n"
-     "and location.\n",
-     NULL, sites_uses, cmd_sites};
+const cli_command cli_cmd_sites = {
+    "sites",
+    "[CATALOGUE]",
+    "list the sites of a catalogue (default aoi/critical_mineral_sites.geojson)",
+    "Lists the sites of a catalogue (any OGR vector format) with kind, commodities, country\n"
+    "and location.\n",
+    NULL,
+    sites_uses,
+    cmd_sites};
 
-const cli_command cli_cmd_indicators = {"indicators", "", "list the indicator columns written per site and period",
-     "Lists the columns of indicators.csv and the site_indicators layer: name, type, unit,\n"
-     "meaning.\n",
-     NULL, format_uses, cmd_indicators};
+const cli_command cli_cmd_indicators = {
+    "indicators",
+    "",
+    "list the indicator columns written per site and period",
+    "Lists the columns of indicators.csv and the site_indicators layer: name, type, unit,\n"
+    "meaning.\n",
+    NULL,
+    format_uses,
+    cmd_indicators};

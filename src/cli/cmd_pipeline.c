@@ -172,65 +172,88 @@ static const cli_use simulate_uses[] = {{O_OUT, "output folder (default out/<pip
 static const cli_use pipeline_uses[] = {{O_TEMPLATE, NULL, 0}, {O_REFERENCE, NULL, 0}, {0}};
 // clang-format on
 
-const cli_command cli_cmd_run = {"run", "PIPELINE",
-     "run a pipeline file end to end; writes indicators.gpkg, indicators.csv, provenance.json, "
-     "maps/ and report.html to the output folder",
-     "Runs PIPELINE (a YAML file, see pipelines/demo.yaml and 'minewatch pipeline --reference'):\n"
-     "catalogues the scenes over each site, reads only the site window onto the site grid, masks\n"
-     "clouds and shadows (SCL, QA_PIXEL, a manifest's mask or the built-in screen), co-registers\n"
-     "each scene to the site's reference, composites clear pixels per period (median, max_ndvi or\n"
-     "bap), maps land cover, forest loss and vegetation cleared since the baseline, and writes\n"
-     "per-site, per-period indicators, maps and report.html.\n",
-     "Each site's finished work is kept in DIR/.minewatch/sites/ with the checksum of its\n"
-     "inputs: a re-run, or a run after a kill, redoes only the sites whose pipeline file,\n"
-     "catalogue entry or scenes changed, and ends with the same bytes as one uninterrupted run.\n"
-     "A scene or site that fails is reported and skipped; the others still run (exit 1).\n",
-     run_uses, cmd_run};
+const cli_command cli_cmd_run = {
+    "run",
+    "PIPELINE",
+    "run a pipeline file end to end; writes indicators.gpkg, indicators.csv, provenance.json, "
+    "maps/ and report.html to the output folder",
+    "Runs PIPELINE (a YAML file, see pipelines/demo.yaml and 'minewatch pipeline --reference'):\n"
+    "catalogues the scenes over each site, reads only the site window onto the site grid, masks\n"
+    "clouds and shadows (SCL, QA_PIXEL, a manifest's mask or the built-in screen), co-registers\n"
+    "each scene to the site's reference, composites clear pixels per period (median, max_ndvi or\n"
+    "bap), maps land cover, forest loss and vegetation cleared since the baseline, and writes\n"
+    "per-site, per-period indicators, maps and report.html.\n",
+    "Each site's finished work is kept in DIR/.minewatch/sites/ with the checksum of its\n"
+    "inputs: a re-run, or a run after a kill, redoes only the sites whose pipeline file,\n"
+    "catalogue entry or scenes changed, and ends with the same bytes as one uninterrupted run.\n"
+    "A scene or site that fails is reported and skipped; the others still run (exit 1).\n",
+    run_uses,
+    cmd_run};
 
-const cli_command cli_cmd_change = {"change", "PIPELINE",
-     "only the change stages, from the composites a run wrote: land cover, transitions, loss "
-     "patches, dNBR, trends",
-     "Runs the change stages alone on the period composites that 'minewatch run PIPELINE -o\n"
-     "DIR' wrote to DIR/maps (<site>_composite_<period>.tif): land cover per period (rule\n"
-     "table, 'minewatch indicators' and provenance.json cite it), the class transitions from\n"
-     "the baseline (maps/<site>_transitions.csv), forest loss with the minimum mapping unit\n"
-     "and its patches as polygons (maps/<site>_loss_patches.gpkg), dNBR, and the per-pixel and\n"
-     "per-site NDVI trend (Theil-Sen, Mann-Kendall). Writes DIR/change.csv: the indicator\n"
-     "columns that do not need the scenes. Change thresholds can be edited in PIPELINE and\n"
-     "re-run here without touching the scenes.\n",
-     NULL, change_uses, cmd_change};
+const cli_command cli_cmd_change = {
+    "change",
+    "PIPELINE",
+    "only the change stages, from the composites a run wrote: land cover, transitions, loss "
+    "patches, dNBR, trends",
+    "Runs the change stages alone on the period composites that 'minewatch run PIPELINE -o\n"
+    "DIR' wrote to DIR/maps (<site>_composite_<period>.tif): land cover per period (rule\n"
+    "table, 'minewatch indicators' and provenance.json cite it), the class transitions from\n"
+    "the baseline (maps/<site>_transitions.csv), forest loss with the minimum mapping unit\n"
+    "and its patches as polygons (maps/<site>_loss_patches.gpkg), dNBR, and the per-pixel and\n"
+    "per-site NDVI trend (Theil-Sen, Mann-Kendall). Writes DIR/change.csv: the indicator\n"
+    "columns that do not need the scenes. Change thresholds can be edited in PIPELINE and\n"
+    "re-run here without touching the scenes.\n",
+    NULL,
+    change_uses,
+    cmd_change};
 
-const cli_command cli_cmd_merge = {"merge", "DIR_1 ... DIR_N",
-     "join the output folders of a pipeline's shards (run --shard K/N) into the outputs one run "
-     "of every site writes",
-     "Joins the output folders of 'minewatch run PIPELINE --shard K/N -o DIR_K' (every K of 1..N,\n"
-     "the same pipeline file, unchanged since) into DIR: the indicators, GeoPackages, maps,\n"
-     "STAC catalogue and report of one run of every site, the same bytes (provenance.json says\n"
-     "merged_from). Each site's record is taken from its shard's folder, nothing is computed; a\n"
-     "site whose shard did not finish, or whose inputs changed since, is named (exit 1).\n",
-     NULL, merge_uses, cmd_merge};
+const cli_command cli_cmd_merge = {
+    "merge",
+    "DIR_1 ... DIR_N",
+    "join the output folders of a pipeline's shards (run --shard K/N) into the outputs one run "
+    "of every site writes",
+    "Joins the output folders of 'minewatch run PIPELINE --shard K/N -o DIR_K' (every K of 1..N,\n"
+    "the same pipeline file, unchanged since) into DIR: the indicators, GeoPackages, maps,\n"
+    "STAC catalogue and report of one run of every site, the same bytes (provenance.json says\n"
+    "merged_from). Each site's record is taken from its shard's folder, nothing is computed; a\n"
+    "site whose shard did not finish, or whose inputs changed since, is named (exit 1).\n",
+    NULL,
+    merge_uses,
+    cmd_merge};
 
-const cli_command cli_cmd_ingest = {"ingest", "PIPELINE",
-     "only fill the site datacube: each scene's site window, harmonised to surface reflectance "
-     "with a QA band, as COG chips",
-     "Catalogues the pipeline's scenes and writes each scene's site window onto the site grid,\n"
-     "harmonised to surface reflectance (offsets from the scene's own metadata) with one\n"
-     "bit-packed QA band, as COG chips in the datacube (default: outputs.datacube, else\n"
-     "DIR/tiles), co-registered where the pipeline says so. Chips whose key still matches are\n"
-     "reused. Writes DIR/provenance.json.\n",
-     NULL, ingest_uses, cmd_ingest};
+const cli_command cli_cmd_ingest = {
+    "ingest",
+    "PIPELINE",
+    "only fill the site datacube: each scene's site window, harmonised to surface reflectance "
+    "with a QA band, as COG chips",
+    "Catalogues the pipeline's scenes and writes each scene's site window onto the site grid,\n"
+    "harmonised to surface reflectance (offsets from the scene's own metadata) with one\n"
+    "bit-packed QA band, as COG chips in the datacube (default: outputs.datacube, else\n"
+    "DIR/tiles), co-registered where the pipeline says so. Chips whose key still matches are\n"
+    "reused. Writes DIR/provenance.json.\n",
+    NULL,
+    ingest_uses,
+    cmd_ingest};
 
-const cli_command cli_cmd_simulate = {"simulate", "PIPELINE",
-     "write simulated Sentinel-2 L2A scenes and truth.json for the pipeline's sites and periods",
-     "Writes Sentinel-2 L2A-like products (per-band GeoTIFFs B02 B03 B04 B08 at 10 m, B8A B11\n"
-     "B12 SCL at 20 m, a STAC item each) for the pipeline's sites and periods, and truth.json\n"
-     "with the planted forest loss, disturbance, water and revegetation per site and period\n"
-     "and each scene's sub-pixel shift. The same seed gives the same files.\n",
-     NULL, simulate_uses, cmd_simulate};
+const cli_command cli_cmd_simulate = {
+    "simulate",
+    "PIPELINE",
+    "write simulated Sentinel-2 L2A scenes and truth.json for the pipeline's sites and periods",
+    "Writes Sentinel-2 L2A-like products (per-band GeoTIFFs B02 B03 B04 B08 at 10 m, B8A B11\n"
+    "B12 SCL at 20 m, a STAC item each) for the pipeline's sites and periods, and truth.json\n"
+    "with the planted forest loss, disturbance, water and revegetation per site and period\n"
+    "and each scene's sub-pixel shift. The same seed gives the same files.\n",
+    NULL,
+    simulate_uses,
+    cmd_simulate};
 
-const cli_command cli_cmd_pipeline = {"pipeline", "",
-     "write a pipeline file's template (every key and its default) or its reference",
-     "Writes, from the tables the parser reads, a template pipeline file (--template: every key\n"
-     "with its default, examples of the keys without one, commented) or the reference of every\n"
-     "key (--reference: Markdown tables, the README's \"Pipeline files\"). One of the two.\n",
-     NULL, pipeline_uses, cmd_pipeline};
+const cli_command cli_cmd_pipeline = {
+    "pipeline",
+    "",
+    "write a pipeline file's template (every key and its default) or its reference",
+    "Writes, from the tables the parser reads, a template pipeline file (--template: every key\n"
+    "with its default, examples of the keys without one, commented) or the reference of every\n"
+    "key (--reference: Markdown tables, the README's \"Pipeline files\"). One of the two.\n",
+    NULL,
+    pipeline_uses,
+    cmd_pipeline};

@@ -61,17 +61,20 @@ static int cmd_treecover(cli *c, int argc, char **argv)
 static const cli_use treecover_uses[] = {{O_TREECOVER, NULL, USE_REQUIRED}, {O_LOSSYEAR, NULL, USE_REQUIRED}, {O_EMISSIONS, NULL, 0}, {O_YEARS, NULL, USE_REQUIRED}, {O_MIN_COVER, NULL, USE_REQUIRED}, {O_MIN_SIZE, NULL, USE_REQUIRED}, {O_ID_FIELD, NULL, 0}, {O_OUT, "output folder", USE_REQUIRED}, {O_THREADS, NULL, 0}, {O_MEM, NULL, 0}, {0}};
 // clang-format on
 
-const cli_command cli_cmd_treecover = {"treecover", "AOI",
-     "tree cover, loss and gross emissions per polygon and year from Hansen GFC and GFW layers "
-     "(the Global Forest Watch method)",
-     "Per polygon of AOI (any OGR vector file) and year: tree-cover area (ha), tree-cover loss\n"
-     "(ha) and gross emissions from that loss (Mg CO2e), by the Global Forest Watch method as\n"
-     "mapme.biodiversity implements it: forest is treecover2000 > P %, in 4-connected patches\n"
-     "of more than A ha inside the polygon; pixels count by the fraction of them inside the\n"
-     "polygon, with their area on the WGS 84 ellipsoid; the tree cover of a year is that of\n"
-     "2000 less the loss of every year up to it. Writes DIR/treecover.csv\n"
-     "(site_id,year,treecover_ha,loss_ha,emissions_mg_co2e), DIR/treecover.gpkg (layer\n"
-     "treecover) and DIR/provenance.json.\n",
-     "A polygon outside the rasters, or not a polygon, gets rows with empty figures and is\n"
-     "reported; the others are done (exit 1).\n",
-     treecover_uses, cmd_treecover};
+const cli_command cli_cmd_treecover = {
+    "treecover",
+    "AOI",
+    "tree cover, loss and gross emissions per polygon and year from Hansen GFC and GFW layers "
+    "(the Global Forest Watch method)",
+    "Per polygon of AOI (any OGR vector file) and year: tree-cover area (ha), tree-cover loss\n"
+    "(ha) and gross emissions from that loss (Mg CO2e), by the Global Forest Watch method as\n"
+    "mapme.biodiversity implements it: forest is treecover2000 > P %, in 4-connected patches\n"
+    "of more than A ha inside the polygon; pixels count by the fraction of them inside the\n"
+    "polygon, with their area on the WGS 84 ellipsoid; the tree cover of a year is that of\n"
+    "2000 less the loss of every year up to it. Writes DIR/treecover.csv\n"
+    "(site_id,year,treecover_ha,loss_ha,emissions_mg_co2e), DIR/treecover.gpkg (layer\n"
+    "treecover) and DIR/provenance.json.\n",
+    "A polygon outside the rasters, or not a polygon, gets rows with empty figures and is\n"
+    "reported; the others are done (exit 1).\n",
+    treecover_uses,
+    cmd_treecover};
