@@ -30,13 +30,15 @@ typedef struct mw_warp_spec {
 
 /* Warps band 1 of the asset onto g into out (width*height values of spec->gdal_type). Returns 0,
  * or -1 with an error naming the asset's href (never its signature).
- * A raster in the grid's CRS whose pixels are the grid's, or a whole multiple of them with nearest
- * resampling, on the grid's pixel edges (Sentinel-2's 10 and 20 m bands on a 10 m UTM grid) is
- * read directly instead: each grid pixel takes the value of the source pixel under its centre,
- * the value GDAL's warper gives there, without its per-pixel transform and masks. */
+ * A raster in the grid's CRS whose pixels are the grid's or a whole multiple of them (Sentinel-2's
+ * 10 and 20 m bands on a 10 m UTM grid), with nearest or bilinear resampling, is read directly
+ * instead: the grid's pixel centres are one translation from the source's, on its lattice or off
+ * it by a co-registration shift, so each value is computed from the source window without GDAL's
+ * per-pixel transform and masks: bit for bit the value GDAL's warper gives (tested on real tiles,
+ * with and without no data, shifted and not). Cubic, or another CRS, goes through the warper. */
 MW_API int mw_warp_to_grid(const mw_scene_asset *src, const mw_grid *g, const mw_warp_spec *spec,
                            void *out);
-/* 1 if the asset is read directly on g (above), 0 if through GDAL's warper, -1 with an error if
+/* 1 if the asset is read directly onto g (above), 0 if through GDAL's warper, -1 with an error if
  * it cannot be opened. */
 MW_API int mw_warp_reads_directly(const mw_scene_asset *src, const mw_grid *g,
                                   const mw_warp_spec *spec);
