@@ -67,41 +67,78 @@ static double fftfreq(int n, int k, double d)
 static void upsampled_dft(const double complex *data, int w, int h, int r, double up, double oy,
                           double ox, double complex *out)
 {
-    double complex *tmp = malloc(sizeof *tmp * (size_t)r * h);
-    double complex *kx = malloc(sizeof *kx * (size_t)r * w);
-    double complex *ky = malloc(sizeof *ky * (size_t)r * h);
-    if (!tmp || !kx || !ky) {
-        free(tmp), free(kx), free(ky);
-        for (int i = 0; i < r * r; i++)
+    /* Real and imaginary parts apart, the kernels transposed ([k][u], [j][v]) and the partial
+     * sums held [j][u]: the innermost loop runs over r independent sums, which vectorises. Each
+     * sum still adds its terms one by one in k (then j) order, each term the complex product
+     * written out as C computes it, so the bits are those of a plain sum for any thread count. */
+    const size_t R = (size_t)r;
+    double *kxr = malloc(sizeof(double) * R * (size_t)w),
+           *kxi = malloc(sizeof(double) * R * (size_t)w);
+    double *kyr = malloc(sizeof(double) * R * (size_t)h),
+           *kyi = malloc(sizeof(double) * R * (size_t)h);
+    double *tr = malloc(sizeof(double) * R * (size_t)h),
+           *ti = malloc(sizeof(double) * R * (size_t)h);
+    if (!kxr || !kxi || !kyr || !kyi || !tr || !ti) {
+        free(kxr), free(kxi), free(kyr), free(kyi), free(tr), free(ti);
+        for (size_t i = 0; i < R * R; i++)
             out[i] = 0;
         return;
     }
-    for (int u = 0; u < r; u++)
-        for (int k = 0; k < w; k++)
-            kx[(size_t)u * w + k] = cexp(-2.0 * PI * I * (u - ox) * fftfreq(w, k, up));
-    for (int v = 0; v < r; v++)
-        for (int j = 0; j < h; j++)
-            ky[(size_t)v * h + j] = cexp(-2.0 * PI * I * (v - oy) * fftfreq(h, j, up));
-            /* each sum is one thread's, in a fixed order: the same bits for any thread count */
-#pragma omp parallel for schedule(static)
-    for (int u = 0; u < r; u++)
-        for (int j = 0; j < h; j++) {
-            double complex s = 0;
-            const double complex *d = data + (size_t)j * w, *kr = kx + (size_t)u * w;
-            for (int k = 0; k < w; k++)
-                s += kr[k] * d[k];
-            tmp[(size_t)u * h + j] = s;
-        }
-#pragma omp parallel for schedule(static)
-    for (int v = 0; v < r; v++)
+    for (int k = 0; k < w; k++)
         for (int u = 0; u < r; u++) {
-            double complex s = 0;
-            const double complex *t = tmp + (size_t)u * h, *kr = ky + (size_t)v * h;
-            for (int j = 0; j < h; j++)
-                s += kr[j] * t[j];
-            out[(size_t)v * r + u] = s;
+            const double complex e = cexp(-2.0 * PI * I * (u - ox) * fftfreq(w, k, up));
+            kxr[(size_t)k * R + (size_t)u] = creal(e), kxi[(size_t)k * R + (size_t)u] = cimag(e);
         }
-    free(tmp), free(kx), free(ky);
+    for (int j = 0; j < h; j++)
+        for (int v = 0; v < r; v++) {
+            const double complex e = cexp(-2.0 * PI * I * (v - oy) * fftfreq(h, j, up));
+            kyr[(size_t)j * R + (size_t)v] = creal(e), kyi[(size_t)j * R + (size_t)v] = cimag(e);
+        }
+        /* t[j][u] = sum_k kx[u][k] data[j][k] */
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < h; j++) {
+        double *restrict sr = tr + (size_t)j * R, *restrict si = ti + (size_t)j * R;
+        for (size_t u = 0; u < R; u++)
+            sr[u] = 0, si[u] = 0;
+        for (int k = 0; k < w; k++) {
+            const double dr = creal(data[(size_t)j * w + k]), di = cimag(data[(size_t)j * w + k]);
+            const double *restrict ar = kxr + (size_t)k * R, *restrict ai = kxi + (size_t)k * R;
+#pragma omp simd
+            for (size_t u = 0; u < R; u++) {
+                sr[u] = sr[u] + (ar[u] * dr - ai[u] * di);
+                si[u] = si[u] + (ar[u] * di + ai[u] * dr);
+            }
+        }
+    }
+    /* out[v][u] = sum_j ky[v][j] t[j][u] */
+#pragma omp parallel
+    {
+        double *sr = malloc(sizeof(double) * R), *si = malloc(sizeof(double) * R);
+#pragma omp for schedule(static)
+        for (int v = 0; v < r; v++) {
+            if (!sr || !si) {
+                for (size_t u = 0; u < R; u++)
+                    out[(size_t)v * R + u] = 0;
+                continue;
+            }
+            for (size_t u = 0; u < R; u++)
+                sr[u] = 0, si[u] = 0;
+            for (int j = 0; j < h; j++) {
+                const double br = kyr[(size_t)j * R + (size_t)v],
+                             bi = kyi[(size_t)j * R + (size_t)v];
+                const double *restrict cr = tr + (size_t)j * R, *restrict ci = ti + (size_t)j * R;
+#pragma omp simd
+                for (size_t u = 0; u < R; u++) {
+                    sr[u] = sr[u] + (br * cr[u] - bi * ci[u]);
+                    si[u] = si[u] + (br * ci[u] + bi * cr[u]);
+                }
+            }
+            for (size_t u = 0; u < R; u++)
+                out[(size_t)v * R + u] = CMPLX(sr[u], si[u]);
+        }
+        free(sr), free(si);
+    }
+    free(kxr), free(kxi), free(kyr), free(kyi), free(tr), free(ti);
 }
 
 /* A complex image from x (all finite); prepared images lose their mean and are Hann-windowed.
