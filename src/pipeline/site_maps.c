@@ -115,6 +115,9 @@ static int write_cog_map(const char *path, const mw_grid *g, const mw_map_bands 
         const int integer = t != GDT_Float32 && t != GDT_Float64;
         char **co = CSLSetNameValue(NULL, "COMPRESS", "DEFLATE");
         co = CSLSetNameValue(co, "PREDICTOR", "YES");
+        /* Real-valued maps (composites: most of the bytes) gain 0.2 % from level 6 over level 1
+         * and take 35 % longer to write; class and count maps gain 8-35 % and are small. */
+        co = CSLSetNameValue(co, "LEVEL", integer ? "6" : "1");
         co = CSLSetNameValue(co, "OVERVIEWS", "AUTO");
         co = CSLSetNameValue(co, "RESAMPLING", integer ? "NEAREST" : "AVERAGE");
         /* compressed on every thread when maps are written one after the other, on this one when
