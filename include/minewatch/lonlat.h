@@ -4,6 +4,7 @@
 #define MINEWATCH_LONLAT_H
 
 #include <ogr_api.h>
+#include <ogr_srs_api.h>
 
 #include "minewatch/export.h"
 
@@ -11,6 +12,9 @@
 extern "C" {
 #endif
 
+/* WGS 84 (EPSG:4326) with x longitude and y latitude, whatever the EPSG axis order: the CRS of
+ * every lon/lat output. New (caller destroys with OSRDestroySpatialReference), or NULL. */
+MW_API OGRSpatialReferenceH mw_lonlat_srs(void);
 /* The smallest box holding every vertex of a geometry in lon/lat. */
 MW_API void mw_lonlat_bbox(OGRGeometryH geometry, double bbox[4]);
 MW_API int mw_lonlat_bbox_overlap(const double a[4], const double b[4]);

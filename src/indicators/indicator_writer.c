@@ -14,6 +14,7 @@
 #include "io/qgis_styles.h"
 #include "minewatch/error.h"
 #include "minewatch/indicator.h"
+#include "minewatch/lonlat.h"
 
 static int write_csv(const char *path, const mw_indicator_row *rows, size_t n, int change_only)
 {
@@ -103,9 +104,7 @@ int mw_indicators_write_gpkg(const char *path, const mw_indicator_row *rows, siz
     char *mem = NULL;
     GDALDatasetH ds = mw_gpkg_begin(path, &mem);
     if (!ds) return -1;
-    OGRSpatialReferenceH wgs = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(wgs, 4326);
-    OSRSetAxisMappingStrategy(wgs, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH wgs = mw_lonlat_srs();
     char **lco = CSLSetNameValue(NULL, "DESCRIPTION", "minewatch per-site, per-period indicators");
     OGRLayerH lyr = GDALDatasetCreateLayer(ds, "site_indicators", wgs, wkbMultiPolygon, lco);
     CSLDestroy(lco);

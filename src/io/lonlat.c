@@ -78,13 +78,22 @@ int mw_lonlat_bbox_overlap(const double a[4], const double b[4])
     return 0;
 }
 
+OGRSpatialReferenceH mw_lonlat_srs(void)
+{
+    OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
+    if (s && OSRImportFromEPSG(s, 4326) != OGRERR_NONE) {
+        OSRDestroySpatialReference(s);
+        return NULL;
+    }
+    if (s) OSRSetAxisMappingStrategy(s, OAMS_TRADITIONAL_GIS_ORDER);
+    return s;
+}
+
 OGRGeometryH mw_lonlat_from_projected(OGRGeometryH geometry, int epsg)
 {
-    OGRSpatialReferenceH src = OSRNewSpatialReference(NULL), wgs = OSRNewSpatialReference(NULL);
+    OGRSpatialReferenceH src = OSRNewSpatialReference(NULL), wgs = mw_lonlat_srs();
     OSRImportFromEPSG(src, epsg);
-    OSRImportFromEPSG(wgs, 4326);
     OSRSetAxisMappingStrategy(src, OAMS_TRADITIONAL_GIS_ORDER);
-    OSRSetAxisMappingStrategy(wgs, OAMS_TRADITIONAL_GIS_ORDER);
     OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(src, wgs);
     char **opts = CSLSetNameValue(NULL, "WRAPDATELINE", "YES");
     OGRGeomTransformerH t = ct ? OGR_GeomTransformer_Create(ct, opts) : NULL;

@@ -17,6 +17,7 @@
 #include "minewatch/error.h"
 #include "minewatch/qa.h"
 #include "minewatch/scene.h"
+#include "minewatch/lonlat.h"
 
 #define MANIFEST_SUFFIX ".scene.yaml"
 
@@ -80,9 +81,7 @@ static int same_grid(const band_grid *a, const band_grid *b)
 /* The scene's footprint in lon/lat from its first band's grid. */
 static int footprint(const band_grid *g, double bbox[4])
 {
-    OGRSpatialReferenceH ll = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(ll, 4326);
-    OSRSetAxisMappingStrategy(ll, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH ll = mw_lonlat_srs();
     OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(g->srs, ll);
     int rc = ct ? 0 : -1;
     bbox[0] = bbox[1] = 1e9, bbox[2] = bbox[3] = -1e9;

@@ -125,8 +125,8 @@ static json_t *jmetric(const double v[3], double scale)
  * their shares of its burden, bounds, indicators and scenes, the share carried by primary data,
  * and the frameworks it files under. One document feeds the JSON, the CSV and the page. */
 int mw_graph_write_evidence(const char *json_path, const char *csv_path, const char *html_path,
-                          const mw_graph_options *o, const mw_supply_graph *g,
-                          const mw_graph_result *r, const mw_site_figures *sites, size_t ns)
+                            const mw_graph_options *o, const mw_supply_graph *g,
+                            const mw_graph_result *r, const mw_site_figures *sites, size_t ns)
 {
     size_t b = 0;
     while (b < g->nnodes && strcmp(g->nodes[b].id, o->evidence))
@@ -175,18 +175,20 @@ int mw_graph_write_evidence(const char *json_path, const char *csv_path, const c
         if (!owner || !(frac[s] > 0)) continue;
         const mw_graph_node *sn = &g->nodes[json_integer_value(owner)];
         const double(*v)[3] = (const double(*)[3])sites[s].v;
-        json_t *js = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:o,s:o}", "site_id", sites[s].site_id,
-                               "node_id", sn->id, "stage", sn->stage, "country", sn->country,
-                               "operator", sn->operator_name, "sourcing_fraction", mw_graph_json_number(frac[s]),
-                               "primary_fraction", mw_graph_json_number(frac_p[s] / frac[s]));
+        json_t *js =
+            json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:o,s:o}", "site_id", sites[s].site_id, "node_id",
+                      sn->id, "stage", sn->stage, "country", sn->country, "operator",
+                      sn->operator_name, "sourcing_fraction", mw_graph_json_number(frac[s]),
+                      "primary_fraction", mw_graph_json_number(frac_p[s] / frac[s]));
         for (int m = 0; m < MW_GM_COUNT; m++) {
             if (m == MW_GM_DIRECT_TCO2E) continue;
             const char *name = mw_graph_metrics[m].name;
             char key[64];
             json_object_set_new(js, name, jmetric(v[m], frac[s]));
             snprintf(key, sizeof key, "%s_share", name);
-            json_object_set_new(js, key,
-                                mw_graph_json_number(burden[m][1] > 0 ? v[m][1] * frac[s] / burden[m][1] : NAN));
+            json_object_set_new(
+                js, key,
+                mw_graph_json_number(burden[m][1] > 0 ? v[m][1] * frac[s] / burden[m][1] : NAN));
             if (isfinite(v[m][1])) {
                 via_all[m] += v[m][1] * frac[s];
                 via_primary[m] += v[m][1] * frac_p[s];
@@ -205,8 +207,9 @@ int mw_graph_write_evidence(const char *json_path, const char *csv_path, const c
                             json_pack("{s:o,s:s}", "low_value_high", jmetric(burden[m], 1), "unit",
                                       mw_graph_metrics[m].unit));
         if (m != MW_GM_DIRECT_TCO2E)
-            json_object_set_new(primary, mw_graph_metrics[m].name,
-                                mw_graph_json_number(via_all[m] > 0 ? via_primary[m] / via_all[m] : NAN));
+            json_object_set_new(
+                primary, mw_graph_metrics[m].name,
+                mw_graph_json_number(via_all[m] > 0 ? via_primary[m] / via_all[m] : NAN));
     }
     json_t *jnodes = json_array(), *jedges = json_array();
     int direct_given = 0, upstream_nodes = 0;
@@ -222,13 +225,14 @@ int mw_graph_write_evidence(const char *json_path, const char *csv_path, const c
             json_array_append_new(jsn, json_string(u->sites[s]));
         direct_given += u->direct_given, upstream_nodes++;
         json_array_append_new(
-            jnodes,
-            json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:o,s:o,s:o,s:s,s:o,s:o,s:s?}", "id", u->id, "stage",
-                      u->stage, "name", u->name, "country", u->country, "operator",
-                      u->operator_name, "lon", mw_graph_json_number(u->lon), "lat", mw_graph_json_number(u->lat), "sites", jsn,
-                      "allocation", u->economic ? "economic (given)" : "by mass", "products", prods,
-                      "direct_tco2e", u->direct_given ? mw_graph_json_number(u->direct_tco2e) : json_null(),
-                      "source", u->source));
+            jnodes, json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:o,s:o,s:o,s:s,s:o,s:o,s:s?}", "id", u->id,
+                              "stage", u->stage, "name", u->name, "country", u->country, "operator",
+                              u->operator_name, "lon", mw_graph_json_number(u->lon), "lat",
+                              mw_graph_json_number(u->lat), "sites", jsn, "allocation",
+                              u->economic ? "economic (given)" : "by mass", "products", prods,
+                              "direct_tco2e",
+                              u->direct_given ? mw_graph_json_number(u->direct_tco2e) : json_null(),
+                              "source", u->source));
     }
     for (size_t e = 0; e < g->nedges; e++) {
         const mw_graph_edge *ed = &g->edges[e];
@@ -246,15 +250,16 @@ int mw_graph_write_evidence(const char *json_path, const char *csv_path, const c
     for (size_t p = 0; p < n->nproducts; p++) {
         const double(*in)[3] = (const double(*)[3])r->intensity[b][p];
         json_array_append_new(
-            products, json_pack("{s:s,s:f,s:f,s:o,s:o,s:o,s:o}", "product", n->products[p].name,
-                                "output_t", n->products[p].output_t, "allocation_share",
-                                n->products[p].share, "embedded_tco2e_per_t",
-                                mw_graph_json_range(in[MW_GM_DIRECT_TCO2E][0] + in[MW_GM_LUC_TCO2E][0],
-                                        in[MW_GM_DIRECT_TCO2E][1] + in[MW_GM_LUC_TCO2E][1],
-                                        in[MW_GM_DIRECT_TCO2E][2] + in[MW_GM_LUC_TCO2E][2]),
-                                "direct_tco2e_per_t", jmetric(in[MW_GM_DIRECT_TCO2E], 1),
-                                "luc_tco2e_per_t", jmetric(in[MW_GM_LUC_TCO2E], 1),
-                                "forest_loss_ha_per_kt", jmetric(in[MW_GM_FOREST_LOSS_HA], 1000)));
+            products,
+            json_pack("{s:s,s:f,s:f,s:o,s:o,s:o,s:o}", "product", n->products[p].name, "output_t",
+                      n->products[p].output_t, "allocation_share", n->products[p].share,
+                      "embedded_tco2e_per_t",
+                      mw_graph_json_range(in[MW_GM_DIRECT_TCO2E][0] + in[MW_GM_LUC_TCO2E][0],
+                                          in[MW_GM_DIRECT_TCO2E][1] + in[MW_GM_LUC_TCO2E][1],
+                                          in[MW_GM_DIRECT_TCO2E][2] + in[MW_GM_LUC_TCO2E][2]),
+                      "direct_tco2e_per_t", jmetric(in[MW_GM_DIRECT_TCO2E], 1), "luc_tco2e_per_t",
+                      jmetric(in[MW_GM_LUC_TCO2E], 1), "forest_loss_ha_per_kt",
+                      jmetric(in[MW_GM_FOREST_LOSS_HA], 1000)));
     }
     json_t *frameworks = json_pack(
         "{s:{s:s,s:s},s:{s:b,s:s},s:{s:b,s:s}}", "ghg_protocol_scope3", "category",

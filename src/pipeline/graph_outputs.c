@@ -13,6 +13,7 @@
 #include "io/gpkg_file.h"
 #include "minewatch/error.h"
 #include "minewatch/supply_graph.h"
+#include "minewatch/lonlat.h"
 
 /* Nine significant digits: intensities run from 1e-6 t/t to thousands, and fixed decimals would
  * round the small ones away; %.9g is as repeatable. */
@@ -90,8 +91,8 @@ int mw_graph_write_concentration(const char *path, const mw_supply_graph *g)
     return rc ? rc : bad ? mw_error_set(MW_ERR_IO, "writing '%s' failed", path) : 0;
 }
 
-int mw_graph_write_exposure(const char *path, const mw_supply_graph *g, const mw_site_figures *sites,
-                          size_t ns, const double *x)
+int mw_graph_write_exposure(const char *path, const mw_supply_graph *g,
+                            const mw_site_figures *sites, size_t ns, const double *x)
 {
     FILE *f = fopen(path, "w");
     if (!f) return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
@@ -119,7 +120,7 @@ int mw_graph_write_exposure(const char *path, const mw_supply_graph *g, const mw
 }
 
 int mw_graph_write_stress(const char *path, const mw_supply_graph *g, const double *lost,
-                        const int *rm)
+                          const int *rm)
 {
     FILE *f = fopen(path, "w");
     if (!f) return mw_error_set(MW_ERR_IO, "cannot write '%s'", path);
@@ -163,8 +164,9 @@ int mw_graph_write_annotated(const char *path, const mw_supply_graph *g, const m
             json_t *per_t = json_object();
             for (int m = 0; m < MW_GM_COUNT; m++)
                 json_object_set_new(per_t, mw_graph_metrics[m].name,
-                                    mw_graph_json_range(r->intensity[i][p][m][0], r->intensity[i][p][m][1],
-                                            r->intensity[i][p][m][2]));
+                                    mw_graph_json_range(r->intensity[i][p][m][0],
+                                                        r->intensity[i][p][m][1],
+                                                        r->intensity[i][p][m][2]));
             json_array_append_new(prods,
                                   json_pack("{s:s,s:f,s:f,s:o}", "product", n->products[p].name,
                                             "output_t", n->products[p].output_t, "allocation_share",
@@ -191,8 +193,10 @@ int mw_graph_write_annotated(const char *path, const mw_supply_graph *g, const m
             json_pack("{s:s,s:s,s:s,s:f,s:o,s:o,s:s?}", "from", g->nodes[ed->from].id, "to",
                       g->nodes[ed->to].id, "product", g->nodes[ed->from].products[ed->product].name,
                       "tonnes", ed->tonnes, "embedded_tco2e",
-                      mw_graph_json_number(ed->tonnes * (in[MW_GM_DIRECT_TCO2E][1] + in[MW_GM_LUC_TCO2E][1])),
-                      "forest_loss_ha", mw_graph_json_number(ed->tonnes * in[MW_GM_FOREST_LOSS_HA][1]), "source",
+                      mw_graph_json_number(ed->tonnes *
+                                           (in[MW_GM_DIRECT_TCO2E][1] + in[MW_GM_LUC_TCO2E][1])),
+                      "forest_loss_ha",
+                      mw_graph_json_number(ed->tonnes * in[MW_GM_FOREST_LOSS_HA][1]), "source",
                       ed->source));
     }
     json_t *root = json_pack("{s:s?,s:i,s:o,s:o}", "name", g->name, "year", g->year, "nodes", nodes,
@@ -271,14 +275,12 @@ int mw_graph_write_graphml(const char *path, const mw_supply_graph *g, const mw_
 
 /* Nodes as points and edges as lines for QGIS (nodes without lon/lat have no geometry). */
 int mw_graph_write_gpkg(const char *path, const char *final_path, const mw_supply_graph *g,
-                            const mw_graph_result *r)
+                        const mw_graph_result *r)
 {
     char *mem = NULL;
     GDALDatasetH ds = mw_gpkg_begin(final_path, &mem);
     if (!ds) return -1;
-    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(srs, 4326);
-    OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH srs = mw_lonlat_srs();
     OGRLayerH ln = GDALDatasetCreateLayer(ds, "graph_nodes", srs, wkbPoint, NULL);
     OGRLayerH le = GDALDatasetCreateLayer(ds, "graph_edges", srs, wkbLineString, NULL);
     OSRDestroySpatialReference(srs);

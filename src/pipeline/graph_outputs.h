@@ -25,8 +25,8 @@ int mw_graph_write_nodes(const char *path, const mw_supply_graph *g, const mw_gr
 int mw_graph_write_concentration(const char *path, const mw_supply_graph *g);
 /* Each node's figures by site: x holds, per node and site (ns sites), every metric's share that
  * reached the node from the site; rows for sites that do not reach a node are left out. */
-int mw_graph_write_exposure(const char *path, const mw_supply_graph *g, const mw_site_figures *sites,
-                            size_t ns, const double *x);
+int mw_graph_write_exposure(const char *path, const mw_supply_graph *g,
+                            const mw_site_figures *sites, size_t ns, const double *x);
 /* The stress test: per node the fraction of its supply lost when the nodes marked in rm stop
  * supplying, whether it was removed, and whether it is left with none. */
 int mw_graph_write_stress(const char *path, const mw_supply_graph *g, const double *lost,

@@ -15,6 +15,7 @@
 #include "core/text.h"
 #include "io/gdal_sql.h"
 #include "minewatch/error.h"
+#include "minewatch/lonlat.h"
 #include "pipeline/site_maps.h"
 
 int mw_postgis_name_ok(const char *s)
@@ -41,9 +42,7 @@ static OGRLayerH ensure_layer(GDALDatasetH ds, const char *name, OGRwkbGeometryT
     OGRLayerH l = GDALDatasetGetLayerByName(ds, name);
     CPLErrorReset();
     if (l) return l;
-    OGRSpatialReferenceH wgs = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(wgs, 4326);
-    OSRSetAxisMappingStrategy(wgs, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH wgs = mw_lonlat_srs();
     char **lco = CSLSetNameValue(NULL, "GEOMETRY_NAME", "geom");
     lco = CSLSetNameValue(lco, "FID", "fid");
     l = GDALDatasetCreateLayer(ds, name, wgs, type, lco);
@@ -113,9 +112,7 @@ static int copy_layer(GDALDatasetH ds, OGRLayerH src, const char *table, OGRwkbG
         OGRFieldDefnH fd = OGR_FD_GetFieldDefn(sd, i);
         rc = ensure_field(l, OGR_Fld_GetNameRef(fd), OGR_Fld_GetType(fd));
     }
-    OGRSpatialReferenceH wgs = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(wgs, 4326);
-    OSRSetAxisMappingStrategy(wgs, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH wgs = mw_lonlat_srs();
     OGRSpatialReferenceH from = OGR_L_GetSpatialRef(src);
     OGRCoordinateTransformationH ct = from ? OCTNewCoordinateTransformation(from, wgs) : NULL;
     OGRFeatureDefnH d = OGR_L_GetLayerDefn(l);

@@ -497,9 +497,7 @@ int mw_treecover_run(const mw_treecover_options *o, mw_run_report *rep, mw_treec
                             o->id_field);
     }
     /* AOI coordinates: to lon/lat (to find tiles), then to the rasters' CRS */
-    OGRSpatialReferenceH aoi_srs = OGR_L_GetSpatialRef(layer), ll = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(ll, 4326);
-    OSRSetAxisMappingStrategy(ll, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH aoi_srs = OGR_L_GetSpatialRef(layer), ll = mw_lonlat_srs();
     OGRCoordinateTransformationH to_ll =
         aoi_srs ? OCTNewCoordinateTransformation(aoi_srs, ll) : NULL;
     double lon = 0, lat = 0;
@@ -694,9 +692,7 @@ int mw_treecover_polygon(const char *treecover, const char *lossyear, const char
     j.geom = OGR_G_Clone(g);
     const char *rwkt;
     mw_tile_layer_grid(L.tc, (double[6]){0}, &rwkt);
-    OGRSpatialReferenceH ll = OSRNewSpatialReference(NULL), rs = OSRNewSpatialReference(rwkt);
-    OSRImportFromEPSG(ll, 4326);
-    OSRSetAxisMappingStrategy(ll, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH ll = mw_lonlat_srs(), rs = OSRNewSpatialReference(rwkt);
     OSRSetAxisMappingStrategy(rs, OAMS_TRADITIONAL_GIS_ORDER);
     if (!OSRIsSame(ll, rs)) {
         OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(ll, rs);
