@@ -133,8 +133,10 @@ static void upsampled_dft(const double complex *data, int w, int h, int r, doubl
                     si[u] = si[u] + (br * ci[u] + bi * cr[u]);
                 }
             }
-            for (size_t u = 0; u < R; u++)
-                out[(size_t)v * R + u] = CMPLX(sr[u], si[u]);
+            for (size_t u = 0; u < R; u++) { /* a complex is two doubles (C11 6.2.5) */
+                double *o = (double *)&out[(size_t)v * R + u];
+                o[0] = sr[u], o[1] = si[u];
+            }
         }
         free(sr), free(si);
     }
