@@ -126,7 +126,7 @@ int cli_bad_usage(const cli *c);
 int cli_fail_input(const char *msg);
 /* The library's last error to stderr: EXIT_BAD_INPUT for bad input, else EXIT_PARTIAL. */
 int cli_exit_for_error(void);
-/* out/<name>[/<sub>], malloc'd. */
+/* out/<name>[/<sub>], malloc'd (NULL: out of memory). */
 char *cli_default_out(const char *name, const char *sub);
 /* A run's problems, one line each, to stderr. */
 void cli_print_report(const mw_run_report *rep);

@@ -26,7 +26,7 @@ char *cli_default_out(const char *name, const char *sub)
 {
     size_t n = strlen(name) + (sub ? strlen(sub) : 0) + 8;
     char *s = malloc(n);
-    snprintf(s, n, "out/%s%s%s", name, sub ? "/" : "", sub ? sub : "");
+    if (s) snprintf(s, n, "out/%s%s%s", name, sub ? "/" : "", sub ? sub : "");
     return s;
 }
 

@@ -54,6 +54,10 @@ static int run_pipeline(cli *c, int argc, char **argv, pipeline_mode mode)
     mw_pipeline p;
     if (mw_pipeline_load(argv[0], &p)) return cli_exit_for_error();
     char *out = c->out ? strdup(c->out) : cli_default_out(p.name, NULL);
+    if (!out) {
+        mw_pipeline_free(&p);
+        return cli_fail_input("out of memory");
+    }
     mw_run_options o = {out,
                         (size_t)c->mem_mb,
                         c->chunk_rows,
@@ -139,7 +143,9 @@ static int cmd_simulate(cli *c, int argc, char **argv)
         char *out = c->out ? strdup(c->out) : cli_default_out(p.name, "scenes");
         mw_sim_options so = {c->have_seed ? (uint64_t)c->seed : p.sim_seed, p.sim_scenes_per_period,
                              p.sim_cloud_cover, 1000.0};
-        if (mw_simulate(sites, ns, p.periods, p.n_periods, &so, out))
+        if (!out)
+            rc = cli_fail_input("out of memory");
+        else if (mw_simulate(sites, ns, p.periods, p.n_periods, &so, out))
             rc = cli_exit_for_error();
         else if (!c->quiet)
             printf("simulated %zu scene(s) for %zu site(s) into %s (truth in %s/truth.json)\n",
