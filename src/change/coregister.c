@@ -64,8 +64,8 @@ static double fftfreq(int n, int k, double d)
 
 /* The DFT of data (h x w) sampled on an r x r grid of 1/up pixel steps around the offsets:
  * out[v * r + u] = sum_{j,k} data[j,k] exp(-2 pi i ((v - oy) fy_j + (u - ox) fx_k)). */
-static void upsampled_dft(const double complex *data, int w, int h, int r, double up, double oy,
-                          double ox, double complex *out)
+static int upsampled_dft(const double complex *data, int w, int h, int r, double up, double oy,
+                         double ox, double complex *out)
 {
     /* Real and imaginary parts apart, the kernels transposed ([k][u], [j][v]) and the partial
      * sums held [j][u]: the innermost loop runs over r independent sums, which vectorises. Each
@@ -80,9 +80,7 @@ static void upsampled_dft(const double complex *data, int w, int h, int r, doubl
            *ti = malloc(sizeof(double) * R * (size_t)h);
     if (!kxr || !kxi || !kyr || !kyi || !tr || !ti) {
         free(kxr), free(kxi), free(kyr), free(kyi), free(tr), free(ti);
-        for (size_t i = 0; i < R * R; i++)
-            out[i] = 0;
-        return;
+        return -1;
     }
     for (int k = 0; k < w; k++)
         for (int u = 0; u < r; u++) {
@@ -111,14 +109,14 @@ static void upsampled_dft(const double complex *data, int w, int h, int r, doubl
         }
     }
     /* out[v][u] = sum_j ky[v][j] t[j][u] */
-#pragma omp parallel
+    int short_of_memory = 0;
+#pragma omp parallel reduction(| : short_of_memory)
     {
         double *sr = malloc(sizeof(double) * R), *si = malloc(sizeof(double) * R);
 #pragma omp for schedule(static)
         for (int v = 0; v < r; v++) {
             if (!sr || !si) {
-                for (size_t u = 0; u < R; u++)
-                    out[(size_t)v * R + u] = 0;
+                short_of_memory = 1;
                 continue;
             }
             for (size_t u = 0; u < R; u++)
@@ -141,6 +139,7 @@ static void upsampled_dft(const double complex *data, int w, int h, int r, doubl
         free(sr), free(si);
     }
     free(kxr), free(kxi), free(kyr), free(kyi), free(tr), free(ti);
+    return short_of_memory ? -1 : 0;
 }
 
 /* A complex image from x (all finite); prepared images lose their mean and are Hann-windowed.
@@ -216,7 +215,10 @@ static int estimate(const float *ref, const float *mov, int w, int h, const mw_c
         const double ds = floor(r_up / 2.0);
         for (size_t i = 0; i < n; i++)
             p[i] = conj(p[i]);
-        upsampled_dft(p, w, h, r_up, up, ds - sy * up, ds - sx * up, cc);
+        if (upsampled_dft(p, w, h, r_up, up, ds - sy * up, ds - sx * up, cc)) {
+            rc = mw_error_set(MW_ERR_NOMEM, "co-registration: out of memory for %d x %d", w, h);
+            goto done;
+        }
         size_t bi = 0;
         double bv = -1;
         for (size_t i = 0; i < (size_t)r_up * r_up; i++) {
