@@ -430,6 +430,7 @@ static void direct_reads_equal_gdal_warper(void **state)
         {120, E - 120 * 150 - 13.7, S + 120 * 90 + 59.4, 200, 150}, /* bottom-right */
         {60, X + 60 * 7 + 21.1, Y + 60 * 11 + 30, 300, 250}, /* half, shifted by half a pixel */
         {60, E - 60 * 101 - 44.4, S + 60 * 77 - 7.5, 300, 250},
+        {40, E - 40 * 200 - 13.3, S + 40 * 100 + 27.1, 300, 250}, /* a third, shifted */
     };
     static const struct {
         int scl;
