@@ -1093,7 +1093,41 @@ static void ingest_then_run_on_real_series(void **state)
     assert_null(strstr(prov, "\"chip_reused\": false"));
     assert_non_null(strstr(prov, "\"chip_reused\": true"));
     assert_non_null(strstr(prov, "earthsearch:boa_offset_applied=true"));
+    /* each shift estimated once: ingest kept the four (the fifth scene is the reference) beside
+     * their NIR chips, and the run on the cached chips read them */
+    assert_int_equal(tu_count(prov, "\"estimate_reused\": true"), 4);
     free(prov);
+    snprintf(cmd, sizeof cmd, "ls %s/si-window/*_nir.tif.shift.json | wc -l", cube);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_int_equal(atoi(out), 4);
+    free(out);
+    /* A kept estimate whose inputs no longer match (here: another moving chip) is not used: the
+     * shift is estimated again, the same, and kept anew. */
+    snprintf(cmd, sizeof cmd,
+             "f=$(ls %s/si-window/*_nir.tif.shift.json | head -1); "
+             "sed -i 's/\"moving_chip\":\"[0-9a-f]*\"/\"moving_chip\":\"0\"/' $f; "
+             "grep -c '\"moving_chip\":\"0\"' $f",
+             cube);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_int_equal(atoi(out), 1);
+    free(out);
+    char *o3 = tu_path(g_dir, "twm-out3");
+    snprintf(cmd, sizeof cmd, "%s run %s -o %s --datacube %s -q", MW_CLI, pl, o3, cube);
+    rc = tu_run(cmd, &out);
+    if (rc != 0) fail_msg("run with a stale estimate exited %d:\n%s", rc, out);
+    free(out);
+    char *pp3 = tu_path(o3, "provenance.json"), *prov3 = tu_read(pp3, NULL);
+    assert_non_null(prov3);
+    assert_int_equal(tu_count(prov3, "\"estimate_reused\": true"), 3);
+    free(prov3), free(pp3);
+    snprintf(cmd, sizeof cmd,
+             "cat %s/si-window/*_nir.tif.shift.json | grep -c '\"moving_chip\":\"0\"'", cube);
+    tu_run(cmd, &out);
+    assert_int_equal(atoi(out), 0);
+    free(out);
+    char *i2 = tu_path(o2, "indicators.csv"), *i3 = tu_path(o3, "indicators.csv");
+    assert_true(tu_same_file(i2, i3));
+    free(i2), free(i3), free(o3);
     char *csv = tu_path(o2, "indicators.csv"), *c = tu_read(csv, NULL);
     assert_non_null(c);
     assert_non_null(strstr(c, ",baseline,2023-08-10,2023-08-13,2,0,"));

@@ -15,6 +15,10 @@ extern "C" {
     "Guizar-Sicairos M., Thurman S.T. & Fienup J.R. 2008, Efficient subpixel image registration "  \
     "algorithms, Opt. Lett. 33(2):156-158"
 
+/* Changes whenever an estimate's bits could change (the algorithm, its windowing, its sums):
+ * estimates kept from an earlier version are not reused. */
+#define MW_COREG_VERSION "pc-upsampled-dft-1"
+
 typedef struct mw_coreg_options {
     int upsample;     /* sub-pixel factor: 100 resolves 0.01 px (default when 0) */
     int prepare;      /* 1: remove the mean and apply a Hann window (chips: no edge effects);

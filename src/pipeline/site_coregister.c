@@ -1,14 +1,19 @@
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <gdal.h>
+#include <jansson.h>
 
+#include "core/atomic_file.h"
 #include "core/fault.h"
+#include "core/text.h"
 #include "minewatch/coregister.h"
 #include "minewatch/error.h"
 #include "minewatch/log.h"
 #include "minewatch/qa.h"
 #include "minewatch/site_change.h"
+#include "pipeline/provenance.h"
 #include "pipeline/site_stack.h"
 
 /* Shifts below this are within the estimate's own error (RMSE 0.03 px): left alone. */
@@ -34,6 +39,77 @@ static int load_nir(const mw_pipeline *p, const mw_chip *c, const mw_grid *g, fl
     return rc;
 }
 
+/* A scene's shift estimate is kept beside its NIR chip (<chip>.shift.json) with what it is a
+ * function of: both chips (their keys, which name everything their pixels depend on), the QA
+ * flags masked, the estimator's settings and version. A run on reused chips reads it instead of
+ * estimating again, and gets the same bits; anything that does not match is estimated anew. */
+
+/* The SHA-256 of a chip's key (its MW_CHIP_KEY tag), or NULL. */
+static char *chip_key_hash(const char *path)
+{
+    GDALDatasetH d = GDALOpen(path, GA_ReadOnly);
+    const char *key = d ? GDALGetMetadataItem(d, "MW_CHIP_KEY", NULL) : NULL;
+    char *h = key ? mw_sha256_text(key) : NULL;
+    if (d) GDALClose(d);
+    mw_error_clear();
+    return h;
+}
+
+static json_t *estimate_inputs(const char *ref_hash, const char *mov_hash, const mw_pipeline *p,
+                               const mw_coreg_options *co)
+{
+    return json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:f}", "estimator", MW_COREG_VERSION,
+                     "reference_chip", ref_hash, "moving_chip", mov_hash, "qa_exclude",
+                     (int)p->qa_exclude, "upsample", co->upsample, "prepare", co->prepare,
+                     "min_snr", co->min_snr);
+}
+
+/* The kept estimate if it was made from these inputs and reads back sound: 1, else 0. */
+static int kept_estimate(const char *path, const json_t *inputs, const mw_grid *g,
+                         mw_coreg_result *r)
+{
+    static const char *const why[] = {"flat", "too few clear pixels", "weak peak"};
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+    const json_t *v[5] = {json_object_get(j, "dx"), json_object_get(j, "dy"),
+                          json_object_get(j, "peak"), json_object_get(j, "snr"),
+                          json_object_get(j, "valid")};
+    const json_t *trusted = json_object_get(j, "trusted"), *w = json_object_get(j, "why_not");
+    int ok = j && json_equal(json_object_get(j, "inputs"), inputs) && json_is_boolean(trusted);
+    for (int i = 0; ok && i < 5; i++)
+        ok = json_is_number(v[i]) && isfinite(json_number_value(v[i]));
+    if (ok) {
+        *r = (mw_coreg_result){json_number_value(v[1]),
+                               json_number_value(v[0]),
+                               json_number_value(v[2]),
+                               json_number_value(v[3]),
+                               json_number_value(v[4]),
+                               json_is_true(trusted),
+                               NULL};
+        ok = fabs(r->dx) <= g->width && fabs(r->dy) <= g->height;
+        for (size_t i = 0; ok && !r->trusted && i < sizeof why / sizeof *why; i++)
+            if (json_is_string(w) && !strcmp(json_string_value(w), why[i])) r->why_not = why[i];
+        if (!r->trusted && (!r->why_not || r->dx != 0 || r->dy != 0)) ok = 0;
+    }
+    json_decref(j);
+    return ok;
+}
+
+static void keep_estimate(const char *path, json_t *inputs, const mw_coreg_result *r)
+{
+    json_t *j = json_pack("{s:O,s:f,s:f,s:f,s:f,s:f,s:b,s:s?}", "inputs", inputs, "dx", r->dx, "dy",
+                          r->dy, "peak", r->peak, "snr", r->snr, "valid", r->valid, "trusted",
+                          r->trusted, "why_not", r->trusted ? NULL : r->why_not);
+    char *tmp = mw_part_path(path);
+    /* a cache: when it cannot be written, the next run estimates again */
+    if (j && tmp && json_dump_file(j, tmp, JSON_COMPACT | JSON_REAL_PRECISION(17)) == 0)
+        mw_commit_path(tmp, path);
+    else if (tmp)
+        remove(tmp);
+    mw_error_clear();
+    free(tmp);
+    json_decref(j);
+}
+
 /* Every chip of the site, (period, chip) flattened so one parallel loop covers the site. */
 static site_chip **all_chips(period_stack *ps, size_t nperiods, size_t *total)
 {
@@ -55,26 +131,38 @@ void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, period_stack *ps
     size_t ref = 0; /* the clearest baseline chip; the earliest on a tie */
     for (size_t i = 1; i < ps[0].n; i++)
         if (ps[0].c[i].chip.clear_fraction > ps[0].c[ref].chip.clear_fraction) ref = i;
-    const size_t npix = mw_grid_npix(g);
-    float *rv = malloc(npix * sizeof *rv);
-    uint8_t *rq = malloc(npix);
-    if (!rv || !rq || load_nir(p, &ps[0].c[ref].chip, g, rv, rq)) {
-        mw_report_add(rep, site_id, ps[0].c[ref].scene->id, "coregister",
-                      "%s; the site's chips are composited without co-registration",
-                      rv && rq ? mw_error_message() : "out of memory");
-        mw_error_clear();
-        free(rv), free(rq);
-        return;
-    }
     const char *ref_id = ps[0].c[ref].scene->id;
-    mw_log(MW_LOG_INFO, "site %s: co-registering to %s", site_id, ref_id);
     size_t total;
     site_chip **all = all_chips(ps, nperiods, &total);
-    if (!all) {
-        free(rv), free(rq);
-        return;
-    }
+    json_t **inputs = calloc(total + 1, sizeof *inputs);
+    mw_coreg_result *kept = calloc(total + 1, sizeof *kept);
+    char *ref_hash = chip_key_hash(ps[0].c[ref].chip.path);
     const mw_coreg_options co = {100, 1, p->coreg_min_snr, 0};
+    /* the estimates kept from an earlier run on these very chips; the reference is read only if
+     * one is missing */
+    int *is_kept = calloc(total + 1, sizeof *is_kept), missing = 0;
+    for (size_t j = 0; all && inputs && kept && is_kept && j < total; j++) {
+        if (all[j] == &ps[0].c[ref]) continue;
+        char *h = ref_hash ? chip_key_hash(all[j]->chip.path) : NULL;
+        char *path = h ? mw_text_format("%s.shift.json", all[j]->chip.path) : NULL;
+        inputs[j] = h ? estimate_inputs(ref_hash, h, p, &co) : NULL;
+        is_kept[j] = path && inputs[j] && kept_estimate(path, inputs[j], g, &kept[j]);
+        missing |= !is_kept[j];
+        free(h), free(path);
+    }
+    const size_t npix = mw_grid_npix(g);
+    float *rv = missing ? malloc(npix * sizeof *rv) : NULL;
+    uint8_t *rq = missing ? malloc(npix) : NULL;
+    if (!all || !inputs || !kept || !is_kept ||
+        (missing && (!rv || !rq || load_nir(p, &ps[0].c[ref].chip, g, rv, rq)))) {
+        mw_report_add(rep, site_id, ref_id, "coregister",
+                      "%s; the site's chips are composited without co-registration",
+                      all && inputs && kept && is_kept && rv && rq ? mw_error_message()
+                                                                   : "out of memory");
+        mw_error_clear();
+        goto done;
+    }
+    mw_log(MW_LOG_INFO, "site %s: co-registering to %s", site_id, ref_id);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (long j = 0; j < (long)total; j++) {
         site_chip *sc = all[j];
@@ -83,18 +171,25 @@ void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, period_stack *ps
             jc = json_pack("{s:s,s:b,s:s}", "reference", ref_id, "is_reference", 1,
                            "estimated_from", sc->chip.path);
         } else {
-            float *mv = malloc(npix * sizeof *mv);
-            uint8_t *mq = malloc(npix);
-            mw_coreg_result r;
-            int rc = mv && mq ? load_nir(p, &sc->chip, g, mv, mq) : -1;
-            if (rc == 0) rc = mw_coreg_estimate(rv, mv, g->width, g->height, &co, &r);
-            free(mv), free(mq);
-            if (rc) {
-                mw_report_add(rep, site_id, sc->scene->id, "coregister",
-                              "%s; the chip is composited unshifted",
-                              mv && mq ? mw_error_message() : "out of memory");
-                mw_error_clear();
-                continue;
+            mw_coreg_result r = kept[j];
+            if (!is_kept[j]) {
+                float *mv = malloc(npix * sizeof *mv);
+                uint8_t *mq = malloc(npix);
+                int rc = mv && mq ? load_nir(p, &sc->chip, g, mv, mq) : -1;
+                if (rc == 0) rc = mw_coreg_estimate(rv, mv, g->width, g->height, &co, &r);
+                free(mv), free(mq);
+                if (rc) {
+                    mw_report_add(rep, site_id, sc->scene->id, "coregister",
+                                  "%s; the chip is composited unshifted",
+                                  mv && mq ? mw_error_message() : "out of memory");
+                    mw_error_clear();
+                    continue;
+                }
+                if (inputs[j]) {
+                    char *path = mw_text_format("%s.shift.json", sc->chip.path);
+                    if (path) keep_estimate(path, inputs[j], &r);
+                    free(path);
+                }
             }
             /* A strong peak far off is a repeated pattern or real change lining up, not the
              * sub-pixel to few-pixel misregistration of one sensor's products. */
@@ -108,10 +203,15 @@ void mw_coregister_site(const mw_pipeline *p, const mw_grid *g, period_stack *ps
                            "dy_px", r.dy, "snr", r.snr, "valid_fraction", r.valid, "trusted",
                            r.trusted, "applied", apply, "estimated_from", sc->chip.path);
             if (!r.trusted) json_object_set_new(jc, "why_not", json_string(why_not));
+            if (is_kept[j]) json_object_set_new(jc, "estimate_reused", json_true());
             if (apply) sc->dx = r.dx, sc->dy = r.dy;
         }
         json_object_set_new(sc->prov, "coregistration", jc);
     }
+done:
+    for (size_t j = 0; inputs && j < total; j++)
+        json_decref(inputs[j]);
+    free(inputs), free(kept), free(is_kept), free(ref_hash);
     free(all), free(rv), free(rq);
 }
 
