@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,12 +101,12 @@ static void keep_estimate(const char *path, json_t *inputs, const mw_coreg_resul
                           r->dy, "peak", r->peak, "snr", r->snr, "valid", r->valid, "trusted",
                           r->trusted, "why_not", r->trusted ? NULL : r->why_not);
     char *tmp = mw_part_path(path);
-    /* a cache: when it cannot be written, the next run estimates again */
-    if (j && tmp && json_dump_file(j, tmp, JSON_COMPACT | JSON_REAL_PRECISION(17)) == 0)
-        mw_commit_path(tmp, path);
-    else if (tmp)
+    /* A cache: renamed into place but not synced (a file a crash left short does not parse, and
+     * is estimated again); when it cannot be written, the next run estimates again. */
+    if (!(j && tmp && json_dump_file(j, tmp, JSON_COMPACT | JSON_REAL_PRECISION(17)) == 0 &&
+          rename(tmp, path) == 0) &&
+        tmp)
         remove(tmp);
-    mw_error_clear();
     free(tmp);
     json_decref(j);
 }
