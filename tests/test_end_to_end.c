@@ -955,20 +955,13 @@ static void change_stages_match_truth(void **state)
     free(cc);
     /* its provenance: every file it wrote and every composite it read, by hash; the thresholds
      * of the generic change the run found, since both run the one change stage */
+    long checked;
+    char *unlike = tu_outputs_unlike_provenance(g_out1, "change_provenance.json", &checked);
+    if (unlike) fail_msg("change_provenance.json: %s is not what it says", unlike);
+    assert_true(checked > 10);
     char *cpp = tu_path(g_out1, "change_provenance.json");
     json_t *cp = json_load_file(cpp, 0, NULL);
     assert_non_null(cp);
-    size_t i;
-    json_t *f;
-    json_array_foreach(json_object_get(json_object_get(cp, "outputs"), "files"), i, f)
-    {
-        char *full = tu_path(g_out1, json_string_value(json_object_get(f, "path")));
-        char *h = mw_sha256_file(full);
-        if (strcmp(h, json_string_value(json_object_get(f, "sha256"))))
-            fail_msg("change_provenance.json: %s is not what it says", full);
-        free(h), free(full);
-    }
-    assert_true(i > 10);
     int thresholds = 0;
     json_array_foreach(json_object_get(cp, "sites"), si, ts)
     {

@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include <gdal.h>
+#include <jansson.h>
+
+#include "pipeline/provenance.h"
 
 static inline char *tu_mkdtemp(const char *tag)
 {
@@ -66,6 +69,34 @@ static inline char *tu_path(const char *a, const char *b)
     char *p = malloc(strlen(a) + strlen(b) + 2);
     sprintf(p, "%s/%s", a, b);
     return p;
+}
+
+/* Whether every file <dir>/<prov_name> lists among its outputs has the SHA-256 it gives: NULL
+ * if so, else the first that does not (malloc'd). *n: the files checked, -1 when there is no
+ * readable provenance file. */
+static inline char *tu_outputs_unlike_provenance(const char *dir, const char *prov_name, long *n)
+{
+    char *pp = tu_path(dir, prov_name), *bad = NULL;
+    json_t *prov = json_load_file(pp, 0, NULL), *f;
+    free(pp);
+    *n = prov ? 0 : -1;
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(prov, "outputs"), "files"), i, f)
+    {
+        const char *rel = json_string_value(json_object_get(f, "path"));
+        const char *want = json_string_value(json_object_get(f, "sha256"));
+        char *full = tu_path(dir, rel ? rel : "");
+        char *got = mw_sha256_file(full);
+        if (!got || !want || strcmp(got, want))
+            bad = full;
+        else
+            free(full);
+        free(got);
+        ++*n;
+        if (bad) break;
+    }
+    json_decref(prov);
+    return bad;
 }
 
 static inline void tu_write(const char *path, const char *text)
