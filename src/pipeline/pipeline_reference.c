@@ -78,47 +78,21 @@ static void sources_text(const mw_key *k, char *buf, size_t n)
 
 static void value_text(const mw_key *k, char *buf, size_t n)
 {
-    char range[96] = "";
+    /* by mw_key_type */
+    static const char *const kind[] = {
+        "number",        "whole number", "true or false",
+        "text",          "path",         "path, URL or tile template",
+        "list of texts", "one of",       "list of QA classes:",
+        "see what"};
+    _Static_assert(sizeof kind / sizeof *kind == MW_KEY_OTHER + 1, "a name for every key type");
+    snprintf(buf, n, "%s", kind[k->type]);
     if (k->type == MW_KEY_NUMBER || k->type == MW_KEY_WHOLE)
-        snprintf(range, sizeof range, ", %.15g to %.15g%s%s", k->lo, k->hi, *k->unit ? " " : "",
-                 k->unit);
-    switch (k->type) {
-    case MW_KEY_NUMBER:
-        snprintf(buf, n, "number%s", range);
-        break;
-    case MW_KEY_WHOLE:
-        snprintf(buf, n, "whole number%s", range);
-        break;
-    case MW_KEY_BOOL:
-        snprintf(buf, n, "true or false");
-        break;
-    case MW_KEY_TEXT:
-        snprintf(buf, n, "text");
-        break;
-    case MW_KEY_PATH:
-        snprintf(buf, n, "path");
-        break;
-    case MW_KEY_SOURCE:
-        snprintf(buf, n, "path, URL or tile template");
-        break;
-    case MW_KEY_TEXTS:
-        snprintf(buf, n, "list of texts");
-        break;
-    case MW_KEY_CHOICE:
-        snprintf(buf, n, "one of");
-        for (int i = 0; k->choice(i); i++)
-            snprintf(buf + strlen(buf), n - strlen(buf), "%s %s", i ? "," : "", k->choice(i));
-        break;
-    case MW_KEY_QA:
-        snprintf(buf, n, "list of QA classes:");
-        for (int i = 0; i < mw_qa_nflags; i++)
-            snprintf(buf + strlen(buf), n - strlen(buf), "%s %s", i ? "," : "",
-                     mw_qa_flags[i].name);
-        break;
-    case MW_KEY_OTHER:
-        snprintf(buf, n, "see what");
-        break;
-    }
+        snprintf(buf + strlen(buf), n - strlen(buf), ", %.15g to %.15g%s%s", k->lo, k->hi,
+                 *k->unit ? " " : "", k->unit);
+    for (int i = 0; k->type == MW_KEY_CHOICE && k->choice(i); i++)
+        snprintf(buf + strlen(buf), n - strlen(buf), "%s %s", i ? "," : "", k->choice(i));
+    for (int i = 0; k->type == MW_KEY_QA && i < mw_qa_nflags; i++)
+        snprintf(buf + strlen(buf), n - strlen(buf), "%s %s", i ? "," : "", mw_qa_flags[i].name);
 }
 
 char *mw_pipeline_reference(void)
